@@ -1,0 +1,183 @@
+import { ApiObject } from 'cdk8s';
+import * as kplus from 'cdk8s-plus-28';
+import { Construct } from 'constructs';
+import YAML from 'yaml';
+import { Environment } from './environment.ts';
+import { cloneDeployment, type CloneSpec } from './private/clone-transform.ts';
+import { contextOf } from './private/context.ts';
+import { isDnsSubdomain, toDnsLabel } from './private/names.ts';
+
+/** A Deployment that lives in the cluster rather than in this synthesis. */
+export interface LiveDeploymentRef {
+  readonly namespace: string;
+  readonly name: string;
+}
+
+/** A construct whose Deployment can be cloned: a raw `ApiObject` or a cdk8s-plus `Deployment`. */
+export type CloneSourceConstruct = ApiObject | kplus.Deployment;
+
+export interface CloneProps {
+  /** The Deployment to copy: a construct in the same synthesis, or `{namespace, name}` of a Deployment found in the same synthesis or live in the cluster. */
+  readonly source: CloneSourceConstruct | LiveDeploymentRef;
+  /** Appended to the source's name and to its pod label values. @default '-clone' */
+  readonly nameSuffix?: string;
+  /** replicas = ceil(source replicas x factor), at least 1 when the source has any; 0 stays 0. @default 1 */
+  readonly scaleFactor?: number;
+  /** One image for every container, or images by container name. @default the source's images */
+  readonly image?: string | Readonly<Record<string, string>>;
+  /** Variables added to every container, replacing any of the same name. @default none */
+  readonly env?: Readonly<Record<string, string>>;
+  /** Namespace of the clone. @default the source's namespace */
+  readonly namespace?: string;
+}
+
+/** The kind a clone renders as while its live source cannot be found; paddock never writes it. */
+export const PENDING_CLONE_KIND = 'PendingClone';
+export const PENDING_CLONE_API_VERSION = 'paddock.dev/v1alpha1';
+
+/**
+ * A copy of a Deployment with another name suffix, scaled replicas, other images and extra env.
+ *
+ * The clone is computed from the source each synthesis, so a change to the source (replicas,
+ * image, env, containers) reaches the clone, and a variable removed from the source disappears
+ * from it. Clone pods carry their own labels, so the source's Services never select them.
+ */
+export class Clone extends Construct {
+  /**
+   * Clones from the seed's `profiler-rc-config` ConfigMap: each value in its `data` is YAML, a
+   * list of rules or `{rules: [...]}`, a rule being `{namespace, name (or deployment, or source:
+   * "ns/name"), name_suffix, scale_factor, image (or images: {container: image}), extra_env (map or
+   * [{name, value}])}`.
+   */
+  public static fromConfigMap(scope: Construct, configMap: ApiObject | Record<string, any>, options: { readonly namespace?: string } = {}): Clone[] {
+    const cm = configMap instanceof ApiObject ? configMap.toJson() : configMap;
+    const where = `${scope.node.path}: ConfigMap ${cm?.metadata?.name ?? '(unnamed)'}`;
+    const clones: Clone[] = [];
+    for (const key of Object.keys(cm?.data ?? {}).sort()) {
+      let doc: unknown;
+      try {
+        doc = YAML.parse(String(cm.data[key]));
+      } catch (e) {
+        throw new Error(`${where}: data.${key} is not YAML: ${(e as Error).message.split('\n')[0]}`);
+      }
+      const rules = Array.isArray(doc) ? doc : (doc as any)?.rules;
+      if (!Array.isArray(rules)) throw new Error(`${where}: data.${key} must be a list of rules or {rules: [...]}`);
+      rules.forEach((rule: any, i: number) => {
+        const field = `data.${key}[${i}]`;
+        const ref = ruleSource(rule, options.namespace ?? cm?.metadata?.namespace);
+        if (!ref) throw new Error(`${where}: ${field} needs namespace and name of the source Deployment`);
+        const suffix = String(rule.name_suffix ?? rule.nameSuffix ?? '-clone');
+        const factor = rule.scale_factor ?? rule.scaleFactor ?? 1;
+        clones.push(new Clone(scope, toDnsLabel(`${ref.namespace}-${ref.name}${suffix}`), {
+          source: ref,
+          nameSuffix: suffix,
+          scaleFactor: Number(factor),
+          image: rule.images ?? rule.image,
+          env: envMap(rule.extra_env ?? rule.extraEnv ?? rule.env, `${where}: ${field}`),
+        }));
+      });
+    }
+    return clones;
+  }
+
+  public readonly spec: CloneSpec;
+  public readonly source: CloneSourceConstruct | LiveDeploymentRef;
+
+  constructor(scope: Construct, id: string, props: CloneProps) {
+    super(scope, id);
+    const where = this.node.path;
+    if (!Environment.enclosing(this)) throw new Error(`${where}: a Clone must be inside an Environment`);
+    const factor = props.scaleFactor ?? 1;
+    if (!Number.isFinite(factor) || factor < 0) throw new Error(`${where}: scaleFactor must be a number >= 0, got ${props.scaleFactor}`);
+    const suffix = props.nameSuffix ?? '-clone';
+    if (!/^[-a-z0-9.]+$/.test(suffix) || !/[a-z0-9]$/.test(suffix)) {
+      throw new Error(`${where}: nameSuffix "${suffix}" may only hold lowercase letters, digits, '-' and '.', and must end with a letter or digit`);
+    }
+    const source = props.source;
+    if (!isConstructSource(source) && !(source && typeof source.namespace === 'string' && typeof source.name === 'string')) {
+      throw new Error(`${where}: source must be a Deployment construct or {namespace, name}`);
+    }
+    this.source = source;
+    this.spec = { nameSuffix: suffix, scaleFactor: factor, image: props.image, env: props.env, namespace: props.namespace };
+    new CloneObject(this, 'Resource');
+  }
+
+  /** `namespace/name` of a source given by reference, or undefined for a construct source. */
+  public get sourceRef(): LiveDeploymentRef | undefined {
+    return isConstructSource(this.source) ? undefined : this.source;
+  }
+}
+
+/** The clone's API object; renders from the source at synthesis time. */
+class CloneObject extends ApiObject {
+  private readonly clone: Clone;
+
+  constructor(clone: Clone, id: string) {
+    super(clone, id, { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'pending' } });
+    this.clone = clone;
+  }
+
+  public override toJson(): any {
+    const source = sourceJson(this.clone);
+    if (!source) {
+      const ref = this.clone.sourceRef!;
+      return {
+        apiVersion: PENDING_CLONE_API_VERSION,
+        kind: PENDING_CLONE_KIND,
+        metadata: { name: `${ref.name}${this.clone.spec.nameSuffix}`, namespace: this.clone.spec.namespace ?? ref.namespace },
+        spec: { source: { namespace: ref.namespace, name: ref.name } },
+      };
+    }
+    const out = cloneDeployment(source, this.clone.spec);
+    if (!isDnsSubdomain(out.metadata.name)) {
+      throw new Error(`${this.clone.node.path}: clone name "${out.metadata.name}" is not a valid Deployment name`);
+    }
+    return out;
+  }
+}
+
+function sourceJson(clone: Clone): Record<string, any> | undefined {
+  const src = clone.source;
+  if (isConstructSource(src)) {
+    const api = src instanceof ApiObject ? src : plusApiObject(src)!;
+    if (api.kind !== 'Deployment') throw new Error(`${clone.node.path}: source ${api.node.path} is a ${api.kind}, not a Deployment`);
+    const env = Environment.enclosing(api);
+    return env ? env.render(api) : api.toJson();
+  }
+  return contextOf(clone).resolveDeployment?.(src.namespace, src.name);
+}
+
+function isConstructSource(x: unknown): x is CloneSourceConstruct {
+  return x instanceof ApiObject || plusApiObject(x) !== undefined;
+}
+
+/** The ApiObject a cdk8s-plus construct keeps (its `apiObject` is not public in the typings). */
+function plusApiObject(x: unknown): ApiObject | undefined {
+  const api = x instanceof Construct ? (x as unknown as { apiObject?: unknown }).apiObject : undefined;
+  return api instanceof ApiObject ? api : undefined;
+}
+
+function ruleSource(rule: any, defaultNamespace?: string): LiveDeploymentRef | undefined {
+  if (typeof rule?.source === 'string' && rule.source.includes('/')) {
+    const [namespace, name] = rule.source.split('/', 2);
+    return { namespace, name };
+  }
+  const src = typeof rule?.source === 'object' && rule.source ? rule.source : rule;
+  const name = src?.name ?? src?.deployment;
+  const namespace = src?.namespace ?? defaultNamespace;
+  return typeof name === 'string' && typeof namespace === 'string' ? { namespace, name } : undefined;
+}
+
+function envMap(env: unknown, where: string): Record<string, string> | undefined {
+  if (env === undefined || env === null) return undefined;
+  if (Array.isArray(env)) {
+    const out: Record<string, string> = {};
+    for (const e of env) {
+      if (typeof e?.name !== 'string') throw new Error(`${where}: every extra_env entry needs a name`);
+      out[e.name] = String(e.value ?? '');
+    }
+    return out;
+  }
+  if (typeof env === 'object') return Object.fromEntries(Object.entries(env).map(([k, v]) => [k, String(v)]));
+  throw new Error(`${where}: extra_env must be a map or a list of {name, value}`);
+}

@@ -1,0 +1,149 @@
+import { ApiObject, Chart } from 'cdk8s';
+import type { Construct, IConstruct } from 'constructs';
+import { contextOf } from './private/context.ts';
+import { parseDuration } from './private/duration.ts';
+import { gcUrl } from './private/gc-token.ts';
+import { CLUSTER_SCOPED_KINDS, isDnsLabel } from './private/names.ts';
+import { groupLabels, stampObject, stripPlusDefaults, type GroupStamp } from './private/stamp.ts';
+
+/** Where Argo CD deploys a group. Give `server` or `name`, as in an Argo CD Application. */
+export interface ArgoDestination {
+  /** API server URL of the target cluster. @default 'https://kubernetes.default.svc' when `name` is not set */
+  readonly server?: string;
+  /** Name of a cluster registered in Argo CD. @default none */
+  readonly name?: string;
+}
+
+export interface EnvironmentProps {
+  /** The group name: Argo CD Application, `groups/<group>/` and the `group_id` label. @default the construct id */
+  readonly group?: string;
+  /** Namespace for every namespaced object that does not name its own; Argo CD creates it. */
+  readonly namespace: string;
+  /** The Argo CD destination cluster. @default the cluster Argo CD runs in */
+  readonly destination?: ArgoDestination;
+  /** Lifetime such as `30m`, `2h` or `7d`, counted from when the group was first committed; then a commit removes it. @default no expiry */
+  readonly ttl?: string;
+  /** Names of image pull secrets added to every pod of the group. @default none */
+  readonly imagePullSecrets?: readonly string[];
+  /** Who the group belongs to (a team or a person); shown in `paddock status`. @default none */
+  readonly owner?: string;
+  /** Extra labels on every object of the group. @default none */
+  readonly labels?: Readonly<Record<string, string>>;
+  /**
+   * Keep cdk8s-plus's restrictive defaults (read-only root filesystem, run as non-root, default
+   * resource limits, `imagePullPolicy: Always`). By default paddock drops them because they break
+   * ordinary images; settings you make on raw objects are never touched. @default false
+   */
+  readonly hardened?: boolean;
+}
+
+const ENVIRONMENT = Symbol.for('paddock.Environment');
+const DEFAULT_SERVER = 'https://kubernetes.default.svc';
+
+/** One rendered object with the construct that made it. */
+export interface RenderedObject {
+  readonly object: Record<string, any>;
+  readonly apiObject: ApiObject;
+}
+
+/**
+ * A group of Kubernetes resources that live and die together: one Argo CD Application.
+ *
+ * Every object inside it, pod templates included, is labelled with the group, and every
+ * container gets `GROUP_ID` and `GARBAGE_COLLECTOR_URL`, whichever construct made it.
+ */
+export class Environment extends Chart {
+  /** True for an `Environment` from any copy of this library. */
+  public static isEnvironment(x: unknown): x is Environment {
+    return typeof x === 'object' && x !== null && ENVIRONMENT in x;
+  }
+
+  /** The environment `c` belongs to, if any. */
+  public static enclosing(c: IConstruct): Environment | undefined {
+    for (let s: IConstruct | undefined = c; s; s = s.node.scope) {
+      if (Environment.isEnvironment(s)) return s;
+    }
+    return undefined;
+  }
+
+  public readonly group: string;
+  public override readonly namespace: string;
+  public readonly destination: ArgoDestination;
+  public readonly ttl?: string;
+  /** `ttl` in milliseconds. */
+  public readonly ttlMs?: number;
+  public readonly imagePullSecrets: readonly string[];
+  public readonly owner?: string;
+  public readonly hardened: boolean;
+
+  constructor(scope: Construct, id: string, props: EnvironmentProps) {
+    const group = props.group ?? id;
+    super(scope, id, {
+      namespace: props.namespace,
+      disableResourceNameHashes: true,
+      labels: { ...props.labels, ...groupLabels(group) },
+    });
+    Object.defineProperty(this, ENVIRONMENT, { value: true });
+    const where = this.node.path;
+    if (Environment.enclosing(scope)) throw new Error(`${where}: an Environment cannot be inside another Environment`);
+    if (!isDnsLabel(group)) {
+      throw new Error(`${where}: group "${group}" must be a DNS label (lowercase letters, digits and '-', at most 63 characters)`);
+    }
+    if (!isDnsLabel(props.namespace ?? '')) {
+      throw new Error(`${where}: namespace "${props.namespace}" must be a DNS label (lowercase letters, digits and '-', at most 63 characters)`);
+    }
+    if (props.destination && props.destination.server && props.destination.name) {
+      throw new Error(`${where}: destination takes server or name, not both`);
+    }
+    if (props.ttl !== undefined) {
+      const ms = parseDuration(props.ttl);
+      if (ms === undefined) throw new Error(`${where}: ttl "${props.ttl}" is not a duration such as 30m, 2h or 7d`);
+      this.ttlMs = ms;
+    }
+    this.group = group;
+    this.namespace = props.namespace;
+    this.destination = props.destination?.name ? { name: props.destination.name } : { server: props.destination?.server ?? DEFAULT_SERVER };
+    this.ttl = props.ttl;
+    this.imagePullSecrets = props.imagePullSecrets ?? [];
+    this.owner = props.owner;
+    this.hardened = props.hardened ?? false;
+  }
+
+  /** The labels and env this group puts on its objects, under the current synthesis. */
+  public get stamp(): GroupStamp {
+    const ctx = contextOf(this);
+    return { group: this.group, gcUrl: gcUrl(ctx.sidecarUrl, ctx.gcSecret, this.group), imagePullSecrets: this.imagePullSecrets };
+  }
+
+  /** The API objects of this group (not those of other charts). */
+  public get allApiObjects(): ApiObject[] {
+    return this.node.findAll().filter((c): c is ApiObject => c instanceof ApiObject && Chart.of(c) === this);
+  }
+
+  /** Renders one of this group's objects exactly as paddock writes it. */
+  public render(apiObject: ApiObject, stamp: GroupStamp = this.stamp): Record<string, any> {
+    const json = apiObject.toJson();
+    if (!this.hardened && isMadeByCdk8sPlus(apiObject)) stripPlusDefaults(json);
+    if (CLUSTER_SCOPED_KINDS.has(json.kind) && json.metadata) delete json.metadata.namespace;
+    return stampObject(json, stamp);
+  }
+
+  /** Renders every object of the group, after running the validations of its constructs. */
+  public renderAll(): RenderedObject[] {
+    const errors = this.node.findAll().flatMap((c) => c.node.validate().map((e) => `${c.node.path}: ${e}`));
+    if (errors.length) throw new Error(errors[0]);
+    const stamp = this.stamp;
+    return this.allApiObjects.map((apiObject) => ({ apiObject, object: this.render(apiObject, stamp) }));
+  }
+
+  /** The group's objects as paddock writes them (so `Testing.synth(env)` shows the stamp too). */
+  public override toJson(): any[] {
+    return this.renderAll().map((r) => r.object);
+  }
+}
+
+/** cdk8s-plus constructs keep their ApiObject as `apiObject` on the construct that made it. */
+function isMadeByCdk8sPlus(o: ApiObject): boolean {
+  const scope = o.node.scope as { apiObject?: unknown } | undefined;
+  return scope?.apiObject === o;
+}

@@ -1,0 +1,116 @@
+/**
+ * The records paddock keeps under `state/` in the manifests repo, and their schemas.
+ *
+ * Records are inputs to synthesis (a release record picks the image a `Release` renders,
+ * a lease record says whether a pool's resource exists). They are never applied to a
+ * cluster. This module is pure: no I/O, no clock.
+ */
+import { z } from 'zod';
+
+const dnsLabel = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const stringMap = z.record(z.string(), z.string());
+/** RFC 3339 timestamps as written by paddock (`new Date().toISOString()`). */
+const timestamp = z.string().refine((s) => !Number.isNaN(Date.parse(s)), 'must be an RFC 3339 timestamp');
+
+export const GroupRecordSchema = z.object({
+  group: z.string().regex(dnsLabel),
+  createdAt: timestamp,
+});
+export type GroupRecord = z.infer<typeof GroupRecordSchema>;
+
+export const REMOVAL_REASONS = ['gc', 'ttl', 'lease', 'demolish', 'source-gone', 'definition-deleted'] as const;
+export const RemovalRecordSchema = z.object({
+  group: z.string().regex(dnsLabel),
+  removedAt: timestamp,
+  reason: z.enum(REMOVAL_REASONS),
+  requestId: z.string(),
+  requestedBy: z.string(),
+});
+export type RemovalRecord = z.infer<typeof RemovalRecordSchema>;
+export type RemovalReason = RemovalRecord['reason'];
+
+export const ReleaseRecordSchema = z.object({
+  id: z.string().min(1),
+  service: z.string().regex(dnsLabel),
+  version: z.string().min(1),
+  image: z.string().optional(),
+  namespace: z.string().optional(),
+  registry: z.string().optional(),
+  comment: z.string().optional(),
+  attributes: stringMap.default({}),
+  /** A mustache template of the service's manifests, when the release brought one. */
+  template: z.string().optional(),
+  createdAt: timestamp,
+  deletedAt: timestamp.optional(),
+});
+export type ReleaseRecord = z.infer<typeof ReleaseRecordSchema>;
+
+export const WorkspaceRecordSchema = z.object({
+  name: z.string().regex(dnsLabel).max(63),
+  email: z.string(),
+  /** Memory in GiB. */
+  ram: z.number().positive(),
+  /** CPU cores. */
+  cpu: z.number().positive(),
+  /** PVC size as a Kubernetes quantity, e.g. `10Gi`. */
+  storage: z.string(),
+  publicKey: z.string(),
+  port: z.number().int().min(1).max(65535),
+  createdAt: timestamp,
+});
+export type WorkspaceRecord = z.infer<typeof WorkspaceRecordSchema>;
+
+export const LEASE_STATES_WITH_ENVIRONMENT = ['free', 'busy', 'leased'] as const;
+export const LeaseRecordSchema = z.object({
+  type: z.string().min(1),
+  name: z.string().min(1),
+  /** Boskos states: `free`, `busy`, `dirty`, `cleaning`, or any user state. `tombstone` ends a removed resource. */
+  state: z.string().min(1),
+  owner: z.string().default(''),
+  generation: z.number().int().nonnegative().default(0),
+  userdata: stringMap.nullable().default(null),
+});
+export type LeaseRecord = z.infer<typeof LeaseRecordSchema>;
+
+/** Everything synthesis reads from `state/`. */
+export interface StateRecords {
+  readonly groups: ReadonlyMap<string, GroupRecord>;
+  readonly removals: ReadonlyMap<string, RemovalRecord>;
+  /** By service, in no particular order. */
+  readonly releases: ReadonlyMap<string, readonly ReleaseRecord[]>;
+  readonly workspaces: ReadonlyMap<string, WorkspaceRecord>;
+  /** By `<type>/<name>`. */
+  readonly leases: ReadonlyMap<string, LeaseRecord>;
+}
+
+export const EMPTY_STATE: StateRecords = {
+  groups: new Map(),
+  removals: new Map(),
+  releases: new Map(),
+  workspaces: new Map(),
+  leases: new Map(),
+};
+
+/** Where each record lives in the manifests repo. */
+export const recordPath = {
+  group: (group: string) => `state/groups/${group}.yaml`,
+  removal: (group: string) => `state/removals/${group}.yaml`,
+  release: (service: string, id: string) => `state/releases/${service}/${id}.yaml`,
+  workspace: (name: string) => `state/workspaces/${name}.yaml`,
+  lease: (type: string, name: string) => `state/leases/${type}/${name}.yaml`,
+};
+
+export const leaseKey = (type: string, name: string) => `${type}/${name}`;
+
+/**
+ * The active release of a service: the newest record that is not soft-deleted
+ * (by `createdAt`, then by id so equal timestamps still give one answer).
+ */
+export function activeRelease(records: readonly ReleaseRecord[]): ReleaseRecord | undefined {
+  let best: ReleaseRecord | undefined;
+  for (const r of records) {
+    if (r.deletedAt) continue;
+    if (!best || r.createdAt > best.createdAt || (r.createdAt === best.createdAt && r.id > best.id)) best = r;
+  }
+  return best;
+}

@@ -1,0 +1,28 @@
+/**
+ * src/cli: the `paddock` command. Parses flags, calls the layers below, and turns their
+ * errors into one line and an exit code (src/errors.ts). Owns no logic of its own.
+ */
+import { Command, CommanderError } from 'commander';
+import { cliErrorOf } from '../errors.ts';
+import { registerSynth } from './synth.ts';
+
+export function buildProgram(): Command {
+  const program = new Command('paddock')
+    .description('Kubernetes environments as TypeScript, synthesized into an Argo CD manifests repo; git is the only write path')
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+  registerSynth(program);
+  return program;
+}
+
+export async function main(argv: readonly string[]): Promise<number> {
+  try {
+    await buildProgram().parseAsync([...argv]);
+    return 0;
+  } catch (e) {
+    if (e instanceof CommanderError) return e.exitCode;
+    const { line, exitCode } = cliErrorOf(e);
+    console.error(line);
+    return exitCode;
+  }
+}

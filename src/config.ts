@@ -1,0 +1,77 @@
+/**
+ * Configuration: every setting is an environment variable and a CLI flag (the flag wins).
+ * Secrets come from the environment or from files, never from the repo, and are never logged.
+ */
+import { readFileSync } from 'node:fs';
+import { UserError } from './errors.ts';
+import { DEFAULT_SIDECAR_URL } from '../constructs/private/context.ts';
+import type { ArgoOptions } from './synth/layout.ts';
+
+export const DEFAULTS = {
+  branch: 'main',
+  sidecarUrl: DEFAULT_SIDECAR_URL,
+  listen: '127.0.0.1:8080',
+  nodeportRange: '30000-32767',
+  leaseExpiry: '30m',
+  definitions: 'environments',
+  argoNamespace: 'argocd',
+  argoProject: 'default',
+  upRepo: '.paddock/manifests.git',
+  upSidecarUrl: 'http://127.0.0.1:8080',
+} as const;
+
+/** The flag's value, else the environment variable's, else the default. */
+export function setting(flag: string | undefined, envName: string, fallback: string): string;
+export function setting(flag: string | undefined, envName: string, fallback?: string): string | undefined;
+export function setting(flag: string | undefined, envName: string, fallback?: string): string | undefined {
+  if (flag !== undefined && flag !== '') return flag;
+  const env = process.env[envName];
+  return env !== undefined && env !== '' ? env : fallback;
+}
+
+/** A secret from the environment variable or from a file (trailing newline dropped). */
+export function secret(envName: string, file: string | undefined): string | undefined {
+  if (file) {
+    try {
+      const value = readFileSync(file, 'utf8').trim();
+      if (!value) throw new UserError('InvalidConfig', `${file}: the secret file is empty`);
+      return value;
+    } catch (e) {
+      if (e instanceof UserError) throw e;
+      throw new UserError('InvalidConfig', `${file}: cannot read the secret file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    }
+  }
+  const v = process.env[envName];
+  return v ? v.trim() : undefined;
+}
+
+/** Comma-separated bearer tokens, blanks dropped. */
+export function tokenList(value: string | undefined): string[] {
+  return (value ?? '').split(/[,\n]/).map((t) => t.trim()).filter(Boolean);
+}
+
+export function argoOptions(repoURL: string, branch: string): ArgoOptions {
+  return {
+    repoURL,
+    targetRevision: branch,
+    namespace: setting(undefined, 'PADDOCK_ARGO_NAMESPACE', DEFAULTS.argoNamespace),
+    project: setting(undefined, 'PADDOCK_ARGO_PROJECT', DEFAULTS.argoProject),
+  };
+}
+
+/** `H:P` -> host and port. */
+export function parseListen(value: string): { host: string; port: number } {
+  const m = /^(.*):(\d+)$/.exec(value);
+  const port = m ? Number(m[2]) : NaN;
+  if (!m || !m[1] || port > 65535) throw new UserError('InvalidConfig', `--listen "${value}" must be HOST:PORT, e.g. 127.0.0.1:8080`);
+  return { host: m[1].replace(/^\[(.*)\]$/, '$1'), port };
+}
+
+/** `30000-32767` -> bounds. */
+export function parseRange(value: string, what: string): { min: number; max: number } {
+  const m = /^(\d+)-(\d+)$/.exec(value.trim());
+  const min = Number(m?.[1]);
+  const max = Number(m?.[2]);
+  if (!m || min > max || max > 65535) throw new UserError('InvalidConfig', `${what} "${value}" must be MIN-MAX, e.g. 30000-32767`);
+  return { min, max };
+}

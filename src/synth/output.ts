@@ -1,0 +1,93 @@
+/**
+ * Writes a synth result into a directory. Only the files paddock owns there (`README.md`,
+ * `apps/`, `groups/`) are replaced; nothing else in the directory, and nothing outside it,
+ * is touched. Unchanged files are not rewritten.
+ */
+import { mkdir, readdir, readFile, rm, rmdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { APPS_DIR, GROUPS_DIR, README } from './layout.ts';
+
+export const OWNED_ROOTS = [README, APPS_DIR, GROUPS_DIR] as const;
+
+/** True for a repo path paddock's synth owns. */
+export function isOwnedPath(p: string): boolean {
+  return p === README || p.startsWith(`${APPS_DIR}/`) || p.startsWith(`${GROUPS_DIR}/`);
+}
+
+export async function listOwnedFiles(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  async function walk(rel: string): Promise<void> {
+    let entries;
+    try {
+      entries = await readdir(path.join(dir, rel), { withFileTypes: true });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT' || (e as NodeJS.ErrnoException).code === 'ENOTDIR') return;
+      throw e;
+    }
+    for (const e of entries) {
+      const p = `${rel}/${e.name}`;
+      if (e.isDirectory()) await walk(p);
+      else out.push(p);
+    }
+  }
+  for (const root of [APPS_DIR, GROUPS_DIR]) await walk(root);
+  try {
+    await readFile(path.join(dir, README));
+    out.push(README);
+  } catch {
+    // no README yet
+  }
+  return out.sort();
+}
+
+export interface WriteStats {
+  readonly written: number;
+  readonly removed: number;
+  readonly unchanged: number;
+}
+
+export async function writeOwnedFiles(dir: string, files: ReadonlyMap<string, string>): Promise<WriteStats> {
+  let written = 0;
+  let removed = 0;
+  let unchanged = 0;
+  const existing = new Set(await listOwnedFiles(dir));
+  for (const p of existing) {
+    if (!files.has(p)) {
+      await rm(path.join(dir, p), { force: true });
+      removed++;
+    }
+  }
+  const made = new Set<string>();
+  for (const [p, content] of files) {
+    const abs = path.join(dir, p);
+    const old = existing.has(p) ? await readFile(abs, 'utf8').catch(() => undefined) : undefined;
+    if (old === content) {
+      unchanged++;
+      continue;
+    }
+    const parent = path.dirname(abs);
+    if (!made.has(parent)) {
+      await mkdir(parent, { recursive: true });
+      made.add(parent);
+    }
+    await writeFile(abs, content);
+    written++;
+  }
+  await pruneEmptyDirs(path.join(dir, GROUPS_DIR));
+  return { written, removed, unchanged };
+}
+
+async function pruneEmptyDirs(dir: string): Promise<void> {
+  let entries;
+  try {
+    entries = await readdir(dir, { withFileTypes: true });
+  } catch {
+    return;
+  }
+  for (const e of entries) {
+    if (!e.isDirectory()) continue;
+    const sub = path.join(dir, e.name);
+    await pruneEmptyDirs(sub);
+    if (!(await readdir(sub)).length) await rmdir(sub);
+  }
+}

@@ -1,0 +1,100 @@
+/**
+ * `state/` records: parsing (pure, from path -> text) and reading from a directory.
+ * Every record file is checked against its schema; a bad one names its path.
+ */
+import { readdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
+import YAML from 'yaml';
+import type { z } from 'zod';
+import {
+  GroupRecordSchema, LeaseRecordSchema, ReleaseRecordSchema, RemovalRecordSchema, WorkspaceRecordSchema,
+  leaseKey, recordPath,
+  type GroupRecord, type LeaseRecord, type ReleaseRecord, type RemovalRecord, type StateRecords, type WorkspaceRecord,
+} from '../../constructs/private/records.ts';
+import { UserError } from '../errors.ts';
+import { toYaml } from './layout.ts';
+
+/** Parses record files given as paths relative to the repo root (`state/...`) -> YAML text. */
+export function parseState(files: ReadonlyMap<string, string>): StateRecords {
+  const groups = new Map<string, GroupRecord>();
+  const removals = new Map<string, RemovalRecord>();
+  const releases = new Map<string, ReleaseRecord[]>();
+  const workspaces = new Map<string, WorkspaceRecord>();
+  const leases = new Map<string, LeaseRecord>();
+  for (const [p, text] of [...files].sort(([a], [b]) => a.localeCompare(b))) {
+    const parts = p.split('/');
+    if (parts[0] !== 'state' || !p.endsWith('.yaml')) continue;
+    const base = parts[parts.length - 1].slice(0, -'.yaml'.length);
+    switch (parts[1]) {
+      case 'groups':
+        if (parts.length === 3) groups.set(base, check(p, text, GroupRecordSchema, 'group', base));
+        break;
+      case 'removals':
+        if (parts.length === 3) removals.set(base, check(p, text, RemovalRecordSchema, 'group', base));
+        break;
+      case 'releases':
+        if (parts.length === 4) {
+          const r = check(p, text, ReleaseRecordSchema, 'id', base);
+          if (r.service !== parts[2]) throw new UserError('InvalidState', `${p}: service "${r.service}" does not match its directory`);
+          releases.set(r.service, [...(releases.get(r.service) ?? []), r]);
+        }
+        break;
+      case 'workspaces':
+        if (parts.length === 3) workspaces.set(base, check(p, text, WorkspaceRecordSchema, 'name', base));
+        break;
+      case 'leases':
+        if (parts.length === 4) {
+          const r = check(p, text, LeaseRecordSchema, 'name', base);
+          if (r.type !== parts[2]) throw new UserError('InvalidState', `${p}: type "${r.type}" does not match its directory`);
+          leases.set(leaseKey(r.type, r.name), r);
+        }
+        break;
+    }
+  }
+  return { groups, removals, releases, workspaces, leases };
+}
+
+function check<S extends z.ZodType>(p: string, text: string, schema: S, key: string, base: string): z.infer<S> {
+  let doc: unknown;
+  try {
+    doc = YAML.parse(text);
+  } catch (e) {
+    throw new UserError('InvalidState', `${p}: not YAML: ${(e as Error).message.split('\n')[0]}`);
+  }
+  const r = schema.safeParse(doc);
+  if (!r.success) {
+    const issue = r.error.issues[0];
+    throw new UserError('InvalidState', `${p}: ${issue.path.join('.') || 'record'}: ${issue.message}`);
+  }
+  if ((r.data as any)[key] !== base) throw new UserError('InvalidState', `${p}: ${key} "${(r.data as any)[key]}" does not match the file name`);
+  return r.data;
+}
+
+/** Reads every record under `stateDir` (a `state/` directory). A missing directory is empty state. */
+export async function readStateDir(stateDir: string): Promise<StateRecords> {
+  const files = new Map<string, string>();
+  async function walk(dir: string, rel: string): Promise<void> {
+    let entries;
+    try {
+      entries = await readdir(dir, { withFileTypes: true });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw e;
+    }
+    for (const e of entries) {
+      if (e.isDirectory()) await walk(path.join(dir, e.name), `${rel}/${e.name}`);
+      else if (e.isFile()) files.set(`${rel}/${e.name}`, await readFile(path.join(dir, e.name), 'utf8'));
+    }
+  }
+  await walk(stateDir, 'state');
+  return parseState(files);
+}
+
+/** The file of each record, as paddock writes it. */
+export const recordFile = {
+  group: (r: GroupRecord) => [recordPath.group(r.group), toYaml(GroupRecordSchema.parse(r))] as const,
+  removal: (r: RemovalRecord) => [recordPath.removal(r.group), toYaml(RemovalRecordSchema.parse(r))] as const,
+  release: (r: ReleaseRecord) => [recordPath.release(r.service, r.id), toYaml(ReleaseRecordSchema.parse(r))] as const,
+  workspace: (r: WorkspaceRecord) => [recordPath.workspace(r.name), toYaml(WorkspaceRecordSchema.parse(r))] as const,
+  lease: (r: LeaseRecord) => [recordPath.lease(r.type, r.name), toYaml(LeaseRecordSchema.parse(r))] as const,
+};

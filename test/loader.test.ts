@@ -1,0 +1,38 @@
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadDefinitions } from '../src/synth/index.ts';
+import { definitionsDir, objectAt, synthSource } from './helpers/synth.ts';
+
+describe('loading definition files', () => {
+  it('GIVEN a definitions dir outside the repo importing from "paddock" WHEN synthesized THEN its constructs are paddock\'s own', async () => {
+    const result = await synthSource(`
+      import { ApiObject } from 'cdk8s';
+      import { Environment } from 'paddock';
+      export default (scope) => {
+        const env = new Environment(scope, 'outside', { namespace: 'ns1' });
+        new ApiObject(env, 'cm', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'cm' }, data: { a: 'b' } });
+      };`);
+    expect(objectAt(result, 'groups/outside/configmap-cm.yaml').metadata.labels['paddock.dev/group']).toBe('outside');
+  });
+
+  it('GIVEN a file that does not default-export a function WHEN loaded THEN the error names the file', async () => {
+    const dir = definitionsDir({ 'bad.ts': 'export const x = 1;', 'good.ts': 'export default () => {};' });
+    const { definitions, errors } = await loadDefinitions(dir);
+    expect(definitions.map((d) => d.absPath.split('/').pop())).toEqual(['good.ts']);
+    expect(errors).toHaveLength(1);
+    expect(errors[0].message).toMatch(/bad\.ts: must default-export a function/);
+  });
+
+  it('GIVEN a file with a syntax error WHEN loaded THEN the error names the file and line, and other files still load', async () => {
+    const dir = definitionsDir({ 'broken.ts': 'export default (scope) => {\n  const = 3;\n};', 'fine.ts': 'export default () => {};' });
+    const { definitions, errors } = await loadDefinitions(dir);
+    expect(definitions).toHaveLength(1);
+    expect(errors[0].message).toMatch(/broken\.ts: line 2:\d+: /);
+  });
+
+  it('GIVEN a definition importing a local helper WHEN loaded THEN the helper is among its inputs', async () => {
+    const dir = definitionsDir({ 'app.ts': "import { ns } from './lib/common';\nexport default () => { void ns; };", 'lib/common.ts': "export const ns = 'x';" });
+    const { definitions } = await loadDefinitions(dir);
+    expect(definitions[0].inputs).toEqual([path.join(dir, 'app.ts'), path.join(dir, 'lib/common.ts')]);
+  });
+});
