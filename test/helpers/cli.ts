@@ -1,0 +1,51 @@
+/** Runs the real `paddock` command in a child process. */
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+export const PADDOCK_BIN = path.join(REPO_ROOT, 'src/cli/paddock.mjs');
+
+export interface RunResult {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+export function paddock(args: readonly string[], opts: { cwd?: string; env?: Record<string, string | undefined>; timeoutMs?: number } = {}): Promise<RunResult> {
+  return run(process.execPath, [PADDOCK_BIN, ...args], opts);
+}
+
+export function run(cmd: string, args: readonly string[], opts: { cwd?: string; env?: Record<string, string | undefined>; timeoutMs?: number; shell?: boolean } = {}): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const env = { ...process.env, ...opts.env };
+    for (const k of Object.keys(env)) if (env[k] === undefined) delete env[k];
+    const child = spawn(cmd, args, { cwd: opts.cwd ?? REPO_ROOT, env: env as NodeJS.ProcessEnv, stdio: ['ignore', 'pipe', 'pipe'], shell: opts.shell });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 60_000);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+/** Every file under `dir` (relative path -> sha256), to compare trees byte for byte. */
+export function treeDigest(dir: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const walk = (rel: string) => {
+    for (const name of readdirSync(path.join(dir, rel)).sort()) {
+      const p = rel ? `${rel}/${name}` : name;
+      if (statSync(path.join(dir, p)).isDirectory()) walk(p);
+      else out[p] = createHash('sha256').update(readFileSync(path.join(dir, p))).digest('hex');
+    }
+  };
+  walk('');
+  return out;
+}
