@@ -30,7 +30,7 @@ export function percentile(sorted: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
 }
 
-export function printTable(header: readonly string[], rows: readonly (readonly (string | number))[]): void {
+export function printTable(header: readonly string[], rows: ReadonlyArray<ReadonlyArray<string | number>>): void {
   const cells = rows.map((r) => r.map((c) => (typeof c === 'number' ? fmt(c) : c)));
   const widths = header.map((h, i) => Math.max(h.length, ...cells.map((r) => String(r[i]).length)));
   const line = (r: readonly (string | number)[]) => r.map((c, i) => String(c).padStart(widths[i])).join('  ');
