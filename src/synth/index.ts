@@ -5,7 +5,7 @@
  * Must not touch: git (src/repo does), the clock, the network. Callers pass everything in.
  */
 export { loadDefinitions, listDefinitionFiles, displayPath, type Definition, type LoadResult } from './loader.ts';
-export { synthesize, type SynthInputs, type SynthResult, type GroupInfo, type PoolInfo, type WaitingClone } from './synthesize.ts';
+export { synthesize, SynthCache, type SynthInputs, type SynthResult, type GroupInfo, type PoolInfo, type WaitingClone } from './synthesize.ts';
 export { parseState, readStateDir, recordFile } from './state.ts';
 export { writeOwnedFiles, listOwnedFiles, isOwnedPath } from './output.ts';
 export * from './layout.ts';

@@ -2,22 +2,32 @@
  * Synthesis: definitions + `state/` records in, the manifests repo's files out.
  *
  * Pure: no git, no clock, no network, no file system. The same inputs give byte-identical
- * files whatever the order definitions arrive in. Each definition file gets its own cdk8s
- * `App` (one App for many charts is quadratic), and the whole result is validated before
+ * files whatever the order definitions arrive in. Each definition file is built in its own
+ * cdk8s `App` (one App for many charts is quadratic), and everything is validated before
  * anything is returned, so a caller writes all of it or nothing.
+ *
+ * Two stages. A file's output (its groups' objects, validated and serialized) depends only on
+ * the file and on the state records it read while being built; with a `SynthCache` it is
+ * reused while both are unchanged, so a commit that touches one group re-renders one file.
+ * Assembly (removals, clones of sources in other files or live, cross-file checks, the
+ * Applications and README) runs every time and is cheap.
  *
  * Owns: the file map and the checks on it. Must not touch: git, the clock, the disk.
  */
 import { ApiObject, App } from 'cdk8s';
-import { Clone, PENDING_CLONE_KIND } from '../../constructs/clone.ts';
+import { Clone } from '../../constructs/clone.ts';
 import { Environment } from '../../constructs/environment.ts';
 import { LeasePool } from '../../constructs/lease-pool.ts';
+import { cloneDeployment, type CloneSpec } from '../../constructs/private/clone-transform.ts';
 import { attachContext } from '../../constructs/private/context.ts';
 import type { StateRecords } from '../../constructs/private/records.ts';
+import { stampObject, type GroupStamp } from '../../constructs/private/stamp.ts';
 import { Workspace } from '../../constructs/workspace.ts';
+import type { ArgoDestination } from '../../constructs/environment.ts';
 import { DefinitionError } from '../errors.ts';
 import { firstLine, type Definition } from './loader.ts';
 import { appPath, groupApplication, groupDir, objectFileName, readme, rootApplication, ROOT_APP, toYaml, type ArgoOptions, README } from './layout.ts';
+import { fingerprint, trackedState, type Reads } from './tracked-state.ts';
 import { prepareValidators, validateObject } from './validate.ts';
 
 type Json = Record<string, any>;
@@ -71,178 +81,258 @@ export interface SynthResult {
   readonly waiting: readonly WaitingClone[];
 }
 
-interface Rendered {
-  readonly env: Environment;
-  readonly file: string;
-  readonly object: Json;
-  readonly apiObject: ApiObject;
+/** Reuses file outputs and Application files between syntheses. Keep one per committer. */
+export class SynthCache {
+  /** @internal */ readonly files = new WeakMap<Definition, FileOutput>();
+  /** @internal */ readonly yaml = new Map<string, string>();
+  /** @internal */ key = '';
+  /** File outputs built (not reused) by the last synthesis: for tests and logs. */
+  public lastBuilt = 0;
 }
 
-/** Synthesizes `definitions` against `inputs`. Throws a `DefinitionError` naming file, construct path and field. */
-export async function synthesize(definitions: readonly Definition[], inputs: SynthInputs): Promise<SynthResult> {
-  const defs = [...definitions].sort((a, b) => a.file.localeCompare(b.file));
-  const sameSynth = new Map<string, Json>();
-  const resolveDeployment = (namespace: string, name: string) =>
-    sameSynth.get(`${namespace}/${name}`) ?? inputs.liveDeployments?.get(`${namespace}/${name}`);
+interface RenderedObject {
+  readonly object: Json;
+  readonly yaml: string;
+  /** Construct path of the ApiObject that made it. */
+  readonly path: string;
+}
 
-  // 1. Build each file's constructs in its own App.
-  const envs: Array<{ env: Environment; file: string }> = [];
+interface DeferredClone {
+  readonly path: string;
+  readonly source: { readonly namespace: string; readonly name: string };
+  readonly spec: CloneSpec;
+}
+
+interface EnvOutput {
+  readonly group: string;
+  readonly path: string;
+  readonly namespace: string;
+  readonly destination: ArgoDestination;
+  readonly owner?: string;
+  readonly ttl?: string;
+  readonly ttlMs?: number;
+  readonly stamp: GroupStamp;
+  readonly lease?: { readonly type: string; readonly name: string };
+  readonly objects: readonly RenderedObject[];
+  readonly deferred: readonly DeferredClone[];
+}
+
+interface FileOutput {
+  readonly file: string;
+  readonly envs: readonly EnvOutput[];
+  readonly pools: readonly PoolInfo[];
+  readonly claimsWorkspaces: boolean;
+  readonly reads: Reads;
+  readonly fingerprint: string;
+}
+
+/** Workspace records render even when no definition calls `Workspace.fromRecords` to style them. */
+const DEFAULT_WORKSPACES: Definition = {
+  file: '(workspace records)',
+  absPath: '(workspace records)',
+  build: (scope) => void Workspace.fromRecords(scope),
+  inputs: [],
+};
+
+/** Synthesizes `definitions` against `inputs`. Throws a `DefinitionError` naming file, construct path and field. */
+export async function synthesize(definitions: readonly Definition[], inputs: SynthInputs, cache = new SynthCache()): Promise<SynthResult> {
+  const key = JSON.stringify([inputs.sidecarUrl, inputs.gcSecret ?? '', inputs.argo]);
+  if (cache.key !== key) {
+    Object.assign(cache, new SynthCache());
+    cache.key = key;
+  }
+  cache.lastBuilt = 0;
+  const defs = [...definitions].sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : 0));
+  const outputs: FileOutput[] = [];
+  for (const def of defs) outputs.push(await fileOutput(def, inputs, cache));
+  if (!outputs.some((o) => o.claimsWorkspaces) && inputs.state.workspaces.size) {
+    outputs.push(await fileOutput(DEFAULT_WORKSPACES, inputs, cache));
+  }
+  return assemble(outputs, inputs, cache);
+}
+
+async function fileOutput(def: Definition, inputs: SynthInputs, cache: SynthCache): Promise<FileOutput> {
+  const hit = cache.files.get(def);
+  if (hit && fingerprint(inputs.state, hit.reads) === hit.fingerprint) return hit;
+  const out = await buildFile(def, inputs);
+  cache.files.set(def, out);
+  cache.lastBuilt++;
+  return out;
+}
+
+/** Builds one definition file and renders, validates and serializes its groups' objects. */
+async function buildFile(def: Definition, inputs: SynthInputs): Promise<FileOutput> {
+  const reads: Reads = new Set();
+  const app = new App({ outdir: '/nonexistent-paddock-never-writes-here' });
+  attachContext(app, { sidecarUrl: inputs.sidecarUrl, gcSecret: inputs.gcSecret, state: trackedState(inputs.state, reads) });
+  try {
+    def.build(app);
+  } catch (e) {
+    throw new DefinitionError(def.file, firstLine(e));
+  }
+  const environments: Environment[] = [];
   const pools: PoolInfo[] = [];
   const leaseOf = new Map<Environment, { type: string; name: string }>();
-  const groupFile = new Map<string, string>();
-  let workspacesClaimed = false;
-  const apps: Array<{ app: App; file: string }> = defs.map((d) => ({ app: newApp(inputs, resolveDeployment), file: d.file }));
-  defs.forEach((def, i) => {
-    const { app } = apps[i];
-    try {
-      def.build(app);
-    } catch (e) {
-      throw new DefinitionError(def.file, firstLine(e));
-    }
-    for (const c of app.node.findAll()) {
-      if (Environment.isEnvironment(c)) envs.push({ env: c, file: def.file });
-      else if (LeasePool.isLeasePool(c)) {
-        pools.push({ type: c.type, names: c.names, file: def.file });
-        for (const [name, env] of c.environments) leaseOf.set(env, { type: c.type, name });
-      } else if (c instanceof Workspace) workspacesClaimed = true;
-    }
-  });
-  // Workspace records always render; a definition may call Workspace.fromRecords to style them.
-  if (!workspacesClaimed && inputs.state.workspaces.size) {
-    const app = newApp(inputs, resolveDeployment);
-    Workspace.fromRecords(app);
-    for (const c of app.node.findAll()) if (Environment.isEnvironment(c)) envs.push({ env: c, file: '(workspace records)' });
+  let claimsWorkspaces = false;
+  for (const c of app.node.findAll()) {
+    if (Environment.isEnvironment(c)) environments.push(c);
+    else if (LeasePool.isLeasePool(c)) {
+      pools.push({ type: c.type, names: c.names, file: def.file });
+      for (const [name, env] of c.environments) leaseOf.set(env, { type: c.type, name });
+    } else if (c instanceof Workspace) claimsWorkspaces = true;
   }
 
-  // 2. Check the groups.
-  for (const { env, file } of envs) {
-    const other = groupFile.get(env.group);
-    if (other !== undefined) throw new DefinitionError(file, `${env.node.path}: group "${env.group}" is also defined in ${other}`);
-    if (env.group === ROOT_APP) throw new DefinitionError(file, `${env.node.path}: group name "${ROOT_APP}" is reserved for the app of apps`);
-    groupFile.set(env.group, file);
-  }
-  const seenPools = new Map<string, string>();
-  for (const p of pools) {
-    const other = seenPools.get(p.type);
-    if (other !== undefined) throw new DefinitionError(p.file, `lease pool type "${p.type}" is also defined in ${other}`);
-    seenPools.set(p.type, p.file);
-  }
-
-  // 3. Render. Clones that name their source come last, so they can find sources in this synthesis.
-  const live = envs.filter(({ env }) => !inputs.state.removals.has(env.group));
-  const rendered: Rendered[] = [];
-  const deferred: Array<{ env: Environment; file: string; apiObject: ApiObject }> = [];
-  for (const { env, file } of live) {
-    runValidations(env, file);
+  const envs: EnvOutput[] = [];
+  const pending: Array<{ object: Json; apiObject: ApiObject }> = [];
+  for (const env of environments) {
+    for (const c of env.node.findAll()) {
+      const errors = c.node.validate();
+      if (errors.length) throw new DefinitionError(def.file, `${c.node.path}: ${errors[0]}`);
+    }
     const stamp = env.stamp;
+    const objects: Array<{ object: Json; apiObject: ApiObject }> = [];
+    const deferred: DeferredClone[] = [];
     for (const apiObject of env.allApiObjects) {
       const scope = apiObject.node.scope;
       if (scope instanceof Clone && scope.sourceRef) {
-        deferred.push({ env, file, apiObject });
+        deferred.push({ path: apiObject.node.path, source: { ...scope.sourceRef }, spec: scope.spec });
         continue;
       }
-      const object = renderOne(env, file, apiObject, stamp);
-      rendered.push({ env, file, object, apiObject });
-      if (object.kind === 'Deployment') sameSynth.set(`${object.metadata.namespace ?? env.namespace}/${object.metadata.name}`, object);
-    }
-  }
-  const waiting: WaitingClone[] = [];
-  for (const { env, file, apiObject } of deferred) {
-    const object = renderOne(env, file, apiObject, env.stamp);
-    if (object.kind === PENDING_CLONE_KIND) {
-      const src = object.spec.source;
-      waiting.push({ group: env.group, file, clone: `${object.metadata.namespace}/${object.metadata.name}`, source: `${src.namespace}/${src.name}` });
-    } else {
-      rendered.push({ env, file, object, apiObject });
-    }
-  }
-
-  // 4. Validate every object before anything is returned.
-  await prepareValidators(rendered.map((r) => r.object.apiVersion));
-  const identities = new Map<string, Rendered>();
-  for (const r of rendered) {
-    const bad = validateObject(r.object);
-    if (bad) {
-      const field = bad.field ? `${bad.field}: ` : '';
-      throw new DefinitionError(r.file, `${r.apiObject.node.path}: ${r.object.kind} ${r.object.metadata?.name ?? ''}: ${field}${bad.message}`, 'InvalidObject');
-    }
-    const id = `${r.object.apiVersion.split('/').slice(0, -1).join('/')}|${r.object.kind}|${r.object.metadata.namespace ?? ''}|${r.object.metadata.name}`;
-    const other = identities.get(id);
-    if (other) {
-      const ns = r.object.metadata.namespace ? ` in namespace ${r.object.metadata.namespace}` : '';
-      throw new DefinitionError(r.file, `${r.apiObject.node.path}: ${r.object.kind} "${r.object.metadata.name}"${ns} is also made by ${other.apiObject.node.path} (${other.file})`, 'InvalidObject');
-    }
-    identities.set(id, r);
-  }
-
-  // 5. Lay out the files.
-  const byGroup = new Map<string, Rendered[]>();
-  for (const r of rendered) {
-    const list = byGroup.get(r.env.group);
-    if (list) list.push(r);
-    else byGroup.set(r.env.group, [r]);
-  }
-  const files = new Map<string, string>();
-  const groups: GroupInfo[] = [];
-  const waitingGroups = new Set(waiting.map((w) => w.group));
-  for (const { env, file } of envs) {
-    const removed = inputs.state.removals.has(env.group);
-    const objects = byGroup.get(env.group) ?? [];
-    if (!removed && !objects.length && !waitingGroups.has(env.group)) {
-      throw new DefinitionError(file, `${env.node.path}: group "${env.group}" has no objects`);
-    }
-    const created = inputs.state.groups.get(env.group)?.createdAt;
-    const expiresAt = env.ttlMs !== undefined && created ? new Date(Date.parse(created) + env.ttlMs).toISOString() : undefined;
-    const groupFiles: string[] = [];
-    if (!removed && objects.length) {
-      const names = new Map<string, number>();
-      for (const { object } of objects) names.set(`${object.kind}/${object.metadata.name}`, (names.get(`${object.kind}/${object.metadata.name}`) ?? 0) + 1);
-      for (const { object } of objects) {
-        const p = `${groupDir(env.group)}/${objectFileName(object, names.get(`${object.kind}/${object.metadata.name}`)! > 1)}`;
-        files.set(p, toYaml(object));
-        groupFiles.push(p);
+      let object: Json;
+      try {
+        object = env.render(apiObject, stamp);
+      } catch (e) {
+        throw new DefinitionError(def.file, firstLine(e));
       }
-      const annotations: Record<string, string> = {};
-      if (env.owner) annotations['paddock.dev/owner'] = env.owner;
-      if (env.ttl) annotations['paddock.dev/ttl'] = env.ttl;
-      if (expiresAt) annotations['paddock.dev/expires-at'] = expiresAt;
-      files.set(appPath(env.group), toYaml(groupApplication({ group: env.group, namespace: env.namespace, destination: env.destination, annotations }, inputs.argo)));
+      objects.push({ object, apiObject });
+      pending.push({ object, apiObject });
     }
-    groups.push({
-      name: env.group, file, namespace: env.namespace, owner: env.owner, ttl: env.ttl, ttlMs: env.ttlMs, expiresAt,
-      files: groupFiles.sort(), lease: leaseOf.get(env), removed,
+    envs.push({
+      group: env.group, path: env.node.path, namespace: env.namespace, destination: env.destination, owner: env.owner,
+      ttl: env.ttl, ttlMs: env.ttlMs, stamp, lease: leaseOf.get(env), deferred,
+      objects: objects.map(({ object, apiObject }) => ({ object, yaml: '', path: apiObject.node.path })),
     });
   }
-  groups.sort((a, b) => a.name.localeCompare(b.name));
-  files.set(appPath(ROOT_APP), toYaml(rootApplication(inputs.argo)));
-  const shown = groups.filter((g) => g.files.length);
-  files.set(README, readme(shown.map((g) => ({ name: g.name, namespace: g.namespace, objects: g.files.length, ttl: g.ttl })), inputs.argo));
+  await prepareValidators(pending.map((p) => p.object.apiVersion));
+  for (const { object, apiObject } of pending) checkObject(object, apiObject.node.path, def.file);
+  for (const env of envs) for (const o of env.objects) (o as { yaml: string }).yaml = toYaml(o.object);
+  return { file: def.file, envs, pools, claimsWorkspaces, reads, fingerprint: fingerprint(inputs.state, reads) };
+}
 
+function checkObject(object: Json, path: string, file: string): void {
+  const bad = validateObject(object);
+  if (bad) {
+    const field = bad.field ? `${bad.field}: ` : '';
+    throw new DefinitionError(file, `${path}: ${object.kind} ${object.metadata?.name ?? ''}: ${field}${bad.message}`, 'InvalidObject');
+  }
+}
+
+async function assemble(outputs: readonly FileOutput[], inputs: SynthInputs, cache: SynthCache): Promise<SynthResult> {
+  const { state } = inputs;
+  // Groups and pools are unique across files.
+  const groupFile = new Map<string, string>();
+  const poolFile = new Map<string, string>();
+  for (const out of outputs) {
+    for (const env of out.envs) {
+      const other = groupFile.get(env.group);
+      if (other !== undefined) throw new DefinitionError(out.file, `${env.path}: group "${env.group}" is also defined in ${other}`);
+      if (env.group === ROOT_APP) throw new DefinitionError(out.file, `${env.path}: group name "${ROOT_APP}" is reserved for the app of apps`);
+      groupFile.set(env.group, out.file);
+    }
+    for (const p of out.pools) {
+      const other = poolFile.get(p.type);
+      if (other !== undefined) throw new DefinitionError(out.file, `lease pool type "${p.type}" is also defined in ${other}`);
+      poolFile.set(p.type, out.file);
+    }
+  }
+
+  // Deployments of this synthesis, for clones that name their source.
+  const sameSynth = new Map<string, Json>();
+  for (const out of outputs) {
+    for (const env of out.envs) {
+      if (state.removals.has(env.group)) continue;
+      for (const o of env.objects) if (o.object.kind === 'Deployment') sameSynth.set(`${o.object.metadata.namespace ?? env.namespace}/${o.object.metadata.name}`, o.object);
+    }
+  }
+
+  const identities = new Map<string, { path: string; file: string }>();
+  const files = new Map<string, string>();
+  const groups: GroupInfo[] = [];
+  const waiting: WaitingClone[] = [];
+  const shown: Array<{ name: string; namespace: string; objects: number; ttl?: string }> = [];
+  for (const out of outputs) {
+    for (const env of out.envs) {
+      const removed = state.removals.has(env.group);
+      const objects: RenderedObject[] = removed ? [] : [...env.objects];
+      if (!removed) {
+        for (const d of env.deferred) {
+          const key = `${d.source.namespace}/${d.source.name}`;
+          const source = sameSynth.get(key) ?? inputs.liveDeployments?.get(key);
+          if (!source) {
+            waiting.push({ group: env.group, file: out.file, clone: `${d.spec.namespace ?? d.source.namespace}/${d.source.name}${d.spec.nameSuffix}`, source: key });
+            continue;
+          }
+          const object = stampObject(cloneDeployment(source, d.spec), env.stamp);
+          await prepareValidators([object.apiVersion]);
+          checkObject(object, d.path, out.file);
+          objects.push({ object, yaml: toYaml(object), path: d.path });
+        }
+        if (!objects.length && !env.deferred.length) throw new DefinitionError(out.file, `${env.path}: group "${env.group}" has no objects`);
+      }
+      const byName = new Map<string, number>();
+      for (const { object, path } of objects) {
+        const k = `${object.kind}/${object.metadata.name}`;
+        byName.set(k, (byName.get(k) ?? 0) + 1);
+        const id = `${String(object.apiVersion).split('/').slice(0, -1).join('/')}|${k}|${object.metadata.namespace ?? ''}`;
+        const other = identities.get(id);
+        if (other) {
+          const ns = object.metadata.namespace ? ` in namespace ${object.metadata.namespace}` : '';
+          throw new DefinitionError(out.file, `${path}: ${object.kind} "${object.metadata.name}"${ns} is also made by ${other.path} (${other.file})`, 'InvalidObject');
+        }
+        identities.set(id, { path, file: out.file });
+      }
+      const created = state.groups.get(env.group)?.createdAt;
+      const expiresAt = env.ttlMs !== undefined && created ? new Date(Date.parse(created) + env.ttlMs).toISOString() : undefined;
+      const groupFiles: string[] = [];
+      if (objects.length) {
+        for (const o of objects) {
+          const p = `${groupDir(env.group)}/${objectFileName(o.object, byName.get(`${o.object.kind}/${o.object.metadata.name}`)! > 1)}`;
+          files.set(p, o.yaml);
+          groupFiles.push(p);
+        }
+        const annotations: Record<string, string> = {};
+        if (env.owner) annotations['paddock.dev/owner'] = env.owner;
+        if (env.ttl) annotations['paddock.dev/ttl'] = env.ttl;
+        if (expiresAt) annotations['paddock.dev/expires-at'] = expiresAt;
+        const app = { group: env.group, namespace: env.namespace, destination: env.destination, annotations };
+        files.set(appPath(env.group), memoYaml(cache, app, () => groupApplication(app, inputs.argo)));
+        shown.push({ name: env.group, namespace: env.namespace, objects: groupFiles.length, ttl: env.ttl });
+      }
+      groups.push({
+        name: env.group, file: out.file, namespace: env.namespace, owner: env.owner, ttl: env.ttl, ttlMs: env.ttlMs, expiresAt,
+        files: groupFiles.sort(), lease: env.lease, removed,
+      });
+    }
+  }
+  const byName = (a: { name: string }, b: { name: string }) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+  groups.sort(byName);
+  files.set(appPath(ROOT_APP), toYaml(rootApplication(inputs.argo)));
+  files.set(README, readme(shown.sort(byName), inputs.argo));
   return {
     files: new Map([...files].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))),
     groups,
-    pools: pools.sort((a, b) => a.type.localeCompare(b.type)),
-    waiting: waiting.sort((a, b) => a.clone.localeCompare(b.clone)),
+    pools: outputs.flatMap((o) => o.pools).sort((a, b) => (a.type < b.type ? -1 : 1)),
+    waiting: waiting.sort((a, b) => (a.clone < b.clone ? -1 : 1)),
   };
 }
 
-function newApp(inputs: SynthInputs, resolveDeployment: (ns: string, name: string) => Json | undefined): App {
-  const app = new App({ outdir: '/nonexistent-paddock-never-writes-here' });
-  attachContext(app, { sidecarUrl: inputs.sidecarUrl, gcSecret: inputs.gcSecret, state: inputs.state, resolveDeployment });
-  return app;
-}
-
-function runValidations(env: Environment, file: string): void {
-  for (const c of env.node.findAll()) {
-    const errors = c.node.validate();
-    if (errors.length) throw new DefinitionError(file, `${c.node.path}: ${errors[0]}`);
+function memoYaml(cache: SynthCache, key: unknown, make: () => unknown): string {
+  const k = JSON.stringify(key);
+  let yaml = cache.yaml.get(k);
+  if (yaml === undefined) {
+    yaml = toYaml(make());
+    if (cache.yaml.size > 50_000) cache.yaml.clear();
+    cache.yaml.set(k, yaml);
   }
-}
-
-function renderOne(env: Environment, file: string, apiObject: ApiObject, stamp: Environment['stamp']): Json {
-  try {
-    return env.render(apiObject, stamp);
-  } catch (e) {
-    throw new DefinitionError(file, firstLine(e));
-  }
+  return yaml;
 }

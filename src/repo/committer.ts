@@ -1,0 +1,517 @@
+/**
+ * src/repo: the committer, the only writer of the manifests repo.
+ *
+ * Callers hand it intents and get an answer once the commit holding their intent is pushed
+ * (or once it is clear nothing needed to change). One cycle at a time: fetch; reset the work
+ * tree to the remote tip when it moved; apply every pending intent to `state/`; regenerate
+ * `apps/` and `groups/` with the synth; commit; push. Intents that arrive during a cycle are
+ * coalesced into the next one. A rejected push (someone else pushed first) retries the whole
+ * cycle with backoff; after an unclear failure the remote is searched for the batch's request
+ * id before anything is retried. Never force-pushes; no change, no commit.
+ *
+ * Owns: the work tree, git, commits. Must not touch: HTTP, lease rules, definition loading.
+ */
+import { mkdtempSync } from 'node:fs';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { SimpleGit } from 'simple-git';
+import type { StateRecords } from '../../constructs/private/records.ts';
+import { groupDir } from '../synth/layout.ts';
+import { isUserError, TransientError, UserError } from '../errors.ts';
+import { APPS_DIR, ROOT_APP } from '../synth/layout.ts';
+import { isOwnedPath } from '../synth/output.ts';
+import { parseState, recordFile } from '../synth/state.ts';
+import { synthesize, SynthCache, type SynthInputs, type SynthResult } from '../synth/synthesize.ts';
+import type { Definition } from '../synth/loader.ts';
+import { classifyGitError, createGit, isRetryable, isUnclear, type GitFailure } from './git.ts';
+import { applyIntent, StateDraft, type Intent, type Outcome } from './intents.ts';
+
+/** The definitions the committer synthesizes with, as its owner currently knows them. */
+export interface DefinitionSet {
+  readonly definitions: readonly Definition[];
+  /** Bumped whenever the set changes. */
+  readonly version: number;
+}
+
+export interface CommitterOptions {
+  /** Remote URL or local path of the manifests repo. */
+  readonly repo: string;
+  readonly branch: string;
+  readonly definitions: () => DefinitionSet;
+  readonly synth: Omit<SynthInputs, 'state' | 'liveDeployments'>;
+  readonly liveDeployments?: () => ReadonlyMap<string, Record<string, any>> | undefined;
+  /** Allow a definitions change that removes more than half of the groups (and more than 3). */
+  readonly allowMassRemoval?: boolean;
+  /** Local clone to work in. @default a new temp dir */
+  readonly workDir?: string;
+  readonly clock?: () => Date;
+  readonly sleep?: (ms: number) => Promise<void>;
+  readonly random?: () => number;
+  readonly retry?: Partial<RetryPolicy>;
+  readonly log?: Logger;
+  readonly onCommit?: (c: CommitInfo) => void;
+  /** Most intents in one commit. @default 500 */
+  readonly maxBatch?: number;
+}
+
+export interface RetryPolicy {
+  readonly initialMs: number;
+  readonly factor: number;
+  readonly capMs: number;
+  readonly tries: number;
+}
+
+export interface Logger {
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}
+
+export interface CommitInfo {
+  readonly sha: string;
+  readonly subject: string;
+  readonly intents: number;
+  readonly filesChanged: number;
+  readonly ms: number;
+  readonly retries: number;
+}
+
+export interface Answer {
+  readonly outcome: Outcome;
+  /** The pushed commit holding the intent; undefined when nothing changed. */
+  readonly commit?: string;
+}
+
+/** The repo as of the last fetch or push. */
+export interface RepoView {
+  readonly head?: string;
+  readonly state: StateRecords;
+  readonly synth?: SynthResult;
+  readonly files: ReadonlyMap<string, string>;
+}
+
+const DEFAULT_RETRY: RetryPolicy = { initialMs: 1000, factor: 1.5, capMs: 30_000, tries: 10 };
+const silent: Logger = { info() {}, warn() {}, error() {} };
+
+interface Pending {
+  readonly intent: Intent;
+  readonly resolve: (a: Answer) => void;
+  readonly reject: (e: unknown) => void;
+}
+
+interface Snapshot {
+  head?: string;
+  files: Map<string, string>;
+  state: StateRecords;
+}
+
+export class Committer {
+  private readonly git: SimpleGit;
+  private readonly workDir: string;
+  private readonly ownsWorkDir: boolean;
+  private readonly retry: RetryPolicy;
+  private readonly clock: () => Date;
+  private readonly sleep: (ms: number) => Promise<void>;
+  private readonly random: () => number;
+  private readonly log: Logger;
+  private readonly cache = new SynthCache();
+  private readonly queue: Pending[] = [];
+  private readonly reads: Array<{ resolve: (v: RepoView) => void; reject: (e: unknown) => void }> = [];
+  private running?: Promise<void>;
+  private started?: Promise<void>;
+  private snapshot?: Snapshot;
+  /** The local branch holds a commit the remote does not: reset before the next cycle. */
+  private localAhead = false;
+  private lastSynth?: SynthResult;
+  /** Definitions of the last commit that went through the mass-removal guard. */
+  private trusted?: DefinitionSet;
+  private lastContactOk = false;
+  private closed = false;
+  /** Counters for /metrics. */
+  readonly stats = { commits: 0, pushRetries: 0, coalesced: 0, cycles: 0 };
+
+  constructor(private readonly opts: CommitterOptions) {
+    this.ownsWorkDir = !opts.workDir;
+    this.workDir = opts.workDir ?? mkdtempSync(path.join(tmpdir(), 'paddock-work-'));
+    this.git = createGit(this.workDir);
+    this.retry = { ...DEFAULT_RETRY, ...opts.retry };
+    this.clock = opts.clock ?? (() => new Date());
+    this.sleep = opts.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
+    this.random = opts.random ?? Math.random;
+    this.log = opts.log ?? silent;
+  }
+
+  /** Hands an intent over; resolves once it is pushed or found already in effect. */
+  submit(intent: Intent): Promise<Answer> {
+    if (this.closed) return Promise.reject(new TransientError('RemoteUnavailable', 'paddock is shutting down', 5));
+    return new Promise<Answer>((resolve, reject) => {
+      this.queue.push({ intent, resolve, reject });
+      this.kick();
+    });
+  }
+
+  /** True when the last contact with the remote worked. */
+  get ready(): boolean {
+    return this.lastContactOk;
+  }
+
+  get remote(): string {
+    return this.opts.repo;
+  }
+
+  /** The repo as last seen; `refresh` first for a fresh view. */
+  view(): RepoView {
+    const s = this.snapshot;
+    return { head: s?.head, state: s?.state ?? parseState(new Map()), synth: this.lastSynth, files: s?.files ?? new Map() };
+  }
+
+  /** Fetches the remote tip (between cycles, never racing one) and returns the view. Never commits. */
+  refresh(): Promise<RepoView> {
+    if (this.closed) return Promise.reject(new TransientError('RemoteUnavailable', 'paddock is shutting down', 5));
+    return new Promise<RepoView>((resolve, reject) => {
+      this.reads.push({ resolve, reject });
+      this.kick();
+    });
+  }
+
+  /** Checks the remote answers, without changing anything. */
+  async probe(): Promise<boolean> {
+    try {
+      await this.ensureStarted();
+      await this.git.listRemote(['--heads', 'origin']);
+      this.lastContactOk = true;
+    } catch {
+      this.lastContactOk = false;
+    }
+    return this.lastContactOk;
+  }
+
+  /** Waits for the queue to drain, then stops taking intents. */
+  async close(): Promise<void> {
+    while (this.running) await this.running;
+    this.closed = true;
+    if (this.ownsWorkDir) await rm(this.workDir, { recursive: true, force: true });
+  }
+
+  private kick(): void {
+    if (this.running) return;
+    this.running = (async () => {
+      try {
+        while (this.queue.length || this.reads.length) {
+          if (this.reads.length) await this.serveReads();
+          if (!this.queue.length) continue;
+          const batch = this.queue.splice(0, this.opts.maxBatch ?? 500);
+          if (batch.length > 1) this.stats.coalesced += batch.length - 1;
+          await this.runBatch(batch);
+        }
+      } finally {
+        this.running = undefined;
+      }
+    })();
+  }
+
+  private async serveReads(): Promise<void> {
+    const readers = this.reads.splice(0);
+    try {
+      await this.ensureStarted();
+      await this.sync();
+      this.lastContactOk = true;
+      const v = this.view();
+      for (const r of readers) r.resolve(v);
+    } catch (e) {
+      this.lastContactOk = false;
+      const err = isUserError(e) ? e : unavailable(classifyGitError(e), e);
+      for (const r of readers) r.reject(err);
+    }
+  }
+
+  private ensureStarted(): Promise<void> {
+    this.started ??= (async () => {
+      await mkdir(this.workDir, { recursive: true });
+      await this.git.init(['--quiet', `--initial-branch=${this.opts.branch}`]);
+      const remotes = await this.git.getRemotes();
+      if (!remotes.some((r) => r.name === 'origin')) await this.git.addRemote('origin', remoteUrl(this.opts.repo));
+    })().catch((e) => {
+      this.started = undefined;
+      throw e;
+    });
+    return this.started;
+  }
+
+  private async runBatch(batch: Pending[]): Promise<void> {
+    this.stats.cycles++;
+    const t0 = performance.now();
+    let delay = this.retry.initialMs;
+    let failure: unknown;
+    for (let attempt = 1; attempt <= this.retry.tries; attempt++) {
+      try {
+        const done = await this.cycle(batch, attempt - 1, t0);
+        if (done) return;
+      } catch (e) {
+        if (isUserError(e)) return this.rejectAll(batch, e);
+        failure = e;
+        const kind = classifyGitError(e);
+        if (!isRetryable(kind) && !(e instanceof PushUnclear)) {
+          this.lastContactOk = false;
+          this.log.warn({ err: String((e as Error).message ?? e), kind }, 'manifests repo unavailable');
+          return this.rejectAll(batch, unavailable(kind, e));
+        }
+      }
+      if (attempt < this.retry.tries) {
+        this.stats.pushRetries++;
+        const jittered = delay * (0.8 + 0.4 * this.random());
+        this.log.info({ attempt, waitMs: Math.round(jittered) }, 'push rejected; retrying from fetch');
+        await this.sleep(jittered);
+        delay = Math.min(this.retry.capMs, delay * this.retry.factor);
+      }
+    }
+    this.rejectAll(batch, new TransientError('RemoteRejected', `the manifests repo kept rejecting the push after ${this.retry.tries} tries: ${firstLine(failure)}`, 30));
+  }
+
+  /** One fetch-apply-commit-push cycle. Returns true when every intent was answered. */
+  private async cycle(batch: Pending[], retries: number, t0: number): Promise<boolean> {
+    await this.ensureStarted();
+    const snap = await this.sync();
+    this.lastContactOk = true;
+    const now = this.clock();
+    let defs = this.opts.definitions();
+    const inputs = (state: StateRecords): SynthInputs => ({ ...this.opts.synth, state, liveDeployments: this.opts.liveDeployments?.() });
+
+    // Guard: definitions that would remove many groups (or all, when empty) are not trusted.
+    let guardError: UserError | undefined;
+    if (!this.trusted || this.trusted.version !== defs.version) {
+      const problem = await this.massRemoval(defs, snap, inputs(snap.state));
+      if (problem) {
+        guardError = problem;
+        this.log.error({ err: problem.message }, 'definitions change refused');
+        if (!this.trusted) return this.rejectAll(batch, problem), true;
+        defs = this.trusted;
+      } else {
+        this.trusted = defs;
+      }
+    }
+
+    const known = this.lastSynth ?? (await synthesize(defs.definitions, inputs(snap.state), this.cache));
+    const knownGroups = new Set([...known.groups.map((g) => g.name), ...snap.state.removals.keys()]);
+    const draft = new StateDraft(snap.state, now, knownGroups);
+    const outcomes = new Map<Pending, Outcome | Error>();
+    for (const p of batch) {
+      if (p.intent.body.kind === 'sync' && guardError) {
+        outcomes.set(p, guardError);
+        continue;
+      }
+      try {
+        outcomes.set(p, applyIntent(draft, p.intent));
+      } catch (e) {
+        if (!isUserError(e)) throw e;
+        outcomes.set(p, e);
+      }
+    }
+
+    let state = stateOf(draft);
+    let result = await synthesize(defs.definitions, inputs(state), this.cache);
+    const born = result.groups.filter((g) => !g.removed && g.files.length && !draft.groups.has(g.name));
+    if (born.length) {
+      for (const g of born) {
+        const rec = { group: g.name, createdAt: now.toISOString() };
+        draft.groups.set(g.name, rec);
+        draft.write(recordFile.group(rec));
+      }
+      state = stateOf(draft);
+      result = await synthesize(defs.definitions, inputs(state), this.cache);
+    }
+
+    // The new tree: state writes, and the synth's files in place of the old owned files.
+    const files = new Map<string, string>();
+    for (const [p, c] of snap.files) if (!isOwnedPath(p)) files.set(p, c);
+    for (const [p, c] of draft.writes) {
+      if (c === null) files.delete(p);
+      else files.set(p, c);
+    }
+    for (const [p, c] of result.files) files.set(p, c);
+    const changed = diff(snap.files, files);
+
+    const applied = batch.filter((p) => (outcomes.get(p) as Outcome)?.status === 'applied' && (p.intent.body.kind !== 'sync' || changed.length));
+    if (!changed.length) {
+      this.lastSynth = result;
+      for (const p of batch) answer(p, outcomes.get(p)!, undefined);
+      return true;
+    }
+
+    await this.writeTree(changed, files);
+    const message = commitMessage(applied.length ? applied : batch, outcomes, changed);
+    await this.git.add(['-A']);
+    await this.git.commit(message, undefined, { '--no-verify': null, '--quiet': null });
+    this.localAhead = true;
+    const sha = (await this.git.revparse(['HEAD'])).trim();
+    await this.push(batch[0].intent.requestId, sha);
+    this.localAhead = false;
+    this.snapshot = { head: sha, files, state };
+    this.lastSynth = result;
+    this.stats.commits++;
+    const ms = Math.round(performance.now() - t0);
+    this.opts.onCommit?.({ sha, subject: message[0], intents: applied.length, filesChanged: changed.length, ms, retries });
+    for (const p of batch) answer(p, outcomes.get(p)!, sha);
+    return true;
+  }
+
+  /** Fetches; resets the work tree and reloads the tree when the remote tip moved. */
+  private async sync(): Promise<Snapshot> {
+    let remoteHead: string | undefined;
+    try {
+      await this.git.fetch('origin', this.opts.branch, { '--quiet': null, '--no-tags': null });
+      remoteHead = (await this.git.revparse([`refs/remotes/origin/${this.opts.branch}`])).trim();
+    } catch (e) {
+      if (!/couldn't find remote ref|unknown revision|ambiguous argument/i.test(String((e as Error).message))) throw e;
+      remoteHead = undefined; // an empty repo, or no such branch yet
+    }
+    if (this.snapshot && this.snapshot.head === remoteHead && !this.localAhead) return this.snapshot;
+    if (remoteHead) {
+      await this.git.raw(['reset', '--hard', '--quiet', remoteHead]);
+    } else {
+      await this.git.raw(['read-tree', '--empty']);
+      await this.git.raw(['symbolic-ref', 'HEAD', `refs/heads/${this.opts.branch}`]);
+      await this.git.raw(['update-ref', '-d', `refs/heads/${this.opts.branch}`]).catch(() => undefined);
+    }
+    await this.git.raw(['clean', '-fdxq']);
+    const files = new Map<string, string>();
+    if (remoteHead) {
+      const listed = (await this.git.raw(['ls-files', '-z'])).split('\0').filter(Boolean);
+      await Promise.all(listed.map(async (p) => files.set(p, await readFile(path.join(this.workDir, p), 'utf8'))));
+    }
+    const sorted = new Map([...files].sort(([a], [b]) => (a < b ? -1 : 1)));
+    this.snapshot = { head: remoteHead, files: sorted, state: parseState(sorted) };
+    this.localAhead = false;
+    this.lastSynth = undefined;
+    return this.snapshot;
+  }
+
+  private async push(requestId: string, sha: string): Promise<void> {
+    try {
+      await this.git.push('origin', `HEAD:refs/heads/${this.opts.branch}`, { '--quiet': null });
+    } catch (e) {
+      const kind = classifyGitError(e);
+      if (isRetryable(kind)) throw e;
+      if (!isUnclear(kind)) throw e;
+      // The push may have landed: look for our commit before anything else.
+      if (await this.remoteHas(requestId, sha)) return;
+      throw new PushUnclear(kind, e);
+    }
+  }
+
+  private async remoteHas(requestId: string, sha: string): Promise<boolean> {
+    try {
+      await this.git.fetch('origin', this.opts.branch, { '--quiet': null, '--no-tags': null });
+      const log = await this.git.raw(['log', '-n', '200', '--format=%H%n%B%x00', `refs/remotes/origin/${this.opts.branch}`]);
+      return log.split('\0').some((entry) => entry.trim().startsWith(sha) || entry.includes(`Paddock-Request-Id: ${requestId}\n`));
+    } catch {
+      return false;
+    }
+  }
+
+  /** Makes the work tree hold `files` at the changed paths. */
+  private async writeTree(changed: readonly string[], files: ReadonlyMap<string, string>): Promise<void> {
+    const made = new Set<string>();
+    for (const p of changed) {
+      const abs = path.join(this.workDir, p);
+      const content = files.get(p);
+      if (content === undefined) {
+        await rm(abs, { force: true });
+        continue;
+      }
+      const dir = path.dirname(abs);
+      if (!made.has(dir)) {
+        await mkdir(dir, { recursive: true });
+        made.add(dir);
+      }
+      await writeFile(abs, content);
+    }
+  }
+
+  /** A `MassRemovalRefused` error when `defs` would remove too many of the groups at the remote tip. */
+  private async massRemoval(defs: DefinitionSet, snap: Snapshot, inputs: SynthInputs): Promise<UserError | undefined> {
+    const before = committedGroups(snap.files);
+    if (!before.size) return undefined;
+    if (!defs.definitions.length) {
+      return new UserError('MassRemovalRefused', `no definitions could be read; refusing to remove the ${before.size} groups in the repo`);
+    }
+    if (this.opts.allowMassRemoval) return undefined;
+    const after = await synthesize(defs.definitions, inputs, this.cache);
+    const kept = new Set(after.groups.filter((g) => g.files.length).map((g) => g.name));
+    const lost = [...before].filter((g) => !kept.has(g) && !snap.state.removals.has(g));
+    if (lost.length > 3 && lost.length * 2 > before.size) {
+      return new UserError('MassRemovalRefused', `the definitions would remove ${lost.length} of ${before.size} groups (${lost.slice(0, 5).join(', ')}${lost.length > 5 ? ', ...' : ''}); refusing without --allow-mass-removal`);
+    }
+    return undefined;
+  }
+
+  private rejectAll(batch: Pending[], e: unknown): void {
+    for (const p of batch) p.reject(e);
+  }
+}
+
+class PushUnclear extends Error {
+  constructor(readonly kind: GitFailure, cause: unknown) {
+    super(`push failed (${kind}): ${firstLine(cause)}`, { cause });
+  }
+}
+
+function answer(p: Pending, o: Outcome | Error, sha: string | undefined): void {
+  if (o instanceof Error) p.reject(o);
+  else p.resolve({ outcome: o, commit: o.status === 'applied' ? sha : undefined });
+}
+
+function unavailable(kind: GitFailure, e: unknown): Error {
+  const why = kind === 'auth' ? 'credentials were refused' : kind === 'missing-repo' ? 'the repository does not exist' : 'the remote cannot be reached';
+  return new TransientError('RemoteUnavailable', `manifests repo unavailable: ${why} (${firstLine(e)})`, kind === 'auth' || kind === 'missing-repo' ? 30 : 5, { cause: e });
+}
+
+function firstLine(e: unknown): string {
+  return String((e as Error)?.message ?? e).trim().split('\n')[0];
+}
+
+function stateOf(d: StateDraft): StateRecords {
+  return { groups: d.groups, removals: d.removals, releases: d.releases, workspaces: d.workspaces, leases: d.leases };
+}
+
+function committedGroups(files: ReadonlyMap<string, string>): Set<string> {
+  const out = new Set<string>();
+  for (const p of files.keys()) {
+    const m = /^apps\/([^/]+)\.yaml$/.exec(p);
+    if (m && m[1] !== ROOT_APP && p.startsWith(`${APPS_DIR}/`)) out.add(m[1]);
+  }
+  return out;
+}
+
+function diff(before: ReadonlyMap<string, string>, after: ReadonlyMap<string, string>): string[] {
+  const out: string[] = [];
+  for (const [p, c] of after) if (before.get(p) !== c) out.push(p);
+  for (const p of before.keys()) if (!after.has(p)) out.push(p);
+  return out.sort();
+}
+
+/** `<verb>(<kind>/<name>): <what>`, the paths in the body, one trailer pair per intent. */
+export function commitMessage(batch: readonly Pending[], outcomes: ReadonlyMap<Pending, Outcome | Error>, changed: readonly string[]): string[] {
+  const subjects = batch.map((p) => {
+    const o = outcomes.get(p);
+    return o && !(o instanceof Error) && o.subject ? o.subject : `sync(definitions): regenerate`;
+  });
+  const unique = [...new Set(subjects)];
+  const subject = unique.length === 1 ? unique[0] : `batch(paddock): ${batch.length} changes`;
+  const groupsTouched = [...new Set(changed.filter((p) => p.startsWith('groups/')).map((p) => p.split('/')[1]))];
+  const body = [
+    ...(unique.length > 1 ? [...unique.slice(0, 50).map((s) => `- ${s}`), ...(unique.length > 50 ? [`- ... and ${unique.length - 50} more`] : []), ''] : []),
+    ...changed.slice(0, 200),
+    ...(changed.length > 200 ? [`... and ${changed.length - 200} more paths (groups: ${groupsTouched.length})`] : []),
+  ].join('\n');
+  const trailers = batch.flatMap((p) => [`Paddock-Request-Id: ${p.intent.requestId}`, `Paddock-Requested-By: ${p.intent.requestedBy}`]).join('\n');
+  return [subject, body, trailers];
+}
+
+/** A local path as an absolute path (git resolves relative remotes against the work dir); URLs unchanged. */
+export function remoteUrl(repo: string): string {
+  return /^[a-z][a-z0-9+.-]*:\/\//i.test(repo) || /^[^/]+@[^:]+:/.test(repo) ? repo : path.resolve(repo);
+}
+
+export { groupDir };

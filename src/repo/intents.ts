@@ -1,0 +1,199 @@
+/**
+ * Intents: what callers ask the committer for, and how each changes `state/`.
+ *
+ * Pure: `applyIntent` works on an in-memory draft of the records and says what it changed;
+ * the committer decides when that becomes a commit. Every intent carries a request id and
+ * a requester; applying one that is already in effect changes nothing.
+ */
+import {
+  leaseKey, recordPath,
+  type LeaseRecord, type ReleaseRecord, type RemovalReason, type StateRecords, type WorkspaceRecord,
+} from '../../constructs/private/records.ts';
+import { Workspace } from '../../constructs/workspace.ts';
+import { UserError } from '../errors.ts';
+import { recordFile } from '../synth/state.ts';
+
+export interface WorkspaceRequest {
+  readonly email: string;
+  readonly ram: number;
+  readonly cpu: number;
+  readonly storage: string;
+  readonly publicKey: string;
+}
+
+export type IntentBody =
+  | { readonly kind: 'remove'; readonly group: string; readonly reason: RemovalReason }
+  | { readonly kind: 'revive'; readonly group: string }
+  | { readonly kind: 'release'; readonly record: ReleaseRecord }
+  | { readonly kind: 'delete-release'; readonly service: string; readonly id: string }
+  | { readonly kind: 'workspace'; readonly request: WorkspaceRequest; readonly ports: { readonly min: number; readonly max: number } }
+  | { readonly kind: 'delete-workspace'; readonly name: string }
+  /** Lease records to write; `expect` holds the generation each must still have (optimistic). */
+  | { readonly kind: 'leases'; readonly records: readonly LeaseRecord[]; readonly summary: string }
+  | { readonly kind: 'delete-leases'; readonly keys: readonly string[] }
+  /** Definitions (or live clone sources) changed: regenerate. */
+  | { readonly kind: 'sync'; readonly summary: string };
+
+export interface Intent {
+  readonly body: IntentBody;
+  readonly requestId: string;
+  readonly requestedBy: string;
+}
+
+export interface Outcome {
+  readonly status: 'applied' | 'unchanged';
+  /** Commit subject for this intent: `<verb>(<kind>/<name>): <what>`. */
+  readonly subject: string;
+  /** What the caller gets back (a record, a group name). */
+  readonly value?: unknown;
+}
+
+/** Mutable copy of the records, plus the record files changed so far. */
+export class StateDraft {
+  readonly groups: Map<string, StateRecords['groups'] extends ReadonlyMap<string, infer V> ? V : never>;
+  readonly removals: Map<string, StateRecords['removals'] extends ReadonlyMap<string, infer V> ? V : never>;
+  readonly releases: Map<string, ReleaseRecord[]>;
+  readonly workspaces: Map<string, WorkspaceRecord>;
+  readonly leases: Map<string, LeaseRecord>;
+  /** Record file path -> new content, or null when deleted. */
+  readonly writes = new Map<string, string | null>();
+
+  constructor(state: StateRecords, public readonly now: Date, public readonly knownGroups: ReadonlySet<string>) {
+    this.groups = new Map(state.groups);
+    this.removals = new Map(state.removals);
+    this.releases = new Map([...state.releases].map(([k, v]) => [k, [...v]]));
+    this.workspaces = new Map(state.workspaces);
+    this.leases = new Map(state.leases);
+  }
+
+  write([path, content]: readonly [string, string]): void {
+    this.writes.set(path, content);
+  }
+
+  remove(path: string): void {
+    this.writes.set(path, null);
+  }
+}
+
+const REASON_TEXT: Record<RemovalReason, string> = {
+  gc: 'garbage collected at the request of its pod',
+  ttl: 'time to live ran out',
+  lease: 'lease released dirty or expired',
+  demolish: 'demolished on request',
+  'source-gone': 'clone source is gone',
+  'definition-deleted': 'definition deleted',
+};
+
+export function applyIntent(d: StateDraft, intent: Intent): Outcome {
+  const b = intent.body;
+  const at = d.now.toISOString();
+  switch (b.kind) {
+    case 'remove': {
+      const subject = `remove(group/${b.group}): ${REASON_TEXT[b.reason]}`;
+      if (d.removals.has(b.group)) return { status: 'unchanged', subject, value: d.removals.get(b.group) };
+      if (!d.knownGroups.has(b.group)) throw new UserError('UnknownGroup', `group "${b.group}" is not defined`);
+      const record = { group: b.group, removedAt: at, reason: b.reason, requestId: intent.requestId, requestedBy: intent.requestedBy };
+      d.removals.set(b.group, record);
+      d.write(recordFile.removal(record));
+      return { status: 'applied', subject, value: record };
+    }
+    case 'revive': {
+      const subject = `revive(group/${b.group}): undo its removal`;
+      if (!d.removals.has(b.group)) {
+        if (!d.knownGroups.has(b.group)) throw new UserError('UnknownGroup', `group "${b.group}" is not defined`);
+        return { status: 'unchanged', subject };
+      }
+      d.removals.delete(b.group);
+      d.remove(recordPath.removal(b.group));
+      // A revived group starts a new life: its TTL counts from now.
+      const created = { group: b.group, createdAt: at };
+      d.groups.set(b.group, created);
+      d.write(recordFile.group(created));
+      return { status: 'applied', subject };
+    }
+    case 'release': {
+      const r = b.record;
+      const subject = `release(service/${r.service}): ${r.version}`;
+      const existing = d.releases.get(r.service) ?? [];
+      const same = existing.find((x) => x.id === r.id);
+      if (same) return { status: 'unchanged', subject, value: same };
+      if (existing.some((x) => x.version === r.version && !x.deletedAt)) {
+        throw new UserError('Conflict', `service "${r.service}" already has a release of version "${r.version}"`);
+      }
+      d.releases.set(r.service, [...existing, r]);
+      d.write(recordFile.release(r));
+      return { status: 'applied', subject, value: r };
+    }
+    case 'delete-release': {
+      const subject = `rollback(service/${b.service}): delete release ${b.id}`;
+      const list = d.releases.get(b.service) ?? [];
+      const i = list.findIndex((x) => x.id === b.id);
+      if (i < 0) throw new UserError('NotFound', `release "${b.id}" of service "${b.service}" does not exist`);
+      if (list[i].deletedAt) return { status: 'unchanged', subject, value: list[i] };
+      const deleted = { ...list[i], deletedAt: at };
+      d.releases.set(b.service, list.map((x, j) => (j === i ? deleted : x)));
+      d.write(recordFile.release(deleted));
+      return { status: 'applied', subject, value: deleted };
+    }
+    case 'workspace': {
+      const r = b.request;
+      const same = [...d.workspaces.values()].find((w) => w.email === r.email && w.publicKey === r.publicKey && w.ram === r.ram && w.cpu === r.cpu && w.storage === r.storage);
+      if (same) return { status: 'unchanged', subject: `create(workspace/${same.name}): for ${r.email}`, value: same };
+      const name = uniqueName(Workspace.nameFromEmail(r.email), d.workspaces, d.knownGroups);
+      const used = new Set([...d.workspaces.values()].map((w) => w.port));
+      let port = -1;
+      for (let p = b.ports.min; p <= b.ports.max; p++) {
+        if (!used.has(p)) {
+          port = p;
+          break;
+        }
+      }
+      if (port < 0) throw new UserError('NoPortLeft', `no NodePort left in ${b.ports.min}-${b.ports.max} for a new workspace`);
+      const record: WorkspaceRecord = { name, email: r.email, ram: r.ram, cpu: r.cpu, storage: r.storage, publicKey: r.publicKey, port, createdAt: at };
+      d.workspaces.set(name, record);
+      d.write(recordFile.workspace(record));
+      return { status: 'applied', subject: `create(workspace/${name}): for ${r.email} on port ${port}`, value: record };
+    }
+    case 'delete-workspace': {
+      const subject = `delete(workspace/${b.name}): on request`;
+      if (!d.workspaces.has(b.name)) throw new UserError('NotFound', `workspace "${b.name}" does not exist`);
+      d.workspaces.delete(b.name);
+      d.remove(recordPath.workspace(b.name));
+      return { status: 'applied', subject };
+    }
+    case 'leases': {
+      let changed = false;
+      for (const r of b.records) {
+        const key = leaseKey(r.type, r.name);
+        const old = d.leases.get(key);
+        if (old && old.state === r.state && old.owner === r.owner && JSON.stringify(old.userdata) === JSON.stringify(r.userdata)) continue;
+        d.leases.set(key, r);
+        d.write(recordFile.lease(r));
+        changed = true;
+      }
+      return { status: changed ? 'applied' : 'unchanged', subject: b.summary };
+    }
+    case 'delete-leases': {
+      let changed = false;
+      for (const key of b.keys) {
+        const old = d.leases.get(key);
+        if (!old) continue;
+        d.leases.delete(key);
+        d.remove(recordPath.lease(old.type, old.name));
+        changed = true;
+      }
+      return { status: changed ? 'applied' : 'unchanged', subject: `lease(pool): forget ${b.keys.length} removed resources` };
+    }
+    case 'sync':
+      return { status: 'applied', subject: b.summary };
+  }
+}
+
+function uniqueName(base: string, taken: ReadonlyMap<string, unknown>, groups: ReadonlySet<string>): string {
+  const free = (n: string) => !taken.has(n) && !groups.has(Workspace.groupOf(n));
+  if (free(base)) return base;
+  for (let i = 2; ; i++) {
+    const n = `${base.slice(0, 60 - String(i).length - 1)}-${i}`;
+    if (free(n)) return n;
+  }
+}

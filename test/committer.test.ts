@@ -1,0 +1,122 @@
+import { describe, expect, it } from 'vitest';
+import { isUserError } from '../src/errors.ts';
+import { bareRepo, commitCount, committer, gitOut, groupsSource, loadSet, remoteFile, remoteFiles, rid } from './helpers/repo.ts';
+
+describe('the committer', () => {
+  it('GIVEN an empty remote WHEN definitions are synced THEN one commit holds apps/, groups/, README and creation records; syncing again makes no commit', async () => {
+    const remote = await bareRepo();
+    const set = await loadSet({ 'g.ts': groupsSource(3) });
+    const c = committer(remote, set);
+    const a = await c.submit({ body: { kind: 'sync', summary: 'sync(definitions): initial' }, requestId: rid(), requestedBy: 'test' });
+    expect(a.commit).toMatch(/^[0-9a-f]{40}$/);
+    const files = remoteFiles(remote);
+    expect(files).toContain('apps/g-0.yaml');
+    expect(files).toContain('apps/paddock-root.yaml');
+    expect(files).toContain('groups/g-2/configmap-cm-g-2.yaml');
+    expect(files).toContain('state/groups/g-1.yaml');
+    expect(files).toContain('README.md');
+    expect(remoteFile(remote, 'state/groups/g-1.yaml')).toContain('createdAt: "2026-11-23T12:00:00.000Z"');
+
+    const again = await c.submit({ body: { kind: 'sync', summary: 'sync(definitions): again' }, requestId: rid(), requestedBy: 'test' });
+    expect(again.commit).toBeUndefined();
+    expect(commitCount(remote)).toBe(1);
+    await c.close();
+  });
+
+  it('GIVEN a synced repo WHEN a group is removed THEN one commit deletes its Application and directory, records why, and carries the trailers', async () => {
+    const remote = await bareRepo();
+    const set = await loadSet({ 'g.ts': groupsSource(3) });
+    const c = committer(remote, set);
+    await c.submit({ body: { kind: 'sync', summary: 'sync(definitions): initial' }, requestId: rid(), requestedBy: 'test' });
+    const id = rid('gc');
+    const a = await c.submit({ body: { kind: 'remove', group: 'g-1', reason: 'gc' }, requestId: id, requestedBy: 'pod in g-1' });
+    expect(a.outcome.status).toBe('applied');
+    const files = remoteFiles(remote);
+    expect(files).not.toContain('apps/g-1.yaml');
+    expect(files.some((f) => f.startsWith('groups/g-1/'))).toBe(false);
+    expect(files).toContain('apps/g-0.yaml');
+    expect(remoteFile(remote, 'state/removals/g-1.yaml')).toMatch(/reason: gc/);
+    const msg = gitOut(remote, 'log', '-1', '--format=%B', 'main');
+    expect(msg.split('\n')[0]).toBe('remove(group/g-1): garbage collected at the request of its pod');
+    expect(msg).toContain('apps/g-1.yaml');
+    expect(msg).toContain(`Paddock-Request-Id: ${id}`);
+    expect(msg).toContain('Paddock-Requested-By: pod in g-1');
+
+    // idempotent: no second commit; a later sync does not bring it back; revive does
+    const before = commitCount(remote);
+    const again = await c.submit({ body: { kind: 'remove', group: 'g-1', reason: 'gc' }, requestId: rid(), requestedBy: 'x' });
+    expect(again.outcome.status).toBe('unchanged');
+    await c.submit({ body: { kind: 'sync', summary: 'sync(definitions): resync' }, requestId: rid(), requestedBy: 'x' });
+    expect(commitCount(remote)).toBe(before);
+    expect(remoteFiles(remote)).not.toContain('apps/g-1.yaml');
+    await c.submit({ body: { kind: 'revive', group: 'g-1' }, requestId: rid(), requestedBy: 'x' });
+    expect(remoteFiles(remote)).toContain('apps/g-1.yaml');
+    expect(remoteFiles(remote)).not.toContain('state/removals/g-1.yaml');
+    await c.close();
+  });
+
+  it('GIVEN an unknown group WHEN removal is asked THEN UnknownGroup and the remote is unchanged', async () => {
+    const remote = await bareRepo();
+    const c = committer(remote, await loadSet({ 'g.ts': groupsSource(1) }));
+    await c.submit({ body: { kind: 'sync', summary: 'sync(definitions): initial' }, requestId: rid(), requestedBy: 'test' });
+    const head = gitOut(remote, 'rev-parse', 'main');
+    const err = await c.submit({ body: { kind: 'remove', group: 'nope', reason: 'gc' }, requestId: rid(), requestedBy: 't' }).catch((e) => e);
+    expect(isUserError(err) && err.code).toBe('UnknownGroup');
+    expect(gitOut(remote, 'rev-parse', 'main')).toBe(head);
+    await c.close();
+  });
+
+  it('GIVEN two committers on one remote WHEN each removes 15 groups concurrently THEN every removal lands, history is linear, and coalescing kept commits few', async () => {
+    const remote = await bareRepo();
+    const set = await loadSet({ 'g.ts': groupsSource(30) });
+    const a = committer(remote, set);
+    const b = committer(remote, set);
+    await a.submit({ body: { kind: 'sync', summary: 'sync(definitions): initial' }, requestId: rid(), requestedBy: 'test' });
+    const asks = Array.from({ length: 30 }, (_, i) => (i % 2 ? a : b).submit({ body: { kind: 'remove', group: `g-${i}`, reason: 'gc' }, requestId: rid(), requestedBy: 't' }));
+    const answers = await Promise.all(asks);
+    expect(answers.every((x) => x.outcome.status === 'applied' && x.commit)).toBe(true);
+    const files = remoteFiles(remote);
+    for (let i = 0; i < 30; i++) expect(files).toContain(`state/removals/g-${i}.yaml`);
+    expect(files.filter((f) => f.startsWith('apps/'))).toEqual(['apps/paddock-root.yaml']);
+    expect(gitOut(remote, 'rev-list', '--merges', 'main')).toBe('');
+    expect(commitCount(remote)).toBeLessThan(30);
+    await Promise.all([a.close(), b.close()]);
+  });
+
+  it('GIVEN definitions that drop most groups WHEN synced THEN the change is refused with MassRemovalRefused and nothing is removed', async () => {
+    const remote = await bareRepo();
+    const full = await loadSet({ 'g.ts': groupsSource(10) }, 1);
+    const small = await loadSet({ 'g.ts': groupsSource(2) }, 2);
+    let current = full;
+    const c = committer(remote, () => current);
+    await c.submit({ body: { kind: 'sync', summary: 'sync(definitions): initial' }, requestId: rid(), requestedBy: 'test' });
+    current = small;
+    const err = await c.submit({ body: { kind: 'sync', summary: 'sync(definitions): shrink' }, requestId: rid(), requestedBy: 'test' }).catch((e) => e);
+    expect(err.code).toBe('MassRemovalRefused');
+    expect(err.message).toMatch(/would remove 8 of 10 groups/);
+    expect(remoteFiles(remote)).toContain('apps/g-9.yaml');
+    // other intents still go through, synthesized with the trusted definitions
+    const ok = await c.submit({ body: { kind: 'remove', group: 'g-9', reason: 'gc' }, requestId: rid(), requestedBy: 't' });
+    expect(ok.outcome.status).toBe('applied');
+    expect(remoteFiles(remote)).toContain('apps/g-8.yaml');
+    await c.close();
+  });
+
+  it('GIVEN empty definitions WHEN synced against a repo with groups THEN nothing is removed', async () => {
+    const remote = await bareRepo();
+    const full = await loadSet({ 'g.ts': groupsSource(2) }, 1);
+    await committer(remote, full).submit({ body: { kind: 'sync', summary: 'sync(definitions): initial' }, requestId: rid(), requestedBy: 'test' });
+    const empty = committer(remote, { definitions: [], version: 1 });
+    const err = await empty.submit({ body: { kind: 'sync', summary: 'sync(definitions): empty' }, requestId: rid(), requestedBy: 'test' }).catch((e) => e);
+    expect(err.code).toBe('MassRemovalRefused');
+    expect(remoteFiles(remote)).toContain('apps/g-1.yaml');
+  });
+
+  it('GIVEN a remote that does not exist WHEN an intent is submitted THEN it fails at once as RemoteUnavailable with a reason', async () => {
+    const c = committer('/nonexistent/paddock/remote.git', await loadSet({ 'g.ts': groupsSource(1) }));
+    const err = await c.submit({ body: { kind: 'sync', summary: 's' }, requestId: rid(), requestedBy: 't' }).catch((e) => e);
+    expect(err.code).toBe('RemoteUnavailable');
+    expect(err.message).toMatch(/manifests repo unavailable: the repository does not exist/);
+    expect(c.ready).toBe(false);
+  });
+});

@@ -1,0 +1,74 @@
+/** Real git for tests: bare repos in temp dirs, committers on them, and reading what landed. */
+import { execFileSync } from 'node:child_process';
+import path from 'node:path';
+import { Committer, type CommitterOptions, type DefinitionSet } from '../../src/repo/committer.ts';
+import { initBareRepo } from '../../src/repo/git.ts';
+import { loadDefinitions, type Definition } from '../../src/synth/index.ts';
+import { definitionsDir, TEST_SECRET, tempDir } from './synth.ts';
+
+export async function bareRepo(branch = 'main'): Promise<string> {
+  const dir = path.join(tempDir('paddock-remote-'), 'manifests.git');
+  await initBareRepo(dir, branch);
+  return dir;
+}
+
+/** `git` in `cwd`, output trimmed. For reading what landed; paddock's own code goes through src/repo/git.ts. */
+export function gitOut(cwd: string, ...args: string[]): string {
+  return execFileSync('git', args, { cwd, encoding: 'utf8', env: { ...process.env, LC_ALL: 'C' } }).trim();
+}
+
+/** Files at the remote's branch tip. */
+export function remoteFiles(remote: string, branch = 'main'): string[] {
+  try {
+    return gitOut(remote, 'ls-tree', '-r', '--name-only', branch).split('\n').filter(Boolean);
+  } catch {
+    return [];
+  }
+}
+
+export function remoteFile(remote: string, p: string, branch = 'main'): string {
+  return gitOut(remote, 'show', `${branch}:${p}`);
+}
+
+export function commitCount(remote: string, branch = 'main'): number {
+  try {
+    return Number(gitOut(remote, 'rev-list', '--count', branch));
+  } catch {
+    return 0;
+  }
+}
+
+/** A definitions source of `n` one-ConfigMap groups named `g-0`..`g-<n-1>`. */
+export function groupsSource(n: number, prefix = 'g'): string {
+  return `
+import { ApiObject } from 'cdk8s';
+import { Environment } from 'paddock';
+export default (scope) => {
+  for (let i = 0; i < ${n}; i++) {
+    const env = new Environment(scope, '${prefix}-' + i, { namespace: 'ns-' + (i % 5) });
+    new ApiObject(env, 'cm', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'cm-${prefix}-' + i }, data: { i: String(i) } });
+  }
+};`;
+}
+
+export async function loadSet(files: Record<string, string>, version = 1): Promise<DefinitionSet & { dir: string; defs: Definition[] }> {
+  const dir = definitionsDir(files);
+  const { definitions, errors } = await loadDefinitions(dir);
+  if (errors.length) throw errors[0];
+  return { definitions, version, dir, defs: definitions };
+}
+
+export function committer(remote: string, set: DefinitionSet | (() => DefinitionSet), extra: Partial<CommitterOptions> = {}): Committer {
+  return new Committer({
+    repo: remote,
+    branch: 'main',
+    definitions: typeof set === 'function' ? set : () => set,
+    synth: { sidecarUrl: 'http://sidecar.test:8080', gcSecret: TEST_SECRET, argo: { repoURL: remote, targetRevision: 'main', namespace: 'argocd', project: 'default' } },
+    retry: { initialMs: 20, capMs: 200 },
+    clock: () => new Date('2026-11-23T12:00:00.000Z'),
+    ...extra,
+  });
+}
+
+let seq = 0;
+export const rid = (prefix = 'req') => `${prefix}-${process.pid}-${++seq}`;
