@@ -1,0 +1,264 @@
+/**
+ * src/leases: the lease rules (Boskos's "ranch"), with no HTTP in them.
+ *
+ * Resources are typed, with a state, an owner and a heartbeat. The ranch is the authority in
+ * memory: a change is decided synchronously (so two concurrent acquires can never pick the
+ * same resource), then persisted as lease records through the store (a commit), and undone
+ * if that fails. Heartbeats (`lastupdate`) stay in memory; after a restart every lease's clock
+ * starts again from the restart. The clock is injected.
+ *
+ * Owns: lease state, pools, reaper and janitor rules. Must not touch: HTTP, git.
+ */
+import { leaseKey, type LeaseRecord } from '../../constructs/private/records.ts';
+import { UserError } from '../errors.ts';
+
+export const FREE = 'free';
+export const BUSY = 'busy';
+export const DIRTY = 'dirty';
+export const TOMBSTONE = 'tombstone';
+
+export interface Resource {
+  readonly type: string;
+  readonly name: string;
+  readonly state: string;
+  readonly owner: string;
+  /** Last heartbeat or change. */
+  readonly lastUpdate: Date;
+  readonly userdata: Readonly<Record<string, string>> | null;
+  readonly generation: number;
+}
+
+export interface Metric {
+  readonly type: string;
+  readonly current: Record<string, number>;
+  readonly owner: Record<string, number>;
+  readonly total: Record<string, number>;
+}
+
+/** Where lease records go: a commit through the committer, answered once pushed. */
+export interface LeaseStore {
+  persist(records: readonly LeaseRecord[], summary: string, requestId: string, requestedBy: string): Promise<void>;
+  forget(keys: readonly string[], requestId: string): Promise<void>;
+}
+
+export interface PoolSpec {
+  readonly type: string;
+  readonly names: readonly string[];
+}
+
+interface Entry extends Resource {
+  /** A resource dropped from its pool while held: it goes once released. */
+  readonly retiring: boolean;
+}
+
+export class Ranch {
+  private readonly entries = new Map<string, Entry>();
+  private readonly byRequest = new Map<string, string>();
+  private readonly moved = new Map<string, Record<string, number>>();
+  private pools = new Map<string, readonly string[]>();
+
+  constructor(private readonly store: LeaseStore, private readonly now: () => Date) {}
+
+  /** Loads the lease records from the repo (at start). Their heartbeats start now. */
+  load(records: Iterable<LeaseRecord>): void {
+    const at = this.now();
+    for (const r of records) {
+      this.entries.set(r.name, { type: r.type, name: r.name, state: r.state, owner: r.owner, userdata: r.userdata, generation: r.generation, lastUpdate: at, retiring: false });
+    }
+  }
+
+  /**
+   * Makes the pools these: new names appear `free`, names no longer listed go when nobody
+   * holds them (their records are forgotten), held ones go on release.
+   */
+  async syncPools(pools: readonly PoolSpec[]): Promise<void> {
+    const seen = new Map<string, string>();
+    for (const p of pools) {
+      for (const n of p.names) {
+        const other = seen.get(n);
+        if (other !== undefined && other !== p.type) throw new UserError('InvalidConfig', `lease resource "${n}" is in pools ${other} and ${p.type}; names must be unique`);
+        seen.set(n, p.type);
+      }
+    }
+    this.pools = new Map(pools.map((p) => [p.type, [...p.names]]));
+    const at = this.now();
+    for (const [name, type] of seen) {
+      const e = this.entries.get(name);
+      if (!e) this.entries.set(name, { type, name, state: FREE, owner: '', userdata: null, generation: 0, lastUpdate: at, retiring: false });
+      else if (e.retiring || e.type !== type) this.entries.set(name, { ...e, type, retiring: false });
+    }
+    const gone: Entry[] = [];
+    for (const e of this.entries.values()) {
+      if (seen.has(e.name)) continue;
+      if (e.owner && e.state !== FREE && e.state !== DIRTY) this.entries.set(e.name, { ...e, retiring: true });
+      else gone.push(e);
+    }
+    if (gone.length) {
+      for (const e of gone) this.entries.delete(e.name);
+      await this.store.forget(gone.map((e) => leaseKey(e.type, e.name)), `pool-sync-${at.getTime()}`);
+    }
+  }
+
+  get types(): string[] {
+    return [...this.pools.keys()].sort();
+  }
+
+  list(type?: string): Resource[] {
+    return [...this.entries.values()].filter((e) => !type || e.type === type).sort((a, b) => (a.name < b.name ? -1 : 1)).map(publicView);
+  }
+
+  get(name: string): Resource | undefined {
+    const e = this.entries.get(name);
+    return e && publicView(e);
+  }
+
+  /** Takes the least recently used resource of `type` in `state`, moves it to `dest` for `owner`. */
+  async acquire(q: { type: string; state: string; dest: string; owner: string; requestId?: string }): Promise<Resource> {
+    requireOwner(q.owner);
+    if (q.requestId) {
+      const prior = this.entries.get(this.byRequest.get(`${q.owner}/${q.requestId}`) ?? '');
+      if (prior && prior.owner === q.owner && prior.state === q.dest) return publicView(prior);
+    }
+    if (!this.pools.has(q.type) && ![...this.entries.values()].some((e) => e.type === q.type)) {
+      throw new UserError('NoFreeResource', `no resource of type "${q.type}" exists`);
+    }
+    let pick: Entry | undefined;
+    for (const e of this.entries.values()) {
+      if (e.type !== q.type || e.state !== q.state || e.retiring || e.owner) continue;
+      if (!pick || e.lastUpdate < pick.lastUpdate || (e.lastUpdate.getTime() === pick.lastUpdate.getTime() && e.name < pick.name)) pick = e;
+    }
+    if (!pick) throw new UserError('NoFreeResource', `no resource of type "${q.type}" is in state "${q.state}"`);
+    const next = this.change(pick, { state: q.dest, owner: q.owner });
+    if (q.requestId) this.byRequest.set(`${q.owner}/${q.requestId}`, pick.name);
+    await this.commit([[pick, next]], `lease(${q.type}/${pick.name}): ${q.state} -> ${q.dest} for ${q.owner}`, q.requestId ?? `acquire-${pick.name}-${next.generation}`, q.owner);
+    return publicView(next);
+  }
+
+  /** Takes all the named resources in `state` at once, or none. */
+  async acquireByState(q: { state: string; dest: string; owner: string; names: readonly string[] }): Promise<Resource[]> {
+    requireOwner(q.owner);
+    if (!q.names.length) throw new UserError('BadRequest', 'names must list at least one resource');
+    const picks: Entry[] = [];
+    for (const n of q.names) {
+      const e = this.entries.get(n);
+      if (!e) throw new UserError('UnknownResource', `resource "${n}" does not exist`);
+      if (e.state !== q.state || e.retiring) throw new UserError('NoFreeResource', `resource "${n}" is in state "${e.state}", not "${q.state}"`);
+      picks.push(e);
+    }
+    const changes = picks.map((e) => [e, this.change(e, { state: q.dest, owner: q.owner })] as const);
+    await this.commit(changes, `lease(${picks[0].type}/${q.names.join(',')}): ${q.state} -> ${q.dest} for ${q.owner}`, `acquirebystate-${q.owner}-${this.now().getTime()}`, q.owner);
+    return changes.map(([, n]) => publicView(n));
+  }
+
+  /** Gives a resource back in state `dest`; releasing to `dirty` removes its environment. */
+  async release(q: { name: string; dest: string; owner: string }): Promise<Resource> {
+    const e = this.entries.get(q.name);
+    if (!e) throw new UserError('UnknownResource', `resource "${q.name}" does not exist`);
+    if (e.owner !== q.owner) throw new UserError('OwnerMismatch', `resource "${q.name}" is owned by "${e.owner || 'nobody'}", not "${q.owner}"`);
+    const next = this.change(e, { state: e.retiring ? TOMBSTONE : q.dest, owner: '' });
+    await this.commit([[e, next]], `lease(${e.type}/${e.name}): ${e.state} -> ${next.state} by ${q.owner}`, `release-${e.name}-${next.generation}`, q.owner);
+    if (next.state === TOMBSTONE) {
+      this.entries.delete(e.name);
+      await this.store.forget([leaseKey(e.type, e.name)], `retire-${e.name}-${next.generation}`);
+    }
+    return publicView(next);
+  }
+
+  /** Heartbeat: the owner says it still holds the resource in `state`. Userdata keys with an empty value are deleted. */
+  async update(q: { name: string; owner: string; state: string; userdata?: Readonly<Record<string, string>> }): Promise<Resource> {
+    const e = this.entries.get(q.name);
+    if (!e) throw new UserError('UnknownResource', `resource "${q.name}" does not exist`);
+    if (e.owner !== q.owner) throw new UserError('OwnerMismatch', `resource "${q.name}" is owned by "${e.owner || 'nobody'}", not "${q.owner}"`);
+    if (e.state !== q.state) throw new UserError('StateMismatch', `resource "${q.name}" is in state "${e.state}", not "${q.state}"`);
+    if (!q.userdata || !Object.keys(q.userdata).length) {
+      const beat = { ...e, lastUpdate: this.now() };
+      this.entries.set(e.name, beat);
+      return publicView(beat);
+    }
+    const userdata: Record<string, string> = { ...(e.userdata ?? {}) };
+    for (const [k, v] of Object.entries(q.userdata)) {
+      if (v === '') delete userdata[k];
+      else userdata[k] = v;
+    }
+    const next = this.change(e, { userdata: Object.keys(userdata).length ? userdata : null });
+    await this.commit([[e, next]], `lease(${e.type}/${e.name}): update userdata for ${q.owner}`, `update-${e.name}-${next.generation}`, q.owner);
+    return publicView(next);
+  }
+
+  /** Moves resources of `type` in `state` not updated for `expireMs` to `dest`; answers name -> former owner. */
+  async reset(q: { type: string; state: string; expireMs: number; dest: string }): Promise<Record<string, string>> {
+    const cutoff = this.now().getTime() - q.expireMs;
+    const hits = [...this.entries.values()].filter((e) => e.type === q.type && e.state === q.state && e.lastUpdate.getTime() < cutoff);
+    if (!hits.length) return {};
+    const changes = hits.map((e) => [e, this.change(e, { state: q.dest, owner: '' })] as const);
+    await this.commit(changes, `lease(${q.type}): reset ${hits.length} ${q.state} -> ${q.dest}`, `reset-${q.type}-${this.now().getTime()}`, 'paddock reset');
+    return Object.fromEntries(hits.map((e) => [e.name, e.owner]));
+  }
+
+  metric(type: string): Metric {
+    const current: Record<string, number> = {};
+    const owner: Record<string, number> = {};
+    for (const e of this.entries.values()) {
+      if (e.type !== type) continue;
+      current[e.state] = (current[e.state] ?? 0) + 1;
+      const o = e.owner || 'None';
+      owner[o] = (owner[o] ?? 0) + 1;
+    }
+    return { type, current, owner, total: { ...(this.moved.get(type) ?? {}) } };
+  }
+
+  /** Reaper: held leases without a heartbeat for `expiryMs` go dirty (their environments are removed). */
+  async reap(expiryMs: number): Promise<string[]> {
+    const cutoff = this.now().getTime() - expiryMs;
+    const stale = [...this.entries.values()].filter((e) => e.owner && e.state !== FREE && e.state !== DIRTY && e.lastUpdate.getTime() < cutoff);
+    if (!stale.length) return [];
+    const changes = stale.map((e) => [e, this.change(e, { state: DIRTY, owner: '' })] as const);
+    await this.commit(changes, `lease(${stale[0].type}/${stale.map((e) => e.name).join(',')}): expired -> dirty`, `reap-${this.now().getTime()}`, 'paddock reaper');
+    return stale.map((e) => e.name);
+  }
+
+  /** Janitor: dirty resources dirty for at least `afterMs` come back `free`, their environments re-provisioned. */
+  async janitor(afterMs: number): Promise<string[]> {
+    const cutoff = this.now().getTime() - afterMs;
+    const dirty = [...this.entries.values()].filter((e) => e.state === DIRTY && e.lastUpdate.getTime() <= cutoff && !e.retiring);
+    if (!dirty.length) return [];
+    const changes = dirty.map((e) => [e, this.change(e, { state: FREE, owner: '', userdata: null })] as const);
+    await this.commit(changes, `lease(${dirty[0].type}/${dirty.map((e) => e.name).join(',')}): dirty -> free (re-provisioned)`, `janitor-${this.now().getTime()}`, 'paddock janitor');
+    return dirty.map((e) => e.name);
+  }
+
+  /** Applies a change in memory at once and returns it; `commit` persists it or undoes it. */
+  private change(e: Entry, patch: Partial<Pick<Entry, 'state' | 'owner' | 'userdata'>>): Entry {
+    const next: Entry = { ...e, ...patch, generation: e.generation + 1, lastUpdate: this.now() };
+    this.entries.set(e.name, next);
+    return next;
+  }
+
+  private async commit(changes: ReadonlyArray<readonly [Entry, Entry]>, summary: string, requestId: string, requestedBy: string): Promise<void> {
+    try {
+      await this.store.persist(changes.map(([, n]) => toRecord(n)), summary, requestId, requestedBy);
+    } catch (e) {
+      // Undo what nobody has built on since.
+      for (const [before, after] of changes) if (this.entries.get(after.name) === after) this.entries.set(before.name, before);
+      throw e;
+    }
+    for (const [before, after] of changes) {
+      if (before.state === after.state) continue;
+      const totals = this.moved.get(after.type) ?? {};
+      totals[after.state] = (totals[after.state] ?? 0) + 1;
+      this.moved.set(after.type, totals);
+    }
+  }
+}
+
+function requireOwner(owner: string): void {
+  if (!owner) throw new UserError('BadRequest', 'owner is required');
+}
+
+function publicView(e: Entry): Resource {
+  return { type: e.type, name: e.name, state: e.state, owner: e.owner, lastUpdate: e.lastUpdate, userdata: e.userdata, generation: e.generation };
+}
+
+export function toRecord(r: Resource): LeaseRecord {
+  return { type: r.type, name: r.name, state: r.state, owner: r.owner, generation: r.generation, userdata: r.userdata };
+}

@@ -1,0 +1,133 @@
+/**
+ * src/sidecar: paddock's HTTP service. Handlers parse and validate a request, call the layer
+ * below (the committer, the ranch), and answer; every error becomes `{error, code}` with its
+ * status in one place (src/errors.ts). A 2xx on a write means the change is pushed.
+ *
+ * Owns: routes, input validation, auth. Must not touch: git, lease rules, synthesis.
+ */
+import { randomUUID, timingSafeEqual } from 'node:crypto';
+import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
+import type { Logger as PinoLogger } from 'pino';
+import { z } from 'zod';
+import { httpErrorOf, UserError } from '../errors.ts';
+import type { Ranch } from '../leases/ranch.ts';
+import type { Committer } from '../repo/committer.ts';
+import { Metrics } from './metrics.ts';
+
+export const BODY_LIMIT = 64 * 1024;
+
+export interface Mailer {
+  send(to: string, subject: string, text: string): Promise<void>;
+}
+
+export interface SidecarDeps {
+  readonly committer: Committer;
+  readonly ranch?: Ranch;
+  readonly gcSecret: string;
+  readonly apiTokens: readonly string[];
+  readonly workspaces?: {
+    /** Email domains allowed to get workspaces; empty allows any. */
+    readonly domains: readonly string[];
+    readonly ports: { readonly min: number; readonly max: number };
+    /** Address users ssh to (a node's address). */
+    readonly nodeAddress: string;
+    readonly mailer?: Mailer;
+  };
+  readonly clock?: () => Date;
+  readonly newId?: () => string;
+  readonly logger?: PinoLogger | false;
+  readonly metrics?: Metrics;
+}
+
+export interface Context {
+  readonly deps: SidecarDeps;
+  readonly clock: () => Date;
+  readonly newId: () => string;
+  readonly metrics: Metrics;
+  /** Throws Unauthorized unless the request carries one of the API tokens. */
+  requireToken(req: FastifyRequest): void;
+  /** The request's id: `x-request-id` when given, else a new one. */
+  requestId(req: FastifyRequest): string;
+}
+
+export type RouteModule = (app: FastifyInstance, ctx: Context) => void;
+
+export async function buildSidecar(deps: SidecarDeps, routes: readonly RouteModule[]): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: deps.logger ?? false,
+    bodyLimit: BODY_LIMIT,
+    disableRequestLogging: true,
+    requestIdHeader: 'x-request-id',
+    genReqId: () => randomUUID(),
+  });
+  const metrics = deps.metrics ?? new Metrics(deps.committer, deps.ranch);
+  const tokens = deps.apiTokens.map((t) => Buffer.from(t));
+  const ctx: Context = {
+    deps,
+    metrics,
+    clock: deps.clock ?? (() => new Date()),
+    newId: deps.newId ?? (() => randomUUID()),
+    requireToken(req) {
+      const m = /^Bearer\s+(\S+)\s*$/i.exec(String(req.headers.authorization ?? ''));
+      if (!m) throw new UserError('Unauthorized', 'this call needs Authorization: Bearer <api token>');
+      const given = Buffer.from(m[1]);
+      if (!tokens.some((t) => t.length === given.length && timingSafeEqual(t, given))) throw new UserError('Unauthorized', 'the API token is not valid');
+    },
+    requestId(req) {
+      const h = req.headers['x-request-id'];
+      return typeof h === 'string' && /^[\w.:-]{1,128}$/.test(h) ? h : req.id;
+    },
+  };
+
+  // JSON bodies may be empty (Boskos clients POST without one).
+  app.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: BODY_LIMIT }, (_req, body, done) => {
+    const text = String(body);
+    if (!text.trim()) return done(null, undefined);
+    try {
+      done(null, JSON.parse(text));
+    } catch {
+      done(new UserError('BadRequest', 'the body is not valid JSON'), undefined);
+    }
+  });
+  app.addContentTypeParser('*', { parseAs: 'string', bodyLimit: BODY_LIMIT }, (_req, body, done) => done(null, String(body) || undefined));
+
+  app.addHook('onResponse', async (req, reply) => {
+    metrics.requests.inc({ route: req.routeOptions.url ?? 'unknown', method: req.method, status: String(reply.statusCode) });
+  });
+  app.setNotFoundHandler((req, reply) => {
+    void reply.status(404).send({ error: `no route ${req.method} ${req.url.split('?')[0]}`, code: 'NotFound' });
+  });
+  app.setErrorHandler((err, req, reply) => {
+    const mapped = httpErrorOf(fromFramework(err));
+    if (mapped.status >= 500) req.log.error({ err }, 'request failed');
+    void reply.status(mapped.status).headers(mapped.headers).send(mapped.body);
+  });
+
+  for (const route of routes) route(app, ctx);
+  return app;
+}
+
+/** Framework and validation errors as paddock's own. */
+function fromFramework(err: unknown): unknown {
+  if (err instanceof z.ZodError) {
+    const issue = err.issues[0];
+    const where = issue.path.length ? `${issue.path.join('.')}: ` : '';
+    return new UserError('BadRequest', `${where}${issue.message}`);
+  }
+  const e = err as { code?: string; statusCode?: number; message?: string };
+  if (e?.code === 'FST_ERR_CTP_BODY_TOO_LARGE' || e?.statusCode === 413 || e?.code === 'FST_REQ_FILE_TOO_LARGE' || e?.code === 'FST_PARTS_LIMIT' || e?.code === 'FST_FILES_LIMIT' || e?.code === 'FST_FIELDS_LIMIT') {
+    return new UserError('PayloadTooLarge', `the body is over ${BODY_LIMIT / 1024} KiB`);
+  }
+  if (e?.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' || e?.statusCode === 415) return new UserError('UnsupportedMediaType', `unsupported content type`);
+  if (e?.statusCode && e.statusCode >= 400 && e.statusCode < 500 && !(err instanceof UserError)) return new UserError('BadRequest', e.message ?? 'bad request');
+  return err;
+}
+
+/** Parses with a zod schema, throwing BadRequest that names the field. */
+export function parse<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
+  const r = schema.safeParse(value);
+  if (r.success) return r.data;
+  const issue = r.error.issues[0];
+  const field = issue.path.length ? `${issue.path.join('.')}: ` : '';
+  throw new UserError('BadRequest', `${what}: ${field}${issue.message}`);
+}

@@ -1,0 +1,73 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { gcUrl } from '../constructs/private/gc-token.ts';
+import { gitOut, groupsSource, remoteFiles } from './helpers/repo.ts';
+import { call, startSidecar, type TestSidecar } from './helpers/sidecar.ts';
+import { TEST_SECRET } from './helpers/synth.ts';
+
+describe('POST /gc/<token>', () => {
+  let s: TestSidecar;
+  const url = (group: string) => gcUrl(s.url, TEST_SECRET, group);
+  beforeAll(async () => {
+    s = await startSidecar({ files: { 'g.ts': groupsSource(4) } });
+  });
+  afterAll(() => s.close());
+
+  it('GIVEN the seed body WHEN posted to the group\'s URL THEN 202 after the removal is pushed', async () => {
+    const r = await call(url('g-0'), { body: { label: 'group_id=g-0' } });
+    expect(r.status).toBe(202);
+    expect(r.body).toMatchObject({ group: 'g-0', status: 'removed' });
+    expect(gitOut(s.remote, 'rev-parse', 'main')).toBe(r.body.commit);
+    expect(remoteFiles(s.remote)).not.toContain('apps/g-0.yaml');
+    expect(remoteFiles(s.remote)).toContain('state/removals/g-0.yaml');
+  });
+
+  it('GIVEN a group already removed WHEN posted again THEN 200 and no new commit', async () => {
+    const head = gitOut(s.remote, 'rev-parse', 'main');
+    const r = await call(url('g-0'), { body: { label: 'group_id=g-0' } });
+    expect(r.status).toBe(200);
+    expect(r.body.status).toBe('already removed');
+    expect(gitOut(s.remote, 'rev-parse', 'main')).toBe(head);
+  });
+
+  it('GIVEN the paddock.dev/group label or {group} WHEN posted THEN it works the same', async () => {
+    expect((await call(url('g-1'), { body: { label: 'paddock.dev/group=g-1' } })).status).toBe(202);
+    expect((await call(url('g-2'), { body: { group: 'g-2' } })).status).toBe(202);
+  });
+
+  it('GIVEN no token, a garbled token, another group\'s token, an unknown group THEN 401, 401, 403, 404 with {error, code} and HEAD unchanged', async () => {
+    const head = gitOut(s.remote, 'rev-parse', 'main');
+    const none = await call(`${s.url}/gc/`, { body: { label: 'group_id=g-3' } });
+    expect([none.status, none.body.code]).toEqual([401, 'Unauthorized']);
+    const garbled = await call(`${s.url}/gc/not-a-token`, { body: { label: 'group_id=g-3' } });
+    expect([garbled.status, garbled.body.code]).toEqual([401, 'Unauthorized']);
+    const other = await call(url('g-1'), { body: { label: 'group_id=g-3' } });
+    expect([other.status, other.body.code]).toEqual([403, 'WrongGroup']);
+    expect(other.body.error).toMatch(/not the one of group "g-3"/);
+    const unknown = await call(url('nope'), { body: { label: 'group_id=nope' } });
+    expect([unknown.status, unknown.body.code]).toEqual([404, 'UnknownGroup']);
+    expect(gitOut(s.remote, 'rev-parse', 'main')).toBe(head);
+    expect(remoteFiles(s.remote)).toContain('apps/g-3.yaml');
+  });
+
+  it('GIVEN bad bodies WHEN posted THEN 400 naming what is wrong', async () => {
+    for (const raw of ['{', '[]', '{"label": 5}', '{"label": "app=web"}', '{"group": "Bad_Name"}']) {
+      const r = await call(url('g-3'), { raw, headers: { 'content-type': 'application/json' } });
+      expect(r.status, raw).toBe(400);
+      expect(r.body.code, raw).toBe('BadRequest');
+      expect(r.body.error.length, raw).toBeGreaterThan(5);
+    }
+  });
+
+  it('GIVEN a body over 64 KiB WHEN posted THEN 413', async () => {
+    const r = await call(url('g-3'), { body: { label: 'group_id=g-3', pad: 'x'.repeat(70 * 1024) } });
+    expect([r.status, r.body.code]).toEqual([413, 'PayloadTooLarge']);
+  });
+
+  it('GIVEN /healthz, /readyz and /metrics THEN they answer', async () => {
+    expect((await call(`${s.url}/healthz`)).status).toBe(200);
+    expect((await call(`${s.url}/readyz`)).body).toMatchObject({ status: 'ready' });
+    const m = await call(`${s.url}/metrics`);
+    expect(m.body).toMatch(/paddock_commits_total \d+/);
+    expect(m.body).toMatch(/paddock_http_requests_total\{route="\/gc\/:token",method="POST",status="202"\}/);
+  });
+});
