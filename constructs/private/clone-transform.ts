@@ -35,7 +35,7 @@ const SERVER_FIELDS = ['uid', 'resourceVersion', 'generation', 'creationTimestam
 export function cloneReplicas(sourceReplicas: number | undefined, factor: number): number {
   const src = sourceReplicas ?? 1;
   if (src === 0) return 0;
-  // toFixed absorbs float noise: 10 x 0.7 is 7.000000000000001, which must give 7, not 8.
+  // toFixed absorbs float noise: 100 x 1.1 is 110.00000000000001, which must give 110, not 111.
   return Math.max(1, Math.ceil(Number((src * factor).toFixed(9))));
 }
 

@@ -104,13 +104,19 @@ export const leaseKey = (type: string, name: string) => `${type}/${name}`;
 
 /**
  * The active release of a service: the newest record that is not soft-deleted
- * (by `createdAt`, then by id so equal timestamps still give one answer).
+ * (by the instant of `createdAt`, then by id so equal timestamps still give one answer).
  */
 export function activeRelease(records: readonly ReleaseRecord[]): ReleaseRecord | undefined {
   let best: ReleaseRecord | undefined;
+  let bestAt = 0;
   for (const r of records) {
     if (r.deletedAt) continue;
-    if (!best || r.createdAt > best.createdAt || (r.createdAt === best.createdAt && r.id > best.id)) best = r;
+    // By instant, not by string: '...T12:00:00+02:00' is older than '...T11:00:00Z'.
+    const at = Date.parse(r.createdAt);
+    if (!best || at > bestAt || (at === bestAt && r.id > best.id)) {
+      best = r;
+      bestAt = at;
+    }
   }
   return best;
 }

@@ -18,6 +18,7 @@ import { ApiObject, App } from 'cdk8s';
 import { Clone } from '../../constructs/clone.ts';
 import { Environment } from '../../constructs/environment.ts';
 import { LeasePool } from '../../constructs/lease-pool.ts';
+import { Release } from '../../constructs/release.ts';
 import { cloneDeployment, type CloneSpec } from '../../constructs/private/clone-transform.ts';
 import { attachContext } from '../../constructs/private/context.ts';
 import type { StateRecords } from '../../constructs/private/records.ts';
@@ -115,6 +116,8 @@ interface EnvOutput {
   readonly lease?: { readonly type: string; readonly name: string };
   readonly objects: readonly RenderedObject[];
   readonly deferred: readonly DeferredClone[];
+  /** A Release of the group has no active record (none yet, or all soft-deleted): empty is not an error. */
+  readonly releasePending: boolean;
 }
 
 interface FileOutput {
@@ -210,6 +213,7 @@ async function buildFile(def: Definition, inputs: SynthInputs): Promise<FileOutp
     envs.push({
       group: env.group, path: env.node.path, namespace: env.namespace, destination: env.destination, owner: env.owner,
       ttl: env.ttl, ttlMs: env.ttlMs, stamp, lease: leaseOf.get(env), deferred,
+      releasePending: env.node.findAll().some((c) => c instanceof Release && !c.active),
       objects: objects.map(({ object, apiObject }) => ({ object, yaml: '', path: apiObject.node.path })),
     });
   }
@@ -277,7 +281,7 @@ async function assemble(outputs: readonly FileOutput[], inputs: SynthInputs, cac
           checkObject(object, d.path, out.file);
           objects.push({ object, yaml: toYaml(object), path: d.path });
         }
-        if (!objects.length && !env.deferred.length) throw new DefinitionError(out.file, `${env.path}: group "${env.group}" has no objects`);
+        if (!objects.length && !env.deferred.length && !env.releasePending) throw new DefinitionError(out.file, `${env.path}: group "${env.group}" has no objects`);
       }
       const byName = new Map<string, number>();
       for (const { object, path } of objects) {
