@@ -1,0 +1,90 @@
+/**
+ * Boskos-compatible lease routes: query parameters, codes and the resource JSON that the Go
+ * client `sigs.k8s.io/boskos/client` expects. The seed's spellings work too: `/start` and
+ * `/request` for `/acquire`, `/done` for `/release`, and those aliases answer GET as well.
+ */
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import { parseDuration } from '../../../constructs/private/duration.ts';
+import { UserError } from '../../errors.ts';
+import { BUSY, type Resource } from '../../leases/ranch.ts';
+import { parse, type RouteModule } from '../server.ts';
+
+const word = z.string().trim().min(1, 'is required').max(253);
+const AcquireQuery = z.object({ type: word, state: word, owner: word, dest: word.default(BUSY), request_id: z.string().max(128).optional() });
+const ReleaseQuery = z.object({ name: word, dest: word, owner: word });
+const UpdateQuery = z.object({ name: word, owner: word, state: word });
+const ResetQuery = z.object({ type: word, state: word, expire: word, dest: word });
+const ByStateQuery = z.object({ state: word, dest: word, owner: word, names: word });
+const MetricQuery = z.object({ type: word });
+const UserData = z.record(z.string(), z.string()).nullable().optional();
+
+/** A resource as Boskos puts it on the wire. */
+export function wire(r: Resource) {
+  return { type: r.type, name: r.name, state: r.state, owner: r.owner, lastupdate: r.lastUpdate.toISOString(), userdata: r.userdata };
+}
+
+export const leaseRoutes: RouteModule = (app, ctx) => {
+  const ranch = () => {
+    if (!ctx.deps.ranch) throw new UserError('NotFound', 'leases are not served here');
+    return ctx.deps.ranch;
+  };
+  const acquire = async (req: FastifyRequest) => {
+    const q = parse(AcquireQuery, req.query, 'acquire');
+    const end = ctx.metrics.acquireSeconds.startTimer();
+    try {
+      return wire(await ranch().acquire({ type: q.type, state: q.state, dest: q.dest, owner: q.owner, requestId: q.request_id }));
+    } finally {
+      end();
+    }
+  };
+  const release = async (req: FastifyRequest) => {
+    const q = parse(ReleaseQuery, req.query, 'release');
+    return wire(await ranch().release(q));
+  };
+  for (const path of ['/acquire', '/start', '/request']) app.post(path, acquire);
+  for (const path of ['/start', '/request']) app.get(path, acquire);
+  app.post('/release', release);
+  app.post('/done', release);
+  app.get('/done', release);
+
+  app.post('/update', async (req) => {
+    const q = parse(UpdateQuery, req.query, 'update');
+    const body = typeof req.body === 'string' ? tryJson(req.body) : req.body;
+    const userdata = parse(UserData, body ?? null, 'update body (userdata)') ?? undefined;
+    return wire(await ranch().update({ ...q, userdata }));
+  });
+
+  app.post('/reset', async (req) => {
+    const q = parse(ResetQuery, req.query, 'reset');
+    const expireMs = /^0+(s|m|h|ms)?$/.test(q.expire) ? 0 : parseDuration(q.expire);
+    if (expireMs === undefined) throw new UserError('BadRequest', `reset: expire "${q.expire}" is not a duration such as 30m or 1h0m0s`);
+    return ranch().reset({ type: q.type, state: q.state, expireMs, dest: q.dest });
+  });
+
+  app.post('/acquirebystate', async (req) => {
+    const q = parse(ByStateQuery, req.query, 'acquirebystate');
+    const names = q.names.split(',').map((n) => n.trim()).filter(Boolean);
+    return (await ranch().acquireByState({ state: q.state, dest: q.dest, owner: q.owner, names })).map(wire);
+  });
+
+  app.get('/metric', async (req) => {
+    const q = parse(MetricQuery, req.query, 'metric');
+    return ranch().metric(q.type);
+  });
+
+  // Not Boskos: the whole pool, for people and `paddock status`.
+  app.get('/api/leases', async (req: FastifyRequest<{ Querystring: { type?: string } }>, reply: FastifyReply) => {
+    const type = typeof req.query.type === 'string' ? req.query.type : undefined;
+    return reply.send({ items: ranch().list(type).map(wire) });
+  });
+};
+
+function tryJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new UserError('BadRequest', 'update body must be JSON userdata: {"key": "value"}');
+  }
+}
+

@@ -1,0 +1,152 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { remoteFile, remoteFiles } from './helpers/repo.ts';
+import { call, startSidecar, type TestSidecar } from './helpers/sidecar.ts';
+
+const pool = (type: string, count: number) => `
+import { ApiObject } from 'cdk8s';
+import { Environment, LeasePool } from 'paddock';
+export default (scope) => {
+  new LeasePool(scope, '${type}', {
+    type: '${type}', count: ${count},
+    environment: (pool, r) => {
+      const env = new Environment(pool, r.name, { namespace: r.name });
+      new ApiObject(env, 'cm', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'env' }, data: { owner: r.owner } });
+      return env;
+    },
+  });
+};`;
+
+describe('Boskos-compatible leases', () => {
+  let s: TestSidecar;
+  let now = new Date('2026-11-23T10:00:00.000Z');
+  const clock = () => now;
+  beforeAll(async () => {
+    s = await startSidecar({ files: { 'pool.ts': pool('proj', 3) }, clock });
+  });
+  afterAll(() => s.close());
+  const q = (path: string, params: Record<string, string>, init: Parameters<typeof call>[1] = { method: 'POST' }) => call(`${s.url}${path}?${new URLSearchParams(params)}`, init);
+
+  it('GIVEN a pool of 3 WHEN acquired THEN the least recently used free resource is busy for the owner, in memory and in the repo', async () => {
+    const r = await q('/acquire', { type: 'proj', state: 'free', dest: 'busy', owner: 'alice' });
+    expect(r.status).toBe(200);
+    expect(r.body).toEqual({ type: 'proj', name: 'proj-1', state: 'busy', owner: 'alice', lastupdate: '2026-11-23T10:00:00.000Z', userdata: null });
+    expect(remoteFile(s.remote, 'state/leases/proj/proj-1.yaml')).toMatch(/state: busy\nowner: alice/);
+  });
+
+  it('GIVEN the seed\'s GET /start alias WHEN called THEN it acquires too; dest defaults to busy', async () => {
+    const r = await q('/start', { type: 'proj', state: 'free', owner: 'bob' }, { method: 'GET' });
+    expect([r.status, r.body.state, r.body.owner]).toEqual([200, 'busy', 'bob']);
+  });
+
+  it('GIVEN a retried acquire with the same request_id WHEN called THEN it gets the same resource', async () => {
+    const a = await q('/acquire', { type: 'proj', state: 'free', dest: 'busy', owner: 'carol', request_id: 'r-1' });
+    const b = await q('/acquire', { type: 'proj', state: 'free', dest: 'busy', owner: 'carol', request_id: 'r-1' });
+    expect(a.status).toBe(200);
+    expect(b.body.name).toBe(a.body.name);
+  });
+
+  it('GIVEN no free resource WHEN acquired THEN 404', async () => {
+    const r = await q('/acquire', { type: 'proj', state: 'free', dest: 'busy', owner: 'dave' });
+    expect([r.status, r.body.code]).toEqual([404, 'NoFreeResource']);
+  });
+
+  it('GIVEN a held resource WHEN updated THEN 200; wrong owner 401; wrong state 409; userdata is kept and an empty value deletes a key', async () => {
+    expect((await q('/update', { name: 'proj-1', owner: 'alice', state: 'busy' })).status).toBe(200);
+    expect((await q('/update', { name: 'proj-1', owner: 'mallory', state: 'busy' })).status).toBe(401);
+    expect((await q('/update', { name: 'proj-1', owner: 'alice', state: 'free' })).status).toBe(409);
+    const withData = await q('/update', { name: 'proj-1', owner: 'alice', state: 'busy' }, { method: 'POST', body: { cluster: 'c1', zone: 'z' } });
+    expect(withData.body.userdata).toEqual({ cluster: 'c1', zone: 'z' });
+    const dropped = await q('/update', { name: 'proj-1', owner: 'alice', state: 'busy' }, { method: 'POST', body: { zone: '' } });
+    expect(dropped.body.userdata).toEqual({ cluster: 'c1' });
+    expect(remoteFile(s.remote, 'state/leases/proj/proj-1.yaml')).toMatch(/userdata:\n\s+cluster: c1/);
+  });
+
+  it('GIVEN a release by another owner or of an unknown name THEN 401 and 404', async () => {
+    expect((await q('/release', { name: 'proj-1', dest: 'free', owner: 'mallory' })).status).toBe(401);
+    expect((await q('/release', { name: 'nope', dest: 'free', owner: 'alice' })).status).toBe(404);
+  });
+
+  it('GIVEN a release to dirty THEN the environment is removed by a commit; the janitor brings it back free', async () => {
+    expect(remoteFiles(s.remote)).toContain('apps/proj-1.yaml');
+    const r = await q('/release', { name: 'proj-1', dest: 'dirty', owner: 'alice' });
+    expect([r.status, r.body.state, r.body.owner]).toEqual([200, 'dirty', '']);
+    expect(remoteFiles(s.remote)).not.toContain('apps/proj-1.yaml');
+    expect(remoteFiles(s.remote).some((f) => f.startsWith('groups/proj-1/'))).toBe(false);
+    expect(await s.ranch.janitor(60_000)).toEqual([]); // too soon
+    now = new Date(now.getTime() + 61_000);
+    expect(await s.ranch.janitor(60_000)).toEqual(['proj-1']);
+    expect(remoteFiles(s.remote)).toContain('apps/proj-1.yaml');
+    expect(s.ranch.get('proj-1')?.state).toBe('free');
+  });
+
+  it('GIVEN leases without heartbeat past the expiry WHEN the reaper runs THEN they go dirty and their environments are removed', async () => {
+    now = new Date(now.getTime() + 31 * 60_000);
+    const reaped = await s.ranch.reap(30 * 60_000);
+    expect(reaped.sort()).toEqual(['proj-2', 'proj-3']);
+    expect(remoteFiles(s.remote)).not.toContain('apps/proj-2.yaml');
+  });
+
+  it('GIVEN metric WHEN asked THEN current states, owners (singular key) and moves since start', async () => {
+    const r = await q('/metric', { type: 'proj' }, { method: 'GET' });
+    expect(r.status).toBe(200);
+    expect(r.body.type).toBe('proj');
+    expect(r.body.current).toEqual({ free: 1, dirty: 2 });
+    expect(r.body.owner).toEqual({ None: 3 });
+    expect(r.body.total.busy).toBeGreaterThanOrEqual(3);
+    expect(r.body.total.dirty).toBe(3);
+  });
+
+  it('GIVEN reset WHEN resources in a state are stale THEN they move to dest and the answer maps name to former owner', async () => {
+    now = new Date(now.getTime() + 60_000);
+    const r = await q('/reset', { type: 'proj', state: 'dirty', expire: '30s', dest: 'free' });
+    expect(r.status).toBe(200);
+    expect(r.body).toEqual({ 'proj-2': '', 'proj-3': '' });
+    expect(s.ranch.get('proj-2')?.state).toBe('free');
+  });
+
+  it('GIVEN acquirebystate WHEN one named resource is not in the state THEN none is taken; WHEN all are THEN all are, as a list', async () => {
+    const bad = await q('/acquirebystate', { state: 'free', dest: 'busy', owner: 'erin', names: 'proj-1,nope' });
+    expect(bad.status).toBe(404);
+    expect(s.ranch.get('proj-1')?.state).toBe('free');
+    const ok = await q('/acquirebystate', { state: 'free', dest: 'busy', owner: 'erin', names: 'proj-1,proj-2' });
+    expect(ok.status).toBe(200);
+    expect(ok.body.map((r: any) => [r.name, r.owner])).toEqual([['proj-1', 'erin'], ['proj-2', 'erin']]);
+  });
+
+  it('GIVEN missing parameters WHEN called THEN 400 naming the parameter', async () => {
+    const r = await q('/acquire', { type: 'proj', state: 'free' });
+    expect([r.status, r.body.code]).toEqual([400, 'BadRequest']);
+    expect(r.body.error).toMatch(/owner/);
+  });
+});
+
+describe('concurrent acquires', () => {
+  it('GIVEN 8 clients racing for a pool of 50 WHEN each acquires and releases repeatedly THEN no resource ever has two owners', async () => {
+    const s = await startSidecar({ files: { 'pool.ts': pool('load', 50) } });
+    try {
+      const holders = new Map<string, string>();
+      let doubles = 0;
+      let acquired = 0;
+      const client = async (id: number) => {
+        const owner = `client-${id}`;
+        for (let i = 0; i < 12; i++) {
+          const a = await call(`${s.url}/acquire?type=load&state=free&dest=busy&owner=${owner}`, { method: 'POST' });
+          if (a.status !== 200) continue;
+          acquired++;
+          if (holders.has(a.body.name)) doubles++;
+          holders.set(a.body.name, owner);
+          holders.delete(a.body.name);
+          const r = await call(`${s.url}/release?name=${a.body.name}&dest=free&owner=${owner}`, { method: 'POST' });
+          expect(r.status).toBe(200);
+        }
+      };
+      // Each client holds its resource across the others' acquires: a double lease would show as a 401 on release or a duplicate holder.
+      await Promise.all(Array.from({ length: 8 }, (_, i) => client(i)));
+      expect(doubles).toBe(0);
+      expect(acquired).toBe(96);
+      expect(s.ranch.list('load').every((r) => r.state === 'free' && r.owner === '')).toBe(true);
+    } finally {
+      await s.close();
+    }
+  });
+});
