@@ -4,6 +4,9 @@
  */
 import { Command, CommanderError } from 'commander';
 import { cliErrorOf } from '../errors.ts';
+import { registerRepoCommands } from './repo-commands.ts';
+import { registerServe } from './serve.ts';
+import { registerStatus } from './status.ts';
 import { registerSynth } from './synth.ts';
 
 export function buildProgram(): Command {
@@ -12,6 +15,9 @@ export function buildProgram(): Command {
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
   registerSynth(program);
+  registerRepoCommands(program);
+  registerServe(program);
+  registerStatus(program);
   return program;
 }
 

@@ -175,6 +175,14 @@ export class Committer {
     });
   }
 
+  /** The commit at the remote tip as last seen: short sha, subject and date. */
+  async headCommit(): Promise<{ sha: string; subject: string; date: Date } | undefined> {
+    const head = this.snapshot?.head;
+    if (!head) return undefined;
+    const [sha, date, ...subject] = (await this.git.raw(['log', '-1', '--format=%h%n%cI%n%s', head])).trim().split('\n');
+    return { sha, subject: subject.join(' '), date: new Date(date) };
+  }
+
   /** Checks the remote answers, without changing anything. */
   async probe(): Promise<boolean> {
     try {
@@ -467,8 +475,10 @@ function unavailable(kind: GitFailure, e: unknown): Error {
   return new TransientError('RemoteUnavailable', `manifests repo unavailable: ${why} (${firstLine(e)})`, kind === 'auth' || kind === 'missing-repo' ? 30 : 5, { cause: e });
 }
 
+/** git's message folded into one line (it spreads one error over several). */
 function firstLine(e: unknown): string {
-  return String((e as Error)?.message ?? e).trim().split('\n')[0];
+  const text = String((e as Error)?.message ?? e).split('\n').map((l) => l.trim()).filter(Boolean).join(' ');
+  return text.length > 300 ? `${text.slice(0, 297)}...` : text;
 }
 
 function stateOf(d: StateDraft): StateRecords {

@@ -1,0 +1,71 @@
+/** `paddock push`, `demolish`, `revive`: one-shot writes through the committer. */
+import type { Command } from 'commander';
+import { UserError } from '../errors.ts';
+import { Committer } from '../repo/committer.ts';
+import { argoOptions } from '../config.ts';
+import { ROOT_APP } from '../synth/layout.ts';
+import { cliRequestId, loadDefinitionSet, repoOptions, repoSettings, requester, type RepoFlags } from './options.ts';
+import { commitLine } from '../runtime.ts';
+
+async function withCommitter<T>(f: RepoFlags, fn: (c: Committer) => Promise<T>): Promise<T> {
+  const s = repoSettings(f);
+  const defs = await loadDefinitionSet(s.definitionsDir);
+  const c = new Committer({
+    repo: s.repo,
+    branch: s.branch,
+    definitions: () => defs,
+    synth: { sidecarUrl: s.sidecarUrl, gcSecret: s.gcSecret, argo: argoOptions(s.argoRepoUrl, s.branch) },
+    allowMassRemoval: f.allowMassRemoval,
+    onCommit: (info) => console.log(commitLine(info)),
+  });
+  try {
+    return await fn(c);
+  } finally {
+    await c.close();
+  }
+}
+
+export function registerRepoCommands(program: Command): void {
+  repoOptions(program.command('push').description('synthesize the definitions and commit the result to the manifests repo (no commit when nothing changed)'))
+    .action(async (f: RepoFlags) => {
+      await withCommitter(f, async (c) => {
+        const a = await c.submit({ body: { kind: 'sync', summary: 'sync(definitions): push from the CLI' }, requestId: cliRequestId('push'), requestedBy: requester() });
+        if (!a.commit) console.log('nothing changed: no commit');
+      });
+    });
+
+  repoOptions(program.command('demolish').description('commit the removal of groups (Argo CD prunes their resources)').argument('[groups...]', 'groups to remove'))
+    .option('--all', 'remove every group')
+    .action(async (groups: string[], f: RepoFlags & { all?: boolean }) => {
+      if (!f.all && !groups.length) throw new UserError('BadRequest', 'name the groups to demolish, or give --all');
+      if (f.all && groups.length) throw new UserError('BadRequest', 'give group names or --all, not both');
+      await withCommitter(f, async (c) => {
+        const view = await c.refresh();
+        const targets = f.all
+          ? [...view.files.keys()].map((p) => /^apps\/([^/]+)\.yaml$/.exec(p)?.[1]).filter((g): g is string => !!g && g !== ROOT_APP)
+          : groups;
+        if (!targets.length) {
+          console.log('no groups to demolish');
+          return;
+        }
+        const id = cliRequestId('demolish');
+        const answers = await Promise.allSettled(targets.map((group, i) => c.submit({ body: { kind: 'remove', group, reason: 'demolish' }, requestId: `${id}-${i}`, requestedBy: requester() })));
+        const failed = answers.map((a, i) => [a, targets[i]] as const).filter(([a]) => a.status === 'rejected');
+        answers.forEach((a, i) => {
+          if (a.status === 'fulfilled' && a.value.outcome.status === 'unchanged') console.log(`${targets[i]}: already removed`);
+        });
+        if (failed.length) {
+          for (const [a] of failed.slice(1)) console.error(`paddock: ${((a as PromiseRejectedResult).reason as Error).message}`);
+          throw (failed[0][0] as PromiseRejectedResult).reason;
+        }
+      });
+    });
+
+  repoOptions(program.command('revive').description('undo the removal of a group').argument('<group>', 'the group to bring back'))
+    .action(async (group: string, f: RepoFlags) => {
+      await withCommitter(f, async (c) => {
+        const a = await c.submit({ body: { kind: 'revive', group }, requestId: cliRequestId('revive'), requestedBy: requester() });
+        if (a.outcome.status === 'unchanged') console.log(`${group} is not removed: nothing to do`);
+      });
+    });
+}

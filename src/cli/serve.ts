@@ -1,0 +1,94 @@
+/** `paddock serve`: the sidecar HTTP API over a manifests repo. */
+import type { Command } from 'commander';
+import { parseDuration } from '../../constructs/private/duration.ts';
+import { DEFAULTS, parseRange, setting, tokenList } from '../config.ts';
+import { UserError } from '../errors.ts';
+import type { Mailer } from '../sidecar/index.ts';
+import { commitLine, startRuntime, type Runtime, type RuntimeConfig } from '../runtime.ts';
+import { apiTokens, loadDefinitionSet, repoOptions, repoSettings, type RepoFlags } from './options.ts';
+
+export interface ServeFlags extends RepoFlags {
+  listen?: string;
+  apiTokensFile?: string;
+  workspaceDomains?: string;
+  nodeportRange?: string;
+  nodeAddress?: string;
+  leaseConfig?: string;
+  leaseExpiry?: string;
+  cleaningDelay?: string;
+}
+
+export function serveOptions(cmd: Command): Command {
+  return cmd
+    .option('--listen <host:port>', `sidecar address (env PADDOCK_LISTEN; default ${DEFAULTS.listen})`)
+    .option('--api-tokens-file <file>', 'bearer tokens for release and workspace writes, one per line (env PADDOCK_API_TOKENS, comma-separated)')
+    .option('--workspace-domains <list>', 'email domains allowed to get workspaces, comma-separated (env PADDOCK_WORKSPACE_DOMAINS; default any)')
+    .option('--nodeport-range <min-max>', `workspace ports (env PADDOCK_NODEPORT_RANGE; default ${DEFAULTS.nodeportRange})`)
+    .option('--node-address <host>', 'address users ssh to for workspaces (env PADDOCK_NODE_ADDRESS; default 127.0.0.1)')
+    .option('--lease-config <file>', 'Boskos resources YAML or JSON lines {type,name,state}; reloaded when it changes')
+    .option('--lease-expiry <duration>', `reaper threshold (env PADDOCK_LEASE_EXPIRY; default ${DEFAULTS.leaseExpiry})`)
+    .option('--cleaning-delay <duration>', 'how long a dirty resource stays removed before the janitor re-provisions it (env PADDOCK_CLEANING_DELAY; default 2m)');
+}
+
+export function runtimeConfig(f: ServeFlags, defaults: { repo?: string; sidecarUrl?: string; gcSecret?: string; apiTokens?: string[] } = {}): RuntimeConfig & { definitionsDir: string } {
+  const s = repoSettings(f, defaults);
+  if (!s.gcSecret) throw new UserError('InvalidConfig', 'no GC secret: set PADDOCK_GC_SECRET or give --gc-secret-file');
+  const duration = (value: string, what: string) => {
+    const ms = parseDuration(value);
+    if (ms === undefined) throw new UserError('InvalidConfig', `${what} "${value}" is not a duration such as 30m`);
+    return ms;
+  };
+  const tokens = apiTokens(f.apiTokensFile);
+  return {
+    repo: s.repo,
+    branch: s.branch,
+    argoRepoUrl: s.argoRepoUrl,
+    sidecarUrl: s.sidecarUrl,
+    gcSecret: s.gcSecret,
+    definitionsDir: s.definitionsDir,
+    apiTokens: tokens.length ? tokens : (defaults.apiTokens ?? []),
+    listen: setting(f.listen, 'PADDOCK_LISTEN', DEFAULTS.listen),
+    workspaceDomains: tokenList(setting(f.workspaceDomains, 'PADDOCK_WORKSPACE_DOMAINS', '')).map((d) => d.toLowerCase()),
+    nodeportRange: parseRange(setting(f.nodeportRange, 'PADDOCK_NODEPORT_RANGE', DEFAULTS.nodeportRange), '--nodeport-range'),
+    nodeAddress: setting(f.nodeAddress, 'PADDOCK_NODE_ADDRESS', '127.0.0.1'),
+    leaseExpiryMs: duration(setting(f.leaseExpiry, 'PADDOCK_LEASE_EXPIRY', DEFAULTS.leaseExpiry), '--lease-expiry'),
+    cleaningDelayMs: duration(setting(f.cleaningDelay, 'PADDOCK_CLEANING_DELAY', '2m'), '--cleaning-delay'),
+    leaseConfigFile: f.leaseConfig,
+    allowMassRemoval: f.allowMassRemoval,
+  };
+}
+
+/** Resolves once SIGINT or SIGTERM arrives. */
+export function untilSignal(): Promise<string> {
+  return new Promise((resolve) => {
+    const on = (sig: string) => () => resolve(sig);
+    process.once('SIGINT', on('SIGINT'));
+    process.once('SIGTERM', on('SIGTERM'));
+  });
+}
+
+const MAILER_MODULE = '../sidecar/mailer.ts';
+
+export async function loadMailer(): Promise<Mailer | undefined> {
+  if (!process.env.PADDOCK_SMTP_URL) return undefined;
+  try {
+    const mod: any = await import(MAILER_MODULE);
+    return mod.mailerFromEnv?.();
+  } catch {
+    return undefined;
+  }
+}
+
+export function registerServe(program: Command): void {
+  serveOptions(repoOptions(program.command('serve').description('the sidecar: GC, leases, releases and workspaces as commits (HTTP API)')))
+    .action(async (f: ServeFlags) => {
+      const cfg = runtimeConfig(f);
+      const defs = await loadDefinitionSet(cfg.definitionsDir);
+      const rt: Runtime = await startRuntime({ ...cfg, mailer: await loadMailer() }, () => defs, { onCommit: (c) => console.log(commitLine(c)) });
+      console.log(`paddock serve: listening on ${rt.url}, manifests repo ${cfg.repo} (branch ${cfg.branch})`);
+      if (!cfg.apiTokens.length) console.log('note: no API tokens (PADDOCK_API_TOKENS); release and workspace writes will be refused');
+      const sig = await untilSignal();
+      console.log(`${sig}: stopping after the current commit`);
+      await rt.stop();
+    });
+}

@@ -1,0 +1,118 @@
+import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import YAML from 'yaml';
+import { PADDOCK_BIN, paddock, run } from './helpers/cli.ts';
+import { bareRepo, commitCount, gitOut, groupsSource, remoteFile, remoteFiles } from './helpers/repo.ts';
+import { definitionsDir, tempDir } from './helpers/synth.ts';
+
+const env = { PADDOCK_GC_SECRET: 'cli-secret', PADDOCK_SIDECAR_URL: 'http://127.0.0.1:0' };
+
+describe('paddock push / demolish / revive / status', () => {
+  it('GIVEN definitions WHEN pushed twice THEN one commit, then "nothing changed"', async () => {
+    const remote = await bareRepo();
+    const dir = definitionsDir({ 'g.ts': groupsSource(5) });
+    const first = await paddock(['push', '--repo', remote, '--definitions', dir], { env });
+    expect(first.stderr).toBe('');
+    expect(first.code).toBe(0);
+    expect(first.stdout).toMatch(/^commit [0-9a-f]{8} sync\(definitions\): push from the CLI \(\d+ files/m);
+    const second = await paddock(['push', '--repo', remote, '--definitions', dir], { env });
+    expect(second.stdout.trim()).toBe('nothing changed: no commit');
+    expect(commitCount(remote)).toBe(1);
+  });
+
+  it('GIVEN a pushed repo WHEN groups are demolished and one revived THEN the repo follows, and status shows it', async () => {
+    const remote = await bareRepo();
+    const dir = definitionsDir({ 'g.ts': groupsSource(5) });
+    await paddock(['push', '--repo', remote, '--definitions', dir], { env });
+    const d = await paddock(['demolish', '--repo', remote, '--definitions', dir, 'g-1', 'g-2'], { env });
+    expect(d.code).toBe(0);
+    expect(remoteFiles(remote)).not.toContain('apps/g-1.yaml');
+    expect(remoteFiles(remote)).not.toContain('apps/g-2.yaml');
+    expect(YAML.parse(remoteFile(remote, 'state/removals/g-1.yaml')).reason).toBe('demolish');
+    expect(commitCount(remote)).toBe(2); // both removals in one commit
+
+    const r = await paddock(['revive', '--repo', remote, '--definitions', dir, 'g-1'], { env });
+    expect(r.code).toBe(0);
+    expect(remoteFiles(remote)).toContain('apps/g-1.yaml');
+
+    const s = await paddock(['status', '--repo', remote, '--definitions', dir], { env });
+    expect(s.code).toBe(0);
+    expect(s.stdout).toMatch(/^g-1\s+active/m);
+    expect(s.stdout).toMatch(/^g-2\s+removed \(demolish\)/m);
+    expect(s.stdout).toMatch(/LAST COMMIT [0-9a-f]+ revive\(group\/g-1\): undo its removal/);
+  });
+
+  it('GIVEN --all WHEN demolished THEN every group goes in one commit; unknown groups and bad usage are one-line errors', async () => {
+    const remote = await bareRepo();
+    const dir = definitionsDir({ 'g.ts': groupsSource(3) });
+    await paddock(['push', '--repo', remote, '--definitions', dir], { env });
+    const bad = await paddock(['demolish', '--repo', remote, '--definitions', dir, 'nope'], { env });
+    expect(bad.code).toBe(1);
+    expect(bad.stderr.trim()).toBe('paddock: group "nope" is not defined');
+    const none = await paddock(['demolish', '--repo', remote, '--definitions', dir], { env });
+    expect(none.stderr.trim()).toBe('paddock: name the groups to demolish, or give --all');
+    const all = await paddock(['demolish', '--repo', remote, '--definitions', dir, '--all'], { env });
+    expect(all.code).toBe(0);
+    expect(remoteFiles(remote).filter((f) => f.startsWith('apps/'))).toEqual(['apps/paddock-root.yaml']);
+  });
+
+  it('GIVEN an unreachable remote WHEN pushed THEN one line says so, exit 1', async () => {
+    const r = await paddock(['push', '--repo', 'git://127.0.0.1:9/nothing.git', '--definitions', definitionsDir({ 'g.ts': groupsSource(1) })], { env });
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(/^paddock: manifests repo unavailable: the remote cannot be reached/);
+  });
+});
+
+describe('paddock serve and the seed curl', () => {
+  it('GIVEN a running paddock serve WHEN a pod runs the contract\'s curl THEN exactly its group is removed in one commit, synth does not bring it back, revive does', async () => {
+    const remote = await bareRepo();
+    const dir = definitionsDir({ 'g.ts': groupsSource(3) });
+    await paddock(['push', '--repo', remote, '--definitions', dir], { env });
+    const before = commitCount(remote);
+    const port = 20000 + Math.floor(Math.random() * 20000);
+    const child = spawn(process.execPath, [PADDOCK_BIN, 'serve', '--repo', remote, '--definitions', dir, '--listen', `127.0.0.1:${port}`], {
+      env: { ...process.env, ...env, PADDOCK_SIDECAR_URL: `http://127.0.0.1:${port}` },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    try {
+      let out = '';
+      child.stdout.on('data', (d) => (out += d));
+      await new Promise<void>((resolve, reject) => {
+        const t = setInterval(() => out.includes('listening on') && (clearInterval(t), resolve()), 50);
+        child.on('exit', (code) => reject(new Error(`serve exited ${code}: ${out}`)));
+      });
+      // The pod's environment, as the synthesized manifests give it.
+      const deployment = YAML.parse(remoteFile(remote, 'groups/g-1/configmap-cm-g-1.yaml'));
+      expect(deployment.metadata.labels.group_id).toBe('g-1');
+      const synthOut = tempDir();
+      await paddock(['synth', '--definitions', dir, '--out', synthOut, '--quiet'], { env: { ...env, PADDOCK_SIDECAR_URL: `http://127.0.0.1:${port}` } });
+      const script = path.join(tempDir(), 'gc.sh');
+      writeFileSync(script, 'curl -fsS -X POST $GARBAGE_COLLECTOR_URL -H \'content-type: application/json\' -d "{ \\"label\\": \\"group_id=$GROUP_ID\\" }"\n');
+      const app = YAML.parse(remoteFile(remote, 'apps/g-1.yaml'));
+      expect(app.spec.source.path).toBe('groups/g-1');
+      const { gcUrl } = await import('../constructs/private/gc-token.ts');
+      const r = await run('sh', [script], { env: { GROUP_ID: 'g-1', GARBAGE_COLLECTOR_URL: gcUrl(`http://127.0.0.1:${port}`, 'cli-secret', 'g-1') } });
+      expect(r.code).toBe(0);
+      expect(JSON.parse(r.stdout)).toMatchObject({ group: 'g-1', status: 'removed' });
+      expect(commitCount(remote)).toBe(before + 1);
+      const files = remoteFiles(remote);
+      expect(files).not.toContain('apps/g-1.yaml');
+      expect(files.some((f) => f.startsWith('groups/g-1/'))).toBe(false);
+      expect(files).toContain('apps/g-0.yaml');
+      expect(files).toContain('apps/g-2.yaml');
+      expect(gitOut(remote, 'log', '-1', '--format=%s', 'main')).toBe('remove(group/g-1): garbage collected at the request of its pod');
+
+      const again = await paddock(['push', '--repo', remote, '--definitions', dir], { env });
+      expect(again.stdout.trim()).toBe('nothing changed: no commit');
+      expect(remoteFiles(remote)).not.toContain('apps/g-1.yaml');
+      await paddock(['revive', '--repo', remote, '--definitions', dir, 'g-1'], { env });
+      expect(remoteFiles(remote)).toContain('apps/g-1.yaml');
+    } finally {
+      child.kill('SIGTERM');
+      await new Promise((r) => child.on('close', r));
+    }
+  });
+});
