@@ -11,7 +11,7 @@
  *
  * Owns: the work tree, git, commits. Must not touch: HTTP, lease rules, definition loading.
  */
-import { mkdtempSync } from 'node:fs';
+import { mkdirSync, mkdtempSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -21,8 +21,8 @@ import { groupDir } from '../synth/layout.ts';
 import { isUserError, TransientError, UserError } from '../errors.ts';
 import { APPS_DIR, ROOT_APP } from '../synth/layout.ts';
 import { isOwnedPath } from '../synth/output.ts';
-import { parseState, recordFile } from '../synth/state.ts';
-import { synthesize, SynthCache, type SynthInputs, type SynthResult } from '../synth/synthesize.ts';
+import { parseState, patchState, recordFile } from '../synth/state.ts';
+import { DEFINITION_ANNOTATION, synthesize, SynthCache, type SynthInputs, type SynthResult } from '../synth/synthesize.ts';
 import type { Definition } from '../synth/loader.ts';
 import { classifyGitError, createGit, isRetryable, isUnclear, type GitFailure } from './git.ts';
 import { applyIntent, StateDraft, type Intent, type Outcome } from './intents.ts';
@@ -32,6 +32,11 @@ export interface DefinitionSet {
   readonly definitions: readonly Definition[];
   /** Bumped whenever the set changes. */
   readonly version: number;
+  /**
+   * File names of definitions that exist but cannot be read now and have no good version in
+   * memory: the groups they made stay in the repo exactly as committed.
+   */
+  readonly broken?: readonly string[];
 }
 
 export interface CommitterOptions {
@@ -134,6 +139,7 @@ export class Committer {
   constructor(private readonly opts: CommitterOptions) {
     this.ownsWorkDir = !opts.workDir;
     this.workDir = opts.workDir ?? mkdtempSync(path.join(tmpdir(), 'paddock-work-'));
+    mkdirSync(this.workDir, { recursive: true });
     this.git = createGit(this.workDir);
     this.retry = { ...DEFAULT_RETRY, ...opts.retry };
     this.clock = opts.clock ?? (() => new Date());
@@ -338,6 +344,7 @@ export class Committer {
       else files.set(p, c);
     }
     for (const [p, c] of result.files) files.set(p, c);
+    if (defs.broken?.length) keepGroupsOf(new Set(defs.broken), snap.files, files);
     const changed = diff(snap.files, files);
 
     const applied = batch.filter((p) => (outcomes.get(p) as Outcome)?.status === 'applied' && (p.intent.body.kind !== 'sync' || changed.length));
@@ -349,8 +356,8 @@ export class Committer {
 
     await this.writeTree(changed, files);
     const message = commitMessage(applied.length ? applied : batch, outcomes, changed);
-    await this.git.add(['-A']);
-    await this.git.commit(message, undefined, { '--no-verify': null, '--quiet': null });
+    await this.git.raw(['add', '-A', '--verbose']);
+    await this.git.commit(message, undefined, { '--no-verify': null });
     this.localAhead = true;
     const sha = (await this.git.revparse(['HEAD'])).trim();
     await this.push(batch[0].intent.requestId, sha);
@@ -368,7 +375,7 @@ export class Committer {
   private async sync(): Promise<Snapshot> {
     let remoteHead: string | undefined;
     try {
-      await this.git.fetch('origin', this.opts.branch, { '--quiet': null, '--no-tags': null });
+      await this.git.fetch('origin', this.opts.branch, { '--verbose': null, '--no-tags': null });
       remoteHead = (await this.git.revparse([`refs/remotes/origin/${this.opts.branch}`])).trim();
     } catch (e) {
       if (!/couldn't find remote ref|unknown revision|ambiguous argument/i.test(String((e as Error).message))) throw e;
@@ -376,20 +383,37 @@ export class Committer {
     }
     if (this.snapshot && this.snapshot.head === remoteHead && !this.localAhead) return this.snapshot;
     if (remoteHead) {
-      await this.git.raw(['reset', '--hard', '--quiet', remoteHead]);
+      await this.git.raw(['reset', '--hard', remoteHead]);
     } else {
       await this.git.raw(['read-tree', '--empty']);
       await this.git.raw(['symbolic-ref', 'HEAD', `refs/heads/${this.opts.branch}`]);
       await this.git.raw(['update-ref', '-d', `refs/heads/${this.opts.branch}`]).catch(() => undefined);
     }
-    await this.git.raw(['clean', '-fdxq']);
-    const files = new Map<string, string>();
-    if (remoteHead) {
-      const listed = (await this.git.raw(['ls-files', '-z'])).split('\0').filter(Boolean);
-      await Promise.all(listed.map(async (p) => files.set(p, await readFile(path.join(this.workDir, p), 'utf8'))));
+    // Leftovers exist only after a cycle that wrote files but did not push.
+    if (this.localAhead || !this.snapshot) await this.git.raw(['clean', '-fdx']);
+    const prev = this.snapshot;
+    let files: Map<string, string>;
+    let state: StateRecords;
+    if (prev?.head && remoteHead) {
+      // Follow the remote: read and parse only what changed since the tip we knew.
+      const changed = (await this.git.raw(['diff', '--name-only', '-z', '--no-renames', prev.head, remoteHead])).split('\0').filter(Boolean);
+      const changes = new Map<string, string | null>();
+      await Promise.all(changed.map(async (p) => changes.set(p, await readFile(path.join(this.workDir, p), 'utf8').catch(() => null))));
+      files = new Map(prev.files);
+      for (const [p, c] of changes) {
+        if (c === null) files.delete(p);
+        else files.set(p, c);
+      }
+      state = patchState(prev.state, changes);
+    } else {
+      files = new Map();
+      if (remoteHead) {
+        const listed = (await this.git.raw(['ls-files', '-z'])).split('\0').filter(Boolean);
+        await Promise.all(listed.map(async (p) => files.set(p, await readFile(path.join(this.workDir, p), 'utf8'))));
+      }
+      state = parseState(files);
     }
-    const sorted = new Map([...files].sort(([a], [b]) => (a < b ? -1 : 1)));
-    this.snapshot = { head: remoteHead, files: sorted, state: parseState(sorted) };
+    this.snapshot = { head: remoteHead, files, state };
     this.localAhead = false;
     this.lastSynth = undefined;
     return this.snapshot;
@@ -397,7 +421,7 @@ export class Committer {
 
   private async push(requestId: string, sha: string): Promise<void> {
     try {
-      await this.git.push('origin', `HEAD:refs/heads/${this.opts.branch}`, { '--quiet': null });
+      await this.git.push('origin', `HEAD:refs/heads/${this.opts.branch}`, { '--verbose': null });
     } catch (e) {
       const kind = classifyGitError(e);
       if (isRetryable(kind)) throw e;
@@ -410,7 +434,7 @@ export class Committer {
 
   private async remoteHas(requestId: string, sha: string): Promise<boolean> {
     try {
-      await this.git.fetch('origin', this.opts.branch, { '--quiet': null, '--no-tags': null });
+      await this.git.fetch('origin', this.opts.branch, { '--verbose': null, '--no-tags': null });
       const log = await this.git.raw(['log', '-n', '200', '--format=%H%n%B%x00', `refs/remotes/origin/${this.opts.branch}`]);
       return log.split('\0').some((entry) => entry.trim().startsWith(sha) || entry.includes(`Paddock-Request-Id: ${requestId}\n`));
     } catch {
@@ -492,6 +516,19 @@ function committedGroups(files: ReadonlyMap<string, string>): Set<string> {
     if (m && m[1] !== ROOT_APP && p.startsWith(`${APPS_DIR}/`)) out.add(m[1]);
   }
   return out;
+}
+
+/** Copies from `before` the Application and files of every group whose definition file is in `broken` and that `after` lacks. */
+function keepGroupsOf(broken: ReadonlySet<string>, before: ReadonlyMap<string, string>, after: Map<string, string>): void {
+  for (const [p, text] of before) {
+    const m = /^apps\/([^/]+)\.yaml$/.exec(p);
+    if (!m || after.has(p)) continue;
+    const def = new RegExp(`^\\s+${DEFINITION_ANNOTATION.replace(/[./]/g, '\\$&')}: "?([^"\\n]+)"?$`, 'm').exec(text)?.[1];
+    if (!def || !broken.has(def)) continue;
+    after.set(p, text);
+    const dir = `groups/${m[1]}/`;
+    for (const [q, c] of before) if (q.startsWith(dir)) after.set(q, c);
+  }
 }
 
 function diff(before: ReadonlyMap<string, string>, after: ReadonlyMap<string, string>): string[] {

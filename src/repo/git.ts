@@ -3,6 +3,10 @@
  * simple-git. Each instance runs git with a fixed environment: C locale (so errors can be
  * classified by their text), no prompts (a missing credential fails at once instead of
  * hanging), batch-mode SSH, and a timeout on every command.
+ *
+ * simple-git sleeps 50 ms after any command that printed nothing, whatever its completion
+ * options; that would triple a commit cycle. Callers on hot paths therefore run git verbose
+ * (`fetch -v`, `add --verbose`, `push -v`, `reset --hard` without `-q`) so it always prints.
  */
 import { simpleGit, type SimpleGit } from 'simple-git';
 

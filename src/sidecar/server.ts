@@ -56,7 +56,6 @@ export async function buildSidecar(deps: SidecarDeps, routes: readonly RouteModu
   const app = Fastify({
     logger: deps.logger ?? false,
     bodyLimit: BODY_LIMIT,
-    disableRequestLogging: true,
     requestIdHeader: 'x-request-id',
     genReqId: () => randomUUID(),
   });

@@ -7,7 +7,7 @@ import path from 'node:path';
 import YAML from 'yaml';
 import type { z } from 'zod';
 import {
-  GroupRecordSchema, LeaseRecordSchema, ReleaseRecordSchema, RemovalRecordSchema, WorkspaceRecordSchema,
+  EMPTY_STATE, GroupRecordSchema, LeaseRecordSchema, ReleaseRecordSchema, RemovalRecordSchema, WorkspaceRecordSchema,
   leaseKey, recordPath,
   type GroupRecord, type LeaseRecord, type ReleaseRecord, type RemovalRecord, type StateRecords, type WorkspaceRecord,
 } from '../../constructs/private/records.ts';
@@ -16,34 +16,56 @@ import { toYaml } from './layout.ts';
 
 /** Parses record files given as paths relative to the repo root (`state/...`) -> YAML text. */
 export function parseState(files: ReadonlyMap<string, string>): StateRecords {
-  const groups = new Map<string, GroupRecord>();
-  const removals = new Map<string, RemovalRecord>();
-  const releases = new Map<string, ReleaseRecord[]>();
-  const workspaces = new Map<string, WorkspaceRecord>();
-  const leases = new Map<string, LeaseRecord>();
-  for (const [p, text] of [...files].sort(([a], [b]) => a.localeCompare(b))) {
+  return patchState(EMPTY_STATE, files);
+}
+
+/**
+ * `state` with the record files in `changes` applied: path -> new text, or null when the file
+ * was deleted. Only the changed files are parsed, so following another writer's commit costs
+ * what that commit changed.
+ */
+export function patchState(state: StateRecords, changes: ReadonlyMap<string, string | null>): StateRecords {
+  const groups = new Map(state.groups);
+  const removals = new Map(state.removals);
+  const releases = new Map([...state.releases].map(([k, v]) => [k, [...v]]));
+  const workspaces = new Map(state.workspaces);
+  const leases = new Map(state.leases);
+  for (const [p, text] of [...changes].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
     const parts = p.split('/');
     if (parts[0] !== 'state' || !p.endsWith('.yaml')) continue;
     const base = parts[parts.length - 1].slice(0, -'.yaml'.length);
     switch (parts[1]) {
       case 'groups':
-        if (parts.length === 3) groups.set(base, check(p, text, GroupRecordSchema, 'group', base));
+        if (parts.length !== 3) break;
+        if (text === null) groups.delete(base);
+        else groups.set(base, check(p, text, GroupRecordSchema, 'group', base));
         break;
       case 'removals':
-        if (parts.length === 3) removals.set(base, check(p, text, RemovalRecordSchema, 'group', base));
+        if (parts.length !== 3) break;
+        if (text === null) removals.delete(base);
+        else removals.set(base, check(p, text, RemovalRecordSchema, 'group', base));
         break;
-      case 'releases':
-        if (parts.length === 4) {
+      case 'releases': {
+        if (parts.length !== 4) break;
+        const rest = (releases.get(parts[2]) ?? []).filter((r) => r.id !== base);
+        if (text !== null) {
           const r = check(p, text, ReleaseRecordSchema, 'id', base);
           if (r.service !== parts[2]) throw new UserError('InvalidState', `${p}: service "${r.service}" does not match its directory`);
-          releases.set(r.service, [...(releases.get(r.service) ?? []), r]);
+          rest.push(r);
         }
+        if (rest.length) releases.set(parts[2], rest);
+        else releases.delete(parts[2]);
         break;
+      }
       case 'workspaces':
-        if (parts.length === 3) workspaces.set(base, check(p, text, WorkspaceRecordSchema, 'name', base));
+        if (parts.length !== 3) break;
+        if (text === null) workspaces.delete(base);
+        else workspaces.set(base, check(p, text, WorkspaceRecordSchema, 'name', base));
         break;
       case 'leases':
-        if (parts.length === 4) {
+        if (parts.length !== 4) break;
+        if (text === null) leases.delete(leaseKey(parts[2], base));
+        else {
           const r = check(p, text, LeaseRecordSchema, 'name', base);
           if (r.type !== parts[2]) throw new UserError('InvalidState', `${p}: type "${r.type}" does not match its directory`);
           leases.set(leaseKey(r.type, r.name), r);

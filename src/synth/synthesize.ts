@@ -33,6 +33,9 @@ import { prepareValidators, validateObject } from './validate.ts';
 
 type Json = Record<string, any>;
 
+/** On each Application: the definition file that made the group. */
+export const DEFINITION_ANNOTATION = 'paddock.dev/definition';
+
 export interface SynthInputs {
   readonly state: StateRecords;
   readonly sidecarUrl: string;
@@ -122,6 +125,8 @@ interface EnvOutput {
 
 interface FileOutput {
   readonly file: string;
+  /** The definition's file name, recorded on each of its Applications (`paddock.dev/definition`). */
+  readonly name: string;
   readonly envs: readonly EnvOutput[];
   readonly pools: readonly PoolInfo[];
   readonly claimsWorkspaces: boolean;
@@ -220,7 +225,8 @@ async function buildFile(def: Definition, inputs: SynthInputs): Promise<FileOutp
   await prepareValidators(pending.map((p) => p.object.apiVersion));
   for (const { object, apiObject } of pending) checkObject(object, apiObject.node.path, def.file);
   for (const env of envs) for (const o of env.objects) (o as { yaml: string }).yaml = toYaml(o.object);
-  return { file: def.file, envs, pools, claimsWorkspaces, reads, fingerprint: fingerprint(inputs.state, reads) };
+  const name = def.absPath.split('/').pop() ?? def.file;
+  return { file: def.file, name, envs, pools, claimsWorkspaces, reads, fingerprint: fingerprint(inputs.state, reads) };
 }
 
 function checkObject(object: Json, path: string, file: string): void {
@@ -308,6 +314,7 @@ async function assemble(outputs: readonly FileOutput[], inputs: SynthInputs, cac
         if (env.owner) annotations['paddock.dev/owner'] = env.owner;
         if (env.ttl) annotations['paddock.dev/ttl'] = env.ttl;
         if (expiresAt) annotations['paddock.dev/expires-at'] = expiresAt;
+        annotations[DEFINITION_ANNOTATION] = out.name;
         const app = { group: env.group, namespace: env.namespace, destination: env.destination, annotations };
         files.set(appPath(env.group), memoYaml(cache, app, () => groupApplication(app, inputs.argo)));
         shown.push({ name: env.group, namespace: env.namespace, objects: groupFiles.length, ttl: env.ttl });
