@@ -48,6 +48,11 @@ export class Workspace extends Construct {
     return `ws-${name}`;
   }
 
+  /** The user a workspace's owner logs in as: its name without dashes, at most 32 characters. */
+  public static userOf(name: string): string {
+    return toDnsLabel(name.replace(/-/g, ''), 32) || 'user';
+  }
+
   /** A workspace name from an email: lowercase `[a-z0-9-]`, short enough for `ws-<name>` to be a DNS label. */
   public static nameFromEmail(email: string): string {
     return toDnsLabel(email.split('@')[0].replace(/[._+]/g, '-'), 60) || 'user';
@@ -66,7 +71,7 @@ export class Workspace extends Construct {
     if (!(r.ram > 0) || !(r.cpu > 0)) throw new Error(`${where}: ram and cpu must be positive, got ram=${r.ram} cpu=${r.cpu}`);
     if (!Number.isInteger(r.port)) throw new Error(`${where}: port must be an integer, got ${r.port}`);
     this.name = r.name;
-    this.user = toDnsLabel(r.name.replace(/-/g, ''), 32) || 'user';
+    this.user = Workspace.userOf(r.name);
     const labels = { 'app.kubernetes.io/name': 'workspace', 'paddock.dev/workspace': r.name };
     const size = { memory: `${r.ram}Gi`, cpu: String(r.cpu) };
 

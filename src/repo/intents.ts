@@ -159,6 +159,9 @@ export function applyIntent(d: StateDraft, intent: Intent): Outcome {
       if (!d.workspaces.has(b.name)) throw new UserError('NotFound', `workspace "${b.name}" does not exist`);
       d.workspaces.delete(b.name);
       d.remove(recordPath.workspace(b.name));
+      // Its group goes with it: a workspace made later under the same name starts a new life.
+      const group = Workspace.groupOf(b.name);
+      if (d.groups.delete(group)) d.remove(recordPath.group(group));
       return { status: 'applied', subject };
     }
     case 'leases': {

@@ -1,0 +1,266 @@
+/**
+ * Releases, kubernaut-compatible: CI posts a service's new version (and, if it likes, the
+ * mustache template of its manifests); paddock records it under `state/releases/` and the
+ * service's `Release` constructs render it, all in one commit.
+ *
+ * - `POST /api/releases`: kubernaut's multipart form (`service`, `version`, `registry`,
+ *   `comment`, `image`, `namespace`, a `template` file, every other field an attribute), a
+ *   urlencoded form of the same fields, or JSON `{service, version, image?, namespace?,
+ *   template?, attributes?, registry?, comment?}`. A template is rendered with the release's
+ *   own fields before anything is committed; one that does not give Kubernetes objects is a 400.
+ * - `GET /api/releases?service&version&registry&limit&offset&sort&order`: `{count, limit,
+ *   offset, items}`, soft-deleted releases left out; newest first, 20 a page (at most 100);
+ *   `sort` is `createdAt` (kubernaut's `created`), `version`, `service` or `registry`.
+ * - `GET /api/releases/:id`: the release, its template, whether it is the service's active
+ *   release, and `manifests`: the files under `groups/` rendered from it. Only the active
+ *   release has any. They are found by name: with a template of its own, the files of the
+ *   kinds and names that template renders (rendered with the release's own attributes; a
+ *   definition's attributes are not known here); without one, the files that run its image.
+ * - `DELETE /api/releases/:id`: soft delete; the service rolls back to its previous release.
+ *
+ * Where this differs from kubernaut itself: the upload answers 201 with the release (kubernaut:
+ * 200 `{id}`); the core fields (`registry`, `image`, ...) are the record's own, not attributes,
+ * though templates see them at the top level all the same; a template is refused unless it
+ * renders, with the release's own fields, to Kubernetes objects (kubernaut only checks syntax).
+ */
+import multipart from '@fastify/multipart';
+import type { FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import { DNS_LABEL } from '../../../constructs/private/names.ts';
+import { activeRelease, type ReleaseRecord } from '../../../constructs/private/records.ts';
+import { parseManifests, renderReleaseTemplate, type ReleaseView } from '../../../constructs/release.ts';
+import { UserError } from '../../errors.ts';
+import { BODY_LIMIT, parse, type RouteModule } from '../server.ts';
+
+/** Release ids paddock makes (UUIDs) and accepts in URLs: never a path separator or a dot. */
+export const RELEASE_ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/;
+export const DEFAULT_REGISTRY = 'default';
+/** Form fields that are release fields; every other field is an attribute. */
+const FIELDS = ['service', 'version', 'registry', 'comment', 'template', 'image', 'namespace'] as const;
+
+const label = (what: string) => z.string().max(63, `must be at most 63 characters`).regex(DNS_LABEL, `must be a DNS label (lowercase letters, digits and "-"), like "my-${what}"`);
+const ReleaseBody = z.object({
+  service: label('service'),
+  version: z.string().min(1, 'is required').max(128, 'must be at most 128 characters').regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces'),
+  image: z.string().max(512, 'must be at most 512 characters').regex(/^\S+$/, 'must not contain spaces').optional(),
+  namespace: label('namespace').optional(),
+  registry: z.string().max(63, 'must be at most 63 characters').regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'must be letters, digits, ".", "_" and "-"').optional(),
+  comment: z.string().max(1024, 'must be at most 1024 characters').optional(),
+  template: z.string().max(BODY_LIMIT).optional(),
+  attributes: z
+    .record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_-]{0,62}$/, 'attribute names are letters, digits, "_" and "-", starting with a letter or "_"'), z.string().max(4096, 'attribute values must be at most 4096 characters'))
+    .refine((a) => Object.keys(a).length <= 100, 'at most 100 attributes')
+    .optional(),
+}).strict();
+type ReleaseInput = z.infer<typeof ReleaseBody>;
+
+const ListQuery = z.object({
+  service: z.string().max(63).optional(),
+  version: z.string().max(128).optional(),
+  registry: z.string().max(63).optional(),
+  limit: z.coerce.number().int('must be a whole number').min(1, 'must be at least 1').max(100, 'must be at most 100').default(20),
+  offset: z.coerce.number().int('must be a whole number').min(0, 'must be 0 or more').max(1_000_000_000).default(0),
+  /** `created` is kubernaut's name for `createdAt`. */
+  sort: z.enum(['createdAt', 'created', 'version', 'service', 'registry']).default('createdAt'),
+  order: z.enum(['asc', 'desc']).default('desc'),
+});
+
+const tooLarge = () => new UserError('PayloadTooLarge', `the body is over ${BODY_LIMIT / 1024} KiB`);
+
+/** A kubernaut form's fields as a release body: the known fields, and every other one an attribute. */
+export function bodyOfForm(fields: ReadonlyMap<string, string>): Record<string, unknown> {
+  const body: Record<string, unknown> = {};
+  const attributes: Record<string, string> = {};
+  for (const [name, value] of fields) {
+    if ((FIELDS as readonly string[]).includes(name)) body[name] = value;
+    else attributes[name] = value;
+  }
+  if (Object.keys(attributes).length) body.attributes = attributes;
+  return body;
+}
+
+/** Reads a multipart form, holding every part to the body limit. */
+async function formOf(req: FastifyRequest): Promise<Map<string, string>> {
+  if (Number(req.headers['content-length'] ?? 0) > BODY_LIMIT) throw tooLarge();
+  const fields = new Map<string, string>();
+  let total = 0;
+  for await (const part of req.parts()) {
+    let value: string;
+    if (part.type === 'file') value = (await part.toBuffer()).toString('utf8');
+    else {
+      if (part.fieldnameTruncated) throw new UserError('BadRequest', 'release: a form field name is over 100 characters');
+      if (part.valueTruncated) throw tooLarge();
+      value = typeof part.value === 'string' ? part.value : JSON.stringify(part.value);
+    }
+    total += part.fieldname.length + Buffer.byteLength(value);
+    if (total > BODY_LIMIT) throw tooLarge();
+    if (fields.has(part.fieldname)) throw new UserError('BadRequest', `release: form field "${part.fieldname}" is given twice`);
+    fields.set(part.fieldname, value);
+  }
+  return fields;
+}
+
+/** Empty optional fields (`-F comment=` from an unset CI variable) count as absent. */
+function withoutEmpty(body: unknown): unknown {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) return body;
+  const out: Record<string, unknown> = { ...(body as Record<string, unknown>) };
+  for (const k of ['image', 'namespace', 'registry', 'comment', 'template']) if (out[k] === '') delete out[k];
+  return out;
+}
+
+/** What a release's template is rendered with, outside a definition: its own fields only. */
+function ownView(r: Pick<ReleaseRecord, 'id' | 'service' | 'version' | 'image' | 'namespace' | 'attributes'>): ReleaseView {
+  return { id: r.id, service: r.service, version: r.version, image: r.image ?? '', namespace: r.namespace ?? 'default', attributes: r.attributes ?? {} };
+}
+
+/** Throws InvalidTemplate unless `template` renders to Kubernetes objects (apiVersion, kind, metadata.name). */
+export function checkTemplate(template: string, r: Parameters<typeof ownView>[0]): Array<Record<string, any>> {
+  const where = `template of ${r.service}@${r.version}`;
+  let text: string;
+  try {
+    text = renderReleaseTemplate(template, ownView(r));
+  } catch (e) {
+    throw new UserError('InvalidTemplate', `${where} is not a valid mustache template: ${firstLine(e)}`);
+  }
+  try {
+    return parseManifests(text, where);
+  } catch (e) {
+    throw new UserError('InvalidTemplate', firstLine(e));
+  }
+}
+
+/** A release as the API shows it (the template only on `GET /api/releases/:id`). */
+export function publicRelease(r: ReleaseRecord) {
+  return {
+    id: r.id,
+    service: r.service,
+    version: r.version,
+    image: r.image ?? null,
+    namespace: r.namespace ?? null,
+    registry: r.registry ?? DEFAULT_REGISTRY,
+    comment: r.comment ?? null,
+    attributes: r.attributes ?? {},
+    createdAt: r.createdAt,
+  };
+}
+
+/** The files under `groups/` rendered from `r` (see the header for how they are found). */
+export function manifestsOf(r: ReleaseRecord, ofService: readonly ReleaseRecord[], files: ReadonlyMap<string, string>): string[] {
+  if (r.deletedAt || activeRelease(ofService)?.id !== r.id) return [];
+  const groupFiles = [...files.keys()].filter((p) => p.startsWith('groups/'));
+  if (r.template) {
+    let objects: Array<Record<string, any>>;
+    try {
+      objects = checkTemplate(r.template, r);
+    } catch {
+      return [];
+    }
+    // `<kind>-<name>.yaml`, or `<kind>-<name>.<namespace>.yaml` when a group has two of them.
+    const bases = objects.map((o) => `${String(o.kind).toLowerCase()}-${o.metadata.name}`);
+    return groupFiles.filter((p) => {
+      const file = p.slice(p.lastIndexOf('/') + 1);
+      return bases.some((b) => file === `${b}.yaml` || (file.startsWith(`${b}.`) && /^[a-z0-9-]+\.yaml$/.test(file.slice(b.length + 1))));
+    }).sort();
+  }
+  if (!r.image) return [];
+  const runs = new RegExp(`^\\s*(?:- )?image: ["']?${r.image.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}["']?\\s*$`, 'm');
+  return groupFiles.filter((p) => runs.test(files.get(p)!)).sort();
+}
+
+function firstLine(e: unknown): string {
+  return String((e as Error)?.message ?? e).split('\n')[0];
+}
+
+const byVersion = new Intl.Collator('en', { numeric: true });
+
+export const releaseRoutes: RouteModule = (app, ctx) => {
+  // Encapsulated: the multipart parser serves these routes only.
+  app.register(async (scope) => {
+    await scope.register(multipart, {
+      limits: { fileSize: BODY_LIMIT, fieldSize: BODY_LIMIT, fieldNameSize: 100, fields: 200, files: 4, parts: 204 },
+      throwFileSizeLimit: true,
+    });
+    scope.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: BODY_LIMIT }, (_req, body, done) => {
+      done(null, bodyOfForm(new Map(new URLSearchParams(String(body)))));
+    });
+
+    const all = async () => (await ctx.deps.committer.refresh()).state.releases;
+    /** The release with that id, the releases of its service, and the repo files, freshly fetched. */
+    const find = async (id: string) => {
+      // Checked before anything else: an id never reaches a path or a lookup unless id-shaped.
+      if (!RELEASE_ID.test(id)) throw new UserError('NotFound', `release "${id.slice(0, 80)}" does not exist`);
+      const view = await ctx.deps.committer.refresh();
+      for (const [, list] of view.state.releases) {
+        const r = list.find((x) => x.id === id);
+        if (r) return { r, list, files: view.files };
+      }
+      throw new UserError('NotFound', `release "${id}" does not exist`);
+    };
+
+    scope.post('/api/releases', async (req, reply) => {
+      ctx.requireToken(req);
+      const raw = req.isMultipart() ? bodyOfForm(await formOf(req)) : req.body;
+      const input: ReleaseInput = parse(ReleaseBody, withoutEmpty(raw), 'release');
+      const id = ctx.newId();
+      if (!RELEASE_ID.test(id)) throw new Error(`release id "${id}" from newId is not id-shaped`);
+      const attributes = input.attributes ?? {};
+      if (input.template !== undefined) checkTemplate(input.template, { id, service: input.service, version: input.version, image: input.image, namespace: input.namespace, attributes });
+      const record: ReleaseRecord = {
+        id,
+        service: input.service,
+        version: input.version,
+        ...(input.image !== undefined ? { image: input.image } : {}),
+        ...(input.namespace !== undefined ? { namespace: input.namespace } : {}),
+        registry: input.registry ?? DEFAULT_REGISTRY,
+        ...(input.comment !== undefined ? { comment: input.comment } : {}),
+        attributes,
+        ...(input.template !== undefined ? { template: input.template } : {}),
+        createdAt: ctx.clock().toISOString(),
+      };
+      const answer = await ctx.deps.committer.submit({
+        body: { kind: 'release', record },
+        requestId: ctx.requestId(req),
+        requestedBy: `release API from ${req.ip}`,
+      });
+      return reply.status(201).send({ ...publicRelease(answer.outcome.value as ReleaseRecord), commit: answer.commit ?? null });
+    });
+
+    scope.get('/api/releases', async (req) => {
+      const q = parse(ListQuery, req.query, 'release query');
+      const items = [...(await all()).values()].flat().filter((r) => !r.deletedAt
+        && (q.service === undefined || r.service === q.service)
+        && (q.version === undefined || r.version === q.version)
+        && (q.registry === undefined || (r.registry ?? DEFAULT_REGISTRY) === q.registry));
+      const text = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+      const created = (a: ReleaseRecord, b: ReleaseRecord) => Date.parse(a.createdAt) - Date.parse(b.createdAt);
+      const key = {
+        createdAt: created,
+        created,
+        version: (a: ReleaseRecord, b: ReleaseRecord) => byVersion.compare(a.version, b.version),
+        service: (a: ReleaseRecord, b: ReleaseRecord) => text(a.service, b.service),
+        registry: (a: ReleaseRecord, b: ReleaseRecord) => text(a.registry ?? DEFAULT_REGISTRY, b.registry ?? DEFAULT_REGISTRY),
+      }[q.sort];
+      const sign = q.order === 'asc' ? 1 : -1;
+      items.sort((a, b) => sign * (key(a, b) || created(a, b) || text(a.id, b.id)));
+      return { count: items.length, limit: q.limit, offset: q.offset, items: items.slice(q.offset, q.offset + q.limit).map(publicRelease) };
+    });
+
+    scope.get<{ Params: { id: string } }>('/api/releases/:id', async (req) => {
+      const { r, list, files } = await find(req.params.id);
+      if (r.deletedAt) throw new UserError('NotFound', `release "${r.id}" was deleted at ${r.deletedAt}`);
+      const active = activeRelease(list)?.id === r.id;
+      return { ...publicRelease(r), template: r.template ?? null, active, manifests: manifestsOf(r, list, files) };
+    });
+
+    scope.delete<{ Params: { id: string } }>('/api/releases/:id', async (req, reply) => {
+      ctx.requireToken(req);
+      const { r } = await find(req.params.id);
+      await ctx.deps.committer.submit({
+        body: { kind: 'delete-release', service: r.service, id: r.id },
+        requestId: ctx.requestId(req),
+        requestedBy: `release API from ${req.ip}`,
+      });
+      return reply.status(204).send();
+    });
+  });
+};
