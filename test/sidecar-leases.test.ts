@@ -96,12 +96,18 @@ describe('Boskos-compatible leases', () => {
     expect(r.body.total.dirty).toBe(3);
   });
 
-  it('GIVEN reset WHEN resources in a state are stale THEN they move to dest and the answer maps name to former owner', async () => {
+  it('GIVEN reset WHEN owned resources in a state are stale THEN they move to dest and the answer maps name to former owner; unowned ones stay', async () => {
+    const held = await q('/acquire', { type: 'proj', state: 'dirty', dest: 'cleaning', owner: 'janitor-1' });
+    expect([held.status, held.body.name]).toEqual([200, 'proj-2']);
     now = new Date(now.getTime() + 60_000);
-    const r = await q('/reset', { type: 'proj', state: 'dirty', expire: '30s', dest: 'free' });
+    const r = await q('/reset', { type: 'proj', state: 'cleaning', expire: '30s', dest: 'dirty' });
     expect(r.status).toBe(200);
-    expect(r.body).toEqual({ 'proj-2': '', 'proj-3': '' });
-    expect(s.ranch.get('proj-2')?.state).toBe('free');
+    expect(r.body).toEqual({ 'proj-2': 'janitor-1' });
+    expect(s.ranch.get('proj-2')).toMatchObject({ state: 'dirty', owner: '' });
+    const none = await q('/reset', { type: 'proj', state: 'dirty', expire: '0s', dest: 'free' });
+    expect(none.body).toEqual({});
+    expect(s.ranch.get('proj-3')?.state).toBe('dirty');
+    expect(await s.ranch.janitor(0)).toEqual(['proj-2', 'proj-3']);
   });
 
   it('GIVEN acquirebystate WHEN one named resource is not in the state THEN none is taken; WHEN all are THEN all are, as a list', async () => {

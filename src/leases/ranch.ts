@@ -185,10 +185,13 @@ export class Ranch {
     return publicView(next);
   }
 
-  /** Moves resources of `type` in `state` not updated for `expireMs` to `dest`; answers name -> former owner. */
+  /**
+   * Moves owned resources of `type` in `state` not updated for `expireMs` to `dest`; answers
+   * name -> former owner. As in Boskos, resources nobody owns are left alone.
+   */
   async reset(q: { type: string; state: string; expireMs: number; dest: string }): Promise<Record<string, string>> {
     const cutoff = this.now().getTime() - q.expireMs;
-    const hits = [...this.entries.values()].filter((e) => e.type === q.type && e.state === q.state && e.lastUpdate.getTime() < cutoff);
+    const hits = [...this.entries.values()].filter((e) => e.type === q.type && e.state === q.state && e.owner && e.lastUpdate.getTime() < cutoff);
     if (!hits.length) return {};
     const changes = hits.map((e) => [e, this.change(e, { state: q.dest, owner: '' })] as const);
     await this.commit(changes, `lease(${q.type}): reset ${hits.length} ${q.state} -> ${q.dest}`, `reset-${q.type}-${this.now().getTime()}`, 'paddock reset');

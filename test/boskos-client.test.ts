@@ -1,0 +1,60 @@
+/**
+ * The real Boskos Go client (sigs.k8s.io/boskos/client, unchanged) against paddock's sidecar:
+ * test/boskos/harness drives acquire, update with userdata, release, acquire-by-state, reset
+ * and metric through it. Needs Go (the machines have it; .ci/run checks). The binary is cached
+ * under .cache/ so only the first run pays for the build.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { REPO_ROOT, run } from './helpers/cli.ts';
+import { startSidecar, type TestSidecar } from './helpers/sidecar.ts';
+
+const HARNESS_SRC = path.join(REPO_ROOT, 'test/boskos/harness');
+const HARNESS_BIN = path.join(REPO_ROOT, '.cache/boskos-harness/harness');
+
+function goVersion(): string | undefined {
+  try {
+    return execFileSync('go', ['version'], { encoding: 'utf8' }).trim();
+  } catch {
+    return undefined;
+  }
+}
+
+const go = goVersion();
+if (!go) console.warn('SKIPPED: the Boskos Go client test needs Go on PATH (`go` not found); .ci/run installs it.');
+
+describe.skipIf(!go)('the Boskos Go client against paddock', () => {
+  let s: TestSidecar;
+  beforeAll(async () => {
+    mkdirSync(path.dirname(HARNESS_BIN), { recursive: true });
+    // go build is itself incremental: a no-op when nothing changed.
+    const b = await run('go', ['build', '-o', HARNESS_BIN, '.'], { cwd: HARNESS_SRC, timeoutMs: 15 * 60_000 });
+    if (b.code !== 0 || !existsSync(HARNESS_BIN)) throw new Error(`building the Boskos harness failed:\n${b.stderr}`);
+    s = await startSidecar({
+      files: {
+        'pool.ts': `
+import { ApiObject } from 'cdk8s';
+import { Environment, LeasePool } from 'paddock';
+export default (scope) => {
+  new LeasePool(scope, 'harness', { type: 'harness', count: 3, environment: (pool, r) => {
+    const env = new Environment(pool, r.name, { namespace: r.name });
+    new ApiObject(env, 'cm', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'lease' }, data: { r: r.name } });
+    return env;
+  } });
+};`,
+      },
+    });
+  }, 16 * 60_000);
+  afterAll(() => s?.close());
+
+  it('GIVEN paddock serving a pool WHEN the unchanged Go client runs its scenario THEN every step passes', async () => {
+    const r = await run(HARNESS_BIN, ['-url', s.url, '-type', 'harness', '-owner', 'harness-bot'], { timeoutMs: 120_000 });
+    const lines = r.stdout.trim().split('\n');
+    expect(lines.filter((l) => l.startsWith('FAIL')), r.stdout + r.stderr).toEqual([]);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(lines.filter((l) => l.startsWith('OK ')).length).toBeGreaterThanOrEqual(20);
+    for (const step of ['OK acquire', 'OK release']) expect(lines.some((l) => l.startsWith(step)), step).toBe(true);
+  }, 180_000);
+});
