@@ -1,0 +1,56 @@
+/** A real `git daemon` on 127.0.0.1 serving one directory, for network cases. Stoppable and restartable. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { connect, createServer } from 'node:net';
+import path from 'node:path';
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as { port: number }).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export class GitDaemon {
+  private child?: ChildProcess;
+  constructor(readonly baseDir: string, readonly port: number) {}
+
+  static async start(baseDir: string): Promise<GitDaemon> {
+    const d = new GitDaemon(baseDir, await freePort());
+    await d.resume();
+    return d;
+  }
+
+  /** `git://127.0.0.1:<port>/<name>` for a repo under the base dir. */
+  url(repoDir: string): string {
+    return `git://127.0.0.1:${this.port}/${path.relative(this.baseDir, repoDir)}`;
+  }
+
+  async resume(): Promise<void> {
+    this.child = spawn('git', ['daemon', '--reuseaddr', '--export-all', '--enable=receive-pack', '--listen=127.0.0.1', `--port=${this.port}`, `--base-path=${this.baseDir}`, this.baseDir], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = this.child;
+    await new Promise<void>((resolve, reject) => {
+      const deadline = Date.now() + 10_000;
+      const probe = () => {
+        const s = connect(this.port, '127.0.0.1');
+        s.once('connect', () => (s.destroy(), resolve()));
+        s.once('error', () => (Date.now() > deadline ? reject(new Error('git daemon did not start')) : setTimeout(probe, 50)));
+      };
+      child.once('exit', (code) => reject(new Error(`git daemon exited ${code}`)));
+      probe();
+    });
+  }
+
+  async stop(): Promise<void> {
+    const child = this.child;
+    if (!child || child.exitCode !== null) return;
+    this.child = undefined;
+    await new Promise((r) => {
+      child.once('exit', r);
+      child.kill('SIGTERM');
+    });
+  }
+}
