@@ -8,6 +8,7 @@ import { registerRepoCommands } from './repo-commands.ts';
 import { registerServe } from './serve.ts';
 import { registerStatus } from './status.ts';
 import { registerSynth } from './synth.ts';
+import { registerWatch } from './watch.ts';
 
 export function buildProgram(): Command {
   const program = new Command('paddock')
@@ -18,6 +19,7 @@ export function buildProgram(): Command {
   registerRepoCommands(program);
   registerServe(program);
   registerStatus(program);
+  registerWatch(program);
   return program;
 }
 

@@ -1,0 +1,110 @@
+/** `paddock watch` and `paddock up`: the reconciler, alone or with the sidecar (the embedded default). */
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import type { Command } from 'commander';
+import { gcUrl } from '../../constructs/private/gc-token.ts';
+import { argoOptions, DEFAULTS } from '../config.ts';
+import { UserError } from '../errors.ts';
+import { Committer } from '../repo/committer.ts';
+import { initBareRepo } from '../repo/git.ts';
+import { commitLine, logger, startRuntime } from '../runtime.ts';
+import { ROOT_APP } from '../synth/layout.ts';
+import { Definitions } from '../watch/definitions.ts';
+import { LockFileElector } from '../watch/lock.ts';
+import { Watcher } from '../watch/watcher.ts';
+import { repoOptions, repoSettings, type RepoFlags } from './options.ts';
+import { loadMailer, runtimeConfig, serveOptions, untilSignal, type ServeFlags } from './serve.ts';
+import { table } from './table.ts';
+
+const STATE_DIR = '.paddock';
+
+function lockFileFor(repo: string): string {
+  const key = Buffer.from(path.resolve(repo)).toString('base64url').slice(-40);
+  return path.join(STATE_DIR, 'locks', `watch-${key}.lock`);
+}
+
+export function registerWatch(program: Command): void {
+  repoOptions(program.command('watch').description('the watcher: re-synthesize and commit on definition changes and TTL expiry'))
+    .action(async (f: RepoFlags) => {
+      const s = repoSettings(f);
+      if (!s.gcSecret) throw new UserError('InvalidConfig', 'no GC secret: set PADDOCK_GC_SECRET or give --gc-secret-file');
+      const synth = { sidecarUrl: s.sidecarUrl, gcSecret: s.gcSecret, argo: argoOptions(s.argoRepoUrl, s.branch) };
+      let committer: Committer | undefined;
+      const definitions = new Definitions(path.resolve(s.definitionsDir), () => ({ ...synth, state: committer!.view().state }));
+      committer = new Committer({ repo: s.repo, branch: s.branch, definitions: definitions.current, synth, allowMassRemoval: f.allowMassRemoval, log: logger, onCommit: (c) => console.log(commitLine(c)) });
+      await committer.refresh();
+      const watcher = new Watcher({ definitions, committer, elector: new LockFileElector(lockFileFor(s.repo)) });
+      await watcher.start();
+      watcher.watch();
+      watcher.startTicking();
+      console.log(`paddock watch: watching ${s.definitionsDir}, committing to ${s.repo} (branch ${s.branch})`);
+      const sig = await untilSignal();
+      console.log(`${sig}: stopping after the current commit`);
+      await watcher.stop();
+      await committer.close();
+    });
+
+  serveOptions(repoOptions(program.command('up').description('the embedded default: a local bare repo, the watcher on environments/ and the sidecar on 127.0.0.1:8080; no cluster needed'), { repoDefault: DEFAULTS.upRepo }))
+    .action(async (f: ServeFlags) => {
+      mkdirSync(STATE_DIR, { recursive: true });
+      const gcSecret = fileSecret(path.join(STATE_DIR, 'gc-secret'));
+      const apiToken = fileSecret(path.join(STATE_DIR, 'api-tokens'));
+      const cfg = runtimeConfig(f, { repo: DEFAULTS.upRepo, sidecarUrl: DEFAULTS.upSidecarUrl, gcSecret, apiTokens: [apiToken] });
+      const local = !/^[a-z][a-z0-9+.-]*:\/\//i.test(cfg.repo) && !/^[^/]+@[^:]+:/.test(cfg.repo);
+      if (local && !existsSync(path.join(cfg.repo, 'HEAD'))) {
+        await initBareRepo(cfg.repo, cfg.branch);
+        console.log(`created ${path.resolve(cfg.repo)} (bare git repo, branch ${cfg.branch})`);
+      }
+      let runtime: Awaited<ReturnType<typeof startRuntime>> | undefined;
+      const synth = { sidecarUrl: cfg.sidecarUrl, gcSecret: cfg.gcSecret, argo: argoOptions(cfg.argoRepoUrl, cfg.branch) };
+      const definitions = new Definitions(path.resolve(cfg.definitionsDir), () => ({ ...synth, state: runtime?.committer.view().state ?? { groups: new Map(), removals: new Map(), releases: new Map(), workspaces: new Map(), leases: new Map() } }));
+      const first = await definitions.loadAll();
+      for (const p of first.problems) console.log(`definition error: ${p}`);
+      runtime = await startRuntime({ ...cfg, mailer: await loadMailer() }, definitions.current, { onCommit: (c) => console.log(commitLine(c)) });
+      const watcher = new Watcher({ definitions, committer: runtime.committer, elector: new LockFileElector(lockFileFor(cfg.repo)) });
+      watcher.watch();
+      watcher.startTicking();
+      const view = await runtime.committer.refresh();
+      console.log(summary(cfg, view.synth?.groups ?? [], runtime.url, apiToken));
+      const sig = await untilSignal();
+      console.log(`${sig}: stopping; letting the current commit finish`);
+      await watcher.stop();
+      await runtime.stop();
+      console.log('stopped');
+    });
+}
+
+/** A secret kept in a file under .paddock/, made on first use. */
+function fileSecret(file: string): string {
+  if (!existsSync(file)) writeFileSync(file, `${randomBytes(24).toString('base64url')}\n`, { mode: 0o600 });
+  return readFileSync(file, 'utf8').trim();
+}
+
+function summary(cfg: ReturnType<typeof runtimeConfig>, groups: readonly { name: string; namespace: string; files: readonly string[]; ttl?: string; removed: boolean }[], url: string, apiToken: string): string {
+  const repo = path.resolve(cfg.repo);
+  const live = groups.filter((g) => !g.removed && g.files.length);
+  const sample = live.find((g) => !g.name.startsWith('ws-')) ?? live[0];
+  const lines = [
+    '',
+    `paddock is up. Manifests repo: ${repo} (branch ${cfg.branch})`,
+    table(['GROUP', 'NAMESPACE', 'OBJECTS', 'TTL'], live.map((g) => [g.name, g.namespace, String(g.files.length), g.ttl ?? ''])),
+    '',
+    `sidecar:  ${url}   (GET ${url}/healthz, ${url}/metrics)`,
+  ];
+  if (sample) {
+    lines.push(
+      `GC:       a pod of group ${sample.name} ends its group with`,
+      `          curl -X POST ${gcUrl(cfg.sidecarUrl, cfg.gcSecret, sample.name)} -H 'content-type: application/json' -d '{ "label": "group_id=${sample.name}" }'`,
+    );
+  }
+  lines.push(
+    `leases:   curl -X POST '${url}/acquire?type=<pool type>&state=free&dest=busy&owner=me'`,
+    `API:      releases and workspaces need Authorization: Bearer $(cat ${path.join(STATE_DIR, 'api-tokens')})`,
+    `Argo CD:  serve the repo (git daemon --reuseaddr --base-path=${path.dirname(repo)} --export-all ${path.dirname(repo)}), or push it where Argo CD can read it,`,
+    `          then apply the app of apps once: git --git-dir=${repo} show ${cfg.branch}:apps/${ROOT_APP}.yaml | kubectl apply -n argocd -f -`,
+    `watching: ${path.resolve(cfg.definitionsDir)} (edit a file and a commit follows)   Ctrl-C stops`,
+  );
+  void apiToken;
+  return lines.join('\n');
+}

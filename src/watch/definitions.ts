@@ -1,0 +1,118 @@
+/**
+ * src/watch: the definitions as the watcher knows them, kept fresh as files change.
+ *
+ * Each file's last good version is kept: a file that fails to load or to synthesize is reported
+ * as one line and its previous version stays in force, so nothing is removed because of it, and
+ * the fix is picked up by the next change. A change is adopted only if the whole set still
+ * synthesizes (cheap: unchanged files come from the synth cache). A deleted file drops its groups.
+ *
+ * Owns: which definitions are in force. Must not touch: git (it hands sets to the committer).
+ */
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { DefinitionError, isUserError } from '../errors.ts';
+import type { DefinitionSet } from '../repo/committer.ts';
+import { listDefinitionFiles, loadDefinitions, type Definition } from '../synth/loader.ts';
+import { synthesize, SynthCache, type SynthInputs } from '../synth/synthesize.ts';
+
+export interface Change {
+  /** Files whose new version is now in force, or that were dropped. */
+  readonly adopted: readonly string[];
+  readonly removed: readonly string[];
+  /** One line per file whose change was refused. */
+  readonly problems: readonly string[];
+}
+
+export class Definitions {
+  private readonly byFile = new Map<string, Definition>();
+  /** Files that have never loaded: their groups in the repo must be kept as they are. */
+  private readonly neverLoaded = new Set<string>();
+  private version = 0;
+  private readonly cache = new SynthCache();
+
+  constructor(readonly dir: string, private readonly inputs: () => Omit<SynthInputs, 'liveDeployments'>) {}
+
+  /** The set in force, for the committer. */
+  current = (): DefinitionSet & { readonly broken: readonly string[] } => ({
+    definitions: [...this.byFile.values()],
+    version: this.version,
+    broken: [...this.neverLoaded].map((f) => path.basename(f)),
+  });
+
+  /** Every local file some definition is made of (for the file watcher). */
+  inputsOf(): Set<string> {
+    const out = new Set<string>();
+    for (const d of this.byFile.values()) for (const i of d.inputs) out.add(i);
+    return out;
+  }
+
+  /** Loads every file (at start). */
+  async loadAll(): Promise<Change> {
+    const files = existsSync(this.dir) ? await listDefinitionFiles(this.dir) : [];
+    return this.reload(files);
+  }
+
+  /**
+   * Re-reads what `changedPaths` touch: definition files themselves, and definitions that import
+   * a changed file. Deleted definition files are dropped.
+   */
+  async refresh(changedPaths: readonly string[]): Promise<Change> {
+    const present = new Set(existsSync(this.dir) ? await listDefinitionFiles(this.dir) : []);
+    const affected = new Set<string>();
+    for (const p of changedPaths.map((c) => path.resolve(c))) {
+      if (present.has(p) || this.byFile.has(p) || this.neverLoaded.has(p)) affected.add(p);
+      for (const d of this.byFile.values()) if (d.inputs.includes(p)) affected.add(d.absPath);
+    }
+    for (const f of present) if (!this.byFile.has(f) && !this.neverLoaded.has(f) && changedPaths.length === 0) affected.add(f);
+    return this.reload([...affected]);
+  }
+
+  private async reload(files: readonly string[]): Promise<Change> {
+    const present = new Set(existsSync(this.dir) ? await listDefinitionFiles(this.dir) : []);
+    const gone = files.filter((f) => !present.has(f));
+    const toLoad = files.filter((f) => present.has(f));
+    const { definitions, errors } = toLoad.length ? await loadDefinitions(this.dir, toLoad.map((f) => path.relative(this.dir, f))) : { definitions: [], errors: [] };
+    const problems = errors.map((e) => e.message);
+    for (const e of errors) {
+      const abs = path.resolve(this.dir, path.basename(e.file));
+      if (!this.byFile.has(abs)) this.neverLoaded.add(abs);
+    }
+
+    // Adopt the new versions only if the whole set still synthesizes; else name the file at fault.
+    const candidate = new Map(this.byFile);
+    for (const f of gone) candidate.delete(f);
+    for (const d of definitions) candidate.set(d.absPath, d);
+    let accepted = definitions;
+    for (;;) {
+      try {
+        await synthesize([...candidate.values()], { ...this.inputs() }, this.cache);
+        break;
+      } catch (e) {
+        if (!(e instanceof DefinitionError) || !isUserError(e)) throw e;
+        const culprit = accepted.find((d) => d.file === e.file) ?? accepted[0];
+        if (!culprit) throw e; // the set was broken before this change: nothing here to refuse
+        problems.push(e.message);
+        accepted = accepted.filter((d) => d !== culprit);
+        const previous = this.byFile.get(culprit.absPath);
+        if (previous) candidate.set(culprit.absPath, previous);
+        else {
+          candidate.delete(culprit.absPath);
+          this.neverLoaded.add(culprit.absPath);
+        }
+      }
+    }
+    const adopted: string[] = [];
+    for (const d of accepted) {
+      if (this.byFile.get(d.absPath) !== d) adopted.push(d.file);
+      this.byFile.set(d.absPath, d);
+      this.neverLoaded.delete(d.absPath);
+    }
+    const removed: string[] = [];
+    for (const f of gone) {
+      if (this.byFile.delete(f)) removed.push(path.relative(process.cwd(), f) || f);
+      this.neverLoaded.delete(f);
+    }
+    if (adopted.length || removed.length) this.version++;
+    return { adopted, removed, problems };
+  }
+}

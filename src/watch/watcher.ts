@@ -1,0 +1,130 @@
+/**
+ * The watcher: keeps the manifests repo equal to synth(definitions, state) as definitions are
+ * edited, TTLs run out and live clone sources change. Every write goes through the committer.
+ *
+ * File events are debounced and coalesced; a change re-reads only the files it touches. TTL
+ * removals are made only by the leader (a lock file, or a Kubernetes Lease), from the expiry the
+ * records give, so they survive restarts. The clock is injected.
+ *
+ * Owns: noticing change. Must not touch: git (the committer does), HTTP.
+ */
+import chokidar, { type FSWatcher } from 'chokidar';
+import path from 'node:path';
+import { isUserError } from '../errors.ts';
+import type { Committer, Logger } from '../repo/committer.ts';
+import { Definitions } from './definitions.ts';
+import type { Elector } from './lock.ts';
+import { dueForRemoval } from './ttl.ts';
+
+export interface WatcherOptions {
+  readonly definitions: Definitions;
+  readonly committer: Committer;
+  readonly elector: Elector;
+  readonly clock?: () => Date;
+  /** Quiet time after the last file event before reacting. @default 50 ms */
+  readonly debounceMs?: number;
+  readonly log?: Logger;
+  /** One line for people per event worth telling (errors, removals). */
+  readonly say?: (line: string) => void;
+}
+
+export class Watcher {
+  private fsw?: FSWatcher;
+  private timer?: NodeJS.Timeout;
+  private pending = new Set<string>();
+  private running: Promise<void> = Promise.resolve();
+  private ticker?: NodeJS.Timeout;
+  private seq = 0;
+
+  constructor(private readonly opts: WatcherOptions) {}
+
+  private get clock() {
+    return this.opts.clock ?? (() => new Date());
+  }
+
+  private say(line: string) {
+    (this.opts.say ?? ((l: string) => console.log(l)))(line);
+  }
+
+  /** Loads the definitions and commits what they give. */
+  async start(): Promise<void> {
+    const change = await this.opts.definitions.loadAll();
+    for (const p of change.problems) this.say(`definition error: ${p}`);
+    await this.sync(`sync(definitions): ${change.adopted.length} files loaded`);
+  }
+
+  /** Watches the definitions directory and every local file the definitions import. */
+  watch(): void {
+    const dir = this.opts.definitions.dir;
+    this.fsw = chokidar.watch([dir, ...this.opts.definitions.inputsOf()], { ignoreInitial: true, awaitWriteFinish: false });
+    const on = (p: string) => this.changed(p);
+    this.fsw.on('add', on).on('change', on).on('unlink', on);
+    this.fsw.on('error', (e) => this.say(`watch error: ${String((e as Error)?.message ?? e)}`));
+  }
+
+  /** Runs the periodic leader work (TTL expiry) every `everyMs`. */
+  startTicking(everyMs = 1_000): void {
+    this.ticker = setInterval(() => void this.tick().catch((e) => this.say(`ttl check failed: ${String(e?.message ?? e)}`)), everyMs);
+    this.ticker.unref();
+  }
+
+  /** A file changed: react after the debounce, once for a burst. */
+  changed(p: string): void {
+    this.pending.add(path.resolve(p));
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => void this.flush(), this.opts.debounceMs ?? 50);
+  }
+
+  /** Reacts to the pending file changes now (tests call it instead of waiting). */
+  flush(): Promise<void> {
+    clearTimeout(this.timer);
+    const paths = [...this.pending];
+    this.pending.clear();
+    this.running = this.running.then(() => this.react(paths));
+    return this.running;
+  }
+
+  private async react(paths: readonly string[]): Promise<void> {
+    if (!paths.length) return;
+    const change = await this.opts.definitions.refresh(paths);
+    for (const p of change.problems) this.say(`definition error: ${p}`);
+    this.fsw?.add([...this.opts.definitions.inputsOf()]);
+    const what = [...change.adopted.map((f) => `${f} changed`), ...change.removed.map((f) => `${f} deleted`)];
+    if (what.length) await this.sync(`sync(definitions): ${what.join(', ')}`);
+  }
+
+  /** Leader work: removes groups whose TTL ran out. Returns the groups it removed. */
+  async tick(): Promise<string[]> {
+    if (!this.opts.elector.tick()) return [];
+    const synth = this.opts.committer.view().synth;
+    if (!synth) return [];
+    const due = dueForRemoval(synth.groups, this.clock());
+    const removed: string[] = [];
+    await Promise.all(due.map(async (g) => {
+      try {
+        const a = await this.opts.committer.submit({ body: { kind: 'remove', group: g.name, reason: 'ttl' }, requestId: `ttl-${g.name}-${g.expiresAt}`, requestedBy: 'paddock watcher (ttl)' });
+        if (a.outcome.status === 'applied') removed.push(g.name);
+      } catch (e) {
+        this.say(`ttl removal of ${g.name} failed: ${String((e as Error)?.message ?? e)}`);
+      }
+    }));
+    return removed;
+  }
+
+  private async sync(summary: string): Promise<void> {
+    try {
+      await this.opts.committer.submit({ body: { kind: 'sync', summary }, requestId: `watch-${process.pid}-${++this.seq}`, requestedBy: 'paddock watcher' });
+    } catch (e) {
+      this.say(`${isUserError(e) ? '' : 'commit failed: '}${String((e as Error)?.message ?? e)}`);
+    }
+  }
+
+  /** Stops watching; waits for the reaction under way. */
+  async stop(): Promise<void> {
+    clearTimeout(this.timer);
+    clearInterval(this.ticker);
+    await this.fsw?.close();
+    await this.running;
+    this.opts.elector.release();
+  }
+}

@@ -1,0 +1,165 @@
+import { rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import YAML from 'yaml';
+import type { Committer } from '../src/repo/committer.ts';
+import { Definitions } from '../src/watch/definitions.ts';
+import { LockFileElector } from '../src/watch/lock.ts';
+import { Watcher } from '../src/watch/watcher.ts';
+import { bareRepo, commitCount, committer, gitOut, remoteFile, remoteFiles } from './helpers/repo.ts';
+import { definitionsDir, inputs, tempDir } from './helpers/synth.ts';
+
+const cm = (group: string, value: string, extra = '') => `
+import { ApiObject } from 'cdk8s';
+import { Environment } from 'paddock';
+export default (scope) => {
+  const env = new Environment(scope, '${group}', { namespace: '${group}'${extra} });
+  new ApiObject(env, 'cm', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'settings' }, data: { value: '${value}' } });
+};`;
+const badReplicas = `
+import { ApiObject } from 'cdk8s';
+import { Environment } from 'paddock';
+export default (scope) => {
+  const env = new Environment(scope, 'a', { namespace: 'a' });
+  new ApiObject(env, 'web', { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'web' },
+    spec: { replicas: 'two', selector: { matchLabels: { x: 'y' } }, template: { metadata: { labels: { x: 'y' } }, spec: { containers: [{ name: 'c', image: 'i' }] } } } });
+};`;
+
+async function setup(files: Record<string, string>, clock: () => Date) {
+  const remote = await bareRepo();
+  const dir = definitionsDir(files);
+  let c: Committer | undefined;
+  const base = inputs();
+  const defs = new Definitions(dir, () => ({ ...base, argo: { ...base.argo, repoURL: remote }, state: c!.view().state }));
+  c = committer(remote, defs.current, { clock });
+  const said: string[] = [];
+  const lock = path.join(tempDir(), 'watch.lock');
+  const w = new Watcher({ definitions: defs, committer: c, elector: new LockFileElector(lock, { now: () => clock().getTime() }), clock, say: (l) => said.push(l) });
+  return { remote, dir, c, w, said, defs, lock };
+}
+
+const changedIn = (remote: string) => gitOut(remote, 'show', '--name-only', '--format=', 'main').split('\n').filter(Boolean).sort();
+
+describe('the watcher', () => {
+  it('GIVEN a watched definitions dir WHEN a file is edited, broken, fixed and deleted THEN commits follow, a broken file changes nothing', async () => {
+    const t = new Date('2026-11-23T12:00:00.000Z');
+    const { remote, dir, c, w, said } = await setup({ 'a.ts': cm('a', 'one'), 'b.ts': cm('b', 'one') }, () => t);
+    await w.start();
+    expect(remoteFiles(remote)).toEqual(expect.arrayContaining(['apps/a.yaml', 'apps/b.yaml', 'groups/a/configmap-settings.yaml']));
+
+    // edit: one commit touching only a's files
+    writeFileSync(path.join(dir, 'a.ts'), cm('a', 'two'));
+    let n = commitCount(remote);
+    w.changed(path.join(dir, 'a.ts'));
+    await w.flush();
+    expect(commitCount(remote)).toBe(n + 1);
+    expect(changedIn(remote)).toEqual(['groups/a/configmap-settings.yaml']);
+    expect(YAML.parse(remoteFile(remote, 'groups/a/configmap-settings.yaml')).data.value).toBe('two');
+
+    // break it (syntax): an error line, no commit, the manifests as they were
+    writeFileSync(path.join(dir, 'a.ts'), 'export default (scope) => { const = ; }');
+    n = commitCount(remote);
+    w.changed(path.join(dir, 'a.ts'));
+    await w.flush();
+    expect(commitCount(remote)).toBe(n);
+    expect(said.at(-1)).toMatch(/^definition error: .*a\.ts: line 1:\d+: /);
+    expect(YAML.parse(remoteFile(remote, 'groups/a/configmap-settings.yaml')).data.value).toBe('two');
+
+    // break it (schema): same
+    writeFileSync(path.join(dir, 'a.ts'), badReplicas);
+    w.changed(path.join(dir, 'a.ts'));
+    await w.flush();
+    expect(commitCount(remote)).toBe(n);
+    expect(said.at(-1)).toMatch(/a\.ts: a\/web: Deployment web: spec\.replicas: must be an integer$/);
+    expect(remoteFiles(remote)).toContain('apps/a.yaml');
+
+    // fix it: a commit
+    writeFileSync(path.join(dir, 'a.ts'), cm('a', 'three'));
+    w.changed(path.join(dir, 'a.ts'));
+    await w.flush();
+    expect(commitCount(remote)).toBe(n + 1);
+    expect(YAML.parse(remoteFile(remote, 'groups/a/configmap-settings.yaml')).data.value).toBe('three');
+
+    // delete b: its group goes in one commit
+    rmSync(path.join(dir, 'b.ts'));
+    w.changed(path.join(dir, 'b.ts'));
+    await w.flush();
+    expect(commitCount(remote)).toBe(n + 2);
+    expect(remoteFiles(remote)).not.toContain('apps/b.yaml');
+    expect(remoteFiles(remote).some((f) => f.startsWith('groups/b/'))).toBe(false);
+    expect(remoteFiles(remote)).toContain('apps/a.yaml');
+    await w.stop();
+    await c.close();
+  });
+
+  it('GIVEN a file that is already broken when the watcher starts THEN its committed groups stay as they are', async () => {
+    const t = new Date('2026-11-23T12:00:00.000Z');
+    const first = await setup({ 'a.ts': cm('a', 'one'), 'b.ts': cm('b', 'one') }, () => t);
+    await first.w.start();
+    await first.w.stop();
+    await first.c.close();
+    writeFileSync(path.join(first.dir, 'b.ts'), 'export default (scope) => { const = ; }');
+    // a new process: b.ts has no good version in memory
+    let c2: Committer | undefined;
+    const base = inputs();
+    const defs = new Definitions(first.dir, () => ({ ...base, argo: { ...base.argo, repoURL: first.remote }, state: c2!.view().state }));
+    c2 = committer(first.remote, defs.current, { clock: () => t });
+    const w2 = new Watcher({ definitions: defs, committer: c2, elector: new LockFileElector(first.lock), say: () => {} });
+    await w2.start();
+    expect(remoteFiles(first.remote)).toContain('apps/b.yaml');
+    expect(remoteFiles(first.remote)).toContain('groups/b/configmap-settings.yaml');
+    await w2.stop();
+    await c2.close();
+  });
+
+  it('GIVEN a group with a ttl WHEN the clock passes its expiry THEN the leader removes it with reason ttl, and the expiry survives a restart', async () => {
+    let now = new Date('2026-11-23T12:00:00.000Z');
+    const clock = () => now;
+    const s = await setup({ 'a.ts': cm('a', 'x', ", ttl: '1h'"), 'b.ts': cm('b', 'x') }, clock);
+    await s.w.start();
+    expect(YAML.parse(remoteFile(s.remote, 'apps/a.yaml')).metadata.annotations['paddock.dev/expires-at']).toBe('2026-11-23T13:00:00.000Z');
+    now = new Date('2026-11-23T12:30:00.000Z');
+    expect(await s.w.tick()).toEqual([]);
+    await s.w.stop();
+    await s.c.close();
+
+    // restart: a new committer and watcher, nothing carried over in memory
+    now = new Date('2026-11-23T13:00:01.000Z');
+    let c2: Committer | undefined;
+    const base = inputs();
+    const defs = new Definitions(s.dir, () => ({ ...base, argo: { ...base.argo, repoURL: s.remote }, state: c2!.view().state }));
+    c2 = committer(s.remote, defs.current, { clock });
+    const w2 = new Watcher({ definitions: defs, committer: c2, elector: new LockFileElector(s.lock, { now: () => now.getTime() }), clock, say: () => {} });
+    await w2.start();
+    expect(await w2.tick()).toEqual(['a']);
+    expect(YAML.parse(remoteFile(s.remote, 'state/removals/a.yaml'))).toMatchObject({ group: 'a', reason: 'ttl' });
+    expect(remoteFiles(s.remote)).not.toContain('apps/a.yaml');
+    expect(remoteFiles(s.remote)).toContain('apps/b.yaml');
+    expect(await w2.tick()).toEqual([]);
+    await w2.stop();
+    await c2.close();
+  });
+});
+
+describe('leadership by lock file', () => {
+  it('GIVEN two electors on one lock THEN one leads; when it lets go (or its process dies) the other takes over', () => {
+    const lock = path.join(tempDir(), 'l.lock');
+    let now = 1_000_000;
+    const a = new LockFileElector(lock, { id: 'a', now: () => now, staleMs: 10_000 });
+    const b = new LockFileElector(lock, { id: 'b', now: () => now, staleMs: 10_000 });
+    expect(a.tick()).toBe(true);
+    expect(b.tick()).toBe(false);
+    now += 5_000;
+    expect(a.tick()).toBe(true);
+    expect(b.tick()).toBe(false);
+    // a stops refreshing: once the lock is stale, b takes it, and a steps down
+    now += 11_000;
+    expect(b.tick()).toBe(true);
+    expect(a.tick()).toBe(false);
+    b.release();
+    expect(a.tick()).toBe(true);
+    // a lock held by a process that no longer exists is free at once
+    writeFileSync(lock, JSON.stringify({ id: 'gone', pid: 2 ** 22 + 12345, at: now }));
+    expect(b.tick()).toBe(true);
+  });
+});
