@@ -1,4 +1,4 @@
-import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import YAML from 'yaml';
@@ -117,7 +117,7 @@ describe('determinism', () => {
   it('GIVEN the same inputs WHEN synthesized by two processes from different working directories and copies of the definitions THEN the trees are byte-identical', async () => {
     // The second copy is written in reverse file order, so directory listings differ.
     const copy = tempDir('paddock-defs-copy-');
-    const files = ['workspaces.ts', 'test-pool.ts', 'release-web.ts', 'clones.ts', 'batch-app.ts'];
+    const files = readdirSync(path.join(REPO_ROOT, 'environments')).sort().reverse();
     for (const f of files) cpSync(path.join(REPO_ROOT, 'environments', f), path.join(copy, f));
     const a = tempDir('paddock-a-');
     const b = tempDir('paddock-b-');
