@@ -4,7 +4,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { gcUrl } from '../../constructs/private/gc-token.ts';
-import { argoOptions, DEFAULTS } from '../config.ts';
+import { argoOptions, DEFAULTS, setting } from '../config.ts';
 import { UserError } from '../errors.ts';
 import { Committer } from '../repo/committer.ts';
 import { initBareRepo } from '../repo/git.ts';
@@ -50,7 +50,9 @@ export function registerWatch(program: Command): void {
       mkdirSync(STATE_DIR, { recursive: true });
       const gcSecret = fileSecret(path.join(STATE_DIR, 'gc-secret'));
       const apiToken = fileSecret(path.join(STATE_DIR, 'api-tokens'));
-      const cfg = runtimeConfig(f, { repo: DEFAULTS.upRepo, sidecarUrl: DEFAULTS.upSidecarUrl, gcSecret, apiTokens: [apiToken] });
+      // Under `up` the sidecar is here: GC URLs point at the address it listens on.
+      const listen = setting(f.listen, 'PADDOCK_LISTEN', DEFAULTS.listen);
+      const cfg = runtimeConfig(f, { repo: DEFAULTS.upRepo, sidecarUrl: `http://${listen}`, gcSecret, apiTokens: [apiToken] });
       const local = !/^[a-z][a-z0-9+.-]*:\/\//i.test(cfg.repo) && !/^[^/]+@[^:]+:/.test(cfg.repo);
       if (local && !existsSync(path.join(cfg.repo, 'HEAD'))) {
         await initBareRepo(cfg.repo, cfg.branch);
@@ -66,7 +68,7 @@ export function registerWatch(program: Command): void {
       watcher.watch();
       watcher.startTicking();
       const view = await runtime.committer.refresh();
-      console.log(summary(cfg, view.synth?.groups ?? [], runtime.url, apiToken));
+      console.log(summary(cfg, view.synth?.groups ?? [], runtime.url, view.synth?.pools[0]?.type));
       const sig = await untilSignal();
       console.log(`${sig}: stopping; letting the current commit finish`);
       await watcher.stop();
@@ -81,7 +83,7 @@ function fileSecret(file: string): string {
   return readFileSync(file, 'utf8').trim();
 }
 
-function summary(cfg: ReturnType<typeof runtimeConfig>, groups: readonly { name: string; namespace: string; files: readonly string[]; ttl?: string; removed: boolean }[], url: string, apiToken: string): string {
+function summary(cfg: ReturnType<typeof runtimeConfig>, groups: readonly { name: string; namespace: string; files: readonly string[]; ttl?: string; removed: boolean }[], url: string, poolType: string | undefined): string {
   const repo = path.resolve(cfg.repo);
   const live = groups.filter((g) => !g.removed && g.files.length);
   const sample = live.find((g) => !g.name.startsWith('ws-')) ?? live[0];
@@ -99,12 +101,12 @@ function summary(cfg: ReturnType<typeof runtimeConfig>, groups: readonly { name:
     );
   }
   lines.push(
-    `leases:   curl -X POST '${url}/acquire?type=<pool type>&state=free&dest=busy&owner=me'`,
+    `leases:   curl -X POST '${url}/acquire?type=${poolType ?? '<pool type>'}&state=free&dest=busy&owner=me'`,
     `API:      releases and workspaces need Authorization: Bearer $(cat ${path.join(STATE_DIR, 'api-tokens')})`,
-    `Argo CD:  serve the repo (git daemon --reuseaddr --base-path=${path.dirname(repo)} --export-all ${path.dirname(repo)}), or push it where Argo CD can read it,`,
-    `          then apply the app of apps once: git --git-dir=${repo} show ${cfg.branch}:apps/${ROOT_APP}.yaml | kubectl apply -n argocd -f -`,
+    `Argo CD:  serve the repo where Argo CD can read it, e.g. git daemon --reuseaddr --export-all --base-path=${path.dirname(repo)} ${path.dirname(repo)},`,
+    `          run up with --argo-repo-url git://<this host>/${path.basename(repo)} so the Applications point there, then apply the app of apps once:`,
+    `          git --git-dir=${repo} show ${cfg.branch}:apps/${ROOT_APP}.yaml | kubectl apply -n argocd -f -`,
     `watching: ${path.resolve(cfg.definitionsDir)} (edit a file and a commit follows)   Ctrl-C stops`,
   );
-  void apiToken;
   return lines.join('\n');
 }
