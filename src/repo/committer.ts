@@ -288,6 +288,13 @@ export class Committer {
     await this.ensureStarted();
     const snap = await this.sync();
     this.lastContactOk = true;
+    // Intents that arrived while we fetched ride along: deciding the batch later fills commits.
+    const room = (this.opts.maxBatch ?? 500) - batch.length;
+    if (room > 0 && this.queue.length) {
+      const more = this.queue.splice(0, room);
+      this.stats.coalesced += more.length;
+      batch.push(...more);
+    }
     const now = this.clock();
     let defs = this.opts.definitions();
     const inputs = (state: StateRecords): SynthInputs => ({ ...this.opts.synth, state, liveDeployments: this.opts.liveDeployments?.() });
@@ -356,7 +363,9 @@ export class Committer {
 
     await this.writeTree(changed, files);
     const message = commitMessage(applied.length ? applied : batch, outcomes, changed);
-    await this.git.raw(['add', '-A', '--verbose']);
+    // Stage just what changed; scanning the whole tree costs more as the repo grows.
+    if (changed.length <= 500) await this.git.raw(['add', '-A', '--verbose', '--', ...changed]);
+    else await this.git.raw(['add', '-A', '--verbose']);
     await this.git.commit(message, undefined, { '--no-verify': null });
     this.localAhead = true;
     const sha = (await this.git.revparse(['HEAD'])).trim();
