@@ -13,11 +13,31 @@ import { ROOT_APP } from '../synth/layout.ts';
 import { Definitions } from '../watch/definitions.ts';
 import { LockFileElector } from '../watch/lock.ts';
 import { Watcher } from '../watch/watcher.ts';
+import { clusterConfig, DeploymentSources, LeaseElector } from '../watch/cluster.ts';
 import { repoOptions, repoSettings, type RepoFlags } from './options.ts';
 import { loadMailer, runtimeConfig, serveOptions, untilSignal, type ServeFlags } from './serve.ts';
 import { table } from './table.ts';
 
 const STATE_DIR = '.paddock';
+
+/**
+ * With a cluster (KUBECONFIG or in-cluster): clones follow their live sources through informers,
+ * and the leader is chosen on a Lease. Without one: a lock file, and clones by reference wait.
+ */
+function clusterParts(repo: string) {
+  const kc = clusterConfig();
+  if (!kc) return { elector: new LockFileElector(lockFileFor(repo)), sources: undefined };
+  const namespace = process.env.POD_NAMESPACE ?? 'default';
+  const identity = `${process.env.HOSTNAME ?? 'paddock'}-${process.pid}`;
+  return { elector: new LeaseElector(kc, { namespace, name: 'paddock-watcher', identity }), sources: kc };
+}
+
+/** Starts informers for the clone sources of the latest synthesis, after every commit. */
+function followSources(kc: ReturnType<typeof clusterConfig>, committer: Committer, watcher: () => Watcher | undefined): DeploymentSources | undefined {
+  if (!kc) return undefined;
+  const ds = new DeploymentSources(kc, (src) => watcher()?.sourceChanged(src), (e) => logger.warn({ err: String((e as Error)?.message ?? e) }, 'deployment informer error'));
+  return ds;
+}
 
 function lockFileFor(repo: string): string {
   const key = Buffer.from(path.resolve(repo)).toString('base64url').slice(-40);
@@ -31,17 +51,29 @@ export function registerWatch(program: Command): void {
       if (!s.gcSecret) throw new UserError('InvalidConfig', 'no GC secret: set PADDOCK_GC_SECRET or give --gc-secret-file');
       const synth = { sidecarUrl: s.sidecarUrl, gcSecret: s.gcSecret, argo: argoOptions(s.argoRepoUrl, s.branch) };
       let committer: Committer | undefined;
-      const definitions = new Definitions(path.resolve(s.definitionsDir), () => ({ ...synth, state: committer!.view().state }));
-      committer = new Committer({ repo: s.repo, branch: s.branch, definitions: definitions.current, synth, allowMassRemoval: f.allowMassRemoval, log: logger, onCommit: (c) => console.log(commitLine(c)) });
+      let watcher: Watcher | undefined;
+      const cluster = clusterParts(s.repo);
+      const sources = followSources(cluster.sources, undefined as never, () => watcher);
+      const definitions = new Definitions(path.resolve(s.definitionsDir), () => ({ ...synth, state: committer!.view().state, liveDeployments: sources?.live.get() }));
+      committer = new Committer({
+        repo: s.repo, branch: s.branch, definitions: definitions.current, synth, allowMassRemoval: f.allowMassRemoval, log: logger,
+        liveDeployments: sources?.live.get,
+        onCommit: (c) => {
+          console.log(commitLine(c));
+          void sources?.follow(committer!.view().synth?.sources ?? []).catch(() => {});
+        },
+      });
       await committer.refresh();
-      const watcher = new Watcher({ definitions, committer, elector: new LockFileElector(lockFileFor(s.repo)) });
+      watcher = new Watcher({ definitions, committer, elector: cluster.elector });
       await watcher.start();
+      await sources?.follow(committer.view().synth?.sources ?? []);
       watcher.watch();
       watcher.startTicking();
       console.log(`paddock watch: watching ${s.definitionsDir}, committing to ${s.repo} (branch ${s.branch})`);
       const sig = await untilSignal();
       console.log(`${sig}: stopping after the current commit`);
       await watcher.stop();
+      await sources?.stop();
       await committer.close();
     });
 
@@ -63,8 +95,18 @@ export function registerWatch(program: Command): void {
       const definitions = new Definitions(path.resolve(cfg.definitionsDir), () => ({ ...synth, state: runtime?.committer.view().state ?? { groups: new Map(), removals: new Map(), releases: new Map(), workspaces: new Map(), leases: new Map() } }));
       const first = await definitions.loadAll();
       for (const p of first.problems) console.log(`definition error: ${p}`);
-      runtime = await startRuntime({ ...cfg, mailer: await loadMailer() }, definitions.current, { onCommit: (c) => console.log(commitLine(c)) });
-      const watcher = new Watcher({ definitions, committer: runtime.committer, elector: new LockFileElector(lockFileFor(cfg.repo)) });
+      let watcher: Watcher | undefined;
+      const cluster = clusterParts(cfg.repo);
+      const sources = followSources(cluster.sources, undefined as never, () => watcher);
+      runtime = await startRuntime({ ...cfg, mailer: await loadMailer() }, definitions.current, {
+        liveDeployments: sources?.live.get,
+        onCommit: (c) => {
+          console.log(commitLine(c));
+          void sources?.follow(runtime?.committer.view().synth?.sources ?? []).catch(() => {});
+        },
+      });
+      await sources?.follow(runtime.committer.view().synth?.sources ?? []);
+      watcher = new Watcher({ definitions, committer: runtime.committer, elector: cluster.elector });
       watcher.watch();
       watcher.startTicking();
       const view = await runtime.committer.refresh();
@@ -72,6 +114,7 @@ export function registerWatch(program: Command): void {
       const sig = await untilSignal();
       console.log(`${sig}: stopping; letting the current commit finish`);
       await watcher.stop();
+      await sources?.stop();
       await runtime.stop();
       console.log('stopped');
     });

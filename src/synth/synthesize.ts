@@ -83,6 +83,8 @@ export interface SynthResult {
   readonly groups: readonly GroupInfo[];
   readonly pools: readonly PoolInfo[];
   readonly waiting: readonly WaitingClone[];
+  /** `namespace/name` of every Deployment a clone names by reference (live sources to follow). */
+  readonly sources: readonly string[];
 }
 
 /** Reuses file outputs and Application files between syntheses. Keep one per committer. */
@@ -269,6 +271,7 @@ async function assemble(outputs: readonly FileOutput[], inputs: SynthInputs, cac
   const files = new Map<string, string>();
   const groups: GroupInfo[] = [];
   const waiting: WaitingClone[] = [];
+  const sources = new Set<string>();
   const shown: Array<{ name: string; namespace: string; objects: number; ttl?: string }> = [];
   for (const out of outputs) {
     for (const env of out.envs) {
@@ -277,6 +280,7 @@ async function assemble(outputs: readonly FileOutput[], inputs: SynthInputs, cac
       if (!removed) {
         for (const d of env.deferred) {
           const key = `${d.source.namespace}/${d.source.name}`;
+          if (!sameSynth.has(key)) sources.add(key);
           const source = sameSynth.get(key) ?? inputs.liveDeployments?.get(key);
           if (!source) {
             waiting.push({ group: env.group, file: out.file, clone: `${d.spec.namespace ?? d.source.namespace}/${d.source.name}${d.spec.nameSuffix}`, source: key });
@@ -334,6 +338,7 @@ async function assemble(outputs: readonly FileOutput[], inputs: SynthInputs, cac
     groups,
     pools: outputs.flatMap((o) => o.pools).sort((a, b) => (a.type < b.type ? -1 : 1)),
     waiting: waiting.sort((a, b) => (a.clone < b.clone ? -1 : 1)),
+    sources: [...sources].sort(),
   };
 }
 

@@ -10,7 +10,7 @@ export interface Elector {
   /** True while this process leads. */
   readonly leading: boolean;
   /** Tries to become (or stay) the leader; returns whether it leads. */
-  tick(): boolean;
+  tick(): boolean | Promise<boolean>;
   release(): void;
 }
 

@@ -35,6 +35,8 @@ export class Watcher {
   private running: Promise<void> = Promise.resolve();
   private ticker?: NodeJS.Timeout;
   private seq = 0;
+  private readonly sourcesChanged = new Set<string>();
+  private sourceTimer?: NodeJS.Timeout;
 
   constructor(private readonly opts: WatcherOptions) {}
 
@@ -93,9 +95,20 @@ export class Watcher {
     if (what.length) await this.sync(`sync(definitions): ${what.join(', ')}`);
   }
 
+  /** A live clone source changed (from an informer): regenerate, once for a burst. */
+  sourceChanged(source: string): void {
+    this.sourcesChanged.add(source);
+    clearTimeout(this.sourceTimer);
+    this.sourceTimer = setTimeout(() => {
+      const what = [...this.sourcesChanged].sort().join(', ');
+      this.sourcesChanged.clear();
+      this.running = this.running.then(() => this.sync(`sync(clone-source): ${what} changed`));
+    }, this.opts.debounceMs ?? 50);
+  }
+
   /** Leader work: removes groups whose TTL ran out. Returns the groups it removed. */
   async tick(): Promise<string[]> {
-    if (!this.opts.elector.tick()) return [];
+    if (!(await this.opts.elector.tick())) return [];
     const synth = this.opts.committer.view().synth;
     if (!synth) return [];
     const due = dueForRemoval(synth.groups, this.clock());
@@ -122,6 +135,7 @@ export class Watcher {
   /** Stops watching; waits for the reaction under way. */
   async stop(): Promise<void> {
     clearTimeout(this.timer);
+    clearTimeout(this.sourceTimer);
     clearInterval(this.ticker);
     await this.fsw?.close();
     await this.running;

@@ -1,0 +1,112 @@
+/**
+ * The cluster side of the watcher, through @kubernetes/client-node: informers on the
+ * Deployments that clones name (feeding LiveSources), and leader election on a
+ * coordination.k8s.io/v1 Lease. Used only when a cluster is configured (KUBECONFIG or
+ * in-cluster); everything else in paddock works without one.
+ */
+import * as k8s from '@kubernetes/client-node';
+import type { Elector } from './lock.ts';
+import { LiveSources } from './live-sources.ts';
+
+/** A KubeConfig from KUBECONFIG or the in-cluster service account, or undefined when neither is there. */
+export function clusterConfig(): k8s.KubeConfig | undefined {
+  if (!process.env.KUBECONFIG && !process.env.KUBERNETES_SERVICE_HOST) return undefined;
+  const kc = new k8s.KubeConfig();
+  kc.loadFromDefault();
+  return kc;
+}
+
+/** Deployment informers, one per namespace that clones name; calls `onChange` when a source changes in a way a clone sees. */
+export class DeploymentSources {
+  readonly live = new LiveSources();
+  private readonly informers = new Map<string, k8s.Informer<k8s.V1Deployment>>();
+  private readonly apps: k8s.AppsV1Api;
+
+  constructor(private readonly kc: k8s.KubeConfig, private readonly onChange: (source: string) => void, private readonly onError: (e: unknown) => void = () => {}) {
+    this.apps = kc.makeApiClient(k8s.AppsV1Api);
+  }
+
+  /** Follows the namespaces of these `namespace/name` sources (starting informers as needed). */
+  async follow(sources: readonly string[]): Promise<void> {
+    const namespaces = new Set(sources.map((s) => s.split('/')[0]));
+    for (const ns of namespaces) {
+      if (this.informers.has(ns)) continue;
+      const informer = k8s.makeInformer(this.kc, `/apis/apps/v1/namespaces/${ns}/deployments`, () => this.apps.listNamespacedDeployment({ namespace: ns }));
+      const feed = (type: 'ADDED' | 'MODIFIED' | 'DELETED') => (obj: k8s.V1Deployment) => {
+        // Deployment model fields are named as on the wire; a JSON round trip drops the rest (undefined, Dates as strings).
+        const object = JSON.parse(JSON.stringify(obj)) as Record<string, any>;
+        object.apiVersion ??= 'apps/v1';
+        object.kind ??= 'Deployment';
+        if (this.live.apply({ type, object })) this.onChange(`${ns}/${obj.metadata?.name}`);
+      };
+      informer.on('add', feed('ADDED'));
+      informer.on('update', feed('MODIFIED'));
+      informer.on('delete', feed('DELETED'));
+      informer.on('error', (e) => {
+        this.onError(e);
+        // client-node stops an informer on error; start it again after a pause.
+        setTimeout(() => void informer.start().catch(this.onError), 5_000).unref();
+      });
+      this.informers.set(ns, informer);
+      await informer.start();
+    }
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all([...this.informers.values()].map((i) => i.stop()));
+    this.informers.clear();
+  }
+}
+
+/**
+ * Leader election on a Lease: the holder renews it; a Lease not renewed for its duration can be
+ * taken. Updates carry the resourceVersion, so of two candidates only one wins (the other gets 409).
+ */
+export class LeaseElector implements Elector {
+  private held = false;
+  private readonly api: k8s.CoordinationV1Api;
+
+  constructor(kc: k8s.KubeConfig, private readonly opts: { namespace: string; name: string; identity: string; durationSeconds?: number; now?: () => Date }) {
+    this.api = kc.makeApiClient(k8s.CoordinationV1Api);
+  }
+
+  get leading(): boolean {
+    return this.held;
+  }
+
+  async tick(): Promise<boolean> {
+    const now = this.opts.now?.() ?? new Date();
+    const duration = this.opts.durationSeconds ?? 15;
+    const mine = { holderIdentity: this.opts.identity, leaseDurationSeconds: duration, renewTime: new k8s.V1MicroTime(now.toISOString()) };
+    try {
+      let lease: k8s.V1Lease;
+      try {
+        lease = await this.api.readNamespacedLease({ name: this.opts.name, namespace: this.opts.namespace });
+      } catch (e) {
+        if (status(e) !== 404) throw e;
+        await this.api.createNamespacedLease({ namespace: this.opts.namespace, body: { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name: this.opts.name, namespace: this.opts.namespace }, spec: { ...mine, acquireTime: new k8s.V1MicroTime(now.toISOString()), leaseTransitions: 0 } } });
+        return (this.held = true);
+      }
+      const spec = lease.spec ?? {};
+      const renewed = spec.renewTime ? new Date(spec.renewTime as unknown as string).getTime() : 0;
+      const expired = renewed + (spec.leaseDurationSeconds ?? duration) * 1000 < now.getTime();
+      if (spec.holderIdentity && spec.holderIdentity !== this.opts.identity && !expired) return (this.held = false);
+      const taking = spec.holderIdentity !== this.opts.identity;
+      lease.spec = { ...spec, ...mine, ...(taking ? { acquireTime: new k8s.V1MicroTime(now.toISOString()), leaseTransitions: (spec.leaseTransitions ?? 0) + 1 } : {}) };
+      await this.api.replaceNamespacedLease({ name: this.opts.name, namespace: this.opts.namespace, body: lease });
+      return (this.held = true);
+    } catch (e) {
+      if (status(e) === 409) return (this.held = false); // someone else renewed or took it first
+      throw e;
+    }
+  }
+
+  release(): void {
+    this.held = false;
+  }
+}
+
+function status(e: unknown): number | undefined {
+  const x = e as { code?: number; statusCode?: number; response?: { statusCode?: number } };
+  return x?.code ?? x?.statusCode ?? x?.response?.statusCode;
+}
