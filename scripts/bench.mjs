@@ -7,7 +7,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const available = readdirSync(path.join(here, 'bench')).filter((f) => /^[a-z]+\.ts$/.test(f)).map((f) => f.slice(0, -3)).sort();
+const available = readdirSync(path.join(here, 'bench')).filter((f) => /^[a-z]+\.ts$/.test(f) && f !== 'lib.ts').map((f) => f.slice(0, -3)).sort();
 const args = process.argv.slice(2);
 const wanted = args.filter((a) => !a.startsWith('-'));
 const names = wanted.length ? wanted : available;
