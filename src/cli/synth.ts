@@ -3,7 +3,8 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { argoOptions, DEFAULTS, secret, setting } from '../config.ts';
 import { UserError } from '../errors.ts';
-import { loadDefinitions, readStateDir, synthesize, writeOwnedFiles, type SynthResult } from '../synth/index.ts';
+import { readStateDir, synthesize, writeOwnedFiles, type SynthResult } from '../synth/index.ts';
+import { loadDefinitionSet } from './options.ts';
 import { EMPTY_STATE } from '../../constructs/private/records.ts';
 import { table } from './table.ts';
 
@@ -46,14 +47,7 @@ export function registerSynth(program: Command): void {
 
 export async function runSynth(opts: SynthOptions & { out: string }) {
   const dir = setting(opts.definitions, 'PADDOCK_DEFINITIONS', DEFAULTS.definitions);
-  const loaded = await loadDefinitions(dir).catch((e: NodeJS.ErrnoException) => {
-    if (e.code === 'ENOENT' || e.code === 'ENOTDIR') throw new UserError('InvalidConfig', `${dir}: no such definitions directory`);
-    throw e;
-  });
-  if (loaded.errors.length) {
-    for (const e of loaded.errors.slice(1)) console.error(`paddock: ${e.message}`);
-    throw loaded.errors[0];
-  }
+  const loaded = await loadDefinitionSet(dir);
   if (!loaded.definitions.length) throw new UserError('InvalidDefinition', `${dir}: no definition files (*.ts) found`);
   const state = opts.state ? await readStateDir(opts.state) : EMPTY_STATE;
   const repo = setting(opts.repo, 'PADDOCK_REPO', DEFAULTS.upRepo);

@@ -12,7 +12,7 @@
  * Owns: the work tree, git, commits. Must not touch: HTTP, lease rules, definition loading.
  */
 import { mkdirSync, mkdtempSync } from 'node:fs';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { SimpleGit } from 'simple-git';
@@ -20,7 +20,7 @@ import type { StateRecords } from '../../constructs/private/records.ts';
 import { groupDir } from '../synth/layout.ts';
 import { isUserError, TransientError, UserError } from '../errors.ts';
 import { APPS_DIR, ROOT_APP } from '../synth/layout.ts';
-import { isOwnedPath } from '../synth/output.ts';
+import { isOwnedPath, writePaths } from '../synth/output.ts';
 import { parseState, patchState, recordFile } from '../synth/state.ts';
 import { DEFINITION_ANNOTATION, synthesize, SynthCache, type SynthInputs, type SynthResult } from '../synth/synthesize.ts';
 import type { Definition } from '../synth/loader.ts';
@@ -361,7 +361,7 @@ export class Committer {
       return true;
     }
 
-    await this.writeTree(changed, files);
+    await writePaths(this.workDir, changed, files);
     const message = commitMessage(applied.length ? applied : batch, outcomes, changed);
     // Stage just what changed; scanning the whole tree costs more as the repo grows.
     if (changed.length <= 500) await this.git.raw(['add', '-A', '--verbose', '--', ...changed]);
@@ -448,25 +448,6 @@ export class Committer {
       return log.split('\0').some((entry) => entry.trim().startsWith(sha) || entry.includes(`Paddock-Request-Id: ${requestId}\n`));
     } catch {
       return false;
-    }
-  }
-
-  /** Makes the work tree hold `files` at the changed paths. */
-  private async writeTree(changed: readonly string[], files: ReadonlyMap<string, string>): Promise<void> {
-    const made = new Set<string>();
-    for (const p of changed) {
-      const abs = path.join(this.workDir, p);
-      const content = files.get(p);
-      if (content === undefined) {
-        await rm(abs, { force: true });
-        continue;
-      }
-      const dir = path.dirname(abs);
-      if (!made.has(dir)) {
-        await mkdir(dir, { recursive: true });
-        made.add(dir);
-      }
-      await writeFile(abs, content);
     }
   }
 

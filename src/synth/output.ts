@@ -57,12 +57,26 @@ export async function writeOwnedFiles(dir: string, files: ReadonlyMap<string, st
       removed++;
     }
   }
-  const made = new Set<string>();
+  const toWrite: string[] = [];
   for (const [p, content] of files) {
+    const old = existing.has(p) ? await readFile(path.join(dir, p), 'utf8').catch(() => undefined) : undefined;
+    if (old === content) unchanged++;
+    else toWrite.push(p);
+  }
+  await writePaths(dir, toWrite, files);
+  written = toWrite.length;
+  await pruneEmptyDirs(path.join(dir, GROUPS_DIR));
+  return { written, removed, unchanged };
+}
+
+/** Makes `dir` hold `files` at `paths`: written (parents made) where `files` has them, deleted where not. */
+export async function writePaths(dir: string, paths: readonly string[], files: ReadonlyMap<string, string>): Promise<void> {
+  const made = new Set<string>();
+  for (const p of paths) {
     const abs = path.join(dir, p);
-    const old = existing.has(p) ? await readFile(abs, 'utf8').catch(() => undefined) : undefined;
-    if (old === content) {
-      unchanged++;
+    const content = files.get(p);
+    if (content === undefined) {
+      await rm(abs, { force: true });
       continue;
     }
     const parent = path.dirname(abs);
@@ -71,10 +85,7 @@ export async function writeOwnedFiles(dir: string, files: ReadonlyMap<string, st
       made.add(parent);
     }
     await writeFile(abs, content);
-    written++;
   }
-  await pruneEmptyDirs(path.join(dir, GROUPS_DIR));
-  return { written, removed, unchanged };
 }
 
 async function pruneEmptyDirs(dir: string): Promise<void> {
