@@ -20,6 +20,8 @@ export function clusterConfig(): k8s.KubeConfig | undefined {
 export class DeploymentSources {
   readonly live = new LiveSources();
   private readonly informers = new Map<string, k8s.Informer<k8s.V1Deployment>>();
+  private readonly restarts = new Set<NodeJS.Timeout>();
+  private stopped = false;
   private readonly apps: k8s.AppsV1Api;
 
   constructor(private readonly kc: k8s.KubeConfig, private readonly onChange: (source: string) => void, private readonly onError: (e: unknown) => void = () => {}) {
@@ -28,6 +30,7 @@ export class DeploymentSources {
 
   /** Follows the namespaces of these `namespace/name` sources (starting informers as needed). */
   async follow(sources: readonly string[]): Promise<void> {
+    if (this.stopped) return;
     const namespaces = new Set(sources.map((s) => s.split('/')[0]));
     for (const ns of namespaces) {
       if (this.informers.has(ns)) continue;
@@ -44,8 +47,13 @@ export class DeploymentSources {
       informer.on('delete', feed('DELETED'));
       informer.on('error', (e) => {
         this.onError(e);
-        // client-node stops an informer on error; start it again after a pause.
-        setTimeout(() => void informer.start().catch(this.onError), 5_000).unref();
+        // client-node stops an informer on error; start it again after a pause, unless stopped meanwhile.
+        const t = setTimeout(() => {
+          this.restarts.delete(t);
+          if (!this.stopped) void informer.start().catch(this.onError);
+        }, 5_000);
+        t.unref();
+        this.restarts.add(t);
       });
       this.informers.set(ns, informer);
       await informer.start();
@@ -53,6 +61,9 @@ export class DeploymentSources {
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
+    for (const t of this.restarts) clearTimeout(t);
+    this.restarts.clear();
     await Promise.all([...this.informers.values()].map((i) => i.stop()));
     this.informers.clear();
   }
