@@ -1,0 +1,31 @@
+# paddock's image: `paddock watch` and `paddock serve` in a cluster (see
+# constructs/paddock-control-plane.ts), or any other command:
+#   docker build -t ghcr.io/paddock-dev/paddock:0.1.0 .
+#   docker run --rm ghcr.io/paddock-dev/paddock:0.1.0 --help
+#
+# paddock is TypeScript run through tsx (a runtime dependency, as is esbuild, which loads the
+# definition files), so there is no build step: the sources are the program.
+FROM node:20-bookworm-slim
+
+# git and ssh for the manifests repo; CA certificates for HTTPS remotes.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends git openssh-client ca-certificates \
+ && rm -rf /var/lib/apt/lists/*
+
+WORKDIR /app
+ENV NODE_ENV=production
+
+# Dependencies first, so a source change does not reinstall them.
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --no-audit --no-fund \
+ && npm cache clean --force
+
+COPY src/ src/
+COPY constructs/ constructs/
+
+# The image's own `node` user (uid 1000), numeric so that runAsNonRoot can verify it. It owns
+# nothing under /app; paddock writes only to the OS temp dir (its manifests-repo work tree).
+USER 1000:1000
+
+ENTRYPOINT ["node", "src/cli/paddock.mjs"]
+CMD ["--help"]
