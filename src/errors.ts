@@ -30,6 +30,7 @@ const HTTP_STATUS = {
   NoPortLeft: 409,
   MassRemovalRefused: 409,
   PayloadTooLarge: 413,
+  UriTooLong: 414,
   UnsupportedMediaType: 415,
   InvalidConfig: 400,
   RemoteUnavailable: 503,

@@ -6,7 +6,7 @@
  * Owns: routes, input validation, auth. Must not touch: git, lease rules, synthesis.
  */
 import { randomUUID, timingSafeEqual } from 'node:crypto';
-import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger as PinoLogger } from 'pino';
 import { z } from 'zod';
 import { httpErrorOf, UserError } from '../errors.ts';
@@ -58,6 +58,14 @@ export async function buildSidecar(deps: SidecarDeps, routes: readonly RouteModu
     bodyLimit: BODY_LIMIT,
     requestIdHeader: 'x-request-id',
     genReqId: () => randomUUID(),
+    // Errors the router raises before any route runs (a bad URL, an over-long path segment).
+    frameworkErrors: (err, _req, reply: FastifyReply) => {
+      const e = err as { code?: string; message?: string };
+      const mapped = httpErrorOf(e.code === 'FST_ERR_MAX_PARAM_LENGTH'
+        ? new UserError('UriTooLong', 'a path segment is too long')
+        : new UserError('BadRequest', `bad request URL (${e.message ?? e.code})`));
+      void reply.status(mapped.status).headers(mapped.headers).send(mapped.body);
+    },
   });
   const metrics = deps.metrics ?? new Metrics(deps.committer, deps.ranch);
   const tokens = deps.apiTokens.map((t) => Buffer.from(t));
