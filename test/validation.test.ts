@@ -165,13 +165,14 @@ describe('the manifests-repo layout', () => {
       'paddock.dev/owner': 'team-a',
       'paddock.dev/ttl': '2h',
       'paddock.dev/expires-at': '2026-03-01T12:30:00.000Z',
+      'paddock.dev/definition': 'env.ts',
     });
     expect(result.groups[0]).toMatchObject({ name: 'preview', ttl: '2h', ttlMs: 7_200_000, expiresAt: '2026-03-01T12:30:00.000Z' });
   });
 
   it('GIVEN a group with a ttl but no creation record yet WHEN synthesized THEN its Application carries the ttl and no expires-at', async () => {
     const result = await synthDir(definitionsDir({ 'env.ts': TTL_GROUP }));
-    expect(objectAt(result, 'apps/preview.yaml').metadata.annotations).toEqual({ 'paddock.dev/owner': 'team-a', 'paddock.dev/ttl': '2h' });
+    expect(objectAt(result, 'apps/preview.yaml').metadata.annotations).toEqual({ 'paddock.dev/owner': 'team-a', 'paddock.dev/ttl': '2h', 'paddock.dev/definition': 'env.ts' });
     expect(result.groups[0].expiresAt).toBeUndefined();
   });
 
