@@ -11,20 +11,10 @@ import { loadDefinitions } from '../src/synth/index.ts';
 import type { DefinitionSet } from '../src/repo/committer.ts';
 import { PADDOCK_BIN, paddock } from './helpers/cli.ts';
 import { freePort, GitDaemon } from './helpers/git-daemon.ts';
-import { bareRepo, committer, gitOut, groupsSource, remoteFile, remoteFiles, rid } from './helpers/repo.ts';
+import { bareRepo, committer, gitOut, groupsSource, poolSource, remoteFile, remoteFiles, rid } from './helpers/repo.ts';
 import { call, startSidecar, type TestSidecar } from './helpers/sidecar.ts';
 import { definitionsDir, TEST_SECRET } from './helpers/synth.ts';
 
-const poolSource = (type: string, count: number) => `
-import { ApiObject } from 'cdk8s';
-import { Environment, LeasePool } from 'paddock';
-export default (scope) => {
-  new LeasePool(scope, '${type}', { type: '${type}', count: ${count}, environment: (pool, r) => {
-    const env = new Environment(pool, r.name, { namespace: r.name });
-    new ApiObject(env, 'cm', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'lease' }, data: { r: r.name } });
-    return env;
-  } });
-};`;
 const pushedSource = (n: number) => `
 import { ApiObject } from 'cdk8s';
 import { Environment } from 'paddock';

@@ -9,6 +9,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT, run } from './helpers/cli.ts';
+import { poolSource } from './helpers/repo.ts';
 import { startSidecar, type TestSidecar } from './helpers/sidecar.ts';
 
 const HARNESS_SRC = path.join(REPO_ROOT, 'test/boskos/harness');
@@ -34,16 +35,7 @@ describe.skipIf(!go)('the Boskos Go client against paddock', () => {
     if (b.code !== 0 || !existsSync(HARNESS_BIN)) throw new Error(`building the Boskos harness failed:\n${b.stderr}`);
     s = await startSidecar({
       files: {
-        'pool.ts': `
-import { ApiObject } from 'cdk8s';
-import { Environment, LeasePool } from 'paddock';
-export default (scope) => {
-  new LeasePool(scope, 'harness', { type: 'harness', count: 3, environment: (pool, r) => {
-    const env = new Environment(pool, r.name, { namespace: r.name });
-    new ApiObject(env, 'cm', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'lease' }, data: { r: r.name } });
-    return env;
-  } });
-};`,
+        'pool.ts': poolSource('harness', 3),
       },
     });
   }, 16 * 60_000);

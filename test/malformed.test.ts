@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gcUrl } from '../constructs/private/gc-token.ts';
-import { gitOut, groupsSource } from './helpers/repo.ts';
+import { gitOut, groupsSource, poolSource } from './helpers/repo.ts';
 import { API_TOKEN, startSidecar, type TestSidecar } from './helpers/sidecar.ts';
 import { TEST_SECRET } from './helpers/synth.ts';
 
@@ -90,13 +90,7 @@ describe('malformed input', () => {
     s = await startSidecar({
       files: {
         'g.ts': groupsSource(3),
-        'pool.ts': `
-import { ApiObject } from 'cdk8s';
-import { Environment, LeasePool } from 'paddock';
-export default (scope) => { new LeasePool(scope, 'p', { type: 'p', count: 2, environment: (pool, r) => {
-  const env = new Environment(pool, r.name, { namespace: r.name });
-  new ApiObject(env, 'cm', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'x' }, data: { r: r.name } });
-  return env; } }); };`,
+        'pool.ts': poolSource('p', 2),
       },
     });
   });

@@ -1,27 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { remoteFile, remoteFiles } from './helpers/repo.ts';
+import { poolSource, remoteFile, remoteFiles } from './helpers/repo.ts';
 import { call, startSidecar, type TestSidecar } from './helpers/sidecar.ts';
-
-const pool = (type: string, count: number) => `
-import { ApiObject } from 'cdk8s';
-import { Environment, LeasePool } from 'paddock';
-export default (scope) => {
-  new LeasePool(scope, '${type}', {
-    type: '${type}', count: ${count},
-    environment: (pool, r) => {
-      const env = new Environment(pool, r.name, { namespace: r.name });
-      new ApiObject(env, 'cm', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'env' }, data: { owner: r.owner } });
-      return env;
-    },
-  });
-};`;
 
 describe('Boskos-compatible leases', () => {
   let s: TestSidecar;
   let now = new Date('2026-11-23T10:00:00.000Z');
   const clock = () => now;
   beforeAll(async () => {
-    s = await startSidecar({ files: { 'pool.ts': pool('proj', 3) }, clock });
+    s = await startSidecar({ files: { 'pool.ts': poolSource('proj', 3) }, clock });
   });
   afterAll(() => s.close());
   const q = (path: string, params: Record<string, string>, init: Parameters<typeof call>[1] = { method: 'POST' }) => call(`${s.url}${path}?${new URLSearchParams(params)}`, init);
@@ -128,7 +114,7 @@ describe('Boskos-compatible leases', () => {
 
 describe('concurrent acquires', () => {
   it('GIVEN 8 clients racing for a pool of 50 WHEN each acquires and releases repeatedly THEN no resource ever has two owners', async () => {
-    const s = await startSidecar({ files: { 'pool.ts': pool('load', 50) } });
+    const s = await startSidecar({ files: { 'pool.ts': poolSource('load', 50) } });
     try {
       const holders = new Map<string, string>();
       let doubles = 0;

@@ -51,6 +51,20 @@ export default (scope) => {
 };`;
 }
 
+/** A definitions source of one lease pool: `count` resources of `type`, each an Environment with one ConfigMap. */
+export function poolSource(type: string, count: number): string {
+  return `
+import { ApiObject } from 'cdk8s';
+import { Environment, LeasePool } from 'paddock';
+export default (scope) => {
+  new LeasePool(scope, '${type}', { type: '${type}', count: ${count}, environment: (pool, r) => {
+    const env = new Environment(pool, r.name, { namespace: r.name });
+    new ApiObject(env, 'cm', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'lease' }, data: { r: r.name } });
+    return env;
+  } });
+};`;
+}
+
 export async function loadSet(files: Record<string, string>, version = 1): Promise<DefinitionSet & { dir: string; defs: Definition[] }> {
   const dir = definitionsDir(files);
   const { definitions, errors } = await loadDefinitions(dir);
