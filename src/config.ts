@@ -17,7 +17,6 @@ export const DEFAULTS = {
   argoNamespace: 'argocd',
   argoProject: 'default',
   upRepo: '.paddock/manifests.git',
-  upSidecarUrl: 'http://127.0.0.1:8080',
 } as const;
 
 /** The flag's value, else the environment variable's, else the default. */

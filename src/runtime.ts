@@ -6,7 +6,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import type { FastifyInstance } from 'fastify';
 import pino from 'pino';
-import { DEFAULTS, argoOptions, parseListen } from './config.ts';
+import { argoOptions, parseListen } from './config.ts';
 import { parseLeaseConfig } from './leases/config.ts';
 import { Ranch, type PoolSpec } from './leases/ranch.ts';
 import { Committer, type CommitInfo, type DefinitionSet } from './repo/committer.ts';
@@ -136,4 +136,3 @@ export async function startRuntime(cfg: RuntimeConfig, definitions: () => Defini
   };
 }
 
-export { DEFAULTS };

@@ -8,6 +8,7 @@
  */
 import path from 'node:path';
 import { freePort } from '../../test/helpers/git-daemon.ts';
+import { poolSource } from '../../test/helpers/repo.ts';
 import { percentile, printJson, printTable, verdict } from './lib.ts';
 import { call, closeHttp, commitCount, commitLines, git, Harness, mean, put, rawCommitPush, sorted, treeFiles } from './serve-kit.ts';
 
@@ -21,22 +22,12 @@ const RAW_COMMITS = quick ? 10 : 30;
 const TARGET_OPS = 1000;
 const TYPE = 'res';
 
-const poolSource = `
-import { ApiObject } from 'cdk8s';
-import { Environment, LeasePool } from 'paddock';
-export default (scope) => {
-  new LeasePool(scope, '${TYPE}', { type: '${TYPE}', count: ${RESOURCES}, environment: (pool, r) => {
-    const env = new Environment(pool, r.name, { namespace: r.name });
-    new ApiObject(env, 'cm', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'lease' }, data: { r: r.name } });
-    return env;
-  } });
-};`;
 
 const h = new Harness('leases', quick ? 180_000 : 480_000);
 try {
   const env = { PADDOCK_GC_SECRET: 'bench-leases-secret' };
   const defs = h.dir('defs');
-  put(defs, 'pool.ts', poolSource);
+  put(defs, 'pool.ts', poolSource(TYPE, RESOURCES));
   const manifests = await h.bareRepo('manifests.git');
   const refRepo = await h.bareRepo('reference.git');
 

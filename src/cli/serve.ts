@@ -4,6 +4,7 @@ import { parseDuration } from '../../constructs/private/duration.ts';
 import { DEFAULTS, parseRange, setting, tokenList } from '../config.ts';
 import { UserError } from '../errors.ts';
 import type { Mailer } from '../sidecar/index.ts';
+import { mailerFromEnv } from '../sidecar/mailer.ts';
 import { commitLine, startRuntime, type Runtime, type RuntimeConfig } from '../runtime.ts';
 import { apiTokens, loadDefinitionSet, repoOptions, repoSettings, type RepoFlags } from './options.ts';
 
@@ -67,15 +68,12 @@ export function untilSignal(): Promise<string> {
   });
 }
 
-const MAILER_MODULE = '../sidecar/mailer.ts';
-
-export async function loadMailer(): Promise<Mailer | undefined> {
-  if (!process.env.PADDOCK_SMTP_URL) return undefined;
+/** The mailer `PADDOCK_SMTP_URL` configures, if set; a URL it cannot use is a configuration error. */
+export function loadMailer(): Mailer | undefined {
   try {
-    const mod: any = await import(MAILER_MODULE);
-    return mod.mailerFromEnv?.();
-  } catch {
-    return undefined;
+    return mailerFromEnv();
+  } catch (e) {
+    throw new UserError('InvalidConfig', `PADDOCK_SMTP_URL cannot be used: ${(e as Error).message}`);
   }
 }
 
@@ -84,7 +82,7 @@ export function registerServe(program: Command): void {
     .action(async (f: ServeFlags) => {
       const cfg = runtimeConfig(f);
       const defs = await loadDefinitionSet(cfg.definitionsDir);
-      const rt: Runtime = await startRuntime({ ...cfg, mailer: await loadMailer() }, () => defs, { onCommit: (c) => console.log(commitLine(c)) });
+      const rt: Runtime = await startRuntime({ ...cfg, mailer: loadMailer() }, () => defs, { onCommit: (c) => console.log(commitLine(c)) });
       console.log(`paddock serve: listening on ${rt.url}, manifests repo ${cfg.repo} (branch ${cfg.branch})`);
       if (!cfg.apiTokens.length) console.log('note: no API tokens (PADDOCK_API_TOKENS); release and workspace writes will be refused');
       const sig = await untilSignal();

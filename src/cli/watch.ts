@@ -33,10 +33,9 @@ function clusterParts(repo: string) {
 }
 
 /** Starts informers for the clone sources of the latest synthesis, after every commit. */
-function followSources(kc: ReturnType<typeof clusterConfig>, committer: Committer, watcher: () => Watcher | undefined): DeploymentSources | undefined {
+function followSources(kc: ReturnType<typeof clusterConfig>, watcher: () => Watcher | undefined): DeploymentSources | undefined {
   if (!kc) return undefined;
-  const ds = new DeploymentSources(kc, (src) => watcher()?.sourceChanged(src), (e) => logger.warn({ err: String((e as Error)?.message ?? e) }, 'deployment informer error'));
-  return ds;
+  return new DeploymentSources(kc, (src) => watcher()?.sourceChanged(src), (e) => logger.warn({ err: String((e as Error)?.message ?? e) }, 'deployment informer error'));
 }
 
 function lockFileFor(repo: string): string {
@@ -53,7 +52,7 @@ export function registerWatch(program: Command): void {
       let committer: Committer | undefined;
       let watcher: Watcher | undefined;
       const cluster = clusterParts(s.repo);
-      const sources = followSources(cluster.sources, undefined as never, () => watcher);
+      const sources = followSources(cluster.sources, () => watcher);
       const definitions = new Definitions(path.resolve(s.definitionsDir), () => ({ ...synth, state: committer!.view().state, liveDeployments: sources?.live.get() }));
       committer = new Committer({
         repo: s.repo, branch: s.branch, definitions: definitions.current, synth, allowMassRemoval: f.allowMassRemoval, log: logger,
@@ -97,8 +96,8 @@ export function registerWatch(program: Command): void {
       for (const p of first.problems) console.log(`definition error: ${p}`);
       let watcher: Watcher | undefined;
       const cluster = clusterParts(cfg.repo);
-      const sources = followSources(cluster.sources, undefined as never, () => watcher);
-      runtime = await startRuntime({ ...cfg, mailer: await loadMailer() }, definitions.current, {
+      const sources = followSources(cluster.sources, () => watcher);
+      runtime = await startRuntime({ ...cfg, mailer: loadMailer() }, definitions.current, {
         liveDeployments: sources?.live.get,
         onCommit: (c) => {
           console.log(commitLine(c));

@@ -17,7 +17,6 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { SimpleGit } from 'simple-git';
 import type { StateRecords } from '../../constructs/private/records.ts';
-import { groupDir } from '../synth/layout.ts';
 import { isUserError, TransientError, UserError } from '../errors.ts';
 import { APPS_DIR, ROOT_APP } from '../synth/layout.ts';
 import { isOwnedPath, writePaths } from '../synth/output.ts';
@@ -551,4 +550,3 @@ export function remoteUrl(repo: string): string {
   return /^[a-z][a-z0-9+.-]*:\/\//i.test(repo) || /^[^/]+@[^:]+:/.test(repo) ? repo : path.resolve(repo);
 }
 
-export { groupDir };

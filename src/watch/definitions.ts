@@ -63,7 +63,6 @@ export class Definitions {
       if (present.has(p) || this.byFile.has(p) || this.neverLoaded.has(p)) affected.add(p);
       for (const d of this.byFile.values()) if (d.inputs.includes(p)) affected.add(d.absPath);
     }
-    for (const f of present) if (!this.byFile.has(f) && !this.neverLoaded.has(f) && changedPaths.length === 0) affected.add(f);
     return this.reload([...affected]);
   }
 
