@@ -83,6 +83,45 @@ describe('the committer', () => {
     await Promise.all([a.close(), b.close()]);
   });
 
+  it('GIVEN a committer that pushed last WHEN another writer moves the remote THEN its next push is redone from a fetch at once, and "already removed" is never answered from the stale tip', async () => {
+    const remote = await bareRepo();
+    const set = await loadSet({ 'g.ts': groupsSource(4) });
+    const slept: number[] = [];
+    const a = committer(remote, set, { sleep: async (ms) => void slept.push(ms) });
+    const b = committer(remote, set);
+    await a.submit({ body: { kind: 'sync', summary: 'sync(definitions): initial' }, requestId: rid(), requestedBy: 'test' });
+    await a.submit({ body: { kind: 'remove', group: 'g-1', reason: 'gc' }, requestId: rid(), requestedBy: 'a' });
+    expect(a.stats.staleSkips).toBe(0);
+
+    // b revives g-1 and removes g-2 behind a's back; a's view still says g-1 is removed.
+    await b.submit({ body: { kind: 'revive', group: 'g-1' }, requestId: rid(), requestedBy: 'b' });
+    await b.submit({ body: { kind: 'remove', group: 'g-2', reason: 'demolish' }, requestId: rid(), requestedBy: 'b' });
+
+    // a's optimistic view would answer "unchanged": it must look at the real tip and remove g-1 again.
+    const again = await a.submit({ body: { kind: 'remove', group: 'g-1', reason: 'gc' }, requestId: rid(), requestedBy: 'a' });
+    expect(again.outcome.status).toBe('applied');
+    expect(again.commit).toBe(gitOut(remote, 'rev-parse', 'main'));
+    // a's next removal pushes without a fetch; the remote has not moved, so it lands first time.
+    const g3 = await a.submit({ body: { kind: 'remove', group: 'g-3', reason: 'gc' }, requestId: rid(), requestedBy: 'a' });
+    expect(g3.commit).toBe(gitOut(remote, 'rev-parse', 'main'));
+    expect(a.stats.staleSkips).toBe(0);
+
+    // b writes again; a's optimistic push is rejected and redone from a fetch without a backoff sleep.
+    await b.submit({ body: { kind: 'revive', group: 'g-2' }, requestId: rid(), requestedBy: 'b' });
+    const g0 = await a.submit({ body: { kind: 'remove', group: 'g-0', reason: 'gc' }, requestId: rid(), requestedBy: 'a' });
+    expect(g0.outcome.status).toBe('applied');
+    expect(a.stats.staleSkips).toBe(1);
+    expect(a.stats.pushRetries).toBe(0);
+    expect(slept).toEqual([]);
+
+    const files = remoteFiles(remote);
+    for (const g of ['g-0', 'g-1', 'g-3']) expect(files).toContain(`state/removals/${g}.yaml`);
+    expect(files).toContain('apps/g-2.yaml');
+    expect(files).not.toContain('state/removals/g-2.yaml');
+    expect(gitOut(remote, 'rev-list', '--merges', 'main')).toBe('');
+    await Promise.all([a.close(), b.close()]);
+  });
+
   it('GIVEN definitions that drop most groups WHEN synced THEN the change is refused with MassRemovalRefused and nothing is removed', async () => {
     const remote = await bareRepo();
     const full = await loadSet({ 'g.ts': groupsSource(10) }, 1);

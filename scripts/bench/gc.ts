@@ -13,7 +13,7 @@ import { gcUrl } from '../../constructs/private/gc-token.ts';
 import { freePort } from '../../test/helpers/git-daemon.ts';
 import { groupsSource } from '../../test/helpers/repo.ts';
 import { percentile, printJson, printTable, verdict } from './lib.ts';
-import { call, closeHttp, commitCount, commitLines, git, Harness, mean, pool, put, rawCommitPush, sorted, treeFiles } from './serve-kit.ts';
+import { call, closeHttp, commitCount, commitLines, git, Harness, mean, phaseMedians, pool, put, rawCommitPush, sorted, treeFiles } from './serve-kit.ts';
 
 const quick = process.argv.includes('--quick');
 const GROUPS = quick ? 200 : 1000;
@@ -109,6 +109,7 @@ try {
   const cycleBy = (keep: (n: number) => boolean) => sorted(runCommitLines.filter((l) => keep(l.requests)).map((l) => l.ms));
   const small = cycleBy((n) => n === 1);
   const big = cycleBy((n) => n > 1);
+  console.log(`commit cycle median by step (ms): ${phaseMedians(runCommitLines)}`);
   console.log(`commit cycle p50 by batch: 1 request ${percentile(small, 50)} ms (${small.length} commits), more ${percentile(big, 50)} ms (${big.length} commits)`);
   console.log(`requests per commit, in order: ${perCommit.slice(0, 40).join(' ')}${perCommit.length > 40 ? ' ...' : ''}`);
   if (failed) console.log(`non-2xx or failed requests: ${failed} (${[...failures].map(([k, v]) => `${k} x${v}`).join(', ')}); first: ${firstFailure}`);

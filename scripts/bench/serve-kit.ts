@@ -116,7 +116,9 @@ export class Harness {
   }
 
   private spawn(args: readonly string[], env: Record<string, string>): ChildProcess {
-    const child = spawn(process.execPath, [PADDOCK_BIN, ...args], {
+    // BENCH_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") goes to every paddock child.
+    const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
+    const child = spawn(process.execPath, [...nodeArgs, PADDOCK_BIN, ...args], {
       cwd: this.root,
       env: { ...process.env, PADDOCK_LOG_LEVEL: 'warn', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -259,12 +261,29 @@ export async function pool<T>(items: readonly T[], concurrency: number, fn: (ite
 }
 
 /** `commit <sha> <subject> (F files, R requests, M ms[, T retries])` lines printed by `paddock serve`. */
-export function commitLines(stdout: string): Array<{ files: number; requests: number; ms: number; retries: number }> {
-  const out: Array<{ files: number; requests: number; ms: number; retries: number }> = [];
-  for (const m of stdout.matchAll(/^commit \S+ .*\((\d+) files, (\d+) requests, (\d+) ms(?:, (\d+) retries)?\)$/gm)) {
-    out.push({ files: Number(m[1]), requests: Number(m[2]), ms: Number(m[3]), retries: Number(m[4] ?? 0) });
+export interface CommitLine {
+  readonly files: number;
+  readonly requests: number;
+  readonly ms: number;
+  readonly retries: number;
+  /** The cycle's steps as printed: sync, synth, write, push (ms). */
+  readonly phases: Record<string, number>;
+}
+
+export function commitLines(stdout: string): CommitLine[] {
+  const out: CommitLine[] = [];
+  for (const m of stdout.matchAll(/^commit \S+ .*\((\d+) files, (\d+) requests, (\d+) ms(?:, (\d+) retries)?\)(?: \[([^\]]*) ms\])?$/gm)) {
+    const phases: Record<string, number> = {};
+    for (const [, k, v] of (m[5] ?? '').matchAll(/(\w+) (\d+)/g)) phases[k] = Number(v);
+    out.push({ files: Number(m[1]), requests: Number(m[2]), ms: Number(m[3]), retries: Number(m[4] ?? 0), phases });
   }
   return out;
+}
+
+/** Median of each phase over the lines, as `sync 40 synth 90 ...`. */
+export function phaseMedians(lines: readonly CommitLine[]): string {
+  const keys = [...new Set(lines.flatMap((l) => Object.keys(l.phases)))];
+  return keys.map((k) => `${k} ${sorted(lines.map((l) => l.phases[k] ?? 0))[Math.floor(lines.length / 2)]}`).join(', ');
 }
 
 export const mean = (xs: readonly number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : NaN);

@@ -79,6 +79,8 @@ export interface CommitInfo {
   readonly filesChanged: number;
   readonly ms: number;
   readonly retries: number;
+  /** Milliseconds spent in each step of the cycle that pushed: sync (fetch + reload), synth, write (files + add + commit), push. */
+  readonly phases: Readonly<Record<'sync' | 'synth' | 'write' | 'push', number>>;
 }
 
 export interface Answer {
@@ -96,6 +98,10 @@ export interface RepoView {
 }
 
 const DEFAULT_RETRY: RetryPolicy = { initialMs: 1000, factor: 1.5, capMs: 30_000, tries: 10 };
+/** Longest a cycle waits for callers of the last commit to come back (see `gather`). */
+const GATHER_MAX_MS = 25;
+/** ...and stops waiting once no caller came for this many 1 ms ticks. */
+const GATHER_QUIET_TICKS = 6;
 const silent: Logger = { info() {}, warn() {}, error() {} };
 
 interface Pending {
@@ -125,15 +131,17 @@ export class Committer {
   private running?: Promise<void>;
   private started?: Promise<void>;
   private snapshot?: Snapshot;
-  /** The local branch holds a commit the remote does not: reset before the next cycle. */
+  /** The work tree and index hold a commit the remote may not have: reset before the next cycle. */
   private localAhead = false;
   private lastSynth?: SynthResult;
   /** Definitions of the last commit that went through the mass-removal guard. */
   private trusted?: DefinitionSet;
   private lastContactOk = false;
+  /** How many intents the last batch held (see `gather`). */
+  private crowd = 0;
   private closed = false;
   /** Counters for /metrics. */
-  readonly stats = { commits: 0, pushRetries: 0, coalesced: 0, cycles: 0 };
+  readonly stats = { commits: 0, pushRetries: 0, coalesced: 0, cycles: 0, staleSkips: 0 };
 
   constructor(private readonly opts: CommitterOptions) {
     this.ownsWorkDir = !opts.workDir;
@@ -214,14 +222,35 @@ export class Committer {
         while (this.queue.length || this.reads.length) {
           if (this.reads.length) await this.serveReads();
           if (!this.queue.length) continue;
+          await this.gather();
           const batch = this.queue.splice(0, this.opts.maxBatch ?? 500);
           if (batch.length > 1) this.stats.coalesced += batch.length - 1;
           await this.runBatch(batch);
+          this.crowd = batch.length;
         }
       } finally {
         this.running = undefined;
       }
     })();
+  }
+
+  /**
+   * Group commit: the callers the last commit answered tend to come straight back, and the
+   * first of them would otherwise start a cycle alone and leave the rest for the next one.
+   * Wait (a few ms, never more than GATHER_MAX_MS) while they are still coming, so they share
+   * a commit. A lone caller (the watcher, a CLI) never waits.
+   */
+  private async gather(): Promise<void> {
+    if (this.crowd < 2) return;
+    const want = Math.min(this.opts.maxBatch ?? 500, this.queue.length + this.crowd);
+    const until = performance.now() + GATHER_MAX_MS;
+    let seen = this.queue.length;
+    let still = 0;
+    while (this.queue.length < want && still < GATHER_QUIET_TICKS && performance.now() < until) {
+      await new Promise((r) => setTimeout(r, 1));
+      still = this.queue.length === seen ? still + 1 : 0;
+      seen = this.queue.length;
+    }
   }
 
   private async serveReads(): Promise<void> {
@@ -257,19 +286,35 @@ export class Committer {
     const t0 = performance.now();
     let delay = this.retry.initialMs;
     let failure: unknown;
+    // When the remote tip we know is one we pushed or fetched, the first try skips the fetch and
+    // lets the push's compare-and-swap tell us whether someone else wrote meanwhile.
+    let optimistic = !!this.snapshot && !this.localAhead;
     for (let attempt = 1; attempt <= this.retry.tries; attempt++) {
       try {
-        const done = await this.cycle(batch, attempt - 1, t0);
+        const done = await this.cycle(batch, attempt - 1, t0, optimistic);
         if (done) return;
       } catch (e) {
         if (isUserError(e)) return this.rejectAll(batch, e);
         failure = e;
         const kind = classifyGitError(e);
+        if (optimistic && isRetryable(kind)) {
+          // Not a real try: the remote moved since we last looked. Fetch and go again at once.
+          this.stats.staleSkips++;
+          optimistic = false;
+          attempt--;
+          continue;
+        }
         if (!isRetryable(kind) && !(e instanceof PushUnclear)) {
           this.lastContactOk = false;
           this.log.warn({ err: String((e as Error).message ?? e), kind }, 'manifests repo unavailable');
           return this.rejectAll(batch, unavailable(kind, e));
         }
+      }
+      if (optimistic) {
+        // The optimistic cycle found answers it will only give from a fresh fetch.
+        optimistic = false;
+        attempt--;
+        continue;
       }
       if (attempt < this.retry.tries) {
         this.stats.pushRetries++;
@@ -282,10 +327,18 @@ export class Committer {
     this.rejectAll(batch, new TransientError('RemoteRejected', `the manifests repo kept rejecting the push after ${this.retry.tries} tries: ${firstLine(failure)}`, 30));
   }
 
-  /** One fetch-apply-commit-push cycle. Returns true when every intent was answered. */
-  private async cycle(batch: Pending[], retries: number, t0: number): Promise<boolean> {
+  /**
+   * One fetch-apply-commit-push cycle. Returns true when every intent was answered. An
+   * `optimistic` cycle works on the remote tip as last seen, without fetching; it only ever
+   * answers by pushing, and returns false (do it again from a fetch) when some intent would be
+   * answered without a push: "already removed" or "unknown group" must come from the real tip.
+   */
+  private async cycle(batch: Pending[], retries: number, t0: number, optimistic: boolean): Promise<boolean> {
     await this.ensureStarted();
-    const snap = await this.sync();
+    let mark = performance.now();
+    const lap = () => Math.round(-mark + (mark = performance.now()));
+    const snap = optimistic && this.snapshot ? this.snapshot : await this.sync();
+    const phases = { sync: lap(), synth: 0, write: 0, push: 0 };
     this.lastContactOk = true;
     // Intents that arrived while we fetched ride along: deciding the batch later fills commits.
     const room = (this.opts.maxBatch ?? 500) - batch.length;
@@ -303,6 +356,7 @@ export class Committer {
     if (!this.trusted || this.trusted.version !== defs.version) {
       const problem = await this.massRemoval(defs, snap, inputs(snap.state));
       if (problem) {
+        if (optimistic) return false;
         guardError = problem;
         this.log.error({ err: problem.message }, 'definitions change refused');
         if (!this.trusted) return this.rejectAll(batch, problem), true;
@@ -352,29 +406,29 @@ export class Committer {
     for (const [p, c] of result.files) files.set(p, c);
     if (defs.broken?.length) keepGroupsOf(new Set(defs.broken), snap.files, files);
     const changed = diff(snap.files, files);
+    phases.synth = lap();
 
     const applied = batch.filter((p) => (outcomes.get(p) as Outcome)?.status === 'applied' && (p.intent.body.kind !== 'sync' || changed.length));
+    if (optimistic && (!changed.length || guardError || applied.length < batch.length)) return false;
     if (!changed.length) {
       this.lastSynth = result;
       for (const p of batch) answer(p, outcomes.get(p)!, undefined);
       return true;
     }
 
-    await writePaths(this.workDir, changed, files);
+    writePaths(this.workDir, changed, files);
     const message = commitMessage(applied.length ? applied : batch, outcomes, changed);
-    // Stage just what changed; scanning the whole tree costs more as the repo grows.
-    if (changed.length <= 500) await this.git.raw(['add', '-A', '--verbose', '--', ...changed]);
-    else await this.git.raw(['add', '-A', '--verbose']);
-    await this.git.commit(message, undefined, { '--no-verify': null });
     this.localAhead = true;
-    const sha = (await this.git.revparse(['HEAD'])).trim();
+    const sha = await this.commit(changed, message, snap.head);
+    phases.write = lap();
     await this.push(batch[0].intent.requestId, sha);
+    phases.push = lap();
     this.localAhead = false;
     this.snapshot = { head: sha, files, state };
     this.lastSynth = result;
     this.stats.commits++;
     const ms = Math.round(performance.now() - t0);
-    this.opts.onCommit?.({ sha, subject: message[0], intents: applied.length, filesChanged: changed.length, ms, retries });
+    this.opts.onCommit?.({ sha, subject: message[0], intents: applied.length, filesChanged: changed.length, ms, retries, phases });
     for (const p of batch) answer(p, outcomes.get(p)!, sha);
     return true;
   }
@@ -427,9 +481,24 @@ export class Committer {
     return this.snapshot;
   }
 
+  /**
+   * Stages `changed` and writes a commit of the index on `parent` with plumbing (update-index,
+   * write-tree, commit-tree: each prints, so simple-git never waits on a silent command, and
+   * no pathspec matching or diffstat is paid for). The local branch is not moved: the commit is
+   * pushed by its sha, and the work tree is reset whenever the remote moves another way.
+   */
+  private async commit(changed: readonly string[], message: readonly string[], parent: string | undefined): Promise<string> {
+    for (let i = 0; i < changed.length; i += 1000) {
+      await this.git.raw(['update-index', '--verbose', '--add', '--remove', '--', ...changed.slice(i, i + 1000)]);
+    }
+    const tree = (await this.git.raw(['write-tree'])).trim();
+    const paragraphs = message.filter((m) => m.trim()).flatMap((m) => ['-m', m]);
+    return (await this.git.raw(['commit-tree', tree, ...(parent ? ['-p', parent] : []), ...paragraphs])).trim();
+  }
+
   private async push(requestId: string, sha: string): Promise<void> {
     try {
-      await this.git.push('origin', `HEAD:refs/heads/${this.opts.branch}`, { '--verbose': null });
+      await this.git.push('origin', `${sha}:refs/heads/${this.opts.branch}`, { '--verbose': null });
     } catch (e) {
       const kind = classifyGitError(e);
       if (isRetryable(kind)) throw e;

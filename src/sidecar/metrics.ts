@@ -13,6 +13,7 @@ export class Metrics {
       new Counter({ name, help, registers: [this.registry], collect() { this.reset(); this.inc(committer.stats[key]); } });
     stat('paddock_commits_total', 'Commits pushed to the manifests repo', 'commits');
     stat('paddock_push_retries_total', 'Cycles retried after a rejected or unclear push', 'pushRetries');
+    stat('paddock_stale_pushes_total', 'Pushes made without a fetch that found the remote had moved (redone from a fetch)', 'staleSkips');
     stat('paddock_coalesced_intents_total', 'Intents that shared a commit with an earlier one', 'coalesced');
     new Gauge({ name: 'paddock_remote_ready', help: '1 when the manifests repo answered last time', registers: [this.registry], collect() { this.set(committer.ready ? 1 : 0); } });
     if (ranch) {
