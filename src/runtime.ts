@@ -10,6 +10,7 @@ import { argoOptions, parseListen } from './config.ts';
 import { parseLeaseConfig } from './leases/config.ts';
 import { Ranch, type PoolSpec } from './leases/ranch.ts';
 import { Committer, type CommitInfo, type DefinitionSet } from './repo/committer.ts';
+import type { SynthCache } from './synth/synthesize.ts';
 import { ALL_ROUTES, buildSidecar, type Mailer } from './sidecar/index.ts';
 
 export interface RuntimeConfig {
@@ -50,7 +51,7 @@ export function commitLine(c: CommitInfo): string {
     ` [sync ${c.phases.sync} synth ${c.phases.synth} write ${c.phases.write} push ${c.phases.push} ms]`;
 }
 
-export async function startRuntime(cfg: RuntimeConfig, definitions: () => DefinitionSet, opts: { clock?: () => Date; onCommit?: (c: CommitInfo) => void; liveDeployments?: () => ReadonlyMap<string, Record<string, any>> | undefined } = {}): Promise<Runtime> {
+export async function startRuntime(cfg: RuntimeConfig, definitions: () => DefinitionSet, opts: { clock?: () => Date; onCommit?: (c: CommitInfo) => void; liveDeployments?: () => ReadonlyMap<string, Record<string, any>> | undefined; cache?: SynthCache } = {}): Promise<Runtime> {
   const clock = opts.clock ?? (() => new Date());
   const committer = new Committer({
     repo: cfg.repo,
@@ -63,6 +64,7 @@ export async function startRuntime(cfg: RuntimeConfig, definitions: () => Defini
     clock,
     log: logger,
     onCommit: opts.onCommit,
+    cache: opts.cache,
   });
   const ranch = new Ranch({
     persist: async (records, summary, requestId, requestedBy) => {

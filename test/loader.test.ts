@@ -35,4 +35,21 @@ describe('loading definition files', () => {
     const { definitions } = await loadDefinitions(dir);
     expect(definitions[0].inputs).toEqual([path.join(dir, 'app.ts'), path.join(dir, 'lib/common.ts')]);
   });
+
+  it('GIVEN a definition using import.meta, node built-ins and a thrown error WHEN loaded THEN import.meta is its own file, built-ins work, and the throw is one line naming the file', async () => {
+    const dir = definitionsDir({
+      'meta.ts': "import { readFileSync } from 'node:fs';\nimport { pathToFileURL } from 'node:url';\n" +
+        "if (!readFileSync(import.meta.filename, 'utf8').includes('pathToFileURL')) throw new Error('import.meta.filename is not this file');\n" +
+        "if (import.meta.url !== pathToFileURL(import.meta.dirname + '/meta.ts').href) throw new Error(`import.meta.url is ${import.meta.url}`);\n" +
+        'export default () => {};',
+      'throws.ts': "throw new Error('no cluster config here');\nexport default () => {};",
+      'tla.ts': 'const x = await Promise.resolve(1);\nexport default () => { void x; };',
+    });
+    const { definitions, errors } = await loadDefinitions(dir);
+    expect(definitions.map((d) => path.basename(d.absPath))).toEqual(['meta.ts']);
+    expect(errors.map((e) => e.message)).toEqual([
+      expect.stringMatching(/throws\.ts: fails to load: no cluster config here$/),
+      expect.stringMatching(/tla\.ts: line 1:\d+: top-level await is not supported in a definition file/),
+    ]);
+  });
 });

@@ -10,6 +10,8 @@ import { Committer } from '../repo/committer.ts';
 import { initBareRepo } from '../repo/git.ts';
 import { commitLine, logger, startRuntime } from '../runtime.ts';
 import { ROOT_APP } from '../synth/layout.ts';
+import { parseState } from '../synth/state.ts';
+import { SynthCache } from '../synth/synthesize.ts';
 import { Definitions } from '../watch/definitions.ts';
 import { LockFileElector } from '../watch/lock.ts';
 import { Watcher } from '../watch/watcher.ts';
@@ -53,8 +55,10 @@ export function registerWatch(program: Command): void {
       let watcher: Watcher | undefined;
       const cluster = clusterParts(s.repo);
       const sources = followSources(cluster.sources, () => watcher);
-      const definitions = new Definitions(path.resolve(s.definitionsDir), () => ({ ...synth, state: committer!.view().state, liveDeployments: sources?.live.get() }));
+      const cache = new SynthCache();
+      const definitions = new Definitions(path.resolve(s.definitionsDir), () => ({ ...synth, state: committer!.view().state, liveDeployments: sources?.live.get() }), cache);
       committer = new Committer({
+        cache,
         repo: s.repo, branch: s.branch, definitions: definitions.current, synth, allowMassRemoval: f.allowMassRemoval, log: logger,
         liveDeployments: sources?.live.get,
         onCommit: (c) => {
@@ -91,13 +95,15 @@ export function registerWatch(program: Command): void {
       }
       let runtime: Awaited<ReturnType<typeof startRuntime>> | undefined;
       const synth = { sidecarUrl: cfg.sidecarUrl, gcSecret: cfg.gcSecret, argo: argoOptions(cfg.argoRepoUrl, cfg.branch) };
-      const definitions = new Definitions(path.resolve(cfg.definitionsDir), () => ({ ...synth, state: runtime?.committer.view().state ?? { groups: new Map(), removals: new Map(), releases: new Map(), workspaces: new Map(), leases: new Map() } }));
+      const cache = new SynthCache();
+      const definitions = new Definitions(path.resolve(cfg.definitionsDir), () => ({ ...synth, state: runtime?.committer.view().state ?? parseState(new Map()) }), cache);
       const first = await definitions.loadAll();
       for (const p of first.problems) console.log(`definition error: ${p}`);
       let watcher: Watcher | undefined;
       const cluster = clusterParts(cfg.repo);
       const sources = followSources(cluster.sources, () => watcher);
       runtime = await startRuntime({ ...cfg, mailer: loadMailer() }, definitions.current, {
+        cache,
         liveDeployments: sources?.live.get,
         onCommit: (c) => {
           console.log(commitLine(c));

@@ -57,6 +57,8 @@ export interface CommitterOptions {
   readonly onCommit?: (c: CommitInfo) => void;
   /** Most intents in one commit. @default 500 */
   readonly maxBatch?: number;
+  /** Synth cache, shared with whoever else synthesizes the same definitions in this process. @default its own */
+  readonly cache?: SynthCache;
 }
 
 export interface RetryPolicy {
@@ -125,7 +127,7 @@ export class Committer {
   private readonly sleep: (ms: number) => Promise<void>;
   private readonly random: () => number;
   private readonly log: Logger;
-  private readonly cache = new SynthCache();
+  private readonly cache: SynthCache;
   private readonly queue: Pending[] = [];
   private readonly reads: Array<{ resolve: (v: RepoView) => void; reject: (e: unknown) => void }> = [];
   private running?: Promise<void>;
@@ -153,6 +155,7 @@ export class Committer {
     this.sleep = opts.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
     this.random = opts.random ?? Math.random;
     this.log = opts.log ?? silent;
+    this.cache = opts.cache ?? new SynthCache();
   }
 
   /** Hands an intent over; resolves once it is pushed or found already in effect. */

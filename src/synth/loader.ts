@@ -1,8 +1,9 @@
 /**
  * Loads definition files (`environments/*.ts`): each default-exports `(scope) => void`.
  *
- * Each file is bundled on its own with esbuild and imported as a module, so a definitions
- * directory outside this repo needs no build step and no node_modules of its own. `paddock`,
+ * Each file is bundled on its own with esbuild (as CommonJS, so no top-level await) and run as
+ * a module body, so a definitions directory outside this repo needs no build step and no
+ * node_modules of its own. `paddock`,
  * `constructs`, `cdk8s` and `cdk8s-plus-28` are not bundled: they resolve to the very module
  * instances this process uses, so `instanceof` and `Chart.of` hold across the boundary.
  * esbuild's metafile tells which files each definition imports (the watcher watches those too).
@@ -12,6 +13,8 @@
 import { readdir } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import vm from 'node:vm';
 import * as cdk8s from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import * as constructsLib from 'constructs';
@@ -49,8 +52,12 @@ const SHARED_FILTER = new RegExp(`^(${Object.keys(SHARED_MODULES).map((m) => m.r
 const OWN_NODE_MODULES = path.join(path.dirname(createRequire(import.meta.url).resolve('cdk8s/package.json')), '..');
 const DEFINITION_FILE = /^[^._].*\.(ts|mts|js|mjs)$/;
 
-/** Node's own `import()`, out of reach of test runners that rewrite dynamic imports. */
-const nativeImport = createRequire(import.meta.url)('./native-import.cjs') as (s: string) => Promise<any>;
+/** `import.meta` in a definition (bundled as CommonJS) means the definition file's own. */
+const IMPORT_META = {
+  'import.meta.url': '__paddock_meta_url',
+  'import.meta.filename': '__paddock_meta_filename',
+  'import.meta.dirname': '__paddock_meta_dirname',
+} as const;
 
 /** Definition files directly in `dir`, sorted so every listing order gives the same result. */
 export async function listDefinitionFiles(dir: string): Promise<string[]> {
@@ -103,10 +110,10 @@ async function bundle(absFiles: readonly string[]): Promise<Map<string, Bundle>>
     bundle: true,
     write: false,
     outdir: workDir,
-    format: 'esm',
+    format: 'cjs',
     platform: 'node',
     target: 'node20',
-    sourcemap: 'inline',
+    define: IMPORT_META,
     metafile: true,
     logLevel: 'silent',
     nodePaths: [OWN_NODE_MODULES],
@@ -118,9 +125,7 @@ async function bundle(absFiles: readonly string[]): Promise<Map<string, Bundle>>
     const meta = result.metafile.outputs[path.relative(workDir, file.path)];
     const inputs = Object.keys(meta?.inputs ?? {}).filter((i) => !i.includes(':') && !i.includes('node_modules')).map((i) => path.resolve(workDir, i)).sort();
     const abs = absFiles[index];
-    // Bundled CommonJS may call require() for Node built-ins; give it one rooted at the definition.
-    const prelude = `import { createRequire as __paddockCreateRequire } from 'node:module'; const require = __paddockCreateRequire(${JSON.stringify(abs)});\n`;
-    out.set(abs, { code: prelude + file.text, inputs });
+    out.set(abs, { code: file.text, inputs });
   }
   return out;
 }
@@ -148,8 +153,7 @@ async function importAll(absFiles: readonly string[], bundles: Map<string, Bundl
     const b = bundles.get(abs)!;
     const file = displayPath(abs);
     try {
-      const mod = await nativeImport(`data:text/javascript;base64,${Buffer.from(b.code).toString('base64')}`);
-      const build = mod.default;
+      const build = evaluate(abs, b.code).default;
       if (typeof build !== 'function') {
         errors.push(new DefinitionError(file, 'must default-export a function (scope) => { ... } that adds constructs to scope'));
         continue;
@@ -162,10 +166,23 @@ async function importAll(absFiles: readonly string[], bundles: Map<string, Bundl
   return { definitions, errors };
 }
 
+/**
+ * Runs a bundle as a CommonJS module body and returns its exports. Not through Node's module
+ * loader: nothing is cached for the process's life, so a definition's code is freed once the
+ * definition is dropped (the watcher reloads files all day), and no loader hooks see it.
+ */
+function evaluate(abs: string, code: string): Record<string, any> {
+  const fn = vm.compileFunction(code, ['exports', 'require', 'module', '__filename', '__dirname', IMPORT_META['import.meta.url'], IMPORT_META['import.meta.filename'], IMPORT_META['import.meta.dirname']], { filename: abs });
+  const module = { exports: {} as Record<string, any> };
+  fn.call(module.exports, module.exports, createRequire(abs), module, abs, path.dirname(abs), pathToFileURL(abs).href, abs, path.dirname(abs));
+  return module.exports;
+}
+
 function buildErrorLine(e: unknown): string {
   const err = (e as esbuild.BuildFailure).errors?.[0];
   if (!err) return firstLine(e);
   const loc = err.location ? `line ${err.location.line}:${err.location.column + 1}: ` : '';
+  if (/top-level await/i.test(err.text)) return `${loc}top-level await is not supported in a definition file (definitions are synthesized synchronously)`;
   return `${loc}${err.text}`;
 }
 

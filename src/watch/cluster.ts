@@ -85,6 +85,10 @@ export class LeaseElector implements Elector {
     return this.held;
   }
 
+  get identity(): string {
+    return this.opts.identity;
+  }
+
   async tick(): Promise<boolean> {
     const now = this.opts.now?.() ?? new Date();
     const duration = this.opts.durationSeconds ?? 15;

@@ -28,9 +28,9 @@ export class Definitions {
   /** Files that have never loaded: their groups in the repo must be kept as they are. */
   private readonly neverLoaded = new Set<string>();
   private version = 0;
-  private readonly cache = new SynthCache();
 
-  constructor(readonly dir: string, private readonly inputs: () => Omit<SynthInputs, 'liveDeployments'>) {}
+  /** `cache`: share the committer's, so each file's output is held once. */
+  constructor(readonly dir: string, private readonly inputs: () => Omit<SynthInputs, 'liveDeployments'>, private readonly cache = new SynthCache()) {}
 
   /** The set in force, for the committer. */
   current = (): DefinitionSet & { readonly broken: readonly string[] } => ({

@@ -9,6 +9,8 @@ import path from 'node:path';
 export interface Elector {
   /** True while this process leads. */
   readonly leading: boolean;
+  /** Who this candidate is (in commit trailers and logs). */
+  readonly identity: string;
   /** Tries to become (or stay) the leader; returns whether it leads. */
   tick(): boolean | Promise<boolean>;
   release(): void;
@@ -25,6 +27,10 @@ export class LockFileElector implements Elector {
 
   get leading(): boolean {
     return this.held;
+  }
+
+  get identity(): string {
+    return this.me;
   }
 
   tick(): boolean {

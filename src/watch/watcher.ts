@@ -57,11 +57,16 @@ export class Watcher {
 
   /** Watches the definitions directory and every local file the definitions import. */
   watch(): void {
-    const dir = this.opts.definitions.dir;
-    this.fsw = chokidar.watch([dir, ...this.opts.definitions.inputsOf()], { ignoreInitial: true, awaitWriteFinish: false });
+    this.fsw = chokidar.watch([this.opts.definitions.dir, ...this.outsideInputs()], { ignoreInitial: true, awaitWriteFinish: false });
     const on = (p: string) => this.changed(p);
     this.fsw.on('add', on).on('change', on).on('unlink', on);
     this.fsw.on('error', (e) => this.say(`watch error: ${String((e as Error)?.message ?? e)}`));
+  }
+
+  /** Files definitions import from outside the definitions directory (the directory's own are watched with it). */
+  private outsideInputs(): string[] {
+    const dir = this.opts.definitions.dir + path.sep;
+    return [...this.opts.definitions.inputsOf()].filter((f) => !f.startsWith(dir));
   }
 
   /** Runs the periodic leader work (TTL expiry) every `everyMs`. */
@@ -90,7 +95,8 @@ export class Watcher {
     if (!paths.length) return;
     const change = await this.opts.definitions.refresh(paths);
     for (const p of change.problems) this.say(`definition error: ${p}`);
-    this.fsw?.add([...this.opts.definitions.inputsOf()]);
+    const outside = this.outsideInputs();
+    if (outside.length) this.fsw?.add(outside);
     const what = [...change.adopted.map((f) => `${f} changed`), ...change.removed.map((f) => `${f} deleted`)];
     if (what.length) await this.sync(`sync(definitions): ${what.join(', ')}`);
   }
@@ -115,7 +121,7 @@ export class Watcher {
     const removed: string[] = [];
     await Promise.all(due.map(async (g) => {
       try {
-        const a = await this.opts.committer.submit({ body: { kind: 'remove', group: g.name, reason: 'ttl' }, requestId: `ttl-${g.name}-${g.expiresAt}`, requestedBy: 'paddock watcher (ttl)' });
+        const a = await this.opts.committer.submit({ body: { kind: 'remove', group: g.name, reason: 'ttl' }, requestId: `ttl-${g.name}-${g.expiresAt}`, requestedBy: `paddock watcher ${this.opts.elector.identity} (ttl)` });
         if (a.outcome.status === 'applied') removed.push(g.name);
       } catch (e) {
         this.say(`ttl removal of ${g.name} failed: ${String((e as Error)?.message ?? e)}`);

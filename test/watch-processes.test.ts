@@ -1,0 +1,94 @@
+/**
+ * Two real `paddock watch` processes on one repo, no cluster: the lock file decides which of
+ * them commits TTL removals. The leader is killed with SIGKILL; the other takes over.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { afterEach, describe, expect, it } from 'vitest';
+import { PADDOCK_BIN } from './helpers/cli.ts';
+import { bareRepo, gitOut, remoteFiles } from './helpers/repo.ts';
+import { definitionsDir, tempDir } from './helpers/synth.ts';
+
+const ttlGroup = (group: string, ttl: string) => `
+import { ApiObject } from 'cdk8s';
+import { Environment } from 'paddock';
+export default (scope) => {
+  const env = new Environment(scope, '${group}', { namespace: '${group}', ttl: '${ttl}' });
+  new ApiObject(env, 'cm', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'settings' }, data: { ttl: '${ttl}' } });
+};`;
+
+interface Watch {
+  readonly child: ChildProcess;
+  readonly out: () => string;
+}
+
+const children: ChildProcess[] = [];
+afterEach(() => {
+  for (const c of children.splice(0)) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+});
+
+function startWatch(cwd: string, remote: string, dir: string): Promise<Watch> {
+  const env: NodeJS.ProcessEnv = { ...process.env, PADDOCK_GC_SECRET: 'two-watchers-secret' };
+  delete env.KUBECONFIG;
+  delete env.KUBERNETES_SERVICE_HOST;
+  const child = spawn(process.execPath, [PADDOCK_BIN, 'watch', '--repo', remote, '--definitions', dir], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  children.push(child);
+  let out = '';
+  child.stdout!.on('data', (d) => (out += d));
+  child.stderr!.on('data', (d) => (out += d));
+  return new Promise((resolve, reject) => {
+    const t = setInterval(() => {
+      if (/paddock watch: watching/.test(out)) {
+        clearInterval(t);
+        resolve({ child, out: () => out });
+      }
+    }, 50);
+    child.once('exit', (code) => (clearInterval(t), reject(new Error(`paddock watch exited ${code}: ${out}`))));
+  });
+}
+
+async function until(what: string, ok: () => boolean, timeoutMs: number): Promise<void> {
+  for (const end = Date.now() + timeoutMs; !ok(); await new Promise((r) => setTimeout(r, 100))) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+  }
+}
+
+/** `Paddock-Requested-By` of the commit that wrote `state/removals/<group>.yaml`. */
+const removedBy = (remote: string, group: string) =>
+  /Paddock-Requested-By: (.*)/.exec(gitOut(remote, 'log', '-1', '--format=%B', 'main', '--', `state/removals/${group}.yaml`))?.[1];
+
+describe('two watcher processes on one repo (lock file)', () => {
+  it('GIVEN two paddock watch processes WHEN TTLs run out THEN only the leader commits the removal; after it is killed -9 the other takes over', async () => {
+    const remote = await bareRepo();
+    const dir = definitionsDir({ 'first.ts': ttlGroup('first', '12s'), 'second.ts': ttlGroup('second', '30s'), 'stays.ts': ttlGroup('stays', '1h') });
+    const cwd = tempDir('paddock-two-watchers-');
+
+    const a = await startWatch(cwd, remote, dir);
+    await until('the first commit', () => remoteFiles(remote).includes('apps/first.yaml'), 30_000);
+    const expiresAt = Date.parse(gitOut(remote, 'show', 'main:apps/first.yaml').match(/paddock\.dev\/expires-at: "?([^"\n]+)"?/)![1]);
+    const b = await startWatch(cwd, remote, dir);
+    // Both are up before the first TTL runs out, so either could commit its removal.
+    expect(Date.now()).toBeLessThan(expiresAt);
+
+    await until('the removal of "first"', () => remoteFiles(remote).includes('state/removals/first.yaml'), 40_000);
+    const pidA = a.child.pid!;
+    const pidB = b.child.pid!;
+    expect(removedBy(remote, 'first')).toMatch(new RegExp(`^paddock watcher ${pidA}@\\S+ \\(ttl\\)$`));
+    // Give b a few ticks as a follower: it must not commit anything.
+    await new Promise((r) => setTimeout(r, 3_000));
+    expect(b.out()).not.toMatch(/^commit .*remove\(group\/first\)/m);
+    expect(gitOut(remote, 'log', '--format=%s', 'main').split('\n').filter((s) => s.startsWith('remove(group/first)'))).toHaveLength(1);
+
+    // The leader dies without letting go of the lock; the other sees its process gone and takes over.
+    a.child.kill('SIGKILL');
+    await new Promise((r) => a.child.once('close', r));
+    expect(remoteFiles(remote)).toContain('apps/second.yaml');
+    await until('the removal of "second"', () => remoteFiles(remote).includes('state/removals/second.yaml'), 60_000);
+    expect(removedBy(remote, 'second')).toMatch(new RegExp(`^paddock watcher ${pidB}@\\S+ \\(ttl\\)$`));
+    expect(b.out()).toMatch(/^commit \S+ remove\(group\/second\): /m);
+    expect(remoteFiles(remote)).toContain('apps/stays.yaml');
+    expect(gitOut(remote, 'rev-list', '--merges', 'main')).toBe('');
+
+    b.child.kill('SIGINT');
+    await new Promise((r) => b.child.once('close', r));
+  }, 150_000);
+});
