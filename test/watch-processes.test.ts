@@ -73,8 +73,10 @@ describe('two watcher processes on one repo (lock file)', () => {
     const pidA = a.child.pid!;
     const pidB = b.child.pid!;
     expect(removedBy(remote, 'first')).toMatch(new RegExp(`^paddock watcher ${pidA}@\\S+ \\(ttl\\)$`));
-    // Give b a few ticks as a follower: it must not commit anything.
+    // Give b a few ticks as a follower: it never led, and committed nothing.
     await new Promise((r) => setTimeout(r, 3_000));
+    expect(a.out()).toMatch(new RegExp(`^leader: ${pidA}@\\S+ now runs TTL removals$`, 'm'));
+    expect(b.out()).not.toMatch(/^leader: /m);
     expect(b.out()).not.toMatch(/^commit .*remove\(group\/first\)/m);
     expect(gitOut(remote, 'log', '--format=%s', 'main').split('\n').filter((s) => s.startsWith('remove(group/first)'))).toHaveLength(1);
 
@@ -83,6 +85,7 @@ describe('two watcher processes on one repo (lock file)', () => {
     await new Promise((r) => a.child.once('close', r));
     expect(remoteFiles(remote)).toContain('apps/second.yaml');
     await until('the removal of "second"', () => remoteFiles(remote).includes('state/removals/second.yaml'), 60_000);
+    expect(b.out()).toMatch(new RegExp(`^leader: ${pidB}@\\S+ now runs TTL removals$`, 'm'));
     expect(removedBy(remote, 'second')).toMatch(new RegExp(`^paddock watcher ${pidB}@\\S+ \\(ttl\\)$`));
     expect(b.out()).toMatch(/^commit \S+ remove\(group\/second\): /m);
     expect(remoteFiles(remote)).toContain('apps/stays.yaml');

@@ -37,6 +37,7 @@ export class Watcher {
   private seq = 0;
   private readonly sourcesChanged = new Set<string>();
   private sourceTimer?: NodeJS.Timeout;
+  private leading = false;
 
   constructor(private readonly opts: WatcherOptions) {}
 
@@ -114,7 +115,12 @@ export class Watcher {
 
   /** Leader work: removes groups whose TTL ran out. Returns the groups it removed. */
   async tick(): Promise<string[]> {
-    if (!(await this.opts.elector.tick())) return [];
+    const leads = await this.opts.elector.tick();
+    if (leads !== this.leading) {
+      this.leading = leads;
+      this.say(leads ? `leader: ${this.opts.elector.identity} now runs TTL removals` : `leader: ${this.opts.elector.identity} is no longer the leader`);
+    }
+    if (!leads) return [];
     const synth = this.opts.committer.view().synth;
     if (!synth) return [];
     const due = dueForRemoval(synth.groups, this.clock());
