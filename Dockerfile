@@ -3,8 +3,9 @@
 #   docker build -t ghcr.io/paddock-dev/paddock:0.1.0 .
 #   docker run --rm ghcr.io/paddock-dev/paddock:0.1.0 --help
 #
-# paddock is TypeScript run through tsx (a runtime dependency, as is esbuild, which loads the
-# definition files), so there is no build step: the sources are the program.
+# paddock is TypeScript. src/cli/paddock.mjs runs it from one esbuild bundle of the sources
+# (dist/cli/paddock.mjs; esbuild is a runtime dependency anyway, it loads the definition files), built
+# here once, since /app is not writable at run time.
 FROM node:20-bookworm-slim
 
 # git and ssh for the manifests repo; CA certificates for HTTPS remotes.
@@ -22,6 +23,7 @@ RUN npm ci --omit=dev --no-audit --no-fund \
 
 COPY src/ src/
 COPY constructs/ constructs/
+RUN node src/cli/paddock.mjs --version
 
 # The image's own `node` user (uid 1000), numeric so that runAsNonRoot can verify it. It owns
 # nothing under /app; paddock writes only to the OS temp dir (its manifests-repo work tree).

@@ -1,8 +1,8 @@
-import { createRequire } from 'node:module';
 import { ApiObject } from 'cdk8s';
 import { Construct } from 'constructs';
 import { Environment } from './environment.ts';
 import { isDnsLabel, isDnsSubdomain } from './private/names.ts';
+import { paddockVersion } from './private/version.ts';
 
 /** The git-sync image that keeps the definitions checked out beside each paddock container. */
 export const DEFAULT_GIT_SYNC_IMAGE = 'registry.k8s.io/git-sync/git-sync:v4.2.4';
@@ -116,7 +116,7 @@ const SUFFIX_ROOM = '-watcher'.length;
 export class PaddockControlPlane extends Construct {
   /** paddock's own image for this version of the library. */
   public static defaultImage(): string {
-    return `${PADDOCK_IMAGE_REPOSITORY}:${packageVersion() ?? 'latest'}`;
+    return `${PADDOCK_IMAGE_REPOSITORY}:${paddockVersion() ?? 'latest'}`;
   }
 
   /** `http://<prefix>-sidecar.<namespace>.svc:8080`: the base of every `GARBAGE_COLLECTOR_URL` (`PADDOCK_SIDECAR_URL`). */
@@ -406,16 +406,3 @@ function gitSshCommand(): string {
   ].join(' ');
 }
 
-let version: string | null | undefined;
-/** This package's version, read once from its package.json. */
-function packageVersion(): string | undefined {
-  if (version === undefined) {
-    try {
-      const v = createRequire(import.meta.url)('../package.json').version;
-      version = typeof v === 'string' && v ? v : null;
-    } catch {
-      version = null;
-    }
-  }
-  return version ?? undefined;
-}

@@ -265,6 +265,7 @@ try {
   const target = files0.find((f) => f.startsWith(`groups/env-${EDITED}/`) && /deployment-svc-\d+\.yaml$/.test(f));
   const apps = files0.filter((f) => /^apps\/env-\d+\.yaml$/.test(f)).length;
   if (!target || apps !== N) throw new Error(`after up the repo holds ${apps} of ${N} group Applications, and ${target ? '' : 'no '}Deployment file for env-${EDITED}${tail()}`);
+  if (firstCommit) console.log(`first commit: ${firstCommit.line}`);
   console.log(`setup: paddock up with ${N} definition files: up in ${(startupMs / 1000).toFixed(1)} s (first commit: ${firstCommit?.files ?? '?'} files, cycle ${firstCommit?.ms ?? '?'} ms), ${files0.length} files in the repo; RSS ${rssUp.rssMiB.toFixed(0)} MiB`);
 
   // ---- the baseline repo: the same tree, another bare repo, a clone ----

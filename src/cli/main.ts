@@ -3,6 +3,7 @@
  * errors into one line and an exit code (src/errors.ts). Owns no logic of its own.
  */
 import { Command, CommanderError } from 'commander';
+import { paddockVersion } from '../../constructs/private/version.ts';
 import { cliErrorOf } from '../errors.ts';
 import { registerRepoCommands } from './repo-commands.ts';
 import { registerServe } from './serve.ts';
@@ -13,6 +14,7 @@ import { registerWatch } from './watch.ts';
 export function buildProgram(): Command {
   const program = new Command('paddock')
     .description('Kubernetes environments as TypeScript, synthesized into an Argo CD manifests repo; git is the only write path')
+    .version(paddockVersion() ?? 'unknown', '-V, --version')
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
   registerSynth(program);
