@@ -1,9 +1,8 @@
-import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import YAML from 'yaml';
-import { PADDOCK_BIN, paddock, run } from './helpers/cli.ts';
+import { paddock, run, startServe } from './helpers/cli.ts';
 import { bareRepo, commitCount, gitOut, groupsSource, remoteFile, remoteFiles } from './helpers/repo.ts';
 import { definitionsDir, tempDir } from './helpers/synth.ts';
 
@@ -73,17 +72,8 @@ describe('paddock serve and the seed curl', () => {
     await paddock(['push', '--repo', remote, '--definitions', dir], { env });
     const before = commitCount(remote);
     const port = 20000 + Math.floor(Math.random() * 20000);
-    const child = spawn(process.execPath, [PADDOCK_BIN, 'serve', '--repo', remote, '--definitions', dir, '--listen', `127.0.0.1:${port}`], {
-      env: { ...process.env, ...env, PADDOCK_SIDECAR_URL: `http://127.0.0.1:${port}` },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const serve = await startServe(['--repo', remote, '--definitions', dir, '--listen', `127.0.0.1:${port}`], { ...env, PADDOCK_SIDECAR_URL: `http://127.0.0.1:${port}` });
     try {
-      let out = '';
-      child.stdout.on('data', (d) => (out += d));
-      await new Promise<void>((resolve, reject) => {
-        const t = setInterval(() => out.includes('listening on') && (clearInterval(t), resolve()), 50);
-        child.on('exit', (code) => reject(new Error(`serve exited ${code}: ${out}`)));
-      });
       // The pod's environment, as the synthesized manifests give it.
       const deployment = YAML.parse(remoteFile(remote, 'groups/g-1/configmap-cm-g-1.yaml'));
       expect(deployment.metadata.labels.group_id).toBe('g-1');
@@ -111,8 +101,30 @@ describe('paddock serve and the seed curl', () => {
       await paddock(['revive', '--repo', remote, '--definitions', dir, 'g-1'], { env });
       expect(remoteFiles(remote)).toContain('apps/g-1.yaml');
     } finally {
-      child.kill('SIGTERM');
-      await new Promise((r) => child.on('close', r));
+      await serve.stop();
     }
   });
+
+  it('GIVEN a running paddock serve WHEN a definition is edited THEN serve follows it, and its next commit (a GC) keeps the edit', async () => {
+    const remote = await bareRepo();
+    const cm = (v: string) => `import { ApiObject } from 'cdk8s';\nimport { Environment } from 'paddock';\nexport default (scope) => {\n  const env = new Environment(scope, 'edited', { namespace: 'edited' });\n  new ApiObject(env, 'cm', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'cm' }, data: { v: '${v}' } });\n};\n`;
+    const dir = definitionsDir({ 'g.ts': groupsSource(2), 'edited.ts': cm('one') });
+    const port = 20000 + Math.floor(Math.random() * 20000);
+    const serve = await startServe(['--repo', remote, '--definitions', dir, '--listen', `127.0.0.1:${port}`], env);
+    const value = () => YAML.parse(remoteFile(remote, 'groups/edited/configmap-cm.yaml')).data.v;
+    try {
+      expect(value()).toBe('one');
+      writeFileSync(path.join(dir, 'edited.ts'), cm('two'));
+      for (const end = Date.now() + 20_000; value() !== 'two' && Date.now() < end;) await new Promise((r) => setTimeout(r, 100));
+      expect(value()).toBe('two');
+      expect(gitOut(remote, 'log', '-1', '--format=%s', 'main')).toMatch(/^sync\(definitions\): .*edited\.ts changed$/);
+      const { gcUrl } = await import('../constructs/private/gc-token.ts');
+      const r = await fetch(gcUrl(`http://127.0.0.1:${port}`, 'cli-secret', 'g-0'), { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"group":"g-0"}' });
+      expect(r.status).toBe(202);
+      expect(remoteFiles(remote)).not.toContain('apps/g-0.yaml');
+      expect(value()).toBe('two');
+    } finally {
+      await serve.stop();
+    }
+  }, 60_000);
 });

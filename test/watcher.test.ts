@@ -1,4 +1,4 @@
-import { rmSync, writeFileSync } from 'node:fs';
+import { renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import YAML from 'yaml';
@@ -138,6 +138,39 @@ describe('the watcher', () => {
     expect(await w2.tick()).toEqual([]);
     await w2.stop();
     await c2.close();
+  });
+});
+
+describe('a definitions directory published by a symlink swap (git-sync)', () => {
+  it('GIVEN --definitions naming a symlink WHEN the link is swapped to a new tree THEN the watcher re-reads it and commits the difference', async () => {
+    const t = new Date('2026-11-23T12:00:00.000Z');
+    const v1 = definitionsDir({ 'a.ts': cm('a', 'one'), 'b.ts': cm('b', 'one') });
+    const v2 = definitionsDir({ 'a.ts': cm('a', 'two'), 'c.ts': cm('c', 'one') });
+    const link = path.join(tempDir(), 'current');
+    symlinkSync(v1, link);
+    const remote = await bareRepo();
+    let c: Committer | undefined;
+    const base = inputs();
+    const defs = new Definitions(link, () => ({ ...base, argo: { ...base.argo, repoURL: remote }, state: c!.view().state }));
+    c = committer(remote, defs.current, { clock: () => t });
+    const said: string[] = [];
+    const w = new Watcher({ definitions: defs, committer: c, clock: () => t, say: (l) => said.push(l), linkPollMs: 3_600_000 });
+    await w.start();
+    w.watch();
+    expect(await w.followLink()).toBe(false);
+    const n = commitCount(remote);
+
+    // git-sync publishes a new tree: a new link renamed over the old one
+    symlinkSync(v2, `${link}.tmp`);
+    renameSync(`${link}.tmp`, link);
+    expect(await w.followLink()).toBe(true);
+    expect(commitCount(remote)).toBe(n + 1);
+    expect(YAML.parse(remoteFile(remote, 'groups/a/configmap-settings.yaml')).data.value).toBe('two');
+    expect(remoteFiles(remote)).toContain('apps/c.yaml');
+    expect(remoteFiles(remote)).not.toContain('apps/b.yaml');
+    expect(said.some((l) => l.startsWith(`definitions: ${link} now resolves to `))).toBe(true);
+    await w.stop();
+    await c.close();
   });
 });
 

@@ -1,12 +1,18 @@
 /** `paddock serve`: the sidecar HTTP API over a manifests repo. */
+import { existsSync } from 'node:fs';
+import path from 'node:path';
 import type { Command } from 'commander';
 import { parseDuration } from '../../constructs/private/duration.ts';
-import { DEFAULTS, parseRange, setting, tokenList } from '../config.ts';
+import { argoOptions, DEFAULTS, parseRange, setting, tokenList } from '../config.ts';
 import { UserError } from '../errors.ts';
 import type { Mailer } from '../sidecar/index.ts';
 import { mailerFromEnv } from '../sidecar/mailer.ts';
 import { commitLine, startRuntime, type Runtime, type RuntimeConfig } from '../runtime.ts';
-import { apiTokens, loadDefinitionSet, repoOptions, repoSettings, type RepoFlags } from './options.ts';
+import { parseState } from '../synth/state.ts';
+import { SynthCache } from '../synth/synthesize.ts';
+import { Definitions } from '../watch/definitions.ts';
+import { Watcher } from '../watch/watcher.ts';
+import { apiTokens, repoOptions, repoSettings, type RepoFlags } from './options.ts';
 
 export interface ServeFlags extends RepoFlags {
   listen?: string;
@@ -81,12 +87,24 @@ export function registerServe(program: Command): void {
   serveOptions(repoOptions(program.command('serve').description('the sidecar: GC, leases, releases and workspaces as commits (HTTP API)')))
     .action(async (f: ServeFlags) => {
       const cfg = runtimeConfig(f);
-      const defs = await loadDefinitionSet(cfg.definitionsDir);
-      const rt: Runtime = await startRuntime({ ...cfg, mailer: loadMailer() }, () => defs, { onCommit: (c) => console.log(commitLine(c)) });
+      const dir = path.resolve(cfg.definitionsDir);
+      if (!existsSync(dir)) throw new UserError('InvalidConfig', `${cfg.definitionsDir}: no such definitions directory`);
+      // The sidecar commits too, so it follows the definitions as the watcher does: with stale
+      // ones, its commits would regenerate groups as they were. TTLs stay the watcher's.
+      const synth = { sidecarUrl: cfg.sidecarUrl, gcSecret: cfg.gcSecret, argo: argoOptions(cfg.argoRepoUrl, cfg.branch) };
+      const cache = new SynthCache();
+      let rt: Runtime | undefined;
+      const definitions = new Definitions(dir, () => ({ ...synth, state: rt?.committer.view().state ?? parseState(new Map()) }), cache);
+      const first = await definitions.loadAll();
+      for (const p of first.problems) console.log(`definition error: ${p}`);
+      rt = await startRuntime({ ...cfg, mailer: loadMailer() }, definitions.current, { cache, onCommit: (c) => console.log(commitLine(c)) });
+      const watcher = new Watcher({ definitions, committer: rt.committer });
+      watcher.watch();
       console.log(`paddock serve: listening on ${rt.url}, manifests repo ${cfg.repo} (branch ${cfg.branch})`);
       if (!cfg.apiTokens.length) console.log('note: no API tokens (PADDOCK_API_TOKENS); release and workspace writes will be refused');
       const sig = await untilSignal();
       console.log(`${sig}: stopping after the current commit`);
+      await watcher.stop();
       await rt.stop();
     });
 }

@@ -39,6 +39,11 @@ export class Definitions {
     broken: [...this.neverLoaded].map((f) => path.basename(f)),
   });
 
+  /** Definition files this set knows of: in force, or never loaded. */
+  knownFiles(): string[] {
+    return [...this.byFile.keys(), ...this.neverLoaded];
+  }
+
   /** Every local file some definition is made of (for the file watcher). */
   inputsOf(): Set<string> {
     const out = new Set<string>();
@@ -54,12 +59,14 @@ export class Definitions {
 
   /**
    * Re-reads what `changedPaths` touch: definition files themselves, and definitions that import
-   * a changed file. Deleted definition files are dropped.
+   * a changed file. Deleted definition files are dropped. The directory itself means every file.
    */
   async refresh(changedPaths: readonly string[]): Promise<Change> {
     const present = new Set(existsSync(this.dir) ? await listDefinitionFiles(this.dir) : []);
     const affected = new Set<string>();
-    for (const p of changedPaths.map((c) => path.resolve(c))) {
+    const resolved = changedPaths.map((c) => path.resolve(c));
+    if (resolved.includes(path.resolve(this.dir))) for (const f of [...present, ...this.knownFiles()]) affected.add(f);
+    for (const p of resolved) {
       if (present.has(p) || this.byFile.has(p) || this.neverLoaded.has(p)) affected.add(p);
       for (const d of this.byFile.values()) if (d.inputs.includes(p)) affected.add(d.absPath);
     }

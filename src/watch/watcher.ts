@@ -6,9 +6,14 @@
  * removals are made only by the leader (a lock file, or a Kubernetes Lease), from the expiry the
  * records give, so they survive restarts. The clock is injected.
  *
+ * Trees published by swapping a symlink (git-sync's `current`, a ConfigMap volume's `..data`)
+ * change no watched file: the directory's real path is checked every `linkPollMs`, and an event
+ * on a `..`-prefixed entry counts as "everything changed".
+ *
  * Owns: noticing change. Must not touch: git (the committer does), HTTP.
  */
 import chokidar, { type FSWatcher } from 'chokidar';
+import { realpathSync } from 'node:fs';
 import path from 'node:path';
 import { isUserError } from '../errors.ts';
 import type { Committer, Logger } from '../repo/committer.ts';
@@ -19,13 +24,16 @@ import { dueForRemoval } from './ttl.ts';
 export interface WatcherOptions {
   readonly definitions: Definitions;
   readonly committer: Committer;
-  readonly elector: Elector;
+  /** Who may run TTL removals; without one, this watcher never does (the sidecar's). */
+  readonly elector?: Elector;
   readonly clock?: () => Date;
   /** Quiet time after the last file event before reacting. @default 50 ms */
   readonly debounceMs?: number;
   readonly log?: Logger;
   /** One line for people per event worth telling (errors, removals). */
   readonly say?: (line: string) => void;
+  /** How often the definitions directory's real path is checked (symlink swaps). @default 2 s */
+  readonly linkPollMs?: number;
 }
 
 export class Watcher {
@@ -38,6 +46,8 @@ export class Watcher {
   private readonly sourcesChanged = new Set<string>();
   private sourceTimer?: NodeJS.Timeout;
   private leading = false;
+  private target?: string;
+  private linkTimer?: NodeJS.Timeout;
 
   constructor(private readonly opts: WatcherOptions) {}
 
@@ -58,10 +68,38 @@ export class Watcher {
 
   /** Watches the definitions directory and every local file the definitions import. */
   watch(): void {
+    this.target = realpathOf(this.opts.definitions.dir);
+    this.startFsWatch();
+    this.linkTimer = setInterval(() => void this.followLink(), this.opts.linkPollMs ?? 2_000);
+    this.linkTimer.unref();
+  }
+
+  private startFsWatch(): void {
     this.fsw = chokidar.watch([this.opts.definitions.dir, ...this.outsideInputs()], { ignoreInitial: true, awaitWriteFinish: false });
-    const on = (p: string) => this.changed(p);
-    this.fsw.on('add', on).on('change', on).on('unlink', on);
+    const on = (p: string) => (path.basename(p).startsWith('..') ? this.everythingChanged() : this.changed(p));
+    this.fsw.on('add', on).on('change', on).on('unlink', on).on('addDir', on).on('unlinkDir', on);
     this.fsw.on('error', (e) => this.say(`watch error: ${String((e as Error)?.message ?? e)}`));
+  }
+
+  /**
+   * When the definitions directory now resolves somewhere else (a swapped symlink), watches the
+   * new tree and re-reads every file. Returns whether it moved.
+   */
+  async followLink(): Promise<boolean> {
+    const now = realpathOf(this.opts.definitions.dir);
+    if (now === this.target || !this.fsw) return false;
+    this.target = now;
+    this.say(`definitions: ${this.opts.definitions.dir} now resolves to ${now ?? '(nothing)'}; re-reading it`);
+    await this.fsw.close();
+    this.startFsWatch();
+    this.everythingChanged();
+    await this.flush();
+    return true;
+  }
+
+  /** Every definition file, known or new, is to be re-read (`Definitions.refresh` of the directory). */
+  private everythingChanged(): void {
+    this.changed(this.opts.definitions.dir);
   }
 
   /** Files definitions import from outside the definitions directory (the directory's own are watched with it). */
@@ -115,10 +153,12 @@ export class Watcher {
 
   /** Leader work: removes groups whose TTL ran out. Returns the groups it removed. */
   async tick(): Promise<string[]> {
-    const leads = await this.opts.elector.tick();
+    const elector = this.opts.elector;
+    if (!elector) return [];
+    const leads = await elector.tick();
     if (leads !== this.leading) {
       this.leading = leads;
-      this.say(leads ? `leader: ${this.opts.elector.identity} now runs TTL removals` : `leader: ${this.opts.elector.identity} is no longer the leader`);
+      this.say(leads ? `leader: ${elector.identity} now runs TTL removals` : `leader: ${elector.identity} is no longer the leader`);
     }
     if (!leads) return [];
     const synth = this.opts.committer.view().synth;
@@ -127,7 +167,7 @@ export class Watcher {
     const removed: string[] = [];
     await Promise.all(due.map(async (g) => {
       try {
-        const a = await this.opts.committer.submit({ body: { kind: 'remove', group: g.name, reason: 'ttl' }, requestId: `ttl-${g.name}-${g.expiresAt}`, requestedBy: `paddock watcher ${this.opts.elector.identity} (ttl)` });
+        const a = await this.opts.committer.submit({ body: { kind: 'remove', group: g.name, reason: 'ttl' }, requestId: `ttl-${g.name}-${g.expiresAt}`, requestedBy: `paddock watcher ${elector.identity} (ttl)` });
         if (a.outcome.status === 'applied') removed.push(g.name);
       } catch (e) {
         this.say(`ttl removal of ${g.name} failed: ${String((e as Error)?.message ?? e)}`);
@@ -149,8 +189,17 @@ export class Watcher {
     clearTimeout(this.timer);
     clearTimeout(this.sourceTimer);
     clearInterval(this.ticker);
+    clearInterval(this.linkTimer);
     await this.fsw?.close();
     await this.running;
-    this.opts.elector.release();
+    this.opts.elector?.release();
+  }
+}
+
+function realpathOf(p: string): string | undefined {
+  try {
+    return realpathSync(p);
+  } catch {
+    return undefined;
   }
 }

@@ -49,3 +49,29 @@ export function treeDigest(dir: string): Record<string, string> {
   walk('');
   return out;
 }
+
+/** A running `paddock serve` child: its output so far, and a stop that waits for it to exit. */
+export interface ServeProcess {
+  readonly out: () => string;
+  stop(): Promise<void>;
+}
+
+/** Starts `paddock serve ARGS` and resolves once it listens. */
+export function startServe(args: readonly string[], env: Record<string, string>): Promise<ServeProcess> {
+  const child = spawn(process.execPath, [PADDOCK_BIN, 'serve', ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (d) => (out += d));
+  child.stderr.on('data', (d) => (out += d));
+  const proc: ServeProcess = {
+    out: () => out,
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGTERM');
+      await new Promise((r) => child.once('close', r));
+    },
+  };
+  return new Promise((resolve, reject) => {
+    const t = setInterval(() => out.includes('listening on') && (clearInterval(t), resolve(proc)), 50);
+    child.once('exit', (code) => (clearInterval(t), reject(new Error(`serve exited ${code}: ${out}`))));
+  });
+}
