@@ -1,6 +1,9 @@
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { isUserError } from '../src/errors.ts';
 import { bareRepo, commitCount, committer, gitOut, groupsSource, loadSet, remoteFile, remoteFiles, rid } from './helpers/repo.ts';
+import { tempDir } from './helpers/synth.ts';
 
 describe('the committer', () => {
   it('GIVEN an empty remote WHEN definitions are synced THEN one commit holds apps/, groups/, README and creation records; syncing again makes no commit', async () => {
@@ -120,6 +123,36 @@ describe('the committer', () => {
     expect(files).not.toContain('state/removals/g-2.yaml');
     expect(gitOut(remote, 'rev-list', '--merges', 'main')).toBe('');
     await Promise.all([a.close(), b.close()]);
+  });
+
+  it('GIVEN a slow cycle WHEN another writer pushes while it builds THEN it looks again before committing and goes on at once, without a rejected push or a backoff sleep', async () => {
+    const remote = await bareRepo();
+    const set = await loadSet({ 'g.ts': groupsSource(3) });
+    await committer(remote, set).submit({ body: { kind: 'sync', summary: 'sync(definitions): initial' }, requestId: rid(), requestedBy: 'test' });
+    const other = path.join(tempDir(), 'other');
+    gitOut(tempDir(), 'clone', '--quiet', remote, other);
+    let interfere = true;
+    const slept: number[] = [];
+    // A fresh committer (as `paddock push` makes); while it builds its first cycle, someone pushes,
+    // and the build takes longer than the late-check threshold.
+    const c = committer(remote, () => {
+      if (interfere) {
+        interfere = false;
+        writeFileSync(path.join(other, 'NOTES.md'), 'someone else\n');
+        gitOut(other, 'add', 'NOTES.md');
+        gitOut(other, '-c', 'user.name=x', '-c', 'user.email=x@x', 'commit', '--quiet', '-m', 'notes');
+        gitOut(other, 'push', '--quiet', 'origin', 'HEAD:main');
+        const until = Date.now() + 400;
+        while (Date.now() < until); // a slow synth
+      }
+      return set;
+    }, { sleep: async (ms) => void slept.push(ms) });
+    const a = await c.submit({ body: { kind: 'remove', group: 'g-2', reason: 'demolish' }, requestId: rid(), requestedBy: 't' });
+    expect(a.outcome.status).toBe('applied');
+    expect(c.stats.pushRetries).toBe(0);
+    expect(slept).toEqual([]);
+    expect(remoteFiles(remote)).toEqual(expect.arrayContaining(['NOTES.md', 'state/removals/g-2.yaml']));
+    await c.close();
   });
 
   it('GIVEN definitions that drop most groups WHEN synced THEN the change is refused with MassRemovalRefused and nothing is removed', async () => {

@@ -100,6 +100,12 @@ export interface RepoView {
 }
 
 const DEFAULT_RETRY: RetryPolicy = { initialMs: 1000, factor: 1.5, capMs: 30_000, tries: 10 };
+/** What git says when the remote has no such branch yet (an empty repo). */
+const NO_BRANCH_YET = /couldn't find remote ref|unknown revision|ambiguous argument/i;
+/** Immediate redos of one batch (stale optimistic push, remote moved under a slow cycle) before the backoff applies. */
+const MAX_QUICK_REDOS = 3;
+/** A cycle that took this long between its fetch and its commit looks at the remote again first. */
+const LATE_CHECK_AFTER_MS = 250;
 /** Longest a cycle waits for callers of the last commit to come back (see `gather`). */
 const GATHER_MAX_MS = 25;
 /** ...and stops waiting once no caller came for this many 1 ms ticks. */
@@ -292,30 +298,30 @@ export class Committer {
     // When the remote tip we know is one we pushed or fetched, the first try skips the fetch and
     // lets the push's compare-and-swap tell us whether someone else wrote meanwhile.
     let optimistic = !!this.snapshot && !this.localAhead;
+    let quickRedos = 0;
     for (let attempt = 1; attempt <= this.retry.tries; attempt++) {
+      let stale = false;
       try {
-        const done = await this.cycle(batch, attempt - 1, t0, optimistic);
-        if (done) return;
+        const outcome = await this.cycle(batch, attempt - 1, t0, optimistic, quickRedos < MAX_QUICK_REDOS);
+        if (outcome === 'done') return;
+        stale = true; // answers that only a fresh fetch may give, or a remote that moved meanwhile
       } catch (e) {
         if (isUserError(e)) return this.rejectAll(batch, e);
         failure = e;
         const kind = classifyGitError(e);
         if (optimistic && isRetryable(kind)) {
-          // Not a real try: the remote moved since we last looked. Fetch and go again at once.
           this.stats.staleSkips++;
-          optimistic = false;
-          attempt--;
-          continue;
-        }
-        if (!isRetryable(kind) && !(e instanceof PushUnclear)) {
+          stale = true;
+        } else if (!isRetryable(kind) && !(e instanceof PushUnclear)) {
           this.lastContactOk = false;
           this.log.warn({ err: String((e as Error).message ?? e), kind }, 'manifests repo unavailable');
           return this.rejectAll(batch, unavailable(kind, e));
         }
       }
-      if (optimistic) {
-        // The optimistic cycle found answers it will only give from a fresh fetch.
+      if (stale) {
+        // Not a real try: what we built on is no longer the tip. Fetch and go again at once.
         optimistic = false;
+        quickRedos++;
         attempt--;
         continue;
       }
@@ -331,16 +337,19 @@ export class Committer {
   }
 
   /**
-   * One fetch-apply-commit-push cycle. Returns true when every intent was answered. An
-   * `optimistic` cycle works on the remote tip as last seen, without fetching; it only ever
-   * answers by pushing, and returns false (do it again from a fetch) when some intent would be
-   * answered without a push: "already removed" or "unknown group" must come from the real tip.
+   * One fetch-apply-commit-push cycle; 'done' once every intent is answered. An `optimistic`
+   * cycle works on the remote tip as last seen, without fetching; it only ever answers by
+   * pushing, and returns 'stale' (do it again from a fetch) when some intent would be answered
+   * without a push: "already removed" or "unknown group" must come from the real tip. With
+   * `lateCheck`, a cycle that took long to build looks at the remote again before committing,
+   * and returns 'stale' if it moved, rather than push what would be rejected.
    */
-  private async cycle(batch: Pending[], retries: number, t0: number, optimistic: boolean): Promise<boolean> {
+  private async cycle(batch: Pending[], retries: number, t0: number, optimistic: boolean, lateCheck: boolean): Promise<'done' | 'stale'> {
     await this.ensureStarted();
     let mark = performance.now();
     const lap = () => Math.round(-mark + (mark = performance.now()));
     const snap = optimistic && this.snapshot ? this.snapshot : await this.sync();
+    const syncedAt = performance.now();
     const phases = { sync: lap(), synth: 0, write: 0, push: 0 };
     this.lastContactOk = true;
     // Intents that arrived while we fetched ride along: deciding the batch later fills commits.
@@ -359,10 +368,10 @@ export class Committer {
     if (!this.trusted || this.trusted.version !== defs.version) {
       const problem = await this.massRemoval(defs, snap, inputs(snap.state));
       if (problem) {
-        if (optimistic) return false;
+        if (optimistic) return 'stale';
         guardError = problem;
         this.log.error({ err: problem.message }, 'definitions change refused');
-        if (!this.trusted) return this.rejectAll(batch, problem), true;
+        if (!this.trusted) return this.rejectAll(batch, problem), 'done';
         defs = this.trusted;
       } else {
         this.trusted = defs;
@@ -412,12 +421,13 @@ export class Committer {
     phases.synth = lap();
 
     const applied = batch.filter((p) => (outcomes.get(p) as Outcome)?.status === 'applied' && (p.intent.body.kind !== 'sync' || changed.length));
-    if (optimistic && (!changed.length || guardError || applied.length < batch.length)) return false;
+    if (optimistic && (!changed.length || guardError || applied.length < batch.length)) return 'stale';
     if (!changed.length) {
       this.lastSynth = result;
       for (const p of batch) answer(p, outcomes.get(p)!, undefined);
-      return true;
+      return 'done';
     }
+    if (!optimistic && lateCheck && performance.now() - syncedAt > LATE_CHECK_AFTER_MS && (await this.remoteMoved(snap.head))) return 'stale';
 
     writePaths(this.workDir, changed, files);
     const message = commitMessage(applied.length ? applied : batch, outcomes, changed);
@@ -433,7 +443,18 @@ export class Committer {
     const ms = Math.round(performance.now() - t0);
     this.opts.onCommit?.({ sha, subject: message[0], intents: applied.length, filesChanged: changed.length, ms, retries, phases });
     for (const p of batch) answer(p, outcomes.get(p)!, sha);
-    return true;
+    return 'done';
+  }
+
+  /** True when the remote tip is no longer `head`. */
+  private async remoteMoved(head: string | undefined): Promise<boolean> {
+    try {
+      await this.git.fetch('origin', this.opts.branch, { '--verbose': null, '--no-tags': null });
+    } catch (e) {
+      if (NO_BRANCH_YET.test(String((e as Error).message))) return head !== undefined;
+      throw e;
+    }
+    return (await this.git.revparse([`refs/remotes/origin/${this.opts.branch}`])).trim() !== head;
   }
 
   /** Fetches; resets the work tree and reloads the tree when the remote tip moved. */
@@ -443,7 +464,7 @@ export class Committer {
       await this.git.fetch('origin', this.opts.branch, { '--verbose': null, '--no-tags': null });
       remoteHead = (await this.git.revparse([`refs/remotes/origin/${this.opts.branch}`])).trim();
     } catch (e) {
-      if (!/couldn't find remote ref|unknown revision|ambiguous argument/i.test(String((e as Error).message))) throw e;
+      if (!NO_BRANCH_YET.test(String((e as Error).message))) throw e;
       remoteHead = undefined; // an empty repo, or no such branch yet
     }
     if (this.snapshot && this.snapshot.head === remoteHead && !this.localAhead) return this.snapshot;
