@@ -318,9 +318,10 @@ export class Committer {
           return this.rejectAll(batch, unavailable(kind, e));
         }
       }
+      // Whatever happened, the next try starts from a fetch.
+      optimistic = false;
       if (stale) {
-        // Not a real try: what we built on is no longer the tip. Fetch and go again at once.
-        optimistic = false;
+        // Not a real try: what we built on is no longer the tip. Go again at once.
         quickRedos++;
         attempt--;
         continue;
