@@ -52,4 +52,19 @@ describe('loading definition files', () => {
       expect.stringMatching(/tla\.ts: line 1:\d+: top-level await is not supported in a definition file/),
     ]);
   });
+
+  it('GIVEN two definitions importing one local helper WHEN loaded together THEN the helper is one module, and it is among the inputs of both', async () => {
+    const dir = definitionsDir({
+      'lib/shared.ts': 'export const made: string[] = [];\nexport const label = (name: string) => { made.push(name); return made; };',
+      'a.ts': "import { label } from './lib/shared';\nexport const seen = label('a');\nexport default () => { if (seen.length !== 2) throw new Error(`a sees ${seen}`); };",
+      'b.ts': "import { label } from './lib/shared';\nexport const seen = label('b');\nexport default () => { if (seen.length !== 2) throw new Error(`b sees ${seen}`); };",
+    });
+    const { definitions, errors } = await loadDefinitions(dir);
+    expect(errors).toEqual([]);
+    expect(definitions.map((d) => path.basename(d.absPath))).toEqual(['a.ts', 'b.ts']);
+    for (const d of definitions) {
+      expect(d.inputs).toEqual([d.absPath, path.join(dir, 'lib/shared.ts')].sort());
+      expect(() => d.build(undefined as never)).not.toThrow();
+    }
+  });
 });

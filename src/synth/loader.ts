@@ -1,16 +1,18 @@
 /**
  * Loads definition files (`environments/*.ts`): each default-exports `(scope) => void`.
  *
- * Each file is bundled on its own with esbuild (as CommonJS, so no top-level await) and run as
- * a module body, so a definitions directory outside this repo needs no build step and no
- * node_modules of its own. `paddock`,
- * `constructs`, `cdk8s` and `cdk8s-plus-28` are not bundled: they resolve to the very module
- * instances this process uses, so `instanceof` and `Chart.of` hold across the boundary.
- * esbuild's metafile tells which files each definition imports (the watcher watches those too).
+ * The files are bundled with esbuild, all of them into one CommonJS bundle (so a local helper
+ * they share is one module, compiled once; no top-level await), and run as a module body, so
+ * a definitions directory outside this repo needs no build step and no node_modules of its own.
+ * When the batch fails (a syntax error, a throw at load), each file is bundled and run on its
+ * own, so each error names its file. `paddock`, `constructs`, `cdk8s` and `cdk8s-plus-28` are
+ * not bundled: they resolve to the very module instances this process uses, so `instanceof`
+ * and `Chart.of` hold across the boundary. esbuild's metafile tells which files each definition
+ * imports (the watcher watches those too).
  *
  * Owns: reading definition files. Must not touch: git, the clock, the network.
  */
-import { readdir } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -77,39 +79,66 @@ export function displayPath(absPath: string): string {
 export async function loadDefinitions(dir: string, files?: readonly string[]): Promise<LoadResult> {
   const absFiles = files ? [...files].map((f) => path.resolve(dir, f)).sort() : await listDefinitionFiles(dir);
   if (!absFiles.length) return { definitions: [], errors: [] };
-  let bundles: Map<string, Bundle>;
-  try {
-    bundles = await bundle(absFiles);
-  } catch {
-    // One broken file fails a batch; bundle one by one so each error names its own file.
-    bundles = new Map();
-    const errors: DefinitionError[] = [];
-    for (const f of absFiles) {
-      try {
-        for (const [k, v] of await bundle([f])) bundles.set(k, v);
-      } catch (e) {
-        errors.push(new DefinitionError(displayPath(f), buildErrorLine(e)));
-      }
+  // All files as one bundle: a local helper they share is one module, compiled and optimized once.
+  const together = await loadTogether(absFiles).catch(() => undefined);
+  if (together) return together;
+  // Something fails (a syntax error, a throw at load): each file on its own, so each error names its file.
+  const definitions: Definition[] = [];
+  const errors: DefinitionError[] = [];
+  for (const abs of absFiles) {
+    let bundle: Bundle;
+    try {
+      bundle = await bundleEach([abs]);
+    } catch (e) {
+      errors.push(new DefinitionError(displayPath(abs), buildErrorLine(e)));
+      continue;
     }
-    const loaded = await importAll(absFiles.filter((f) => bundles.has(f)), bundles);
-    return { definitions: loaded.definitions, errors: [...errors, ...loaded.errors].sort((a, b) => a.file.localeCompare(b.file)) };
+    try {
+      const r = definitionOf(abs, evaluate(abs, bundle.code).d0, bundle.inputs.get(abs)!);
+      if (r instanceof DefinitionError) errors.push(r);
+      else definitions.push(r);
+    } catch (e) {
+      errors.push(new DefinitionError(displayPath(abs), `fails to load: ${firstLine(e)}`));
+    }
   }
-  return importAll(absFiles, bundles);
+  return { definitions, errors };
+}
+
+async function loadTogether(absFiles: readonly string[]): Promise<LoadResult> {
+  const bundle = await bundleEach(absFiles);
+  const dir = path.dirname(absFiles[0]);
+  const exports = evaluate(path.join(dir, '(definitions)'), bundle.code);
+  const definitions: Definition[] = [];
+  const errors: DefinitionError[] = [];
+  absFiles.forEach((abs, i) => {
+    const r = definitionOf(abs, exports[`d${i}`], bundle.inputs.get(abs)!);
+    if (r instanceof DefinitionError) errors.push(r);
+    else definitions.push(r);
+  });
+  return { definitions, errors };
+}
+
+function definitionOf(abs: string, exports: Record<string, any> | undefined, inputs: string[]): Definition | DefinitionError {
+  const file = displayPath(abs);
+  const build = exports?.default;
+  if (typeof build !== 'function') return new DefinitionError(file, 'must default-export a function (scope) => { ... } that adds constructs to scope');
+  return { file, absPath: abs, build, inputs };
 }
 
 interface Bundle {
+  /** CommonJS; exports `d<i>`, the module namespace of `absFiles[i]`. */
   readonly code: string;
-  readonly inputs: string[];
+  /** Per definition file: every local file it is made of, itself included. */
+  readonly inputs: Map<string, string[]>;
 }
 
-async function bundle(absFiles: readonly string[]): Promise<Map<string, Bundle>> {
+async function bundleEach(absFiles: readonly string[]): Promise<Bundle> {
   const workDir = path.dirname(absFiles[0]);
   const result = await esbuild.build({
-    entryPoints: absFiles.map((f) => ({ in: f, out: String(absFiles.indexOf(f)) })),
+    stdin: { contents: absFiles.map((f, i) => `export * as d${i} from ${JSON.stringify(f)};`).join('\n'), resolveDir: workDir, sourcefile: '(definitions)', loader: 'js' },
     absWorkingDir: workDir,
     bundle: true,
     write: false,
-    outdir: workDir,
     format: 'cjs',
     platform: 'node',
     target: 'node20',
@@ -117,18 +146,41 @@ async function bundle(absFiles: readonly string[]): Promise<Map<string, Bundle>>
     metafile: true,
     logLevel: 'silent',
     nodePaths: [OWN_NODE_MODULES],
-    plugins: [sharedModulesPlugin],
+    plugins: [sharedModulesPlugin, importMetaPlugin],
   });
-  const out = new Map<string, Bundle>();
-  for (const file of result.outputFiles) {
-    const index = Number(path.basename(file.path, '.js'));
-    const meta = result.metafile.outputs[path.relative(workDir, file.path)];
-    const inputs = Object.keys(meta?.inputs ?? {}).filter((i) => !i.includes(':') && !i.includes('node_modules')).map((i) => path.resolve(workDir, i)).sort();
-    const abs = absFiles[index];
-    out.set(abs, { code: file.text, inputs });
+  // Each file's inputs: what it reaches through the import graph, packages left out.
+  const graph = result.metafile.inputs;
+  const local = (p: string) => !p.includes(':') && !p.includes('node_modules') && p in graph;
+  const inputs = new Map<string, string[]>();
+  for (const abs of absFiles) {
+    const seen = new Set<string>();
+    const visit = (p: string) => {
+      if (seen.has(p) || !local(p)) return;
+      seen.add(p);
+      for (const i of graph[p].imports) if (!i.external) visit(i.path);
+    };
+    visit(path.relative(workDir, abs) || path.basename(abs));
+    inputs.set(abs, [...seen].map((p) => path.resolve(workDir, p)).sort());
   }
-  return out;
+  return { code: result.outputFiles[0].text, inputs };
 }
+
+/**
+ * `import.meta` of each local module is its own file's: a declaration put in front of its first
+ * line (so line numbers in errors stay right) that the IMPORT_META defines bind to.
+ */
+const importMetaPlugin: esbuild.Plugin = {
+  name: 'paddock-import-meta',
+  setup(build) {
+    build.onLoad({ filter: /\.[mc]?[jt]sx?$/ }, async (args) => {
+      if (args.path.includes(`${path.sep}node_modules${path.sep}`)) return undefined;
+      const text = await readFile(args.path, 'utf8');
+      const decl = `var ${IMPORT_META['import.meta.url']} = ${JSON.stringify(pathToFileURL(args.path).href)}, ${IMPORT_META['import.meta.filename']} = ${JSON.stringify(args.path)}, ${IMPORT_META['import.meta.dirname']} = ${JSON.stringify(path.dirname(args.path))};`;
+      const ext = path.extname(args.path).replace(/^\.[mc]?/, '');
+      return { contents: text.startsWith('#!') ? text.replace(/^#!.*/, (l) => `//${l.slice(2)} ${decl}`) : `${decl} ${text}`, loader: ext as esbuild.Loader };
+    });
+  },
+};
 
 /** Resolves the shared packages to this process's instances through a global registry. */
 const sharedModulesPlugin: esbuild.Plugin = {
@@ -145,26 +197,6 @@ const sharedModulesPlugin: esbuild.Plugin = {
     });
   },
 };
-
-async function importAll(absFiles: readonly string[], bundles: Map<string, Bundle>): Promise<LoadResult> {
-  const definitions: Definition[] = [];
-  const errors: DefinitionError[] = [];
-  for (const abs of absFiles) {
-    const b = bundles.get(abs)!;
-    const file = displayPath(abs);
-    try {
-      const build = evaluate(abs, b.code).default;
-      if (typeof build !== 'function') {
-        errors.push(new DefinitionError(file, 'must default-export a function (scope) => { ... } that adds constructs to scope'));
-        continue;
-      }
-      definitions.push({ file, absPath: abs, build, inputs: b.inputs });
-    } catch (e) {
-      errors.push(new DefinitionError(file, `fails to load: ${firstLine(e)}`));
-    }
-  }
-  return { definitions, errors };
-}
 
 /**
  * Runs a bundle as a CommonJS module body and returns its exports. Not through Node's module
