@@ -81,7 +81,7 @@ export interface CommitInfo {
   readonly filesChanged: number;
   readonly ms: number;
   readonly retries: number;
-  /** Milliseconds spent in each step of the cycle that pushed: sync (fetch + reload), synth, write (files + add + commit), push. */
+  /** Milliseconds spent in each step of the cycle that pushed: sync (fetch + reload), synth, write (files, index, commit), push. */
   readonly phases: Readonly<Record<'sync' | 'synth' | 'write' | 'push', number>>;
 }
 
@@ -449,25 +449,23 @@ export class Committer {
 
   /** True when the remote tip is no longer `head`. */
   private async remoteMoved(head: string | undefined): Promise<boolean> {
+    return (await this.fetchTip()) !== head;
+  }
+
+  /** Fetches the branch and returns its tip; undefined while the remote has no such branch (an empty repo). */
+  private async fetchTip(): Promise<string | undefined> {
     try {
       await this.git.fetch('origin', this.opts.branch, { '--verbose': null, '--no-tags': null });
+      return (await this.git.revparse([`refs/remotes/origin/${this.opts.branch}`])).trim();
     } catch (e) {
-      if (NO_BRANCH_YET.test(String((e as Error).message))) return head !== undefined;
-      throw e;
+      if (!NO_BRANCH_YET.test(String((e as Error).message))) throw e;
+      return undefined;
     }
-    return (await this.git.revparse([`refs/remotes/origin/${this.opts.branch}`])).trim() !== head;
   }
 
   /** Fetches; resets the work tree and reloads the tree when the remote tip moved. */
   private async sync(): Promise<Snapshot> {
-    let remoteHead: string | undefined;
-    try {
-      await this.git.fetch('origin', this.opts.branch, { '--verbose': null, '--no-tags': null });
-      remoteHead = (await this.git.revparse([`refs/remotes/origin/${this.opts.branch}`])).trim();
-    } catch (e) {
-      if (!NO_BRANCH_YET.test(String((e as Error).message))) throw e;
-      remoteHead = undefined; // an empty repo, or no such branch yet
-    }
+    const remoteHead = await this.fetchTip();
     if (this.snapshot && this.snapshot.head === remoteHead && !this.localAhead) return this.snapshot;
     if (remoteHead) {
       await this.git.raw(['reset', '--hard', remoteHead]);
