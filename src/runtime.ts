@@ -51,7 +51,15 @@ export function commitLine(c: CommitInfo): string {
     ` [sync ${c.phases.sync} synth ${c.phases.synth} write ${c.phases.write} push ${c.phases.push} ms]`;
 }
 
-export async function startRuntime(cfg: RuntimeConfig, definitions: () => DefinitionSet, opts: { clock?: () => Date; onCommit?: (c: CommitInfo) => void; liveDeployments?: () => ReadonlyMap<string, Record<string, any>> | undefined; cache?: SynthCache } = {}): Promise<Runtime> {
+export interface RuntimeOptions {
+  readonly clock?: () => Date;
+  readonly onCommit?: (c: CommitInfo) => void;
+  readonly liveDeployments?: () => ReadonlyMap<string, Record<string, any>> | undefined;
+  /** Synth cache shared with the definitions' own checks. */
+  readonly cache?: SynthCache;
+}
+
+export async function startRuntime(cfg: RuntimeConfig, definitions: () => DefinitionSet, opts: RuntimeOptions = {}): Promise<Runtime> {
   const clock = opts.clock ?? (() => new Date());
   const committer = new Committer({
     repo: cfg.repo,

@@ -7,7 +7,7 @@ import { argoOptions, DEFAULTS, parseRange, setting, tokenList } from '../config
 import { UserError } from '../errors.ts';
 import type { Mailer } from '../sidecar/index.ts';
 import { mailerFromEnv } from '../sidecar/mailer.ts';
-import { commitLine, startRuntime, type Runtime, type RuntimeConfig } from '../runtime.ts';
+import { commitLine, startRuntime, type Runtime, type RuntimeConfig, type RuntimeOptions } from '../runtime.ts';
 import { parseState } from '../synth/state.ts';
 import { SynthCache } from '../synth/synthesize.ts';
 import { Definitions } from '../watch/definitions.ts';
@@ -83,21 +83,31 @@ export function loadMailer(): Mailer | undefined {
   }
 }
 
+/**
+ * The definitions of `cfg.definitionsDir`, kept in force as files change, and a runtime
+ * (committer, lease ranch, sidecar) that synthesizes with them through one shared cache.
+ * A file that cannot be read is reported as one line; its committed groups stay as they are.
+ */
+export async function startWithDefinitions(cfg: RuntimeConfig & { definitionsDir: string }, opts: Omit<RuntimeOptions, 'cache'> = {}): Promise<{ runtime: Runtime; definitions: Definitions }> {
+  const dir = path.resolve(cfg.definitionsDir);
+  if (!existsSync(dir)) throw new UserError('InvalidConfig', `${cfg.definitionsDir}: no such definitions directory`);
+  const synth = { sidecarUrl: cfg.sidecarUrl, gcSecret: cfg.gcSecret, argo: argoOptions(cfg.argoRepoUrl, cfg.branch) };
+  const cache = new SynthCache();
+  let runtime: Runtime | undefined;
+  const definitions = new Definitions(dir, () => ({ ...synth, state: runtime?.committer.view().state ?? parseState(new Map()) }), cache);
+  const first = await definitions.loadAll();
+  for (const p of first.problems) console.log(`definition error: ${p}`);
+  runtime = await startRuntime({ ...cfg, mailer: loadMailer() }, definitions.current, { ...opts, cache });
+  return { runtime, definitions };
+}
+
 export function registerServe(program: Command): void {
   serveOptions(repoOptions(program.command('serve').description('the sidecar: GC, leases, releases and workspaces as commits (HTTP API)')))
     .action(async (f: ServeFlags) => {
       const cfg = runtimeConfig(f);
-      const dir = path.resolve(cfg.definitionsDir);
-      if (!existsSync(dir)) throw new UserError('InvalidConfig', `${cfg.definitionsDir}: no such definitions directory`);
+      const { runtime: rt, definitions } = await startWithDefinitions(cfg, { onCommit: (c) => console.log(commitLine(c)) });
       // The sidecar commits too, so it follows the definitions as the watcher does: with stale
       // ones, its commits would regenerate groups as they were. TTLs stay the watcher's.
-      const synth = { sidecarUrl: cfg.sidecarUrl, gcSecret: cfg.gcSecret, argo: argoOptions(cfg.argoRepoUrl, cfg.branch) };
-      const cache = new SynthCache();
-      let rt: Runtime | undefined;
-      const definitions = new Definitions(dir, () => ({ ...synth, state: rt?.committer.view().state ?? parseState(new Map()) }), cache);
-      const first = await definitions.loadAll();
-      for (const p of first.problems) console.log(`definition error: ${p}`);
-      rt = await startRuntime({ ...cfg, mailer: loadMailer() }, definitions.current, { cache, onCommit: (c) => console.log(commitLine(c)) });
       const watcher = new Watcher({ definitions, committer: rt.committer });
       watcher.watch();
       console.log(`paddock serve: listening on ${rt.url}, manifests repo ${cfg.repo} (branch ${cfg.branch})`);

@@ -8,16 +8,15 @@ import { argoOptions, DEFAULTS, setting } from '../config.ts';
 import { UserError } from '../errors.ts';
 import { Committer } from '../repo/committer.ts';
 import { initBareRepo } from '../repo/git.ts';
-import { commitLine, logger, startRuntime } from '../runtime.ts';
+import { commitLine, logger, type Runtime } from '../runtime.ts';
 import { ROOT_APP } from '../synth/layout.ts';
-import { parseState } from '../synth/state.ts';
 import { SynthCache } from '../synth/synthesize.ts';
 import { Definitions } from '../watch/definitions.ts';
 import { LockFileElector } from '../watch/lock.ts';
 import { Watcher } from '../watch/watcher.ts';
 import { clusterConfig, DeploymentSources, LeaseElector } from '../watch/cluster.ts';
 import { repoOptions, repoSettings, type RepoFlags } from './options.ts';
-import { loadMailer, runtimeConfig, serveOptions, untilSignal, type ServeFlags } from './serve.ts';
+import { runtimeConfig, serveOptions, startWithDefinitions, untilSignal, type ServeFlags } from './serve.ts';
 import { table } from './table.ts';
 
 const STATE_DIR = '.paddock';
@@ -93,23 +92,19 @@ export function registerWatch(program: Command): void {
         await initBareRepo(cfg.repo, cfg.branch);
         console.log(`created ${path.resolve(cfg.repo)} (bare git repo, branch ${cfg.branch})`);
       }
-      let runtime: Awaited<ReturnType<typeof startRuntime>> | undefined;
-      const synth = { sidecarUrl: cfg.sidecarUrl, gcSecret: cfg.gcSecret, argo: argoOptions(cfg.argoRepoUrl, cfg.branch) };
-      const cache = new SynthCache();
-      const definitions = new Definitions(path.resolve(cfg.definitionsDir), () => ({ ...synth, state: runtime?.committer.view().state ?? parseState(new Map()) }), cache);
-      const first = await definitions.loadAll();
-      for (const p of first.problems) console.log(`definition error: ${p}`);
       let watcher: Watcher | undefined;
+      let runtime: Runtime | undefined;
       const cluster = clusterParts(cfg.repo);
       const sources = followSources(cluster.sources, () => watcher);
-      runtime = await startRuntime({ ...cfg, mailer: loadMailer() }, definitions.current, {
-        cache,
+      const started = await startWithDefinitions(cfg, {
         liveDeployments: sources?.live.get,
         onCommit: (c) => {
           console.log(commitLine(c));
           void sources?.follow(runtime?.committer.view().synth?.sources ?? []).catch(() => {});
         },
       });
+      runtime = started.runtime;
+      const definitions = started.definitions;
       await sources?.follow(runtime.committer.view().synth?.sources ?? []);
       watcher = new Watcher({ definitions, committer: runtime.committer, elector: cluster.elector });
       watcher.watch();
