@@ -80,42 +80,32 @@ export async function loadDefinitions(dir: string, files?: readonly string[]): P
   const absFiles = files ? [...files].map((f) => path.resolve(dir, f)).sort() : await listDefinitionFiles(dir);
   if (!absFiles.length) return { definitions: [], errors: [] };
   // All files as one bundle: a local helper they share is one module, compiled and optimized once.
-  const together = await loadTogether(absFiles).catch(() => undefined);
-  if (together) return together;
-  // Something fails (a syntax error, a throw at load): each file on its own, so each error names its file.
-  const definitions: Definition[] = [];
-  const errors: DefinitionError[] = [];
-  for (const abs of absFiles) {
-    let bundle: Bundle;
-    try {
-      bundle = await bundleEach([abs]);
-    } catch (e) {
-      errors.push(new DefinitionError(displayPath(abs), buildErrorLine(e)));
-      continue;
-    }
-    try {
-      const r = definitionOf(abs, evaluate(abs, bundle.code).d0, bundle.inputs.get(abs)!);
-      if (r instanceof DefinitionError) errors.push(r);
-      else definitions.push(r);
-    } catch (e) {
-      errors.push(new DefinitionError(displayPath(abs), `fails to load: ${firstLine(e)}`));
-    }
-  }
-  return { definitions, errors };
+  // When that fails (a syntax error, a throw at load), each file on its own, so each error names its file.
+  const loaded = (await loadTogether(absFiles).catch(() => undefined)) ?? (await Promise.all(absFiles.map(loadAlone)));
+  return {
+    definitions: loaded.filter((d): d is Definition => !(d instanceof DefinitionError)),
+    errors: loaded.filter((d): d is DefinitionError => d instanceof DefinitionError),
+  };
 }
 
-async function loadTogether(absFiles: readonly string[]): Promise<LoadResult> {
-  const bundle = await bundleEach(absFiles);
-  const dir = path.dirname(absFiles[0]);
-  const exports = evaluate(path.join(dir, '(definitions)'), bundle.code);
-  const definitions: Definition[] = [];
-  const errors: DefinitionError[] = [];
-  absFiles.forEach((abs, i) => {
-    const r = definitionOf(abs, exports[`d${i}`], bundle.inputs.get(abs)!);
-    if (r instanceof DefinitionError) errors.push(r);
-    else definitions.push(r);
-  });
-  return { definitions, errors };
+async function loadTogether(absFiles: readonly string[]): Promise<Array<Definition | DefinitionError>> {
+  const b = await bundle(absFiles);
+  const exports = evaluate(path.join(path.dirname(absFiles[0]), '(definitions)'), b.code);
+  return absFiles.map((abs, i) => definitionOf(abs, exports[`d${i}`], b.inputs.get(abs)!));
+}
+
+async function loadAlone(abs: string): Promise<Definition | DefinitionError> {
+  let b: Bundle;
+  try {
+    b = await bundle([abs]);
+  } catch (e) {
+    return new DefinitionError(displayPath(abs), buildErrorLine(e));
+  }
+  try {
+    return definitionOf(abs, evaluate(abs, b.code).d0, b.inputs.get(abs)!);
+  } catch (e) {
+    return new DefinitionError(displayPath(abs), `fails to load: ${firstLine(e)}`);
+  }
 }
 
 function definitionOf(abs: string, exports: Record<string, any> | undefined, inputs: string[]): Definition | DefinitionError {
@@ -132,7 +122,7 @@ interface Bundle {
   readonly inputs: Map<string, string[]>;
 }
 
-async function bundleEach(absFiles: readonly string[]): Promise<Bundle> {
+async function bundle(absFiles: readonly string[]): Promise<Bundle> {
   const workDir = path.dirname(absFiles[0]);
   const result = await esbuild.build({
     stdin: { contents: absFiles.map((f, i) => `export * as d${i} from ${JSON.stringify(f)};`).join('\n'), resolveDir: workDir, sourcefile: '(definitions)', loader: 'js' },

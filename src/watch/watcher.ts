@@ -45,7 +45,6 @@ export class Watcher {
   private seq = 0;
   private readonly sourcesChanged = new Set<string>();
   private sourceTimer?: NodeJS.Timeout;
-  private leading = false;
   private target?: string;
   private linkTimer?: NodeJS.Timeout;
 
@@ -155,9 +154,9 @@ export class Watcher {
   async tick(): Promise<string[]> {
     const elector = this.opts.elector;
     if (!elector) return [];
+    const led = elector.leading;
     const leads = await elector.tick();
-    if (leads !== this.leading) {
-      this.leading = leads;
+    if (leads !== led) {
       this.say(leads ? `leader: ${elector.identity} now runs TTL removals` : `leader: ${elector.identity} is no longer the leader`);
     }
     if (!leads) return [];
