@@ -7,6 +7,7 @@
  * the structural checks only.
  */
 import { CLUSTER_SCOPED_KINDS, isDnsLabel, isDnsSubdomain, LABEL_NAMED_KINDS } from '../../constructs/private/names.ts';
+import { prepareStrict, unknownField } from './strict.ts';
 
 type Json = Record<string, any>;
 type ValidateFn = (obj: Json) => void;
@@ -30,9 +31,10 @@ function moduleFor(apiVersion: string): string | undefined {
 
 const loaded = new Map<string, Map<string, ValidateFn> | null>();
 
-/** Loads the validators for these API versions. Call before `validateObject`. */
-export async function prepareValidators(apiVersions: Iterable<string>): Promise<void> {
-  await Promise.all([...new Set(apiVersions)].filter((v) => !loaded.has(v)).map(async (apiVersion) => {
+/** Loads the validators for these objects' API versions and kinds. Call before `validateObject`. */
+export async function prepareValidators(objects: Iterable<{ apiVersion: string; kind: string }>): Promise<void> {
+  const list = [...objects].filter((o) => typeof o.apiVersion === 'string' && typeof o.kind === 'string');
+  await Promise.all([...new Set(list.map((o) => o.apiVersion))].filter((v) => !loaded.has(v)).map(async (apiVersion) => {
     const mod = moduleFor(apiVersion);
     let kinds: Map<string, ValidateFn> | null = null;
     if (mod) {
@@ -51,6 +53,13 @@ export async function prepareValidators(apiVersions: Iterable<string>): Promise<
     }
     loaded.set(apiVersion, kinds);
   }));
+  await prepareStrict(list, isBuiltIn);
+}
+
+/** An API version of Kubernetes itself (not Argo CD's, not another custom resource's). */
+function isBuiltIn(apiVersion: string): boolean {
+  const mod = moduleFor(apiVersion);
+  return mod !== undefined && mod.startsWith('kubernetes-models/');
 }
 
 /** The first problem with `obj`, or undefined when it is valid. */
@@ -74,12 +83,13 @@ export function validateObject(obj: Json): Invalid | undefined {
   if (!validate) return { field: 'kind', message: `${obj.apiVersion} has no kind ${obj.kind}` };
   try {
     validate(obj);
-    return undefined;
   } catch (e) {
     const errors: any[] = (e as any).errors ?? [];
     if (!errors.length) return { field: '', message: (e as Error).message };
     return describe(pickError(errors));
   }
+  const unknown = unknownField(obj);
+  return unknown === undefined ? undefined : { field: unknown, message: `is not a field of ${obj.apiVersion} ${obj.kind} (strict validation, as kubectl apply --validate=strict)` };
 }
 
 /** The most specific error: the deepest field; ties go to the first reported. */
