@@ -3,7 +3,8 @@ import type { Construct, IConstruct } from 'constructs';
 import { contextOf } from './private/context.ts';
 import { parseDuration } from './private/duration.ts';
 import { gcUrl } from './private/gc-token.ts';
-import { CLUSTER_SCOPED_KINDS, isDnsLabel } from './private/names.ts';
+import { isClusterScoped, type GroupScope } from './private/kinds.ts';
+import { isDnsLabel } from './private/names.ts';
 import { groupLabels, stampObject, stripPlusDefaults, type GroupStamp } from './private/stamp.ts';
 
 /** Where Argo CD deploys a group. Give `server` or `name`, as in an Argo CD Application. */
@@ -35,6 +36,19 @@ export interface EnvironmentProps {
    * ordinary images; settings you make on raw objects are never touched. @default false
    */
   readonly hardened?: boolean;
+  /**
+   * Namespaces other than `namespace` that objects of this group may name. Any other namespace
+   * is an error, and Argo CD's project for paddock allows only the namespaces groups declare.
+   * @default none: every namespaced object is in `namespace`
+   */
+  readonly allowedNamespaces?: readonly string[];
+  /**
+   * Cluster-scoped kinds this group may hold (`ClusterRole`, or a custom resource's kind).
+   * Any other cluster-scoped object is an error, and Argo CD's project for paddock allows
+   * only the cluster-scoped kinds groups hold (and `Namespace`, for `CreateNamespace`).
+   * @default none
+   */
+  readonly allowedClusterKinds?: readonly string[];
 }
 
 const ENVIRONMENT = Symbol.for('paddock.Environment');
@@ -75,6 +89,8 @@ export class Environment extends Chart {
   public readonly imagePullSecrets: readonly string[];
   public readonly owner?: string;
   public readonly hardened: boolean;
+  private readonly namespaces = new Set<string>();
+  private readonly clusterKinds = new Set<string>();
 
   constructor(scope: Construct, id: string, props: EnvironmentProps) {
     const group = props.group ?? id;
@@ -107,6 +123,43 @@ export class Environment extends Chart {
     this.imagePullSecrets = props.imagePullSecrets ?? [];
     this.owner = props.owner;
     this.hardened = props.hardened ?? false;
+    this.allow({ namespaces: props.allowedNamespaces, clusterKinds: props.allowedClusterKinds });
+  }
+
+  /** Namespaces besides `namespace` that objects of this group may name. */
+  public get allowedNamespaces(): readonly string[] {
+    return [...this.namespaces].sort();
+  }
+
+  /** Cluster-scoped kinds this group may hold. */
+  public get allowedClusterKinds(): readonly string[] {
+    return [...this.clusterKinds].sort();
+  }
+
+  /**
+   * Lets this group's objects name other namespaces or be of cluster-scoped kinds, as the
+   * `allowedNamespaces` and `allowedClusterKinds` props do: for constructs (such as
+   * `PaddockControlPlane`) that need it. Releases and workspaces never widen a group.
+   */
+  public allow(grant: { readonly namespaces?: readonly string[]; readonly clusterKinds?: readonly string[] }): void {
+    for (const ns of grant.namespaces ?? []) {
+      if (!isDnsLabel(ns)) throw new Error(`${this.node.path}: allowed namespace "${ns}" must be a DNS label`);
+      if (ns !== this.namespace) this.namespaces.add(ns);
+    }
+    for (const kind of grant.clusterKinds ?? []) {
+      if (!/^[A-Z][A-Za-z0-9]*$/.test(kind)) throw new Error(`${this.node.path}: allowed cluster kind "${kind}" must be a kind such as ClusterRole`);
+      this.clusterKinds.add(kind);
+    }
+  }
+
+  /** Where this group's objects may be. */
+  public get scope(): GroupScope {
+    return { namespace: this.namespace, namespaces: this.allowedNamespaces, clusterKinds: this.allowedClusterKinds };
+  }
+
+  /** Cluster-scoped as far as this group knows: a built-in cluster-scoped kind, or one it allows. */
+  public isClusterScoped(kind: string): boolean {
+    return isClusterScoped(kind, this.clusterKinds);
   }
 
   /** The labels and env this group puts on its objects, under the current synthesis. */
@@ -124,7 +177,7 @@ export class Environment extends Chart {
   public render(apiObject: ApiObject, stamp: GroupStamp = this.stamp): Record<string, any> {
     const json = apiObject.toJson();
     if (!this.hardened && isMadeByCdk8sPlus(apiObject)) stripPlusDefaults(json);
-    if (CLUSTER_SCOPED_KINDS.has(json.kind) && json.metadata) delete json.metadata.namespace;
+    if (this.isClusterScoped(json.kind) && json.metadata) delete json.metadata.namespace;
     return stampObject(json, stamp);
   }
 

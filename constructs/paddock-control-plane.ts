@@ -201,6 +201,8 @@ export class PaddockControlPlane extends Construct {
       if (typeof value !== 'string') throw new Error(`${where}: env: ${name} must be a string`);
     }
 
+    // The watcher's Roles in the namespaces it reads, or its ClusterRole: the group holds them by this grant.
+    env.allow({ namespaces: watchNamespaces, clusterKinds: props.watchAllNamespaces ? ['ClusterRole', 'ClusterRoleBinding'] : [] });
     this.namespace = namespace;
     this.image = image;
     this.watcherName = `${prefix}-watcher`;

@@ -1,11 +1,13 @@
 import { ApiObject } from 'cdk8s';
 import { Construct } from 'constructs';
-import Mustache from 'mustache';
-import YAML from 'yaml';
 import { Environment } from './environment.ts';
 import { contextOf } from './private/context.ts';
+import { DEFAULT_RELEASE_KINDS, isClusterScoped, kindMatches, parseKindRef, type KindRef } from './private/kinds.ts';
 import { activeRelease, type ReleaseRecord } from './private/records.ts';
 import { toDnsLabel } from './private/names.ts';
+import { renderYamlTemplate, TemplateError } from './private/template.ts';
+
+export { TemplateError };
 
 /** What a release renders from: the active record, its attributes merged. */
 export interface ReleaseView {
@@ -33,6 +35,35 @@ export interface ReleaseProps {
   readonly requestAttributes?: Readonly<Record<string, string>>;
   /** Release records given here in addition to those in `state/`. @default none */
   readonly records?: readonly ReleaseRecord[];
+  /**
+   * The kinds a release of this service may render, as `Kind` for built-in kinds or
+   * `group/Kind`. A release (a template CI uploads included) that renders any other kind, a
+   * cluster-scoped object or an object outside the group's namespace is refused.
+   * @default workloads, services, config and ingress: Deployment, StatefulSet, DaemonSet, Job,
+   * CronJob, Service, ConfigMap, Secret, Ingress, HorizontalPodAutoscaler, PodDisruptionBudget
+   */
+  readonly allowedKinds?: readonly string[];
+}
+
+/** Everything a release of one service is rendered and checked with, apart from the record. */
+export interface ReleaseRules {
+  readonly service: string;
+  /** The definition's template; a record's own template wins. */
+  readonly template?: string;
+  /** The group's namespace: the only one a release renders into. */
+  readonly namespace: string;
+  readonly allowedKinds: readonly KindRef[];
+  readonly namespaceAttributes: Readonly<Record<string, string>>;
+  readonly serviceAttributes: Readonly<Record<string, string>>;
+  readonly requestAttributes: Readonly<Record<string, string>>;
+}
+
+/** A rendered release object that the service's rules do not allow; names the document and kind. */
+export class DisallowedObjectError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'DisallowedObjectError';
+  }
 }
 
 /**
@@ -45,62 +76,97 @@ export class Release extends Construct {
   public readonly active?: ReleaseRecord;
   public readonly view?: ReleaseView;
 
+  public readonly rules: ReleaseRules;
+
   constructor(scope: Construct, id: string, props: ReleaseProps) {
     super(scope, id);
     const where = this.node.path;
     const env = Environment.enclosing(this);
     if (!env) throw new Error(`${where}: a Release must be inside an Environment`);
     if (!props.template && !props.render) throw new Error(`${where}: a Release needs a template or a render function`);
+    const allowedKinds = (props.allowedKinds ?? DEFAULT_RELEASE_KINDS).map((k) => {
+      let ref: KindRef;
+      try {
+        ref = parseKindRef(k);
+      } catch (e) {
+        throw new Error(`${where}: allowedKinds: ${(e as Error).message}`);
+      }
+      if (isClusterScoped(ref.kind)) throw new Error(`${where}: allowedKinds: ${k} is cluster-scoped; a release renders only namespaced objects`);
+      return ref;
+    });
+    this.rules = {
+      service: props.service,
+      template: props.template,
+      namespace: env.namespace,
+      allowedKinds,
+      namespaceAttributes: props.namespaceAttributes ?? {},
+      serviceAttributes: props.serviceAttributes ?? {},
+      requestAttributes: props.requestAttributes ?? {},
+    };
     const records = [...(contextOf(this).state.releases.get(props.service) ?? []), ...(props.records ?? [])];
     this.active = activeRelease(records);
     if (!this.active) return;
 
-    const r = this.active;
-    this.view = {
-      id: r.id,
-      service: r.service,
-      version: r.version,
-      image: r.image ?? '',
-      namespace: r.namespace ?? env.namespace,
-      attributes: { ...props.namespaceAttributes, ...r.attributes, ...props.serviceAttributes, ...props.requestAttributes },
-    };
-    const template = r.template ?? props.template;
-    if (template) renderTemplate(this, template, this.view);
-    else props.render!(this, this.view);
-  }
-}
-
-/** Renders `template` with `view` into API objects under `scope`. Throws naming the release on bad output. */
-export function renderTemplate(scope: Construct, template: string, view: ReleaseView): ApiObject[] {
-  const where = `${scope.node.path}: release ${view.service}@${view.version}`;
-  const text = renderReleaseTemplate(template, view);
-  const objects: ApiObject[] = [];
-  for (const [i, doc] of parseManifests(text, where).entries()) {
-    objects.push(new ApiObject(scope, `${toDnsLabel(doc.kind)}-${toDnsLabel(doc.metadata.name)}-${i}`, doc as any));
-  }
-  return objects;
-}
-
-/** The mustache view of a release: its fields, `attributes`, and each attribute at the top level too. */
-export function renderReleaseTemplate(template: string, view: ReleaseView): string {
-  const data = { ...view.attributes, ...view, attributes: view.attributes };
-  // YAML, not HTML: nothing is escaped.
-  return Mustache.render(template, data, {}, { escape: (s: string) => s });
-}
-
-/** Parses multi-document YAML into Kubernetes objects; throws `where: ...` when a document is not one. */
-export function parseManifests(text: string, where: string): Array<Record<string, any>> {
-  const docs = YAML.parseAllDocuments(text);
-  const out: Array<Record<string, any>> = [];
-  docs.forEach((doc, i) => {
-    if (doc.errors.length) throw new Error(`${where}: template does not render to valid YAML (document ${i + 1}): ${doc.errors[0].message.split('\n')[0]}`);
-    const obj = doc.toJS();
-    if (obj === null || obj === undefined) return;
-    if (typeof obj !== 'object' || Array.isArray(obj) || typeof obj.apiVersion !== 'string' || typeof obj.kind !== 'string' || typeof obj.metadata?.name !== 'string') {
-      throw new Error(`${where}: template document ${i + 1} is not a Kubernetes object (needs apiVersion, kind and metadata.name)`);
+    this.view = releaseView(this.rules, this.active);
+    if (this.active.template ?? props.template) {
+      let objects: Array<Record<string, any>>;
+      try {
+        objects = renderRelease(this.rules, this.active);
+      } catch (e) {
+        throw new Error(`${where}: ${(e as Error).message}`);
+      }
+      objects.forEach((doc, i) => new ApiObject(this, `${toDnsLabel(doc.kind)}-${toDnsLabel(doc.metadata.name)}-${i}`, doc as any));
+    } else {
+      props.render!(this, this.view);
     }
-    out.push(obj);
+  }
+}
+
+/** The view a release's template sees: its fields, with the attributes merged in precedence order. */
+export function releaseView(rules: ReleaseRules, r: ReleaseRecord): ReleaseView {
+  return {
+    id: r.id,
+    service: r.service,
+    version: r.version,
+    image: r.image ?? '',
+    namespace: r.namespace ?? rules.namespace,
+    attributes: { ...rules.namespaceAttributes, ...r.attributes, ...rules.serviceAttributes, ...rules.requestAttributes },
+  };
+}
+
+/**
+ * The objects release `r` renders under `rules` (the record's template, else the definition's),
+ * each checked: a Kubernetes object, of an allowed kind, namespaced, in the group's namespace.
+ * Values are data (see `private/template.ts`). Throws `TemplateError` or `DisallowedObjectError`
+ * naming the release, the document and the kind.
+ */
+export function renderRelease(rules: ReleaseRules, r: ReleaseRecord): Array<Record<string, any>> {
+  const where = `release ${r.service}@${r.version}`;
+  const template = r.template ?? rules.template;
+  if (template === undefined) throw new TemplateError(`${where}: the service has no template`);
+  const view = releaseView(rules, r);
+  let docs: unknown[];
+  try {
+    // Each attribute is at the top level too, as kubernaut templates expect.
+    docs = renderYamlTemplate(template, { ...view.attributes, ...view, attributes: view.attributes });
+  } catch (e) {
+    throw new TemplateError(`${where}: template ${(e as Error).message}`);
+  }
+  if (!docs.length) throw new TemplateError(`${where}: template renders no objects`);
+  return docs.map((obj: any, i) => {
+    const doc = `document ${i + 1}`;
+    if (typeof obj !== 'object' || Array.isArray(obj) || typeof obj.apiVersion !== 'string' || typeof obj.kind !== 'string' || typeof obj.metadata?.name !== 'string') {
+      throw new TemplateError(`${where}: template ${doc} is not a Kubernetes object (needs apiVersion, kind and metadata.name)`);
+    }
+    const what = `${where}: template ${doc} (${obj.kind} ${obj.metadata.name})`;
+    if (isClusterScoped(obj.kind)) throw new DisallowedObjectError(`${what} is cluster-scoped; a release renders only namespaced objects`);
+    if (!kindMatches(obj, rules.allowedKinds)) {
+      throw new DisallowedObjectError(`${what}: kind ${obj.apiVersion}/${obj.kind} is not allowed for service ${rules.service} (allowed: ${rules.allowedKinds.map((k) => (k.group ? `${k.group}/${k.kind}` : k.kind)).join(', ')})`);
+    }
+    const ns = obj.metadata.namespace;
+    if (ns !== undefined && ns !== null && ns !== rules.namespace) {
+      throw new DisallowedObjectError(`${what} is in namespace ${String(ns)}; a release of ${rules.service} renders only into namespace ${rules.namespace}`);
+    }
+    return obj;
   });
-  if (!out.length) throw new Error(`${where}: template renders no objects`);
-  return out;
 }

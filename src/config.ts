@@ -15,7 +15,7 @@ export const DEFAULTS = {
   leaseExpiry: '30m',
   definitions: 'environments',
   argoNamespace: 'argocd',
-  argoProject: 'default',
+  argoProject: 'paddock',
   upRepo: '.paddock/manifests.git',
 } as const;
 
@@ -50,12 +50,31 @@ export function tokenList(value: string | undefined): string[] {
 }
 
 export function argoOptions(repoURL: string, branch: string): ArgoOptions {
+  const project = setting(undefined, 'PADDOCK_ARGO_PROJECT', DEFAULTS.argoProject);
+  if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(project) || project.length > 57) {
+    throw new UserError('InvalidConfig', `PADDOCK_ARGO_PROJECT "${project}" must be a DNS label of at most 57 characters`);
+  }
+  // paddock writes its project; Argo CD's own `default` allows everything and is not paddock's to change.
+  if (project === 'default') throw new UserError('InvalidConfig', 'PADDOCK_ARGO_PROJECT cannot be "default": paddock synthesizes its own least-privilege project; pick another name');
   return {
-    repoURL,
+    repoURL: withoutCredentials(repoURL),
     targetRevision: branch,
     namespace: setting(undefined, 'PADDOCK_ARGO_NAMESPACE', DEFAULTS.argoNamespace),
-    project: setting(undefined, 'PADDOCK_ARGO_PROJECT', DEFAULTS.argoProject),
+    project,
   };
+}
+
+/**
+ * `url` without a user name or password: what Argo CD reads the repo by and what may be logged.
+ * Argo CD takes credentials from its own repository Secret, matched by URL; a token in the
+ * URL would otherwise be written into every Application. scp-style `git@host:path` is kept.
+ */
+export function withoutCredentials(url: string): string {
+  const m = /^([a-z][a-z0-9+.-]*:\/\/)([^@/]*@)(.*)$/i.exec(url);
+  if (!m) return url;
+  const user = m[2].slice(0, -1);
+  // ssh://git@host keeps its user: it names the account, it is no secret.
+  return /^ssh:/i.test(m[1]) && !user.includes(':') ? url : m[1] + m[3];
 }
 
 /** `H:P` -> host and port. */

@@ -54,7 +54,7 @@ describe('paddock push / demolish / revive / status', () => {
     expect(none.stderr.trim()).toBe('paddock: name the groups to demolish, or give --all');
     const all = await paddock(['demolish', '--repo', remote, '--definitions', dir, '--all'], { env });
     expect(all.code).toBe(0);
-    expect(remoteFiles(remote).filter((f) => f.startsWith('apps/'))).toEqual(['apps/paddock-root.yaml']);
+    expect(remoteFiles(remote).filter((f) => f.startsWith('apps/'))).toEqual(['apps/paddock-apps.appproject.yaml', 'apps/paddock-root.yaml', 'apps/paddock.appproject.yaml']);
   });
 
   it('GIVEN an unreachable remote WHEN pushed THEN one line says so, exit 1', async () => {

@@ -80,7 +80,7 @@ describe('the committer', () => {
     expect(answers.every((x) => x.outcome.status === 'applied' && x.commit)).toBe(true);
     const files = remoteFiles(remote);
     for (let i = 0; i < 30; i++) expect(files).toContain(`state/removals/g-${i}.yaml`);
-    expect(files.filter((f) => f.startsWith('apps/'))).toEqual(['apps/paddock-root.yaml']);
+    expect(files.filter((f) => f.startsWith('apps/'))).toEqual(['apps/paddock-apps.appproject.yaml', 'apps/paddock-root.yaml', 'apps/paddock.appproject.yaml']);
     expect(gitOut(remote, 'rev-list', '--merges', 'main')).toBe('');
     expect(commitCount(remote)).toBeLessThan(30);
     await Promise.all([a.close(), b.close()]);

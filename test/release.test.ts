@@ -139,7 +139,7 @@ describe('the active release', () => {
 
   it('GIVEN a group holding only a Release of a service never released WHEN synthesized THEN the group is not written yet and the synthesis succeeds', async () => {
     const result = await synthSource(definition());
-    expect([...result.files.keys()]).toEqual(['README.md', 'apps/paddock-root.yaml']);
+    expect([...result.files.keys()]).toEqual(['README.md', 'apps/paddock-apps.appproject.yaml', 'apps/paddock-root.yaml', 'apps/paddock.appproject.yaml']);
   });
 
   it('GIVEN a cached synthesis of a service never released WHEN its first release record arrives THEN the next synthesis renders it', async () => {

@@ -104,7 +104,7 @@ describe('groups and names that clash', () => {
   });
 
   it('GIVEN the same name in two namespaces of one group WHEN synthesized THEN both are written, the file names told apart by namespace', async () => {
-    const result = await synthDir(definitionsDir({ 'env.ts': group(`${cm('settings', 'a')}\nnew ApiObject(env, 'b', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'settings', namespace: 'other' }, data: {} });`) }));
+    const result = await synthDir(definitionsDir({ 'env.ts': group(`${cm('settings', 'a')}\nnew ApiObject(env, 'b', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'settings', namespace: 'other' }, data: {} });`, "{ namespace: 'ns1', allowedNamespaces: ['other'] }") }));
     expect([...result.files.keys()].filter((p) => p.startsWith('groups/'))).toEqual(['groups/g/configmap-settings.ns1.yaml', 'groups/g/configmap-settings.other.yaml']);
   });
 
@@ -132,12 +132,15 @@ describe('groups that are not well formed', () => {
   });
 });
 
+/** What every synthesis writes besides the groups: README, the app of apps and the two Argo CD projects. */
+const LAYOUT = ['README.md', 'apps/paddock-apps.appproject.yaml', 'apps/paddock-root.yaml', 'apps/paddock.appproject.yaml'];
+
 describe('the manifests-repo layout', () => {
   const TTL_GROUP = group(cm('settings'), "{ namespace: 'preview', ttl: '2h', owner: 'team-a' }", 'preview');
 
   it('GIVEN one group WHEN synthesized THEN README.md, the root Application and the group\'s files are produced, and nothing else', async () => {
     const result = await synthDir(definitionsDir({ 'env.ts': TTL_GROUP }));
-    expect([...result.files.keys()]).toEqual(['README.md', 'apps/paddock-root.yaml', 'apps/preview.yaml', 'groups/preview/configmap-settings.yaml']);
+    expect([...result.files.keys()]).toEqual([...LAYOUT, 'apps/preview.yaml', 'groups/preview/configmap-settings.yaml']);
     expect(result.files.get('README.md')).toContain('| preview | preview | 1 | 2h |');
     const root = objectAt(result, 'apps/paddock-root.yaml');
     expect(root.spec.source.path).toBe('apps');
@@ -179,7 +182,7 @@ describe('the manifests-repo layout', () => {
   it('GIVEN a group with a removal record WHEN synthesized THEN neither its Application nor its files are produced', async () => {
     const state = stateWith({ removals: new Map([['preview', { group: 'preview', removedAt: '2026-03-01T11:00:00.000Z', reason: 'gc' as const, requestId: 'r1', requestedBy: 'test' }]]) });
     const result = await synthDir(definitionsDir({ 'env.ts': TTL_GROUP }), { state });
-    expect([...result.files.keys()]).toEqual(['README.md', 'apps/paddock-root.yaml']);
+    expect([...result.files.keys()]).toEqual(LAYOUT);
     expect(result.groups).toMatchObject([{ name: 'preview', removed: true, files: [] }]);
   });
 });

@@ -86,7 +86,7 @@ describe('Workspace.fromRecords', () => {
   it('GIVEN no workspace records WHEN synthesized THEN no workspace group exists', async () => {
     const result = await synthDir(definitionsDir({}));
     expect(result.groups).toEqual([]);
-    expect([...result.files.keys()]).toEqual(['README.md', 'apps/paddock-root.yaml']);
+    expect([...result.files.keys()]).toEqual(['README.md', 'apps/paddock-apps.appproject.yaml', 'apps/paddock-root.yaml', 'apps/paddock.appproject.yaml']);
   });
 });
 

@@ -13,12 +13,23 @@ export function isDnsSubdomain(s: string): boolean {
 /** Kinds whose names must be DNS labels (they become DNS names or are read as such). */
 export const LABEL_NAMED_KINDS = new Set(['Service', 'Namespace']);
 
-/** Core kinds that are cluster-scoped: they never carry a namespace. */
+/** Built-in kinds that are cluster-scoped (Kubernetes 1.33): they never carry a namespace. */
 export const CLUSTER_SCOPED_KINDS = new Set([
-  'Namespace', 'Node', 'PersistentVolume', 'ClusterRole', 'ClusterRoleBinding', 'CustomResourceDefinition',
-  'StorageClass', 'PriorityClass', 'IngressClass', 'RuntimeClass', 'ValidatingWebhookConfiguration',
-  'MutatingWebhookConfiguration', 'APIService', 'CSIDriver', 'CSINode', 'VolumeAttachment',
+  'Namespace', 'Node', 'PersistentVolume', 'ComponentStatus', 'ClusterRole', 'ClusterRoleBinding',
+  'CustomResourceDefinition', 'APIService', 'StorageClass', 'CSIDriver', 'CSINode', 'VolumeAttachment',
+  'VolumeAttributesClass', 'PriorityClass', 'IngressClass', 'RuntimeClass', 'IPAddress', 'ServiceCIDR',
+  'ValidatingWebhookConfiguration', 'MutatingWebhookConfiguration', 'ValidatingAdmissionPolicy',
+  'ValidatingAdmissionPolicyBinding', 'MutatingAdmissionPolicy', 'MutatingAdmissionPolicyBinding',
+  'CertificateSigningRequest', 'ClusterTrustBundle', 'FlowSchema', 'PriorityLevelConfiguration',
+  'TokenReview', 'SubjectAccessReview', 'SelfSubjectAccessReview', 'SelfSubjectRulesReview', 'SelfSubjectReview',
+  'DeviceClass', 'ResourceSlice', 'StorageVersion', 'StorageVersionMigration',
 ]);
+
+/** The API group of an `apiVersion`: `apps/v1` -> `apps`, `v1` -> `` (core). */
+export function apiGroupOf(apiVersion: string): string {
+  const slash = apiVersion.lastIndexOf('/');
+  return slash < 0 ? '' : apiVersion.slice(0, slash);
+}
 
 /**
  * Lowercases and folds anything outside `[a-z0-9-]` into `-`, trims to `max` characters,

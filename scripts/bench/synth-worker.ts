@@ -15,7 +15,7 @@ const inputs: SynthInputs = {
   state: EMPTY_STATE,
   sidecarUrl: 'http://paddock-sidecar.paddock.svc:8080',
   gcSecret: 'bench-secret',
-  argo: { repoURL: 'https://git.example/manifests.git', targetRevision: 'main', namespace: 'argocd', project: 'default' },
+  argo: { repoURL: 'https://git.example/manifests.git', targetRevision: 'main', namespace: 'argocd', project: 'paddock' },
 };
 
 async function paddock(cold: boolean): Promise<{ ms: number; files: number }> {

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { UserError } from '../errors.ts';
 import { Committer } from '../repo/committer.ts';
 import { argoOptions } from '../config.ts';
-import { ROOT_APP } from '../synth/layout.ts';
+import { groupOfAppPath } from '../synth/layout.ts';
 import { cliRequestId, loadDefinitionSet, repoOptions, repoSettings, requester, type RepoFlags } from './options.ts';
 import { commitLine } from '../runtime.ts';
 
@@ -42,7 +42,7 @@ export function registerRepoCommands(program: Command): void {
       await withCommitter(f, async (c) => {
         const view = await c.refresh();
         const targets = f.all
-          ? [...view.files.keys()].map((p) => /^apps\/([^/]+)\.yaml$/.exec(p)?.[1]).filter((g): g is string => !!g && g !== ROOT_APP)
+          ? [...view.files.keys()].map(groupOfAppPath).filter((g): g is string => !!g)
           : groups;
         if (!targets.length) {
           console.log('no groups to demolish');

@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { parseDuration } from '../../constructs/private/duration.ts';
-import { argoOptions, DEFAULTS, parseRange, setting, tokenList } from '../config.ts';
+import { argoOptions, DEFAULTS, parseRange, setting, tokenList, withoutCredentials } from '../config.ts';
 import { UserError } from '../errors.ts';
 import type { Mailer } from '../sidecar/index.ts';
 import { mailerFromEnv } from '../sidecar/mailer.ts';
@@ -110,7 +110,7 @@ export function registerServe(program: Command): void {
       // ones, its commits would regenerate groups as they were. TTLs stay the watcher's.
       const watcher = new Watcher({ definitions, committer: rt.committer });
       watcher.watch();
-      console.log(`paddock serve: listening on ${rt.url}, manifests repo ${cfg.repo} (branch ${cfg.branch})`);
+      console.log(`paddock serve: listening on ${rt.url}, manifests repo ${withoutCredentials(cfg.repo)} (branch ${cfg.branch})`);
       if (!cfg.apiTokens.length) console.log('note: no API tokens (PADDOCK_API_TOKENS); release and workspace writes will be refused');
       const sig = await untilSignal();
       console.log(`${sig}: stopping after the current commit`);

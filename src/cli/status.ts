@@ -5,7 +5,7 @@ import { activeRelease } from '../../constructs/private/records.ts';
 import { formatDuration } from '../../constructs/private/duration.ts';
 import { argoOptions } from '../config.ts';
 import { Committer, type RepoView } from '../repo/committer.ts';
-import { loadDefinitions, synthesize, ROOT_APP } from '../synth/index.ts';
+import { loadDefinitions, synthesize, groupOfAppPath } from '../synth/index.ts';
 import { repoOptions, repoSettings, type RepoFlags } from './options.ts';
 import { table } from './table.ts';
 
@@ -41,12 +41,12 @@ export function render(view: RepoView, now: Date, head: { sha: string; subject: 
   const out: string[] = [];
   const groups = new Map<string, string[]>();
   for (const [p, text] of view.files) {
-    const m = /^apps\/([^/]+)\.yaml$/.exec(p);
-    if (!m || m[1] === ROOT_APP) continue;
+    const group = groupOfAppPath(p);
+    if (!group) continue;
     const ann = (YAML.parse(text)?.metadata?.annotations ?? {}) as Record<string, string>;
     const expires = ann['paddock.dev/expires-at'];
     const left = expires ? formatDuration(Date.parse(expires) - now.getTime()) : '';
-    groups.set(m[1], [m[1], 'active', age(view.state.groups.get(m[1])?.createdAt), ann['paddock.dev/ttl'] ?? '', left, ann['paddock.dev/owner'] ?? '']);
+    groups.set(group, [group, 'active', age(view.state.groups.get(group)?.createdAt), ann['paddock.dev/ttl'] ?? '', left, ann['paddock.dev/owner'] ?? '']);
   }
   for (const r of view.state.removals.values()) groups.set(r.group, [r.group, `removed (${r.reason}) ${age(r.removedAt)} ago`, age(view.state.groups.get(r.group)?.createdAt), '', '', r.requestedBy]);
   out.push(`GROUPS (${groups.size})`, table(['GROUP', 'STATE', 'AGE', 'TTL', 'LEFT', 'OWNER'], [...groups.values()].sort((a, b) => (a[0] < b[0] ? -1 : 1))));

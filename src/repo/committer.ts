@@ -18,7 +18,7 @@ import path from 'node:path';
 import type { SimpleGit } from 'simple-git';
 import type { StateRecords } from '../../constructs/private/records.ts';
 import { isUserError, TransientError, UserError } from '../errors.ts';
-import { APPS_DIR, ROOT_APP } from '../synth/layout.ts';
+import { groupDir, groupOfAppPath } from '../synth/layout.ts';
 import { isOwnedPath, writePaths } from '../synth/output.ts';
 import { parseState, patchState, recordFile } from '../synth/state.ts';
 import { DEFINITION_ANNOTATION, synthesize, SynthCache, type SynthInputs, type SynthResult } from '../synth/synthesize.ts';
@@ -186,6 +186,17 @@ export class Committer {
   view(): RepoView {
     const s = this.snapshot;
     return { head: s?.head, state: s?.state ?? parseState(new Map()), synth: this.lastSynth, files: s?.files ?? new Map() };
+  }
+
+  /**
+   * The synthesis of the repo as last seen: the last cycle's, or one made now from the
+   * definitions in force and the last seen `state/` (for checks a request needs before it is
+   * queued, such as which `Release` renders a service). Never commits.
+   */
+  async synthesis(): Promise<SynthResult> {
+    if (this.lastSynth) return this.lastSynth;
+    const defs = this.trusted ?? this.opts.definitions();
+    return synthesize(defs.definitions, { ...this.opts.synth, state: this.view().state, liveDeployments: this.opts.liveDeployments?.() }, this.cache);
   }
 
   /** Fetches the remote tip (between cycles, never racing one) and returns the view. Never commits. */
@@ -605,8 +616,8 @@ function stateOf(d: StateDraft): StateRecords {
 function committedGroups(files: ReadonlyMap<string, string>): Set<string> {
   const out = new Set<string>();
   for (const p of files.keys()) {
-    const m = /^apps\/([^/]+)\.yaml$/.exec(p);
-    if (m && m[1] !== ROOT_APP && p.startsWith(`${APPS_DIR}/`)) out.add(m[1]);
+    const group = groupOfAppPath(p);
+    if (group) out.add(group);
   }
   return out;
 }
@@ -614,12 +625,12 @@ function committedGroups(files: ReadonlyMap<string, string>): Set<string> {
 /** Copies from `before` the Application and files of every group whose definition file is in `broken` and that `after` lacks. */
 function keepGroupsOf(broken: ReadonlySet<string>, before: ReadonlyMap<string, string>, after: Map<string, string>): void {
   for (const [p, text] of before) {
-    const m = /^apps\/([^/]+)\.yaml$/.exec(p);
-    if (!m || after.has(p)) continue;
+    const group = groupOfAppPath(p);
+    if (!group || after.has(p)) continue;
     const def = new RegExp(`^\\s+${DEFINITION_ANNOTATION.replace(/[./]/g, '\\$&')}: "?([^"\\n]+)"?$`, 'm').exec(text)?.[1];
     if (!def || !broken.has(def)) continue;
     after.set(p, text);
-    const dir = `groups/${m[1]}/`;
+    const dir = `${groupDir(group)}/`;
     for (const [q, c] of before) if (q.startsWith(dir)) after.set(q, c);
   }
 }

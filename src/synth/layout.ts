@@ -15,7 +15,10 @@ export interface ArgoOptions {
   readonly targetRevision: string;
   /** Namespace Argo CD runs in (where Applications live). @default 'argocd' */
   readonly namespace: string;
-  /** Argo CD project of every Application. @default 'default' */
+  /**
+   * The Argo CD project of every group's Application, which paddock synthesizes (least
+   * privilege); the app of apps is in `<project>-apps`. Never `default`. @default 'paddock'
+   */
   readonly project: string;
 }
 
@@ -27,6 +30,16 @@ export const README = 'README.md';
 export const ARGO_FINALIZER = 'resources-finalizer.argocd.argoproj.io';
 
 export const appPath = (group: string) => `${APPS_DIR}/${group}.yaml`;
+/** `apps/<project>.appproject.yaml`: a dot no group name (a DNS label) has keeps it apart from the Applications. */
+export const projectPath = (project: string) => `${APPS_DIR}/${project}.appproject.yaml`;
+/** The project of the app of apps. */
+export const rootProjectName = (argo: ArgoOptions) => `${argo.project}-apps`;
+
+/** The group whose Application is at `p` (`apps/<group>.yaml`), or undefined for any other path. */
+export function groupOfAppPath(p: string): string | undefined {
+  const m = /^apps\/([a-z0-9]([-a-z0-9]*[a-z0-9])?)\.yaml$/.exec(p);
+  return m && m[1] !== ROOT_APP ? m[1] : undefined;
+}
 export const groupDir = (group: string) => `${GROUPS_DIR}/${group}`;
 
 /**
@@ -85,12 +98,62 @@ export function rootApplication(argo: ArgoOptions): Json {
       finalizers: [ARGO_FINALIZER],
     },
     spec: {
-      project: argo.project,
+      project: rootProjectName(argo),
       source: { repoURL: argo.repoURL, targetRevision: argo.targetRevision, path: APPS_DIR, directory: { recurse: false } },
       destination: { server: 'https://kubernetes.default.svc', namespace: argo.namespace },
       syncPolicy: { automated: { prune: true, selfHeal: true } },
     },
   };
+}
+
+/** Where a group's objects may go: a cluster (server or name) and a namespace. */
+export interface ProjectDestination {
+  readonly server?: string;
+  readonly name?: string;
+  readonly namespace: string;
+}
+
+/**
+ * The project of every group's Application: the manifests repo as its only source, the
+ * namespaces groups declare as its only destinations, and no cluster-scoped kind but
+ * `Namespace` (for `CreateNamespace`) and those groups are allowed to hold. Argo CD refuses to
+ * sync anything else, whatever reaches the repo.
+ */
+export function groupsProject(argo: ArgoOptions, destinations: readonly ProjectDestination[], clusterKinds: ReadonlyArray<{ group: string; kind: string }>): Json {
+  const dest = uniqueSorted(destinations.map((d) => ({ ...(d.name ? { name: d.name } : { server: d.server }), namespace: d.namespace })));
+  const kinds = uniqueSorted([{ group: '', kind: 'Namespace' }, ...clusterKinds.map((k) => ({ group: k.group, kind: k.kind }))]);
+  return {
+    apiVersion: 'argoproj.io/v1alpha1',
+    kind: 'AppProject',
+    metadata: { name: argo.project, namespace: argo.namespace, labels: { 'app.kubernetes.io/managed-by': 'paddock' } },
+    spec: {
+      description: 'paddock groups: only what the definitions allow (generated, do not edit)',
+      sourceRepos: [argo.repoURL],
+      destinations: dest,
+      clusterResourceWhitelist: kinds,
+    },
+  };
+}
+
+/** The project of the app of apps: Applications and AppProjects in Argo CD's namespace, nothing else. */
+export function rootProject(argo: ArgoOptions): Json {
+  return {
+    apiVersion: 'argoproj.io/v1alpha1',
+    kind: 'AppProject',
+    metadata: { name: rootProjectName(argo), namespace: argo.namespace, labels: { 'app.kubernetes.io/managed-by': 'paddock' } },
+    spec: {
+      description: 'paddock app of apps: the Applications and projects in apps/ (generated, do not edit)',
+      sourceRepos: [argo.repoURL],
+      destinations: [{ server: 'https://kubernetes.default.svc', namespace: argo.namespace }],
+      clusterResourceWhitelist: [],
+      namespaceResourceWhitelist: [{ group: 'argoproj.io', kind: 'Application' }, { group: 'argoproj.io', kind: 'AppProject' }],
+    },
+  };
+}
+
+function uniqueSorted<T>(items: readonly T[]): T[] {
+  const byKey = new Map(items.map((i) => [JSON.stringify(i), i]));
+  return [...byKey.keys()].sort().map((k) => byKey.get(k)!);
 }
 
 export interface ReadmeGroup {
@@ -109,8 +172,9 @@ export function readme(groups: readonly ReadmeGroup[], argo: ArgoOptions): strin
     'records under `state/`; a hand edit is overwritten by the next commit. Change the',
     'definitions, or ask paddock (`paddock demolish`, the sidecar API) instead.',
     '',
-    `- \`${APPS_DIR}/${ROOT_APP}.yaml\`: the app of apps; apply it once and Argo CD manages the rest:`,
-    `  \`kubectl apply -n ${argo.namespace} -f ${APPS_DIR}/${ROOT_APP}.yaml\``,
+    `- \`${APPS_DIR}/${ROOT_APP}.yaml\`: the app of apps; apply it and its project once and Argo CD manages the rest:`,
+    `  \`kubectl apply -n ${argo.namespace} -f ${projectPath(rootProjectName(argo))} -f ${APPS_DIR}/${ROOT_APP}.yaml\``,
+    `- \`${projectPath(argo.project)}\`: the Argo CD project of every group: this repo, the groups' namespaces, no cluster-scoped kind they do not declare.`,
     `- \`${APPS_DIR}/<group>.yaml\`: one Argo CD Application per group (automated sync, prune).`,
     `- \`${GROUPS_DIR}/<group>/<kind>-<name>.yaml\`: the group's resources, one object per file.`,
     `- \`${STATE_DIR}/\`: paddock's records (removals, releases, workspaces, leases). Never applied.`,

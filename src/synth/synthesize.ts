@@ -18,8 +18,10 @@ import { ApiObject, App } from 'cdk8s';
 import { Clone } from '../../constructs/clone.ts';
 import { Environment } from '../../constructs/environment.ts';
 import { LeasePool } from '../../constructs/lease-pool.ts';
-import { Release } from '../../constructs/release.ts';
+import { Release, type ReleaseRules } from '../../constructs/release.ts';
 import { cloneDeployment, type CloneSpec } from '../../constructs/private/clone-transform.ts';
+import { isClusterScoped, scopeProblem, type GroupScope } from '../../constructs/private/kinds.ts';
+import { apiGroupOf } from '../../constructs/private/names.ts';
 import { attachContext } from '../../constructs/private/context.ts';
 import type { StateRecords } from '../../constructs/private/records.ts';
 import { stampObject, type GroupStamp } from '../../constructs/private/stamp.ts';
@@ -27,7 +29,7 @@ import { Workspace } from '../../constructs/workspace.ts';
 import type { ArgoDestination } from '../../constructs/environment.ts';
 import { DefinitionError } from '../errors.ts';
 import { firstLine, type Definition } from './loader.ts';
-import { appPath, groupApplication, groupDir, objectFileName, readme, rootApplication, ROOT_APP, toYaml, type ArgoOptions, README } from './layout.ts';
+import { appPath, groupApplication, groupDir, groupsProject, objectFileName, projectPath, readme, rootApplication, rootProject, rootProjectName, ROOT_APP, toYaml, type ArgoOptions, type ProjectDestination, README } from './layout.ts';
 import { fingerprint, trackedState, type Reads } from './tracked-state.ts';
 import { prepareValidators, validateObject } from './validate.ts';
 
@@ -77,6 +79,13 @@ export interface WaitingClone {
   readonly source: string;
 }
 
+/** A `Release` construct: the group it renders into and the rules a release of its service must keep. */
+export interface ReleaseTarget {
+  readonly group: string;
+  readonly file: string;
+  readonly rules: ReleaseRules;
+}
+
 export interface SynthResult {
   /** Path -> content, sorted by path: `README.md`, `apps/`, `groups/`. */
   readonly files: ReadonlyMap<string, string>;
@@ -85,6 +94,8 @@ export interface SynthResult {
   readonly waiting: readonly WaitingClone[];
   /** `namespace/name` of every Deployment a clone names by reference (live sources to follow). */
   readonly sources: readonly string[];
+  /** The `Release` constructs of each service. */
+  readonly releases: ReadonlyMap<string, readonly ReleaseTarget[]>;
 }
 
 /** Reuses file outputs and Application files between syntheses. Keep one per committer. */
@@ -114,6 +125,8 @@ interface EnvOutput {
   readonly path: string;
   readonly namespace: string;
   readonly destination: ArgoDestination;
+  /** Where its objects may be (namespaces, cluster-scoped kinds). */
+  readonly scope: GroupScope;
   readonly owner?: string;
   readonly ttl?: string;
   readonly ttlMs?: number;
@@ -123,6 +136,7 @@ interface EnvOutput {
   readonly deferred: readonly DeferredClone[];
   /** A Release of the group has no active record (none yet, or all soft-deleted): empty is not an error. */
   readonly releasePending: boolean;
+  readonly releases: readonly ReleaseRules[];
 }
 
 interface FileOutput {
@@ -214,21 +228,30 @@ async function buildFile(def: Definition, inputs: SynthInputs): Promise<FileOutp
       } catch (e) {
         throw new DefinitionError(def.file, firstLine(e));
       }
+      checkScope(object, env.scope, apiObject.node.path, def.file);
       objects.push({ object, apiObject });
       pending.push({ object, apiObject });
     }
+    const releases = env.node.findAll().filter((c): c is Release => c instanceof Release);
     envs.push({
-      group: env.group, path: env.node.path, namespace: env.namespace, destination: env.destination, owner: env.owner,
+      group: env.group, path: env.node.path, namespace: env.namespace, destination: env.destination, scope: env.scope, owner: env.owner,
       ttl: env.ttl, ttlMs: env.ttlMs, stamp, lease: leaseOf.get(env), deferred,
-      releasePending: env.node.findAll().some((c) => c instanceof Release && !c.active),
+      releasePending: releases.some((r) => !r.active),
+      releases: releases.map((r) => r.rules),
       objects: objects.map(({ object, apiObject }) => ({ object, yaml: '', path: apiObject.node.path })),
     });
   }
-  await prepareValidators(pending.map((p) => p.object.apiVersion));
+  await prepareValidators(pending.map((p) => p.object as { apiVersion: string; kind: string }));
   for (const { object, apiObject } of pending) checkObject(object, apiObject.node.path, def.file);
   for (const env of envs) for (const o of env.objects) (o as { yaml: string }).yaml = toYaml(o.object);
   const name = def.absPath.split('/').pop() ?? def.file;
   return { file: def.file, name, envs, pools, claimsWorkspaces, reads, fingerprint: fingerprint(inputs.state, reads) };
+}
+
+/** An object outside its group's namespaces, or cluster-scoped without leave, is an error naming it. */
+function checkScope(object: Json, scope: GroupScope, path: string, file: string): void {
+  const problem = scopeProblem(object, scope);
+  if (problem) throw new DefinitionError(file, `${path}: ${object.kind} ${object.metadata?.name ?? ''}: ${problem}`, 'InvalidObject');
 }
 
 function checkObject(object: Json, path: string, file: string): void {
@@ -273,9 +296,13 @@ async function assemble(outputs: readonly FileOutput[], inputs: SynthInputs, cac
   const waiting: WaitingClone[] = [];
   const sources = new Set<string>();
   const shown: Array<{ name: string; namespace: string; objects: number; ttl?: string }> = [];
+  const destinations: ProjectDestination[] = [];
+  const clusterKinds: Array<{ group: string; kind: string }> = [];
+  const releases = new Map<string, ReleaseTarget[]>();
   for (const out of outputs) {
     for (const env of out.envs) {
       const removed = state.removals.has(env.group);
+      for (const rules of env.releases) releases.set(rules.service, [...(releases.get(rules.service) ?? []), { group: env.group, file: out.file, rules }]);
       const objects: RenderedObject[] = removed ? [] : [...env.objects];
       if (!removed) {
         for (const d of env.deferred) {
@@ -287,7 +314,8 @@ async function assemble(outputs: readonly FileOutput[], inputs: SynthInputs, cac
             continue;
           }
           const object = stampObject(cloneDeployment(source, d.spec), env.stamp);
-          await prepareValidators([object.apiVersion]);
+          checkScope(object, env.scope, d.path, out.file);
+          await prepareValidators([object as { apiVersion: string; kind: string }]);
           checkObject(object, d.path, out.file);
           objects.push({ object, yaml: toYaml(object), path: d.path });
         }
@@ -297,7 +325,7 @@ async function assemble(outputs: readonly FileOutput[], inputs: SynthInputs, cac
       for (const { object, path } of objects) {
         const k = `${object.kind}/${object.metadata.name}`;
         byName.set(k, (byName.get(k) ?? 0) + 1);
-        const id = `${String(object.apiVersion).split('/').slice(0, -1).join('/')}|${k}|${object.metadata.namespace ?? ''}`;
+        const id = `${apiGroupOf(String(object.apiVersion))}|${k}|${object.metadata.namespace ?? ''}`;
         const other = identities.get(id);
         if (other) {
           const ns = object.metadata.namespace ? ` in namespace ${object.metadata.namespace}` : '';
@@ -320,6 +348,10 @@ async function assemble(outputs: readonly FileOutput[], inputs: SynthInputs, cac
         if (expiresAt) annotations['paddock.dev/expires-at'] = expiresAt;
         annotations[DEFINITION_ANNOTATION] = out.name;
         const app = { group: env.group, namespace: env.namespace, destination: env.destination, annotations };
+        for (const namespace of [env.namespace, ...env.scope.namespaces]) destinations.push({ ...env.destination, namespace });
+        for (const { object } of objects) {
+          if (isClusterScoped(object.kind, new Set(env.scope.clusterKinds))) clusterKinds.push({ group: apiGroupOf(object.apiVersion), kind: object.kind });
+        }
         files.set(appPath(env.group), memoYaml(cache, app, () => groupApplication(app, inputs.argo)));
         shown.push({ name: env.group, namespace: env.namespace, objects: groupFiles.length, ttl: env.ttl });
       }
@@ -332,6 +364,8 @@ async function assemble(outputs: readonly FileOutput[], inputs: SynthInputs, cac
   const byName = (a: { name: string }, b: { name: string }) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
   groups.sort(byName);
   files.set(appPath(ROOT_APP), toYaml(rootApplication(inputs.argo)));
+  files.set(projectPath(inputs.argo.project), toYaml(groupsProject(inputs.argo, destinations, clusterKinds)));
+  files.set(projectPath(rootProjectName(inputs.argo)), toYaml(rootProject(inputs.argo)));
   files.set(README, readme(shown.sort(byName), inputs.argo));
   return {
     files: new Map([...files].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))),
@@ -339,6 +373,7 @@ async function assemble(outputs: readonly FileOutput[], inputs: SynthInputs, cac
     pools: outputs.flatMap((o) => o.pools).sort((a, b) => (a.type < b.type ? -1 : 1)),
     waiting: waiting.sort((a, b) => (a.clone < b.clone ? -1 : 1)),
     sources: [...sources].sort(),
+    releases,
   };
 }
 

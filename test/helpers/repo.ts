@@ -77,7 +77,7 @@ export function committer(remote: string, set: DefinitionSet | (() => Definition
     repo: remote,
     branch: 'main',
     definitions: typeof set === 'function' ? set : () => set,
-    synth: { sidecarUrl: 'http://sidecar.test:8080', gcSecret: TEST_SECRET, argo: { repoURL: remote, targetRevision: 'main', namespace: 'argocd', project: 'default' } },
+    synth: { sidecarUrl: 'http://sidecar.test:8080', gcSecret: TEST_SECRET, argo: { repoURL: remote, targetRevision: 'main', namespace: 'argocd', project: 'paddock' } },
     retry: { initialMs: 20, capMs: 200 },
     clock: () => new Date('2026-11-23T12:00:00.000Z'),
     ...extra,

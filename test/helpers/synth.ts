@@ -27,7 +27,7 @@ export function inputs(overrides: Partial<SynthInputs> = {}): SynthInputs {
     state: EMPTY_STATE,
     sidecarUrl: 'http://sidecar.test:8080',
     gcSecret: TEST_SECRET,
-    argo: { repoURL: 'https://git.test/manifests.git', targetRevision: 'main', namespace: 'argocd', project: 'default' },
+    argo: { repoURL: 'https://git.test/manifests.git', targetRevision: 'main', namespace: 'argocd', project: 'paddock' },
     ...overrides,
   };
 }

@@ -28,8 +28,11 @@ import type { FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { DNS_LABEL } from '../../../constructs/private/names.ts';
 import { activeRelease, type ReleaseRecord } from '../../../constructs/private/records.ts';
-import { parseManifests, renderReleaseTemplate, type ReleaseView } from '../../../constructs/release.ts';
+import { DEFAULT_RELEASE_KINDS, parseKindRef } from '../../../constructs/private/kinds.ts';
+import { DisallowedObjectError, renderRelease, TemplateError, type ReleaseRules } from '../../../constructs/release.ts';
 import { UserError } from '../../errors.ts';
+import type { ReleaseTarget } from '../../synth/synthesize.ts';
+import { prepareValidators, validateObject } from '../../synth/validate.ts';
 import { BODY_LIMIT, parse, type RouteModule } from '../server.ts';
 
 /** Release ids paddock makes (UUIDs) and accepts in URLs: never a path separator or a dot. */
@@ -108,25 +111,39 @@ function withoutEmpty(body: unknown): unknown {
   return out;
 }
 
-/** What a release's template is rendered with, outside a definition: its own fields only. */
-function ownView(r: Pick<ReleaseRecord, 'id' | 'service' | 'version' | 'image' | 'namespace' | 'attributes'>): ReleaseView {
-  return { id: r.id, service: r.service, version: r.version, image: r.image ?? '', namespace: r.namespace ?? 'default', attributes: r.attributes ?? {} };
+/**
+ * Renders `r` as each `Release` of its service would and checks every object: values as data,
+ * kinds the `Release` allows, its group's namespace only, and the schemas. Throws the
+ * `UserError` a caller gets: InvalidTemplate, DisallowedObject or InvalidObject.
+ */
+export async function checkRelease(r: ReleaseRecord, targets: readonly ReleaseTarget[]): Promise<void> {
+  for (const { rules, group } of targets) {
+    if ((r.template ?? rules.template) === undefined) continue; // rendered by the definition's own constructs
+    const objects = renderOrRefuse(rules, r);
+    await prepareValidators(objects as Array<{ apiVersion: string; kind: string }>);
+    objects.forEach((o, i) => {
+      const bad = validateObject({ ...o, metadata: { ...o.metadata, namespace: o.metadata.namespace ?? rules.namespace } });
+      if (bad) throw new UserError('InvalidObject', `release ${r.service}@${r.version} in group ${group}: template document ${i + 1} (${o.kind} ${o.metadata.name}): ${bad.field ? `${bad.field}: ` : ''}${bad.message}`);
+    });
+  }
 }
 
-/** Throws InvalidTemplate unless `template` renders to Kubernetes objects (apiVersion, kind, metadata.name). */
-export function checkTemplate(template: string, r: Parameters<typeof ownView>[0]): Array<Record<string, any>> {
-  const where = `template of ${r.service}@${r.version}`;
-  let text: string;
+function renderOrRefuse(rules: ReleaseRules, r: ReleaseRecord): Array<Record<string, any>> {
   try {
-    text = renderReleaseTemplate(template, ownView(r));
+    return renderRelease(rules, r);
   } catch (e) {
-    throw new UserError('InvalidTemplate', `${where} is not a valid mustache template: ${firstLine(e)}`);
+    if (e instanceof DisallowedObjectError) throw new UserError('DisallowedObject', e.message);
+    if (e instanceof TemplateError) throw new UserError('InvalidTemplate', e.message);
+    throw e;
   }
-  try {
-    return parseManifests(text, where);
-  } catch (e) {
-    throw new UserError('InvalidTemplate', firstLine(e));
-  }
+}
+
+/** The rules a stored release is looked at with when no `Release` renders its service any more. */
+function fallbackRules(r: ReleaseRecord): ReleaseRules {
+  return {
+    service: r.service, namespace: r.namespace ?? 'default', allowedKinds: DEFAULT_RELEASE_KINDS.map(parseKindRef),
+    namespaceAttributes: {}, serviceAttributes: {}, requestAttributes: {},
+  };
 }
 
 /** A release as the API shows it (the template only on `GET /api/releases/:id`). */
@@ -145,13 +162,13 @@ export function publicRelease(r: ReleaseRecord) {
 }
 
 /** The files under `groups/` rendered from `r` (see the header for how they are found). */
-export function manifestsOf(r: ReleaseRecord, ofService: readonly ReleaseRecord[], files: ReadonlyMap<string, string>): string[] {
+export function manifestsOf(r: ReleaseRecord, ofService: readonly ReleaseRecord[], files: ReadonlyMap<string, string>, rules = fallbackRules(r)): string[] {
   if (r.deletedAt || activeRelease(ofService)?.id !== r.id) return [];
   const groupFiles = [...files.keys()].filter((p) => p.startsWith('groups/'));
   if (r.template) {
     let objects: Array<Record<string, any>>;
     try {
-      objects = checkTemplate(r.template, r);
+      objects = renderRelease(rules, r);
     } catch {
       return [];
     }
@@ -167,9 +184,6 @@ export function manifestsOf(r: ReleaseRecord, ofService: readonly ReleaseRecord[
   return groupFiles.filter((p) => runs.test(files.get(p)!)).sort();
 }
 
-function firstLine(e: unknown): string {
-  return String((e as Error)?.message ?? e).split('\n')[0];
-}
 
 const byVersion = new Intl.Collator('en', { numeric: true });
 
@@ -204,7 +218,6 @@ export const releaseRoutes: RouteModule = (app, ctx) => {
       const id = ctx.newId();
       if (!RELEASE_ID.test(id)) throw new Error(`release id "${id}" from newId is not id-shaped`);
       const attributes = input.attributes ?? {};
-      if (input.template !== undefined) checkTemplate(input.template, { id, service: input.service, version: input.version, image: input.image, namespace: input.namespace, attributes });
       const record: ReleaseRecord = {
         id,
         service: input.service,
@@ -217,6 +230,9 @@ export const releaseRoutes: RouteModule = (app, ctx) => {
         ...(input.template !== undefined ? { template: input.template } : {}),
         createdAt: ctx.clock().toISOString(),
       };
+      const targets = (await ctx.deps.committer.synthesis()).releases.get(record.service) ?? [];
+      if (!targets.length) throw new UserError('UnknownService', `release: no Release in the definitions renders service "${record.service}"`);
+      await checkRelease(record, targets);
       const answer = await ctx.deps.committer.submit({
         body: { kind: 'release', record },
         requestId: ctx.requestId(req),
@@ -249,7 +265,8 @@ export const releaseRoutes: RouteModule = (app, ctx) => {
       const { r, list, files } = await find(req.params.id);
       if (r.deletedAt) throw new UserError('NotFound', `release "${r.id}" was deleted at ${r.deletedAt}`);
       const active = activeRelease(list)?.id === r.id;
-      return { ...publicRelease(r), template: r.template ?? null, active, manifests: manifestsOf(r, list, files) };
+      const rules = (await ctx.deps.committer.synthesis()).releases.get(r.service)?.[0]?.rules;
+      return { ...publicRelease(r), template: r.template ?? null, active, manifests: manifestsOf(r, list, files, rules) };
     });
 
     scope.delete<{ Params: { id: string } }>('/api/releases/:id', async (req, reply) => {
