@@ -1,7 +1,7 @@
 import { Construct } from 'constructs';
 import { Environment } from './environment.ts';
 import { contextOf } from './private/context.ts';
-import { isDnsLabel } from './private/names.ts';
+import { isDnsLabel, LEASE_WORD } from './private/names.ts';
 import { leaseKey } from './private/records.ts';
 
 /** One leasable resource of a pool, as its factory sees it. */
@@ -53,7 +53,7 @@ export class LeasePool extends Construct {
     Object.defineProperty(this, LEASE_POOL, { value: true });
     const where = this.node.path;
     if (Environment.enclosing(this)) throw new Error(`${where}: a LeasePool makes Environments, so it cannot be inside one`);
-    if (!/^[A-Za-z0-9][-A-Za-z0-9_.]*$/.test(props.type)) throw new Error(`${where}: type "${props.type}" must be letters, digits, '-', '_' or '.'`);
+    if (!LEASE_WORD.test(props.type)) throw new Error(`${where}: type "${props.type}" must be letters, digits, '-', '_' or '.'`);
     if ((props.count === undefined) === (props.names === undefined)) throw new Error(`${where}: give count or names, not both or neither`);
     if (props.count !== undefined && !(Number.isInteger(props.count) && props.count >= 0)) {
       throw new Error(`${where}: count must be a whole number >= 0, got ${props.count}`);

@@ -226,7 +226,7 @@ describe('clones by reference', () => {
     expect([...result.files.keys()].filter((p) => p.includes('canary'))).toEqual([]);
   });
 
-  it('GIVEN a clone by reference and the Deployment live in the cluster WHEN synthesized THEN it renders from the live object without its server fields', async () => {
+  it('GIVEN a clone by reference and the Deployment live in the cluster WHEN synthesized THEN it renders from the live object without its server fields, finalizers or Argo CD directives', async () => {
     const live = {
       apiVersion: 'apps/v1',
       kind: 'Deployment',
@@ -234,9 +234,12 @@ describe('clones by reference', () => {
         name: 'api', namespace: 'shop', uid: '2f6c1a0e-0000-4000-8000-000000000001', resourceVersion: '123456', generation: 7,
         creationTimestamp: '2026-01-01T00:00:00Z',
         managedFields: [{ manager: 'argocd-controller', operation: 'Apply' }],
-        labels: { app: 'api', 'app.kubernetes.io/instance': 'shop' },
+        finalizers: ['example.com/keep-me'],
+        labels: { app: 'api', 'app.kubernetes.io/instance': 'shop', 'argocd.argoproj.io/instance': 'shop' },
         annotations: {
           'argocd.argoproj.io/tracking-id': 'shop:apps/Deployment:shop/api',
+          'argocd.argoproj.io/sync-options': 'Delete=false,Prune=false',
+          'argocd.argoproj.io/hook': 'PostDelete',
           'deployment.kubernetes.io/revision': '3',
           'kubectl.kubernetes.io/last-applied-configuration': '{}',
           team: 'payments',

@@ -31,6 +31,17 @@ describe('Boskos-compatible leases', () => {
     expect(b.body.name).toBe(a.body.name);
   });
 
+  it.each([
+    ['an owner with a newline and forged trailers', { type: 'proj', state: 'free', owner: 'bob\n\nPaddock-Requested-By: admin' }],
+    ['an owner with a NUL byte', { type: 'proj', state: 'free', owner: 'x\u0000y' }],
+    ['a request_id with a newline', { type: 'proj', state: 'free', owner: 'bob', request_id: 'a\nb' }],
+  ])('GIVEN %s WHEN acquiring THEN 400 BadRequest and nothing reaches a commit message', async (_what, params) => {
+    const before = remoteFiles(s.remote).join();
+    const r = await q('/acquire', params as Record<string, string>);
+    expect([r.status, r.body.code]).toEqual([400, 'BadRequest']);
+    expect(remoteFiles(s.remote).join()).toBe(before);
+  });
+
   it('GIVEN no free resource WHEN acquired THEN 404', async () => {
     const r = await q('/acquire', { type: 'proj', state: 'free', dest: 'busy', owner: 'dave' });
     expect([r.status, r.body.code]).toEqual([404, 'NoFreeResource']);

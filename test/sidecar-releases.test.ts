@@ -55,6 +55,9 @@ export default (scope) => {
   new Release(env, 'api', { service: 'api', template: ${JSON.stringify(API_TEMPLATE)} });
 };`;
 
+/** Release and workspace reads need the API token too. */
+const AUTH = { headers: { authorization: `Bearer ${API_TOKEN}` } };
+
 const WEB = 'groups/store/deployment-web.yaml';
 const API = 'groups/store/deployment-api.yaml';
 
@@ -132,7 +135,7 @@ describe('releases, kubernaut-compatible', () => {
     expect(kept.version).toBe('1.2.4');
     expect(kept.deletedAt).toEqual(expect.any(String));
 
-    const gone = await call(`${s.url}/api/releases/${second.id}`);
+    const gone = await call(`${s.url}/api/releases/${second.id}`, AUTH);
     expect([gone.status, gone.body.code]).toEqual([404, 'NotFound']);
     expect(gone.body.error).toMatch(/was deleted/);
   });
@@ -156,7 +159,7 @@ describe('releases, kubernaut-compatible', () => {
   });
 
   it('GIVEN releases of web and api WHEN listed THEN soft-deleted ones are left out, filters, sort, order and paging apply', async () => {
-    const all = await call(`${s.url}/api/releases`);
+    const all = await call(`${s.url}/api/releases`, AUTH);
     expect(all.status).toBe(200);
     expect(all.body).toMatchObject({ count: 3, limit: 20, offset: 0 });
     // Newest first by default; 1.2.4 was deleted.
@@ -166,38 +169,38 @@ describe('releases, kubernaut-compatible', () => {
       comment: null, attributes: { team: 'payments' }, createdAt: '2026-11-23T09:00:00.000Z',
     });
 
-    const web = await call(`${s.url}/api/releases?service=web`);
+    const web = await call(`${s.url}/api/releases?service=web`, AUTH);
     expect(web.body.items.map((i: any) => i.id)).toEqual([first.id]);
-    const byVersion = await call(`${s.url}/api/releases?sort=version&order=asc`);
+    const byVersion = await call(`${s.url}/api/releases?sort=version&order=asc`, AUTH);
     expect(byVersion.body.items.map((i: any) => i.version)).toEqual(['1.2.3', '7', '8']);
-    const oldest = await call(`${s.url}/api/releases?sort=created&order=asc&limit=1`);
+    const oldest = await call(`${s.url}/api/releases?sort=created&order=asc&limit=1`, AUTH);
     expect(oldest.body.items.map((i: any) => i.id)).toEqual([first.id]);
-    const byService = await call(`${s.url}/api/releases?sort=service&order=asc`);
+    const byService = await call(`${s.url}/api/releases?sort=service&order=asc`, AUTH);
     expect(byService.body.items.map((i: any) => `${i.service}@${i.version}`)).toEqual(['api@7', 'api@8', 'web@1.2.3']);
-    const page = await call(`${s.url}/api/releases?limit=1&offset=1`);
+    const page = await call(`${s.url}/api/releases?limit=1&offset=1`, AUTH);
     expect(page.body).toMatchObject({ count: 3, limit: 1, offset: 1 });
     expect(page.body.items.map((i: any) => i.version)).toEqual(['7']);
-    const none = await call(`${s.url}/api/releases?registry=other&version=1.2.3`);
+    const none = await call(`${s.url}/api/releases?registry=other&version=1.2.3`, AUTH);
     expect(none.body).toMatchObject({ count: 0, items: [] });
   });
 
   it('GIVEN bad query parameters WHEN listed THEN 400 naming the parameter', async () => {
     for (const [q, field] of [['limit=0', 'limit'], ['limit=101', 'limit'], ['limit=ten', 'limit'], ['offset=-1', 'offset'], ['sort=size', 'sort'], ['order=up', 'order']]) {
-      const r = await call(`${s.url}/api/releases?${q}`);
+      const r = await call(`${s.url}/api/releases?${q}`, AUTH);
       expect([r.status, r.body.code], q).toEqual([400, 'BadRequest']);
       expect(r.body.error, q).toContain(field);
     }
   });
 
   it('GIVEN a release id WHEN looked up THEN the release with its attributes, template and the paths of its rendered manifests', async () => {
-    const r = await call(`${s.url}/api/releases/${first.id}`);
+    const r = await call(`${s.url}/api/releases/${first.id}`, AUTH);
     expect(r.status).toBe(200);
     expect(r.body).toMatchObject({ id: first.id, service: 'web', version: '1.2.3', attributes: { team: 'payments' }, template: CI_TEMPLATE, active: true });
     expect(r.body.manifests).toEqual([WEB]);
     expect(remoteFiles(s.remote)).toContain(WEB);
 
-    const api = (await call(`${s.url}/api/releases?service=api`)).body.items;
-    const [newest, older] = await Promise.all(api.map((i: any) => call(`${s.url}/api/releases/${i.id}`)));
+    const api = (await call(`${s.url}/api/releases?service=api`, AUTH)).body.items;
+    const [newest, older] = await Promise.all(api.map((i: any) => call(`${s.url}/api/releases/${i.id}`, AUTH)));
     // Without a template of its own, a release's manifests are the files that run its image.
     expect([newest.body.version, newest.body.active, newest.body.manifests]).toEqual(['8', true, [API]]);
     expect([older.body.version, older.body.active, older.body.manifests]).toEqual(['7', false, []]);
@@ -206,7 +209,7 @@ describe('releases, kubernaut-compatible', () => {
   it('GIVEN unknown or malformed ids WHEN looked up or deleted THEN 404, and nothing is built from them', async () => {
     const before = head();
     for (const id of ['no-such-release', '..%2F..%2Fstate', 'a.b', '%2E%2E', '-leading-dash', 'x'.repeat(100)]) {
-      const get = await call(`${s.url}/api/releases/${id}`);
+      const get = await call(`${s.url}/api/releases/${id}`, AUTH);
       expect([get.status, get.body.code], id).toEqual([404, 'NotFound']);
       const del = await call(`${s.url}/api/releases/${id}`, { method: 'DELETE', headers: { authorization: `Bearer ${API_TOKEN}` } });
       expect([del.status, del.body.code], id).toEqual([404, 'NotFound']);
@@ -214,7 +217,7 @@ describe('releases, kubernaut-compatible', () => {
     expect(head()).toBe(before);
   });
 
-  it('GIVEN no token or a wrong one WHEN posting or deleting THEN 401 and HEAD unchanged', async () => {
+  it('GIVEN no token or a wrong one WHEN posting, deleting, listing or reading THEN 401 and HEAD unchanged', async () => {
     const before = head();
     const noToken = await curl(['-F', 'service=web', '-F', 'version=9']);
     expect([noToken.status, noToken.body.code]).toEqual([401, 'Unauthorized']);
@@ -222,6 +225,10 @@ describe('releases, kubernaut-compatible', () => {
     expect([wrong.status, wrong.body.code]).toEqual([401, 'Unauthorized']);
     const del = await curl(['-X', 'DELETE'], '/api/releases/any-release');
     expect([del.status, del.body.code]).toEqual([401, 'Unauthorized']);
+    for (const p of ['/api/releases', '/api/releases/any-release']) {
+      const read = await curl([], p);
+      expect([read.status, read.body.code]).toEqual([401, 'Unauthorized']);
+    }
     expect(head()).toBe(before);
   });
 

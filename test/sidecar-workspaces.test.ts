@@ -125,22 +125,26 @@ describe('workspaces', () => {
     expect(head()).toBe(before);
   });
 
-  it('GIVEN no token WHEN posting or deleting THEN 401', async () => {
+  it('GIVEN no token WHEN posting, deleting, listing or reading THEN 401 (workspaces hold emails and keys)', async () => {
     const r = await call(`${s.url}/api/workspaces`, { body: { email: 'eve@example.com', ram: 1, cpu: 1, publicKey: ED25519 } });
     expect([r.status, r.body.code]).toEqual([401, 'Unauthorized']);
     const d = await call(`${s.url}/api/workspaces/grace`, { method: 'DELETE' });
     expect([d.status, d.body.code]).toEqual([401, 'Unauthorized']);
+    for (const p of ['/api/workspaces', '/api/workspaces/grace']) {
+      const g = await call(`${s.url}${p}`);
+      expect([g.status, g.body.code, JSON.stringify(g.body).includes('@')]).toEqual([401, 'Unauthorized', false]);
+    }
   });
 
   it('GIVEN workspaces WHEN listed and looked up THEN their descriptions; unknown or malformed names are 404', async () => {
-    const list = await call(`${s.url}/api/workspaces`);
+    const list = await call(`${s.url}/api/workspaces`, { headers: auth });
     expect(list.status).toBe(200);
     expect(list.body.count).toBe(4);
     expect(list.body.items.map((w: any) => `${w.name}:${w.port}`)).toEqual(['ada-lovelace:30000', 'grace:30001', 'sam:30002', 'sam-2:30003']);
-    const one = await call(`${s.url}/api/workspaces/ada-lovelace`);
+    const one = await call(`${s.url}/api/workspaces/ada-lovelace`, { headers: auth });
     expect(one.body).toMatchObject({ name: 'ada-lovelace', port: 30000, ssh: 'ssh -p 30000 adalovelace@127.0.0.1', publicKey: ED25519 });
     for (const name of ['nobody', 'Not_A_Label', '..%2Fstate']) {
-      const r = await call(`${s.url}/api/workspaces/${name}`);
+      const r = await call(`${s.url}/api/workspaces/${name}`, { headers: auth });
       expect([r.status, r.body.code], name).toEqual([404, 'NotFound']);
     }
   });
@@ -155,7 +159,7 @@ describe('workspaces', () => {
     expect(gitOut(s.remote, 'log', '-1', '--format=%s', 'main')).toBe('delete(workspace/grace): on request');
     const again = await call(`${s.url}/api/workspaces/grace`, { method: 'DELETE', headers: auth });
     expect([again.status, again.body.code]).toEqual([404, 'NotFound']);
-    expect((await call(`${s.url}/api/workspaces/grace`)).status).toBe(404);
+    expect((await call(`${s.url}/api/workspaces/grace`, { headers: auth })).status).toBe(404);
   });
 });
 

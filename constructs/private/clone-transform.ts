@@ -26,10 +26,15 @@ const DROP_LABELS = new Set([GROUP_LABEL, LEGACY_GROUP_LABEL, MANAGED_BY_LABEL, 
 const DROP_ANNOTATIONS = new Set([
   'deployment.kubernetes.io/revision',
   'kubectl.kubernetes.io/last-applied-configuration',
-  'argocd.argoproj.io/tracking-id',
 ]);
+/**
+ * Labels and annotations that steer Argo CD (sync options such as `Prune=false`, hooks,
+ * tracking): a live source's must not decide how Argo CD treats the clone paddock owns.
+ */
+const ARGO_PREFIX = 'argocd.argoproj.io/';
 const PADDOCK_ENV = new Set(['GROUP_ID', 'GARBAGE_COLLECTOR_URL']);
-const SERVER_FIELDS = ['uid', 'resourceVersion', 'generation', 'creationTimestamp', 'managedFields', 'ownerReferences', 'selfLink', 'deletionTimestamp', 'deletionGracePeriodSeconds'];
+/** Fields the API server or the source's controllers own; finalizers too, which would keep a removed clone alive. */
+const SERVER_FIELDS = ['uid', 'resourceVersion', 'generation', 'creationTimestamp', 'managedFields', 'ownerReferences', 'selfLink', 'deletionTimestamp', 'deletionGracePeriodSeconds', 'finalizers'];
 
 /** replicas = ceil(source x factor), at least 1 when the source has any; 0 stays 0. */
 export function cloneReplicas(sourceReplicas: number | undefined, factor: number): number {
@@ -108,6 +113,6 @@ function mergeEnv(env: Json[], extra: Readonly<Record<string, string>>): Json[] 
 
 function without(map: Record<string, string> | undefined, drop: ReadonlySet<string>): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(map ?? {})) if (!drop.has(k)) out[k] = v;
+  for (const [k, v] of Object.entries(map ?? {})) if (!drop.has(k) && !k.startsWith(ARGO_PREFIX)) out[k] = v;
   return out;
 }

@@ -6,6 +6,7 @@
  * cluster. This module is pure: no I/O, no clock.
  */
 import { z } from 'zod';
+import { LEASE_WORD } from './names.ts';
 
 const dnsLabel = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const stringMap = z.record(z.string(), z.string());
@@ -62,8 +63,8 @@ export type WorkspaceRecord = z.infer<typeof WorkspaceRecordSchema>;
 
 export const LEASE_STATES_WITH_ENVIRONMENT = ['free', 'busy', 'leased'] as const;
 export const LeaseRecordSchema = z.object({
-  type: z.string().min(1),
-  name: z.string().min(1),
+  type: z.string().regex(LEASE_WORD),
+  name: z.string().regex(LEASE_WORD),
   /** Boskos states: `free`, `busy`, `dirty`, `cleaning`, or any user state. `tombstone` ends a removed resource. */
   state: z.string().min(1),
   owner: z.string().default(''),

@@ -3,6 +3,7 @@
  * min-count, max-count}]`, or the seed's older format, one JSON `{type, name, state}` per line.
  */
 import YAML from 'yaml';
+import { LEASE_WORD } from '../../constructs/private/names.ts';
 import { UserError } from '../errors.ts';
 import type { PoolSpec } from './ranch.ts';
 
@@ -12,6 +13,10 @@ export function parseLeaseConfig(text: string, file: string): PoolSpec[] {
   const pools = new Map<string, string[]>();
   const add = (type: unknown, name: unknown, where: string) => {
     if (typeof type !== 'string' || !type || typeof name !== 'string' || !name) throw new UserError('InvalidConfig', `${file}: ${where}: needs a type and a name`);
+    // Both become a path in the manifests repo (state/leases/<type>/<name>.yaml).
+    for (const [what, value] of [['type', type], ['name', name]]) {
+      if (!LEASE_WORD.test(value)) throw new UserError('InvalidConfig', `${file}: ${where}: ${what} "${value.slice(0, 80)}" must be letters, digits, '-', '_' or '.', starting with a letter or digit`);
+    }
     const list = pools.get(type) ?? [];
     list.push(name);
     pools.set(type, list);

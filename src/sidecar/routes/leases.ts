@@ -10,8 +10,9 @@ import { UserError } from '../../errors.ts';
 import { BUSY, type Resource } from '../../leases/ranch.ts';
 import { parse, type RouteModule } from '../server.ts';
 
-const word = z.string().trim().min(1, 'is required').max(253);
-const AcquireQuery = z.object({ type: word, state: word, owner: word, dest: word.default(BUSY), request_id: z.string().max(128).optional() });
+/** Control characters would reach commit messages and `paddock status` (a newline forges a trailer; NUL breaks git). */
+const word = z.string().trim().min(1, 'is required').max(253).regex(/^[^\x00-\x1f\x7f]*$/, 'must not contain control characters');
+const AcquireQuery = z.object({ type: word, state: word, owner: word, dest: word.default(BUSY), request_id: z.string().regex(/^[\w.:-]{1,128}$/, 'must be 1-128 letters, digits, "_", ".", ":" or "-"').optional() });
 const ReleaseQuery = z.object({ name: word, dest: word, owner: word });
 const UpdateQuery = z.object({ name: word, owner: word, state: word });
 const ResetQuery = z.object({ type: word, state: word, expire: word, dest: word });

@@ -241,7 +241,9 @@ export const releaseRoutes: RouteModule = (app, ctx) => {
       return reply.status(201).send({ ...publicRelease(answer.outcome.value as ReleaseRecord), commit: answer.commit ?? null });
     });
 
+    // Reads need a token too, as the contract has it for every release call.
     scope.get('/api/releases', async (req) => {
+      ctx.requireToken(req);
       const q = parse(ListQuery, req.query, 'release query');
       const items = [...(await all()).values()].flat().filter((r) => !r.deletedAt
         && (q.service === undefined || r.service === q.service)
@@ -262,6 +264,7 @@ export const releaseRoutes: RouteModule = (app, ctx) => {
     });
 
     scope.get<{ Params: { id: string } }>('/api/releases/:id', async (req) => {
+      ctx.requireToken(req);
       const { r, list, files } = await find(req.params.id);
       if (r.deletedAt) throw new UserError('NotFound', `release "${r.id}" was deleted at ${r.deletedAt}`);
       const active = activeRelease(list)?.id === r.id;

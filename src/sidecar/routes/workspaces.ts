@@ -48,7 +48,7 @@ export function workspaceRequestOf(body: unknown): WorkspaceRequest {
   };
 }
 
-const EMAIL = /^[^\s@<>()[\]",;:\\]{1,64}@[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)+$/;
+const EMAIL = /^[^\s\x00-\x1f\x7f@<>()[\]",;:\\]{1,64}@[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)+$/;
 
 /** The address with its domain lowercased; BadRequest when it is not one. */
 export function checkEmail(text: string): string {
@@ -232,7 +232,9 @@ export const workspaceRoutes: RouteModule = (app, ctx) => {
     return reply.status(created ? 201 : 200).send(out);
   });
 
-  app.get('/api/workspaces', async () => {
+  // Reads need a token too: workspaces hold emails and public keys.
+  app.get('/api/workspaces', async (req) => {
+    ctx.requireToken(req);
     const ws = config();
     const items = [...(await records(ctx)).values()]
       .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
@@ -241,6 +243,7 @@ export const workspaceRoutes: RouteModule = (app, ctx) => {
   });
 
   app.get<{ Params: { name: string } }>('/api/workspaces/:name', async (req) => {
+    ctx.requireToken(req);
     const ws = config();
     const name = nameParam(req);
     const r = (await records(ctx)).get(name);
