@@ -9,7 +9,7 @@ import { UserError } from '../errors.ts';
 import { Committer } from '../repo/committer.ts';
 import { initBareRepo } from '../repo/git.ts';
 import { commitLine, logger, type Runtime } from '../runtime.ts';
-import { ROOT_APP } from '../synth/layout.ts';
+import { projectPath, ROOT_APP, rootProjectName } from '../synth/layout.ts';
 import { SynthCache } from '../synth/synthesize.ts';
 import { Definitions } from '../watch/definitions.ts';
 import { LockFileElector } from '../watch/lock.ts';
@@ -147,8 +147,8 @@ function summary(cfg: ReturnType<typeof runtimeConfig>, groups: readonly { name:
     `leases:   curl -X POST '${url}/acquire?type=${poolType ?? '<pool type>'}&state=free&dest=busy&owner=me'`,
     `API:      releases and workspaces need Authorization: Bearer $(cat ${path.join(STATE_DIR, 'api-tokens')})`,
     `Argo CD:  serve the repo where Argo CD can read it, e.g. git daemon --reuseaddr --export-all --base-path=${path.dirname(repo)} ${path.dirname(repo)},`,
-    `          run up with --argo-repo-url git://<this host>/${path.basename(repo)} so the Applications point there, then apply the app of apps once:`,
-    `          git --git-dir=${repo} show ${cfg.branch}:apps/${ROOT_APP}.yaml | kubectl apply -n argocd -f -`,
+    `          run up with --argo-repo-url git://<this host>/${path.basename(repo)} so the Applications point there, then apply the app of apps and its project once:`,
+    `          for f in ${projectPath(rootProjectName(argoOptions(cfg.argoRepoUrl, cfg.branch)))} apps/${ROOT_APP}.yaml; do git --git-dir=${repo} show ${cfg.branch}:$f; echo ---; done | kubectl apply -n argocd -f -`,
     `watching: ${path.resolve(cfg.definitionsDir)} (edit a file and a commit follows)   Ctrl-C stops`,
   );
   return lines.join('\n');
