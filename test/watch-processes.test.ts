@@ -87,7 +87,8 @@ describe('two watcher processes on one repo (lock file)', () => {
     await until('the removal of "second"', () => remoteFiles(remote).includes('state/removals/second.yaml'), 60_000);
     expect(b.out()).toMatch(new RegExp(`^leader: ${pidB}@\\S+ now runs TTL removals$`, 'm'));
     expect(removedBy(remote, 'second')).toMatch(new RegExp(`^paddock watcher ${pidB}@\\S+ \\(ttl\\)$`));
-    expect(b.out()).toMatch(/^commit \S+ remove\(group\/second\): /m);
+    // The push lands before the process prints its commit line: wait for the line, not a fixed time.
+    await until('b printing its commit line', () => /^commit \S+ remove\(group\/second\): /m.test(b.out()), 10_000);
     expect(remoteFiles(remote)).toContain('apps/stays.yaml');
     expect(gitOut(remote, 'rev-list', '--merges', 'main')).toBe('');
 

@@ -60,6 +60,10 @@ describe.skipIf(!cluster)('synthesized environments/ against a real API server (
   it('GIVEN environments/ WHEN synthesized THEN there are Applications under apps/ and objects under groups/', () => {
     const kinds = new Set(files.flatMap((f) => f.objects.map((o) => `${f.rel.split('/')[0]}:${o.kind}`)));
     expect(kinds).toContain('apps:Application');
+    // paddock's own least-privilege projects, dry-run applied below like every other file; no Application uses `default`.
+    expect(kinds).toContain('apps:AppProject');
+    const projects = new Set(files.flatMap((f) => f.objects.filter((o) => o.kind === 'Application').map((o) => o.spec.project)));
+    expect([...projects].sort()).toEqual(['paddock', 'paddock-apps']);
     expect([...kinds].filter((k) => k.startsWith('groups:')).length).toBeGreaterThan(3);
     expect(files.filter((f) => f.objects.length === 0).map((f) => f.rel)).toEqual([]);
   });
