@@ -159,7 +159,7 @@ export class Environment extends Chart {
 
   /** Cluster-scoped as far as this group knows: a built-in cluster-scoped kind, or one it allows. */
   public isClusterScoped(kind: string): boolean {
-    return isClusterScoped(kind, this.clusterKinds);
+    return this.clusterKinds.has(kind) || isClusterScoped(kind);
   }
 
   /** The labels and env this group puts on its objects, under the current synthesis. */

@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { UserError } from './errors.ts';
 import { DEFAULT_SIDECAR_URL } from '../constructs/private/context.ts';
+import { isDnsLabel } from '../constructs/private/names.ts';
 import type { ArgoOptions } from './synth/layout.ts';
 
 export const DEFAULTS = {
@@ -51,7 +52,7 @@ export function tokenList(value: string | undefined): string[] {
 
 export function argoOptions(repoURL: string, branch: string): ArgoOptions {
   const project = setting(undefined, 'PADDOCK_ARGO_PROJECT', DEFAULTS.argoProject);
-  if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(project) || project.length > 57) {
+  if (!isDnsLabel(project) || project.length > 57) {
     throw new UserError('InvalidConfig', `PADDOCK_ARGO_PROJECT "${project}" must be a DNS label of at most 57 characters`);
   }
   // paddock writes its project; Argo CD's own `default` allows everything and is not paddock's to change.

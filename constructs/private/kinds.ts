@@ -45,8 +45,9 @@ export function parseKindRef(text: string): KindRef {
   return { group, kind: text };
 }
 
-export function isClusterScoped(kind: string, alsoClusterScoped: ReadonlySet<string> = new Set()): boolean {
-  return CLUSTER_SCOPED_KINDS.has(kind) || alsoClusterScoped.has(kind);
+/** A built-in cluster-scoped kind, or one of `alsoClusterScoped` (custom resources a group declares). */
+export function isClusterScoped(kind: string, alsoClusterScoped: readonly string[] = []): boolean {
+  return CLUSTER_SCOPED_KINDS.has(kind) || alsoClusterScoped.includes(kind);
 }
 
 export function kindMatches(obj: { apiVersion?: unknown; kind?: unknown }, refs: readonly KindRef[]): boolean {
@@ -64,10 +65,8 @@ export interface GroupScope {
 /** Why `obj` may not be in a group of `scope`, or undefined when it may. */
 export function scopeProblem(obj: { kind?: unknown; metadata?: { namespace?: unknown } }, scope: GroupScope): string | undefined {
   const kind = String(obj.kind);
-  if (isClusterScoped(kind, new Set(scope.clusterKinds))) {
-    return scope.clusterKinds.includes(kind) ? undefined
-      : `${kind} is cluster-scoped; a group holds one only when its Environment lists the kind in allowedClusterKinds`;
-  }
+  if (scope.clusterKinds.includes(kind)) return undefined;
+  if (isClusterScoped(kind)) return `${kind} is cluster-scoped; a group holds one only when its Environment lists the kind in allowedClusterKinds`;
   const ns = obj.metadata?.namespace;
   if (ns === undefined || ns === scope.namespace || scope.namespaces.includes(String(ns))) return undefined;
   return `namespace "${String(ns)}" is not the group's (${scope.namespace}); list it in the Environment's allowedNamespaces to allow it`;

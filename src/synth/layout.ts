@@ -4,6 +4,7 @@
  */
 import jsyaml from 'js-yaml';
 import type { ArgoDestination } from '../../constructs/environment.ts';
+import { isDnsLabel } from '../../constructs/private/names.ts';
 import { groupLabels } from '../../constructs/private/stamp.ts';
 
 type Json = Record<string, any>;
@@ -37,8 +38,8 @@ export const rootProjectName = (argo: ArgoOptions) => `${argo.project}-apps`;
 
 /** The group whose Application is at `p` (`apps/<group>.yaml`), or undefined for any other path. */
 export function groupOfAppPath(p: string): string | undefined {
-  const m = /^apps\/([a-z0-9]([-a-z0-9]*[a-z0-9])?)\.yaml$/.exec(p);
-  return m && m[1] !== ROOT_APP ? m[1] : undefined;
+  const group = /^apps\/([^/]+)\.yaml$/.exec(p)?.[1];
+  return group !== undefined && group !== ROOT_APP && isDnsLabel(group) ? group : undefined;
 }
 export const groupDir = (group: string) => `${GROUPS_DIR}/${group}`;
 

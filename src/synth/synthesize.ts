@@ -214,6 +214,7 @@ async function buildFile(def: Definition, inputs: SynthInputs): Promise<FileOutp
       if (errors.length) throw new DefinitionError(def.file, `${c.node.path}: ${errors[0]}`);
     }
     const stamp = env.stamp;
+    const groupScope = env.scope;
     const objects: Array<{ object: Json; apiObject: ApiObject }> = [];
     const deferred: DeferredClone[] = [];
     for (const apiObject of env.allApiObjects) {
@@ -228,13 +229,13 @@ async function buildFile(def: Definition, inputs: SynthInputs): Promise<FileOutp
       } catch (e) {
         throw new DefinitionError(def.file, firstLine(e));
       }
-      checkScope(object, env.scope, apiObject.node.path, def.file);
+      checkScope(object, groupScope, apiObject.node.path, def.file);
       objects.push({ object, apiObject });
       pending.push({ object, apiObject });
     }
     const releases = env.node.findAll().filter((c): c is Release => c instanceof Release);
     envs.push({
-      group: env.group, path: env.node.path, namespace: env.namespace, destination: env.destination, scope: env.scope, owner: env.owner,
+      group: env.group, path: env.node.path, namespace: env.namespace, destination: env.destination, scope: groupScope, owner: env.owner,
       ttl: env.ttl, ttlMs: env.ttlMs, stamp, lease: leaseOf.get(env), deferred,
       releasePending: releases.some((r) => !r.active),
       releases: releases.map((r) => r.rules),
@@ -350,7 +351,7 @@ async function assemble(outputs: readonly FileOutput[], inputs: SynthInputs, cac
         const app = { group: env.group, namespace: env.namespace, destination: env.destination, annotations };
         for (const namespace of [env.namespace, ...env.scope.namespaces]) destinations.push({ ...env.destination, namespace });
         for (const { object } of objects) {
-          if (isClusterScoped(object.kind, new Set(env.scope.clusterKinds))) clusterKinds.push({ group: apiGroupOf(object.apiVersion), kind: object.kind });
+          if (isClusterScoped(object.kind, env.scope.clusterKinds)) clusterKinds.push({ group: apiGroupOf(object.apiVersion), kind: object.kind });
         }
         files.set(appPath(env.group), memoYaml(cache, app, () => groupApplication(app, inputs.argo)));
         shown.push({ name: env.group, namespace: env.namespace, objects: groupFiles.length, ttl: env.ttl });
