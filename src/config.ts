@@ -5,8 +5,6 @@
 import { readFileSync } from 'node:fs';
 import { UserError } from './errors.ts';
 import { DEFAULT_SIDECAR_URL } from '../constructs/private/context.ts';
-import { isDnsLabel } from '../constructs/private/names.ts';
-import type { ArgoOptions } from './synth/layout.ts';
 
 export const DEFAULTS = {
   branch: 'main',
@@ -48,21 +46,6 @@ export function secret(envName: string, file: string | undefined): string | unde
 /** Comma-separated bearer tokens, blanks dropped. */
 export function tokenList(value: string | undefined): string[] {
   return (value ?? '').split(/[,\n]/).map((t) => t.trim()).filter(Boolean);
-}
-
-export function argoOptions(repoURL: string, branch: string): ArgoOptions {
-  const project = setting(undefined, 'PADDOCK_ARGO_PROJECT', DEFAULTS.argoProject);
-  if (!isDnsLabel(project) || project.length > 57) {
-    throw new UserError('InvalidConfig', `PADDOCK_ARGO_PROJECT "${project}" must be a DNS label of at most 57 characters`);
-  }
-  // paddock writes its project; Argo CD's own `default` allows everything and is not paddock's to change.
-  if (project === 'default') throw new UserError('InvalidConfig', 'PADDOCK_ARGO_PROJECT cannot be "default": paddock synthesizes its own least-privilege project; pick another name');
-  return {
-    repoURL: withoutCredentials(repoURL),
-    targetRevision: branch,
-    namespace: setting(undefined, 'PADDOCK_ARGO_NAMESPACE', DEFAULTS.argoNamespace),
-    project,
-  };
 }
 
 /**

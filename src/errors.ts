@@ -35,6 +35,12 @@ const HTTP_STATUS = {
   UriTooLong: 414,
   UnsupportedMediaType: 415,
   InvalidConfig: 400,
+  /** This writer disagrees with the repo's settings or GC secret: not the caller's to fix. */
+  SettingsMismatch: 503,
+  GcSecretMissing: 503,
+  GcSecretMismatch: 503,
+  /** `paddock verify`: a commit the definitions and its `state/` do not reproduce. */
+  NotReproducible: 409,
   RemoteUnavailable: 503,
   RemoteRejected: 503,
   Internal: 500,

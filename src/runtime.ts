@@ -6,19 +6,19 @@
 import { readFile, stat } from 'node:fs/promises';
 import type { FastifyInstance } from 'fastify';
 import pino from 'pino';
-import { argoOptions, parseListen } from './config.ts';
+import { parseListen } from './config.ts';
 import { parseLeaseConfig } from './leases/config.ts';
 import { Ranch, type PoolSpec } from './leases/ranch.ts';
 import { Committer, type CommitInfo, type DefinitionSet } from './repo/committer.ts';
+import type { WriterSettings } from './repo/settings.ts';
 import type { SynthCache } from './synth/synthesize.ts';
 import { ALL_ROUTES, buildSidecar, type Mailer } from './sidecar/index.ts';
 
 export interface RuntimeConfig {
   readonly repo: string;
   readonly branch: string;
-  readonly argoRepoUrl: string;
-  readonly sidecarUrl: string;
-  readonly gcSecret: string;
+  /** This writer's settings and GC secret, held against the repo's. */
+  readonly writer: WriterSettings & { readonly gcSecret: string };
   readonly apiTokens: readonly string[];
   readonly listen: string;
   readonly workspaceDomains: readonly string[];
@@ -48,13 +48,13 @@ export const logger = pino({ level: process.env.PADDOCK_LOG_LEVEL ?? 'warn' }, p
 /** One line per commit, for people: verb, what, files changed, time. */
 export function commitLine(c: CommitInfo): string {
   return `commit ${c.sha.slice(0, 8)} ${c.subject} (${c.filesChanged} files, ${c.intents} requests, ${c.ms} ms${c.retries ? `, ${c.retries} retries` : ''})` +
-    ` [sync ${c.phases.sync} synth ${c.phases.synth} write ${c.phases.write} push ${c.phases.push} ms]`;
+    ` [sync ${c.phases.sync} synth ${c.phases.synth} write ${c.phases.write} push ${c.phases.push} ms]` +
+    c.settingsChanged.map((line) => `\n  settings changed by this writer: ${line}`).join('');
 }
 
 export interface RuntimeOptions {
   readonly clock?: () => Date;
   readonly onCommit?: (c: CommitInfo) => void;
-  readonly liveDeployments?: () => ReadonlyMap<string, Record<string, any>> | undefined;
   /** Synth cache shared with the definitions' own checks. */
   readonly cache?: SynthCache;
 }
@@ -65,8 +65,7 @@ export async function startRuntime(cfg: RuntimeConfig, definitions: () => Defini
     repo: cfg.repo,
     branch: cfg.branch,
     definitions,
-    synth: { sidecarUrl: cfg.sidecarUrl, gcSecret: cfg.gcSecret, argo: argoOptions(cfg.argoRepoUrl, cfg.branch) },
-    liveDeployments: opts.liveDeployments,
+    writer: cfg.writer,
     allowMassRemoval: cfg.allowMassRemoval,
     workDir: cfg.workDir,
     clock,
@@ -109,7 +108,7 @@ export async function startRuntime(cfg: RuntimeConfig, definitions: () => Defini
   const server = await buildSidecar({
     committer,
     ranch,
-    gcSecret: cfg.gcSecret,
+    gcSecret: cfg.writer.gcSecret,
     apiTokens: cfg.apiTokens,
     workspaces: { domains: cfg.workspaceDomains, ports: cfg.nodeportRange, nodeAddress: cfg.nodeAddress, mailer: cfg.mailer },
     clock,

@@ -69,9 +69,11 @@ describe('paddock serve and the seed curl', () => {
   it('GIVEN a running paddock serve WHEN a pod runs the contract\'s curl THEN exactly its group is removed in one commit, synth does not bring it back, revive does', async () => {
     const remote = await bareRepo();
     const dir = definitionsDir({ 'g.ts': groupsSource(3) });
-    await paddock(['push', '--repo', remote, '--definitions', dir], { env });
-    const before = commitCount(remote);
     const port = 20000 + Math.floor(Math.random() * 20000);
+    // The first commit records the sidecar URL every writer then agrees on.
+    const here = { ...env, PADDOCK_SIDECAR_URL: `http://127.0.0.1:${port}` };
+    await paddock(['push', '--repo', remote, '--definitions', dir], { env: here });
+    const before = commitCount(remote);
     const serve = await startServe(['--repo', remote, '--definitions', dir, '--listen', `127.0.0.1:${port}`], { ...env, PADDOCK_SIDECAR_URL: `http://127.0.0.1:${port}` });
     try {
       // The pod's environment, as the synthesized manifests give it.
@@ -95,10 +97,10 @@ describe('paddock serve and the seed curl', () => {
       expect(files).toContain('apps/g-2.yaml');
       expect(gitOut(remote, 'log', '-1', '--format=%s', 'main')).toBe('remove(group/g-1): garbage collected at the request of its pod');
 
-      const again = await paddock(['push', '--repo', remote, '--definitions', dir], { env });
-      expect(again.stdout.trim()).toBe('nothing changed: no commit');
+      const again = await paddock(['push', '--repo', remote, '--definitions', dir], { env: here });
+      expect(again.stdout.trim(), again.stderr).toBe('nothing changed: no commit');
       expect(remoteFiles(remote)).not.toContain('apps/g-1.yaml');
-      await paddock(['revive', '--repo', remote, '--definitions', dir, 'g-1'], { env });
+      await paddock(['revive', '--repo', remote, '--definitions', dir, 'g-1'], { env: here });
       expect(remoteFiles(remote)).toContain('apps/g-1.yaml');
     } finally {
       await serve.stop();

@@ -9,7 +9,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { gcUrl } from '../constructs/private/gc-token.ts';
 import { DefinitionError } from '../src/errors.ts';
 import type { SynthResult } from '../src/synth/index.ts';
-import { definitionsDir, inputs, objectAt, synthDir, synthSource, TEST_SECRET } from './helpers/synth.ts';
+import { definitionsDir, inputs, liveSources, objectAt, synthDir, synthSource, TEST_SECRET } from './helpers/synth.ts';
 
 const SIDECAR = inputs().sidecarUrl;
 
@@ -255,7 +255,7 @@ describe('clones by reference', () => {
       },
       status: { replicas: 6, readyReplicas: 6, observedGeneration: 7 },
     };
-    const result = await synthSource(CANARY_BY_REF, { liveDeployments: new Map([['shop/api', live]]) });
+    const result = await synthSource(CANARY_BY_REF, liveSources(new Map([['shop/api', live]])));
     const clone = objectAt(result, 'groups/canary/deployment-api-canary.yaml');
     expect(result.waiting).toEqual([]);
     expect(clone.status).toBeUndefined();

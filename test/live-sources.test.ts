@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import YAML from 'yaml';
 import { LiveSources } from '../src/watch/live-sources.ts';
-import { objectAt, synthSource } from './helpers/synth.ts';
+import { liveSources, objectAt, synthSource } from './helpers/synth.ts';
 
 const live = (replicas: number, image: string, env: Array<{ name: string; value: string }> = [], extra: Record<string, any> = {}) => ({
   apiVersion: 'apps/v1', kind: 'Deployment',
@@ -43,13 +43,13 @@ describe('live clone sources', () => {
   it('GIVEN a clone of a live source WHEN the source changes image, env, replicas, is deleted and comes back THEN the synthesized clone follows', async () => {
     const s = new LiveSources();
     // no source yet: the clone waits, nothing is written for it
-    let r = await synthSource(cloneDef, { liveDeployments: s.get() });
+    let r = await synthSource(cloneDef, liveSources(s.get()));
     expect(r.waiting.map((w) => w.source)).toEqual(['prod/web']);
     expect(r.sources).toEqual(['prod/web']);
     expect([...r.files.keys()].some((p) => p.startsWith('groups/prod-profiling/'))).toBe(false);
 
     s.apply({ type: 'ADDED', object: live(4, 'web:1', [{ name: 'MODE', value: 'prod' }, { name: 'OLD', value: 'x' }]) });
-    r = await synthSource(cloneDef, { liveDeployments: s.get() });
+    r = await synthSource(cloneDef, liveSources(s.get()));
     let d = objectAt(r, 'groups/prod-profiling/deployment-web-profiler.yaml');
     expect(d.spec.replicas).toBe(2);
     expect(d.spec.template.spec.containers[0].image).toBe('web:1');
@@ -59,19 +59,19 @@ describe('live clone sources', () => {
     expect(d.spec.template.spec.containers[0].env.map((e: any) => e.name)).toEqual(['GROUP_ID', 'GARBAGE_COLLECTOR_URL', 'MODE', 'OLD', 'PROFILE']);
 
     s.apply({ type: 'MODIFIED', object: live(7, 'web:2', [{ name: 'MODE', value: 'prod' }]) });
-    r = await synthSource(cloneDef, { liveDeployments: s.get() });
+    r = await synthSource(cloneDef, liveSources(s.get()));
     d = objectAt(r, 'groups/prod-profiling/deployment-web-profiler.yaml');
     expect(d.spec.replicas).toBe(4);
     expect(d.spec.template.spec.containers[0].image).toBe('web:2');
     expect(d.spec.template.spec.containers[0].env.map((e: any) => e.name)).toEqual(['GROUP_ID', 'GARBAGE_COLLECTOR_URL', 'MODE', 'PROFILE']);
 
     s.apply({ type: 'DELETED', object: live(7, 'web:2') });
-    r = await synthSource(cloneDef, { liveDeployments: s.get() });
+    r = await synthSource(cloneDef, liveSources(s.get()));
     expect([...r.files.keys()].some((p) => p.startsWith('groups/prod-profiling/'))).toBe(false);
     expect(r.files.has('apps/prod-profiling.yaml')).toBe(false);
 
     s.apply({ type: 'ADDED', object: live(2, 'web:3') });
-    r = await synthSource(cloneDef, { liveDeployments: s.get() });
+    r = await synthSource(cloneDef, liveSources(s.get()));
     expect(YAML.parse(r.files.get('groups/prod-profiling/deployment-web-profiler.yaml')!).spec.replicas).toBe(1);
   });
 });

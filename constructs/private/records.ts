@@ -6,7 +6,7 @@
  * cluster. This module is pure: no I/O, no clock.
  */
 import { z } from 'zod';
-import { LEASE_WORD } from './names.ts';
+import { isDnsSubdomain, LEASE_WORD } from './names.ts';
 
 const dnsLabel = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const stringMap = z.record(z.string(), z.string());
@@ -73,6 +73,45 @@ export const LeaseRecordSchema = z.object({
 });
 export type LeaseRecord = z.infer<typeof LeaseRecordSchema>;
 
+/**
+ * `state/settings.yaml`: the settings that change what is synthesized, shared by every writer,
+ * and the GC secret's fingerprint (never the secret). Written by the first commit; changed only
+ * by `paddock settings set`.
+ */
+export const SettingsRecordSchema = z.object({
+  /** Base of every `GARBAGE_COLLECTOR_URL`. */
+  sidecarUrl: z.string().regex(/^https?:\/\/[^\s/]+(\/\S*)?$/, 'must be an http(s) URL'),
+  argo: z.object({
+    /** The URL Argo CD reads the manifests repo from (no credentials). */
+    repoURL: z.string().min(1).regex(/^\S+$/, 'must have no spaces'),
+    /** The branch Argo CD syncs. */
+    targetRevision: z.string().min(1).regex(/^[^\s~^:?*[\\]+$/, 'must be a branch name'),
+    /** Namespace Argo CD runs in. */
+    namespace: z.string().regex(dnsLabel),
+    /** paddock's AppProject for the groups (`<project>-apps` for the app of apps). */
+    project: z.string().regex(dnsLabel).max(57).refine((p) => p !== 'default', 'cannot be "default"'),
+  }).strict(),
+  /** `hmac-sha256:<base64url>` of a fixed string under the GC secret. */
+  gcSecretFingerprint: z.string().regex(/^hmac-sha256:[A-Za-z0-9_-]{43}$/, 'must be hmac-sha256:<43 base64url characters>'),
+}).strict();
+export type SettingsRecord = z.infer<typeof SettingsRecordSchema>;
+
+/**
+ * `state/sources/<namespace>/<name>.yaml`: what a clone needs of a live source Deployment, as the
+ * watcher last saw it in the cluster (metadata labels and annotations, and the spec; no status).
+ */
+export const SourceRecordSchema = z.object({
+  namespace: z.string().regex(dnsLabel),
+  name: z.string().refine(isDnsSubdomain, 'must be a Deployment name (a DNS subdomain)'),
+  deployment: z.object({
+    apiVersion: z.literal('apps/v1'),
+    kind: z.literal('Deployment'),
+    metadata: z.object({ name: z.string(), namespace: z.string() }).loose(),
+    spec: z.record(z.string(), z.unknown()),
+  }).strict(),
+}).strict();
+export type SourceRecord = z.infer<typeof SourceRecordSchema>;
+
 /** Everything synthesis reads from `state/`. */
 export interface StateRecords {
   readonly groups: ReadonlyMap<string, GroupRecord>;
@@ -82,6 +121,10 @@ export interface StateRecords {
   readonly workspaces: ReadonlyMap<string, WorkspaceRecord>;
   /** By `<type>/<name>`. */
   readonly leases: ReadonlyMap<string, LeaseRecord>;
+  /** Live clone sources, by `<namespace>/<name>`. */
+  readonly sources: ReadonlyMap<string, SourceRecord>;
+  /** Undefined until the first commit that records them. */
+  readonly settings?: SettingsRecord;
 }
 
 export const EMPTY_STATE: StateRecords = {
@@ -90,6 +133,7 @@ export const EMPTY_STATE: StateRecords = {
   releases: new Map(),
   workspaces: new Map(),
   leases: new Map(),
+  sources: new Map(),
 };
 
 /** Where each record lives in the manifests repo. */
@@ -99,6 +143,8 @@ export const recordPath = {
   release: (service: string, id: string) => `state/releases/${service}/${id}.yaml`,
   workspace: (name: string) => `state/workspaces/${name}.yaml`,
   lease: (type: string, name: string) => `state/leases/${type}/${name}.yaml`,
+  source: (namespace: string, name: string) => `state/sources/${namespace}/${name}.yaml`,
+  settings: () => 'state/settings.yaml',
 };
 
 export const leaseKey = (type: string, name: string) => `${type}/${name}`;

@@ -7,8 +7,10 @@ import { paddockVersion } from '../../constructs/private/version.ts';
 import { cliErrorOf } from '../errors.ts';
 import { registerRepoCommands } from './repo-commands.ts';
 import { registerServe } from './serve.ts';
+import { registerSettings } from './settings.ts';
 import { registerStatus } from './status.ts';
 import { registerSynth } from './synth.ts';
+import { registerVerify } from './verify.ts';
 import { registerWatch } from './watch.ts';
 
 export function buildProgram(): Command {
@@ -20,8 +22,10 @@ export function buildProgram(): Command {
   registerSynth(program);
   registerRepoCommands(program);
   registerServe(program);
+  registerSettings(program);
   registerStatus(program);
   registerWatch(program);
+  registerVerify(program);
   return program;
 }
 

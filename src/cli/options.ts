@@ -1,9 +1,11 @@
 /** Flags shared by the commands that talk to a manifests repo, and their resolution (flag > env > default). */
 import { readFileSync } from 'node:fs';
 import { Option, type Command } from 'commander';
-import { DEFAULTS, secret, setting, tokenList } from '../config.ts';
+import { DEFAULTS, secret, setting, tokenList, withoutCredentials } from '../config.ts';
 import { UserError } from '../errors.ts';
 import type { DefinitionSet } from '../repo/committer.ts';
+import { checkoutCommit } from '../repo/git.ts';
+import type { Claim, SettingKey, WriterSettings } from '../repo/settings.ts';
 import { loadDefinitions } from '../synth/index.ts';
 
 export interface RepoFlags {
@@ -31,22 +33,53 @@ export interface RepoSettings {
   readonly repo: string;
   readonly branch: string;
   readonly definitionsDir: string;
-  readonly argoRepoUrl: string;
-  readonly sidecarUrl: string;
-  readonly gcSecret?: string;
+  /** What this writer holds against the repo's `state/settings.yaml`: its explicit settings and GC secret. */
+  readonly writer: WriterSettings;
 }
 
-export function repoSettings(f: RepoFlags, defaults: { repo?: string; sidecarUrl?: string; gcSecret?: string } = {}): RepoSettings {
+export interface RepoDefaults {
+  readonly repo?: string;
+  readonly gcSecret?: string;
+  /** A sidecar URL this process knows to be right (`paddock up`: the address it listens on). */
+  readonly sidecarUrl?: Claim;
+  /** Commit claims that differ from the repo's settings instead of refusing (`paddock up` on its own repo). */
+  readonly adopt?: boolean;
+}
+
+export function repoSettings(f: RepoFlags, defaults: RepoDefaults = {}): RepoSettings {
   const repo = setting(f.repo, 'PADDOCK_REPO', defaults.repo);
   if (!repo) throw new UserError('InvalidConfig', 'no manifests repo: give --repo URL or set PADDOCK_REPO');
+  const branch = setting(f.branch, 'PADDOCK_BRANCH', DEFAULTS.branch);
+  const claims: Partial<Record<SettingKey, Claim>> = {};
+  const sidecarUrl = claimOf(f.sidecarUrl, '--sidecar-url', 'PADDOCK_SIDECAR_URL') ?? defaults.sidecarUrl;
+  if (sidecarUrl) claims.sidecarUrl = sidecarUrl;
+  const argoRepoUrl = claimOf(f.argoRepoUrl, '--argo-repo-url', 'PADDOCK_ARGO_REPO_URL');
+  if (argoRepoUrl) claims['argo.repoURL'] = { ...argoRepoUrl, value: withoutCredentials(argoRepoUrl.value) };
+  const namespace = claimOf(undefined, '', 'PADDOCK_ARGO_NAMESPACE');
+  if (namespace) claims['argo.namespace'] = namespace;
+  const project = claimOf(undefined, '', 'PADDOCK_ARGO_PROJECT');
+  if (project) claims['argo.project'] = project;
   return {
     repo,
-    branch: setting(f.branch, 'PADDOCK_BRANCH', DEFAULTS.branch),
+    branch,
     definitionsDir: setting(f.definitions, 'PADDOCK_DEFINITIONS', DEFAULTS.definitions),
-    argoRepoUrl: setting(f.argoRepoUrl, 'PADDOCK_ARGO_REPO_URL', repo),
-    sidecarUrl: setting(f.sidecarUrl, 'PADDOCK_SIDECAR_URL', defaults.sidecarUrl ?? DEFAULTS.sidecarUrl),
-    gcSecret: secret('PADDOCK_GC_SECRET', f.gcSecretFile) ?? defaults.gcSecret,
+    writer: {
+      claims,
+      defaults: {
+        sidecarUrl: DEFAULTS.sidecarUrl,
+        argo: { repoURL: withoutCredentials(repo), targetRevision: branch, namespace: DEFAULTS.argoNamespace, project: DEFAULTS.argoProject },
+      },
+      gcSecret: secret('PADDOCK_GC_SECRET', f.gcSecretFile) ?? defaults.gcSecret,
+      adopt: defaults.adopt,
+    },
   };
+}
+
+/** A value given by flag or environment variable, and which one; undefined when neither was given. */
+function claimOf(flag: string | undefined, flagName: string, envName: string): Claim | undefined {
+  if (flag !== undefined && flag !== '') return { value: flag, from: flagName };
+  const env = process.env[envName];
+  return env !== undefined && env !== '' ? { value: env, from: envName } : undefined;
 }
 
 /** Loads a definitions directory for a one-shot command: any broken file is an error. */
@@ -59,7 +92,7 @@ export async function loadDefinitionSet(dir: string): Promise<DefinitionSet> {
     for (const e of loaded.errors.slice(1)) console.error(`paddock: ${e.message}`);
     throw loaded.errors[0];
   }
-  return { definitions: loaded.definitions, version: 1 };
+  return { definitions: loaded.definitions, version: 1, commit: await checkoutCommit(dir) };
 }
 
 export function apiTokens(file: string | undefined): string[] {

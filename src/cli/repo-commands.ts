@@ -2,7 +2,6 @@
 import type { Command } from 'commander';
 import { UserError } from '../errors.ts';
 import { Committer } from '../repo/committer.ts';
-import { argoOptions } from '../config.ts';
 import { groupOfAppPath } from '../synth/layout.ts';
 import { cliRequestId, loadDefinitionSet, repoOptions, repoSettings, requester, type RepoFlags } from './options.ts';
 import { commitLine } from '../runtime.ts';
@@ -14,7 +13,7 @@ async function withCommitter<T>(f: RepoFlags, fn: (c: Committer) => Promise<T>):
     repo: s.repo,
     branch: s.branch,
     definitions: () => defs,
-    synth: { sidecarUrl: s.sidecarUrl, gcSecret: s.gcSecret, argo: argoOptions(s.argoRepoUrl, s.branch) },
+    writer: s.writer,
     allowMassRemoval: f.allowMassRemoval,
     onCommit: (info) => console.log(commitLine(info)),
   });

@@ -3,16 +3,17 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { parseDuration } from '../../constructs/private/duration.ts';
-import { argoOptions, DEFAULTS, parseRange, setting, tokenList, withoutCredentials } from '../config.ts';
+import { DEFAULTS, parseRange, setting, tokenList, withoutCredentials } from '../config.ts';
 import { UserError } from '../errors.ts';
 import type { Mailer } from '../sidecar/index.ts';
 import { mailerFromEnv } from '../sidecar/mailer.ts';
 import { commitLine, startRuntime, type Runtime, type RuntimeConfig, type RuntimeOptions } from '../runtime.ts';
-import { parseState } from '../synth/state.ts';
-import { SynthCache } from '../synth/synthesize.ts';
+import { EMPTY_STATE } from '../../constructs/private/records.ts';
+import { decideSettings } from '../repo/settings.ts';
+import { SynthCache, synthInputs } from '../synth/synthesize.ts';
 import { Definitions } from '../watch/definitions.ts';
 import { Watcher } from '../watch/watcher.ts';
-import { apiTokens, repoOptions, repoSettings, type RepoFlags } from './options.ts';
+import { apiTokens, repoOptions, repoSettings, type RepoDefaults, type RepoFlags } from './options.ts';
 
 export interface ServeFlags extends RepoFlags {
   listen?: string;
@@ -37,9 +38,10 @@ export function serveOptions(cmd: Command): Command {
     .option('--cleaning-delay <duration>', 'how long a dirty resource stays removed before the janitor re-provisions it (env PADDOCK_CLEANING_DELAY; default 2m)');
 }
 
-export function runtimeConfig(f: ServeFlags, defaults: { repo?: string; sidecarUrl?: string; gcSecret?: string; apiTokens?: string[] } = {}): RuntimeConfig & { definitionsDir: string } {
+export function runtimeConfig(f: ServeFlags, defaults: RepoDefaults & { apiTokens?: string[] } = {}): RuntimeConfig & { definitionsDir: string } {
   const s = repoSettings(f, defaults);
-  if (!s.gcSecret) throw new UserError('InvalidConfig', 'no GC secret: set PADDOCK_GC_SECRET or give --gc-secret-file');
+  const gcSecret = s.writer.gcSecret;
+  if (!gcSecret) throw new UserError('GcSecretMissing', 'no GC secret: set PADDOCK_GC_SECRET or give --gc-secret-file');
   const duration = (value: string, what: string) => {
     const ms = parseDuration(value);
     if (ms === undefined) throw new UserError('InvalidConfig', `${what} "${value}" is not a duration such as 30m`);
@@ -49,9 +51,7 @@ export function runtimeConfig(f: ServeFlags, defaults: { repo?: string; sidecarU
   return {
     repo: s.repo,
     branch: s.branch,
-    argoRepoUrl: s.argoRepoUrl,
-    sidecarUrl: s.sidecarUrl,
-    gcSecret: s.gcSecret,
+    writer: { ...s.writer, gcSecret },
     definitionsDir: s.definitionsDir,
     apiTokens: tokens.length ? tokens : (defaults.apiTokens ?? []),
     listen: setting(f.listen, 'PADDOCK_LISTEN', DEFAULTS.listen),
@@ -91,10 +91,11 @@ export function loadMailer(): Mailer | undefined {
 export async function startWithDefinitions(cfg: RuntimeConfig & { definitionsDir: string }, opts: Omit<RuntimeOptions, 'cache'> = {}): Promise<{ runtime: Runtime; definitions: Definitions }> {
   const dir = path.resolve(cfg.definitionsDir);
   if (!existsSync(dir)) throw new UserError('InvalidConfig', `${cfg.definitionsDir}: no such definitions directory`);
-  const synth = { sidecarUrl: cfg.sidecarUrl, gcSecret: cfg.gcSecret, argo: argoOptions(cfg.argoRepoUrl, cfg.branch) };
   const cache = new SynthCache();
   let runtime: Runtime | undefined;
-  const definitions = new Definitions(dir, () => ({ ...synth, state: runtime?.committer.view().state ?? parseState(new Map()) }), cache);
+  // Until the repo is read, definitions are checked with the settings this writer proposes.
+  const proposed = synthInputs(decideSettings(undefined, cfg.writer).record, EMPTY_STATE, cfg.writer.gcSecret);
+  const definitions = new Definitions(dir, () => runtime?.committer.synthInputs() ?? proposed, cache);
   const first = await definitions.loadAll();
   for (const p of first.problems) console.log(`definition error: ${p}`);
   runtime = await startRuntime({ ...cfg, mailer: loadMailer() }, definitions.current, { ...opts, cache });

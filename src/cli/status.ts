@@ -3,9 +3,8 @@ import type { Command } from 'commander';
 import YAML from 'yaml';
 import { activeRelease } from '../../constructs/private/records.ts';
 import { formatDuration } from '../../constructs/private/duration.ts';
-import { argoOptions } from '../config.ts';
 import { Committer, type RepoView } from '../repo/committer.ts';
-import { loadDefinitions, synthesize, groupOfAppPath } from '../synth/index.ts';
+import { loadDefinitions, synthesize, groupOfAppPath, type SynthInputs } from '../synth/index.ts';
 import { repoOptions, repoSettings, type RepoFlags } from './options.ts';
 import { table } from './table.ts';
 
@@ -13,11 +12,12 @@ export function registerStatus(program: Command): void {
   repoOptions(program.command('status').description('groups, leases, workspaces and releases in the manifests repo, with state and age'))
     .action(async (f: RepoFlags) => {
       const s = repoSettings(f);
-      const c = new Committer({ repo: s.repo, branch: s.branch, definitions: () => ({ definitions: [], version: 0 }), synth: { sidecarUrl: s.sidecarUrl, argo: argoOptions(s.argoRepoUrl, s.branch) } });
+      // Reads only: no secret needed (the settings check is a writer's).
+      const c = new Committer({ repo: s.repo, branch: s.branch, definitions: () => ({ definitions: [], version: 0 }), writer: s.writer });
       try {
         const view = await c.refresh();
         const head = await c.headCommit();
-        const waiting = await waitingClones(s.definitionsDir, view, s.sidecarUrl, argoOptions(s.argoRepoUrl, s.branch));
+        const waiting = await waitingClones(s.definitionsDir, c.synthInputs(view.state));
         console.log(render(view, new Date(), head, waiting));
       } finally {
         await c.close();
@@ -25,11 +25,11 @@ export function registerStatus(program: Command): void {
     });
 }
 
-async function waitingClones(dir: string, view: RepoView, sidecarUrl: string, argo: ReturnType<typeof argoOptions>): Promise<string[]> {
+async function waitingClones(dir: string, inputs: SynthInputs): Promise<string[]> {
   try {
     const loaded = await loadDefinitions(dir);
     if (!loaded.definitions.length) return [];
-    const r = await synthesize(loaded.definitions, { state: view.state, sidecarUrl, argo });
+    const r = await synthesize(loaded.definitions, inputs);
     return r.waiting.map((w) => `${w.clone} (group ${w.group}) waits for its source ${w.source}`);
   } catch {
     return []; // status reports the repo; definitions problems are `paddock synth`'s to report

@@ -1,10 +1,13 @@
 /** `paddock synth`: definitions -> manifests-repo layout in a directory. */
 import path from 'node:path';
 import type { Command } from 'commander';
-import { argoOptions, DEFAULTS, secret, setting } from '../config.ts';
+import { gcUrl } from '../../constructs/private/gc-token.ts';
+import { DEFAULTS, setting } from '../config.ts';
+import { decideSettings } from '../repo/settings.ts';
 import { UserError } from '../errors.ts';
 import { readStateDir, synthesize, writeOwnedFiles, type SynthResult } from '../synth/index.ts';
-import { loadDefinitionSet } from './options.ts';
+import { synthInputs } from '../synth/synthesize.ts';
+import { loadDefinitionSet, repoSettings } from './options.ts';
 import { EMPTY_STATE } from '../../constructs/private/records.ts';
 import { table } from './table.ts';
 
@@ -50,13 +53,14 @@ export async function runSynth(opts: SynthOptions & { out: string }) {
   const loaded = await loadDefinitionSet(dir);
   if (!loaded.definitions.length) throw new UserError('InvalidDefinition', `${dir}: no definition files (*.ts) found`);
   const state = opts.state ? await readStateDir(opts.state) : EMPTY_STATE;
-  const repo = setting(opts.repo, 'PADDOCK_REPO', DEFAULTS.upRepo);
-  const result = await synthesize(loaded.definitions, {
-    state,
-    sidecarUrl: setting(opts.sidecarUrl, 'PADDOCK_SIDECAR_URL', DEFAULTS.sidecarUrl),
-    gcSecret: secret('PADDOCK_GC_SECRET', opts.gcSecretFile),
-    argo: argoOptions(setting(opts.argoRepoUrl, 'PADDOCK_ARGO_REPO_URL', repo), setting(opts.branch, 'PADDOCK_BRANCH', DEFAULTS.branch)),
-  });
+  // The settings of the repo whose state/ is given, held against the flags as a writer's are;
+  // without a state dir, the flags and defaults.
+  const { writer } = repoSettings({ ...opts, repo: setting(opts.repo, 'PADDOCK_REPO', DEFAULTS.upRepo), definitions: dir });
+  const settings = decideSettings(state.settings, writer, { secret: 'optional' }).record;
+  const result = await synthesize(loaded.definitions, synthInputs(settings, state, writer.gcSecret));
+  if (!writer.gcSecret) {
+    console.error(`paddock synth: no GC secret (PADDOCK_GC_SECRET or --gc-secret-file): every GARBAGE_COLLECTOR_URL is a placeholder (${gcUrl(settings.sidecarUrl, undefined, '')}) that the sidecar refuses`);
+  }
   const stats = await writeOwnedFiles(opts.out, result.files);
   return { result, stats };
 }

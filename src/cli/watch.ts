@@ -4,13 +4,15 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { gcUrl } from '../../constructs/private/gc-token.ts';
-import { argoOptions, DEFAULTS, setting } from '../config.ts';
+import { EMPTY_STATE, type SettingsRecord } from '../../constructs/private/records.ts';
+import { DEFAULTS, setting, withoutCredentials } from '../config.ts';
 import { UserError } from '../errors.ts';
 import { Committer } from '../repo/committer.ts';
 import { initBareRepo } from '../repo/git.ts';
 import { commitLine, logger, type Runtime } from '../runtime.ts';
 import { projectPath, ROOT_APP, rootProjectName } from '../synth/layout.ts';
-import { SynthCache } from '../synth/synthesize.ts';
+import { decideSettings } from '../repo/settings.ts';
+import { SynthCache, synthInputs } from '../synth/synthesize.ts';
 import { Definitions } from '../watch/definitions.ts';
 import { LockFileElector } from '../watch/lock.ts';
 import { Watcher } from '../watch/watcher.ts';
@@ -33,7 +35,7 @@ function clusterParts(repo: string) {
   return { elector: new LeaseElector(kc, { namespace, name: 'paddock-watcher', identity }), sources: kc };
 }
 
-/** Starts informers for the clone sources of the latest synthesis, after every commit. */
+/** Informers on the Deployments clones name, when there is a cluster; each change wakes the watcher. */
 function followSources(kc: ReturnType<typeof clusterConfig>, watcher: () => Watcher | undefined): DeploymentSources | undefined {
   if (!kc) return undefined;
   return new DeploymentSources(kc, (src) => watcher()?.sourceChanged(src), (e) => logger.warn({ err: String((e as Error)?.message ?? e) }, 'deployment informer error'));
@@ -48,30 +50,26 @@ export function registerWatch(program: Command): void {
   repoOptions(program.command('watch').description('the watcher: re-synthesize and commit on definition changes and TTL expiry'))
     .action(async (f: RepoFlags) => {
       const s = repoSettings(f);
-      if (!s.gcSecret) throw new UserError('InvalidConfig', 'no GC secret: set PADDOCK_GC_SECRET or give --gc-secret-file');
-      const synth = { sidecarUrl: s.sidecarUrl, gcSecret: s.gcSecret, argo: argoOptions(s.argoRepoUrl, s.branch) };
-      let committer: Committer | undefined;
+      if (!s.writer.gcSecret) throw new UserError('GcSecretMissing', 'no GC secret: set PADDOCK_GC_SECRET or give --gc-secret-file');
       let watcher: Watcher | undefined;
       const cluster = clusterParts(s.repo);
       const sources = followSources(cluster.sources, () => watcher);
       const cache = new SynthCache();
-      const definitions = new Definitions(path.resolve(s.definitionsDir), () => ({ ...synth, state: committer!.view().state, liveDeployments: sources?.live.get() }), cache);
+      const proposed = synthInputs(decideSettings(undefined, s.writer).record, EMPTY_STATE, s.writer.gcSecret);
+      let committer: Committer | undefined;
+      const definitions = new Definitions(path.resolve(s.definitionsDir), () => committer?.synthInputs() ?? proposed, cache);
       committer = new Committer({
         cache,
-        repo: s.repo, branch: s.branch, definitions: definitions.current, synth, allowMassRemoval: f.allowMassRemoval, log: logger,
-        liveDeployments: sources?.live.get,
-        onCommit: (c) => {
-          console.log(commitLine(c));
-          void sources?.follow(committer!.view().synth?.sources ?? []).catch(() => {});
-        },
+        repo: s.repo, branch: s.branch, definitions: definitions.current, writer: s.writer, allowMassRemoval: f.allowMassRemoval, log: logger,
+        onCommit: (c) => console.log(commitLine(c)),
       });
       await committer.refresh();
-      watcher = new Watcher({ definitions, committer, elector: cluster.elector });
+      if (committer.settingsProblem) throw committer.settingsProblem;
+      watcher = new Watcher({ definitions, committer, elector: cluster.elector, sources });
       await watcher.start();
-      await sources?.follow(committer.view().synth?.sources ?? []);
       watcher.watch();
       watcher.startTicking();
-      console.log(`paddock watch: watching ${s.definitionsDir}, committing to ${s.repo} (branch ${s.branch})`);
+      console.log(`paddock watch: watching ${s.definitionsDir}, committing to ${withoutCredentials(s.repo)} (branch ${s.branch})`);
       const sig = await untilSignal();
       console.log(`${sig}: stopping after the current commit`);
       await watcher.stop();
@@ -86,8 +84,11 @@ export function registerWatch(program: Command): void {
       const apiToken = fileSecret(path.join(STATE_DIR, 'api-tokens'));
       // Under `up` the sidecar is here: GC URLs point at the address it listens on.
       const listen = setting(f.listen, 'PADDOCK_LISTEN', DEFAULTS.listen);
-      const cfg = runtimeConfig(f, { repo: DEFAULTS.upRepo, sidecarUrl: `http://${listen}`, gcSecret, apiTokens: [apiToken] });
-      const local = !/^[a-z][a-z0-9+.-]*:\/\//i.test(cfg.repo) && !/^[^/]+@[^:]+:/.test(cfg.repo);
+      const repo = setting(f.repo, 'PADDOCK_REPO', DEFAULTS.upRepo);
+      const local = !/^[a-z][a-z0-9+.-]*:\/\//i.test(repo) && !/^[^/]+@[^:]+:/.test(repo);
+      // `up` owns a local repo: where its flags (or the address it listens on) changed since the
+      // repo's settings were recorded, it commits the new ones and says so.
+      const cfg = runtimeConfig(f, { repo: DEFAULTS.upRepo, sidecarUrl: { value: `http://${listen}`, from: '--listen' }, gcSecret, apiTokens: [apiToken], adopt: local });
       if (local && !existsSync(path.join(cfg.repo, 'HEAD'))) {
         await initBareRepo(cfg.repo, cfg.branch);
         console.log(`created ${path.resolve(cfg.repo)} (bare git repo, branch ${cfg.branch})`);
@@ -96,21 +97,19 @@ export function registerWatch(program: Command): void {
       let runtime: Runtime | undefined;
       const cluster = clusterParts(cfg.repo);
       const sources = followSources(cluster.sources, () => watcher);
-      const started = await startWithDefinitions(cfg, {
-        liveDeployments: sources?.live.get,
-        onCommit: (c) => {
-          console.log(commitLine(c));
-          void sources?.follow(runtime?.committer.view().synth?.sources ?? []).catch(() => {});
-        },
-      });
+      const started = await startWithDefinitions(cfg, { onCommit: (c) => console.log(commitLine(c)) });
       runtime = started.runtime;
+      if (runtime.committer.settingsProblem) {
+        await runtime.stop();
+        throw runtime.committer.settingsProblem;
+      }
       const definitions = started.definitions;
-      await sources?.follow(runtime.committer.view().synth?.sources ?? []);
-      watcher = new Watcher({ definitions, committer: runtime.committer, elector: cluster.elector });
+      watcher = new Watcher({ definitions, committer: runtime.committer, elector: cluster.elector, sources });
+      await watcher.recordSources();
       watcher.watch();
       watcher.startTicking();
       const view = await runtime.committer.refresh();
-      console.log(summary(cfg, view.synth?.groups ?? [], runtime.url, view.synth?.pools[0]?.type));
+      console.log(summary(cfg, view.state.settings ?? decideSettings(undefined, cfg.writer).record, view.synth?.groups ?? [], runtime.url, view.synth?.pools[0]?.type));
       const sig = await untilSignal();
       console.log(`${sig}: stopping; letting the current commit finish`);
       await watcher.stop();
@@ -126,7 +125,7 @@ function fileSecret(file: string): string {
   return readFileSync(file, 'utf8').trim();
 }
 
-function summary(cfg: ReturnType<typeof runtimeConfig>, groups: readonly { name: string; namespace: string; files: readonly string[]; ttl?: string; removed: boolean }[], url: string, poolType: string | undefined): string {
+function summary(cfg: ReturnType<typeof runtimeConfig>, settings: SettingsRecord, groups: readonly { name: string; namespace: string; files: readonly string[]; ttl?: string; removed: boolean }[], url: string, poolType: string | undefined): string {
   const repo = path.resolve(cfg.repo);
   const live = groups.filter((g) => !g.removed && g.files.length);
   const sample = live.find((g) => !g.name.startsWith('ws-')) ?? live[0];
@@ -140,7 +139,7 @@ function summary(cfg: ReturnType<typeof runtimeConfig>, groups: readonly { name:
   if (sample) {
     lines.push(
       `GC:       a pod of group ${sample.name} ends its group with`,
-      `          curl -X POST ${gcUrl(cfg.sidecarUrl, cfg.gcSecret, sample.name)} -H 'content-type: application/json' -d '{ "label": "group_id=${sample.name}" }'`,
+      `          curl -X POST ${gcUrl(settings.sidecarUrl, cfg.writer.gcSecret, sample.name)} -H 'content-type: application/json' -d '{ "label": "group_id=${sample.name}" }'`,
     );
   }
   lines.push(
@@ -148,7 +147,7 @@ function summary(cfg: ReturnType<typeof runtimeConfig>, groups: readonly { name:
     `API:      releases and workspaces need Authorization: Bearer $(cat ${path.join(STATE_DIR, 'api-tokens')})`,
     `Argo CD:  serve the repo where Argo CD can read it, e.g. git daemon --reuseaddr --export-all --base-path=${path.dirname(repo)} ${path.dirname(repo)},`,
     `          run up with --argo-repo-url git://<this host>/${path.basename(repo)} so the Applications point there, then apply the app of apps and its project once:`,
-    `          for f in ${projectPath(rootProjectName(argoOptions(cfg.argoRepoUrl, cfg.branch)))} apps/${ROOT_APP}.yaml; do git --git-dir=${repo} show ${cfg.branch}:$f; echo ---; done | kubectl apply -n argocd -f -`,
+    `          for f in ${projectPath(rootProjectName(settings.argo))} apps/${ROOT_APP}.yaml; do git --git-dir=${repo} show ${cfg.branch}:$f; echo ---; done | kubectl apply -n argocd -f -`,
     `watching: ${path.resolve(cfg.definitionsDir)} (edit a file and a commit follows)   Ctrl-C stops`,
   );
   return lines.join('\n');

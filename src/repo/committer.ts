@@ -16,15 +16,17 @@ import { mkdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { SimpleGit } from 'simple-git';
-import type { StateRecords } from '../../constructs/private/records.ts';
+import type { SettingsRecord, StateRecords } from '../../constructs/private/records.ts';
+import { paddockVersion } from '../../constructs/private/version.ts';
 import { isUserError, TransientError, UserError } from '../errors.ts';
 import { groupDir, groupOfAppPath } from '../synth/layout.ts';
 import { isOwnedPath, writePaths } from '../synth/output.ts';
 import { parseState, patchState, recordFile } from '../synth/state.ts';
-import { DEFINITION_ANNOTATION, synthesize, SynthCache, type SynthInputs, type SynthResult } from '../synth/synthesize.ts';
-import type { Definition } from '../synth/loader.ts';
+import { DEFINITION_ANNOTATION, synthesize, synthInputs, SynthCache, type SynthInputs, type SynthResult } from '../synth/synthesize.ts';
+import { definitionsDigest, type Definition } from '../synth/loader.ts';
 import { classifyGitError, createGit, isRetryable, isUnclear, type GitFailure } from './git.ts';
 import { applyIntent, StateDraft, type Intent, type Outcome } from './intents.ts';
+import { decideSettings, type SettingsDecision, type WriterSettings } from './settings.ts';
 
 /** The definitions the committer synthesizes with, as its owner currently knows them. */
 export interface DefinitionSet {
@@ -36,6 +38,8 @@ export interface DefinitionSet {
    * memory: the groups they made stay in the repo exactly as committed.
    */
   readonly broken?: readonly string[];
+  /** The git commit the definitions were checked out at, when they come from a checkout. */
+  readonly commit?: string;
 }
 
 export interface CommitterOptions {
@@ -43,8 +47,8 @@ export interface CommitterOptions {
   readonly repo: string;
   readonly branch: string;
   readonly definitions: () => DefinitionSet;
-  readonly synth: Omit<SynthInputs, 'state' | 'liveDeployments'>;
-  readonly liveDeployments?: () => ReadonlyMap<string, Record<string, any>> | undefined;
+  /** This writer's settings and GC secret, held against the repo's `state/settings.yaml` every cycle. */
+  readonly writer: WriterSettings;
   /** Allow a definitions change that removes more than half of the groups (and more than 3). */
   readonly allowMassRemoval?: boolean;
   /** Local clone to work in. @default a new temp dir */
@@ -83,6 +87,8 @@ export interface CommitInfo {
   readonly retries: number;
   /** Milliseconds spent in each step of the cycle that pushed: sync (fetch + reload), synth, write (files, index, commit), push. */
   readonly phases: Readonly<Record<'sync' | 'synth' | 'write' | 'push', number>>;
+  /** Settings this commit changed (`paddock up` adopting its flags, `paddock settings set`). */
+  readonly settingsChanged: readonly string[];
 }
 
 export interface Answer {
@@ -145,6 +151,8 @@ export class Committer {
   /** Definitions of the last commit that went through the mass-removal guard. */
   private trusted?: DefinitionSet;
   private lastContactOk = false;
+  /** Why this writer may not commit to the repo as last seen (settings or GC secret), if it may not. */
+  private settingsError?: UserError;
   /** How many intents the last batch held (see `gather`). */
   private crowd = 0;
   private closed = false;
@@ -182,6 +190,30 @@ export class Committer {
     return this.opts.repo;
   }
 
+  /**
+   * Why this writer refuses to commit to the repo as last seen (its flags disagree with
+   * `state/settings.yaml`, or its GC secret is missing or not the repo's); undefined when it may.
+   */
+  get settingsProblem(): UserError | undefined {
+    return this.settingsError;
+  }
+
+  /**
+   * The synthesis inputs for `state` (default: the repo as last seen): the repo's settings, or
+   * before the first commit the ones this writer would record.
+   */
+  synthInputs(state: StateRecords = this.view().state): SynthInputs {
+    return synthInputs(this.settingsOrClaims(state), state, this.opts.writer.gcSecret);
+  }
+
+  private settingsOrClaims(state: StateRecords): SettingsRecord | SettingsDecision['record'] {
+    try {
+      return decideSettings(state.settings, this.opts.writer).record;
+    } catch {
+      return state.settings ?? { ...this.opts.writer.defaults, gcSecretFingerprint: '' };
+    }
+  }
+
   /** The repo as last seen; `refresh` first for a fresh view. */
   view(): RepoView {
     const s = this.snapshot;
@@ -196,7 +228,7 @@ export class Committer {
   async synthesis(): Promise<SynthResult> {
     if (this.lastSynth) return this.lastSynth;
     const defs = this.trusted ?? this.opts.definitions();
-    return synthesize(defs.definitions, { ...this.opts.synth, state: this.view().state, liveDeployments: this.opts.liveDeployments?.() }, this.cache);
+    return synthesize(defs.definitions, this.synthInputs(), this.cache);
   }
 
   /** Fetches the remote tip (between cycles, never racing one) and returns the view. Never commits. */
@@ -372,7 +404,9 @@ export class Committer {
     }
     const now = this.clock();
     let defs = this.opts.definitions();
-    const inputs = (state: StateRecords): SynthInputs => ({ ...this.opts.synth, state, liveDeployments: this.opts.liveDeployments?.() });
+    // This writer's settings and secret against the repo's: a disagreement refuses the batch.
+    const settings = this.checkSettings(snap.state);
+    const inputs = (state: StateRecords): SynthInputs => synthInputs(settings.record, state, this.opts.writer.gcSecret);
 
     // Guard: definitions that would remove many groups (or all, when empty) are not trusted.
     let guardError: UserError | undefined;
@@ -392,6 +426,10 @@ export class Committer {
     const known = this.lastSynth ?? (await synthesize(defs.definitions, inputs(snap.state), this.cache));
     const knownGroups = new Set([...known.groups.map((g) => g.name), ...snap.state.removals.keys()]);
     const draft = new StateDraft(snap.state, now, knownGroups);
+    if (settings.write) {
+      draft.settings = settings.record;
+      draft.write(recordFile.settings(settings.record));
+    }
     const outcomes = new Map<Pending, Outcome | Error>();
     for (const p of batch) {
       if (p.intent.body.kind === 'sync' && guardError) {
@@ -441,7 +479,7 @@ export class Committer {
     if (!optimistic && lateCheck && performance.now() - syncedAt > LATE_CHECK_AFTER_MS && (await this.remoteMoved(snap.head))) return 'stale';
 
     writePaths(this.workDir, changed, files);
-    const message = commitMessage(applied.length ? applied : batch, outcomes, changed);
+    const message = commitMessage(applied.length ? applied : batch, outcomes, changed, this.provenance(defs), settings.changes);
     this.localAhead = true;
     const sha = await this.commit(changed, message, snap.head);
     phases.write = lap();
@@ -452,7 +490,8 @@ export class Committer {
     this.lastSynth = result;
     this.stats.commits++;
     const ms = Math.round(performance.now() - t0);
-    this.opts.onCommit?.({ sha, subject: message[0], intents: applied.length, filesChanged: changed.length, ms, retries, phases });
+    if (settings.changes.length) this.log.warn({ changes: settings.changes }, 'settings changed by this writer');
+    this.opts.onCommit?.({ sha, subject: message[0], intents: applied.length, filesChanged: changed.length, ms, retries, phases, settingsChanged: settings.changes });
     for (const p of batch) answer(p, outcomes.get(p)!, sha);
     return 'done';
   }
@@ -524,7 +563,33 @@ export class Committer {
     this.snapshot = { head: remoteHead, files, state };
     this.localAhead = false;
     this.lastSynth = undefined;
+    try {
+      this.checkSettings(state);
+    } catch {
+      // remembered in settingsError: readiness reports it, the next cycle refuses with it
+    }
     return this.snapshot;
+  }
+
+  /** Holds this writer's settings against `state`'s; remembers (and throws) the disagreement. */
+  private checkSettings(state: StateRecords): SettingsDecision {
+    try {
+      const d = decideSettings(state.settings, this.opts.writer);
+      this.settingsError = undefined;
+      return d;
+    } catch (e) {
+      if (isUserError(e)) this.settingsError = e;
+      throw e;
+    }
+  }
+
+  /** Trailers saying what made a commit: paddock's version and the definitions (digest, and checkout commit when known). */
+  private provenance(defs: DefinitionSet): string[] {
+    return [
+      `Paddock-Version: ${paddockVersion() ?? 'unknown'}`,
+      `Paddock-Definitions: ${definitionsDigest(defs.definitions, defs.broken)}`,
+      ...(defs.commit ? [`Paddock-Definitions-Commit: ${defs.commit}`] : []),
+    ];
   }
 
   /**
@@ -610,7 +675,7 @@ function firstLine(e: unknown): string {
 }
 
 function stateOf(d: StateDraft): StateRecords {
-  return { groups: d.groups, removals: d.removals, releases: d.releases, workspaces: d.workspaces, leases: d.leases };
+  return { groups: d.groups, removals: d.removals, releases: d.releases, workspaces: d.workspaces, leases: d.leases, sources: d.sources, ...(d.settings ? { settings: d.settings } : {}) };
 }
 
 function committedGroups(files: ReadonlyMap<string, string>): Set<string> {
@@ -623,7 +688,7 @@ function committedGroups(files: ReadonlyMap<string, string>): Set<string> {
 }
 
 /** Copies from `before` the Application and files of every group whose definition file is in `broken` and that `after` lacks. */
-function keepGroupsOf(broken: ReadonlySet<string>, before: ReadonlyMap<string, string>, after: Map<string, string>): void {
+export function keepGroupsOf(broken: ReadonlySet<string>, before: ReadonlyMap<string, string>, after: Map<string, string>): void {
   for (const [p, text] of before) {
     const group = groupOfAppPath(p);
     if (!group || after.has(p)) continue;
@@ -642,8 +707,11 @@ function diff(before: ReadonlyMap<string, string>, after: ReadonlyMap<string, st
   return out.sort();
 }
 
-/** `<verb>(<kind>/<name>): <what>`, the paths in the body, one trailer pair per intent. */
-export function commitMessage(batch: readonly Pending[], outcomes: ReadonlyMap<Pending, Outcome | Error>, changed: readonly string[]): string[] {
+/**
+ * `<verb>(<kind>/<name>): <what>`, the paths in the body, one trailer pair per intent, then the
+ * provenance trailers (`Paddock-Version`, `Paddock-Definitions`, ...).
+ */
+export function commitMessage(batch: readonly Pending[], outcomes: ReadonlyMap<Pending, Outcome | Error>, changed: readonly string[], provenance: readonly string[] = [], settingsChanged: readonly string[] = []): string[] {
   const subjects = batch.map((p) => {
     const o = outcomes.get(p);
     return o && !(o instanceof Error) && o.subject ? o.subject : `sync(definitions): regenerate`;
@@ -652,11 +720,12 @@ export function commitMessage(batch: readonly Pending[], outcomes: ReadonlyMap<P
   const subject = unique.length === 1 ? unique[0] : `batch(paddock): ${batch.length} changes`;
   const groupsTouched = [...new Set(changed.filter((p) => p.startsWith('groups/')).map((p) => p.split('/')[1]))];
   const body = [
+    ...(settingsChanged.length ? [...settingsChanged.map((c) => `settings: ${c}`), ''] : []),
     ...(unique.length > 1 ? [...unique.slice(0, 50).map((s) => `- ${s}`), ...(unique.length > 50 ? [`- ... and ${unique.length - 50} more`] : []), ''] : []),
     ...changed.slice(0, 200),
     ...(changed.length > 200 ? [`... and ${changed.length - 200} more paths (groups: ${groupsTouched.length})`] : []),
   ].join('\n');
-  const trailers = batch.flatMap((p) => [`Paddock-Request-Id: ${p.intent.requestId}`, `Paddock-Requested-By: ${p.intent.requestedBy}`]).join('\n');
+  const trailers = [...batch.flatMap((p) => [`Paddock-Request-Id: ${p.intent.requestId}`, `Paddock-Requested-By: ${p.intent.requestedBy}`]), ...provenance].join('\n');
   return [subject, body, trailers];
 }
 

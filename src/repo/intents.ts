@@ -6,8 +6,8 @@
  * a requester; applying one that is already in effect changes nothing.
  */
 import {
-  leaseKey, recordPath,
-  type LeaseRecord, type ReleaseRecord, type RemovalReason, type StateRecords, type WorkspaceRecord,
+  leaseKey, recordPath, SourceRecordSchema,
+  type LeaseRecord, type ReleaseRecord, type RemovalReason, type SettingsRecord, type SourceRecord, type StateRecords, type WorkspaceRecord,
 } from '../../constructs/private/records.ts';
 import { Workspace } from '../../constructs/workspace.ts';
 import { UserError } from '../errors.ts';
@@ -31,6 +31,8 @@ export type IntentBody =
   /** Lease records to write; `expect` holds the generation each must still have (optimistic). */
   | { readonly kind: 'leases'; readonly records: readonly LeaseRecord[]; readonly summary: string }
   | { readonly kind: 'delete-leases'; readonly keys: readonly string[] }
+  /** Live clone sources as the watcher sees them: records to write, and `namespace/name` of sources gone from the cluster. */
+  | { readonly kind: 'sources'; readonly records: readonly SourceRecord[]; readonly gone: readonly string[] }
   /** Definitions (or live clone sources) changed: regenerate. */
   | { readonly kind: 'sync'; readonly summary: string };
 
@@ -55,6 +57,8 @@ export class StateDraft {
   readonly releases: Map<string, ReleaseRecord[]>;
   readonly workspaces: Map<string, WorkspaceRecord>;
   readonly leases: Map<string, LeaseRecord>;
+  readonly sources: Map<string, SourceRecord>;
+  settings?: SettingsRecord;
   /** Record file path -> new content, or null when deleted. */
   readonly writes = new Map<string, string | null>();
 
@@ -64,6 +68,8 @@ export class StateDraft {
     this.releases = new Map([...state.releases].map(([k, v]) => [k, [...v]]));
     this.workspaces = new Map(state.workspaces);
     this.leases = new Map(state.leases);
+    this.sources = new Map(state.sources);
+    this.settings = state.settings;
   }
 
   write([path, content]: readonly [string, string]): void {
@@ -186,6 +192,32 @@ export function applyIntent(d: StateDraft, intent: Intent): Outcome {
         changed = true;
       }
       return { status: changed ? 'applied' : 'unchanged', subject: `lease(pool): forget ${b.keys.length} removed resources` };
+    }
+    case 'sources': {
+      const changed: string[] = [];
+      const gone: string[] = [];
+      for (const given of b.records) {
+        // As it will read back from its file (the schema orders keys), so this commit renders as later ones will.
+        const r = SourceRecordSchema.parse(given);
+        const key = `${r.namespace}/${r.name}`;
+        const [file, text] = recordFile.source(r);
+        const old = d.sources.get(key);
+        if (old && recordFile.source(old)[1] === text) continue;
+        d.sources.set(key, r);
+        d.write([file, text]);
+        changed.push(key);
+      }
+      for (const key of b.gone) {
+        const old = d.sources.get(key);
+        if (!old) continue;
+        d.sources.delete(key);
+        d.remove(recordPath.source(old.namespace, old.name));
+        gone.push(key);
+      }
+      const all = [...changed, ...gone];
+      const what = [...(changed.length ? [`${changed.join(', ')} changed`] : []), ...(gone.length ? [`${gone.join(', ')} gone`] : [])].join('; ');
+      const subject = all.length === 1 ? `source(deployment/${all[0]}): ${gone.length ? 'gone from the cluster' : 'changed in the cluster'}` : `source(deployments): ${what || 'unchanged'}`;
+      return { status: all.length ? 'applied' : 'unchanged', subject };
     }
     case 'sync':
       return { status: 'applied', subject: b.summary };

@@ -16,6 +16,13 @@ import { Metrics } from './metrics.ts';
 
 export const BODY_LIMIT = 64 * 1024;
 
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** A GET that changes something (the seed's lease aliases): refused like any write while paddock may not commit. */
+    readonly writes?: boolean;
+  }
+}
+
 export interface Mailer {
   send(to: string, subject: string, text: string): Promise<void>;
 }
@@ -98,6 +105,12 @@ export async function buildSidecar(deps: SidecarDeps, routes: readonly RouteModu
   });
   app.addContentTypeParser('*', { parseAs: 'string', bodyLimit: BODY_LIMIT }, (_req, body, done) => done(null, String(body) || undefined));
 
+  // A sidecar whose settings or GC secret disagree with the repo's acknowledges nothing: every
+  // write gets 503 with the reason's code (reads and operations still answer).
+  app.addHook('preHandler', async (req) => {
+    const problem = deps.committer.settingsProblem;
+    if (problem && (req.routeOptions.config?.writes || (req.method !== 'GET' && req.method !== 'HEAD'))) throw problem;
+  });
   app.addHook('onResponse', async (req, reply) => {
     metrics.requests.inc({ route: req.routeOptions.url ?? 'unknown', method: req.method, status: String(reply.statusCode) });
   });

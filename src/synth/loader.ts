@@ -12,6 +12,8 @@
  *
  * Owns: reading definition files. Must not touch: git, the clock, the network.
  */
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
@@ -34,6 +36,8 @@ export interface Definition {
   readonly build: (scope: Construct) => void;
   /** Absolute paths of every local file the definition is made of (itself included). */
   readonly inputs: readonly string[];
+  /** sha256 of those files (paths relative to the definition's directory, and contents), as loaded. */
+  readonly digest: string;
 }
 
 export interface LoadResult {
@@ -112,7 +116,32 @@ function definitionOf(abs: string, exports: Record<string, any> | undefined, inp
   const file = displayPath(abs);
   const build = exports?.default;
   if (typeof build !== 'function') return new DefinitionError(file, 'must default-export a function (scope) => { ... } that adds constructs to scope');
-  return { file, absPath: abs, build, inputs };
+  return { file, absPath: abs, build, inputs, digest: inputsDigest(path.dirname(abs), inputs) };
+}
+
+function inputsDigest(dir: string, inputs: readonly string[]): string {
+  const h = createHash('sha256');
+  for (const f of inputs) {
+    h.update(path.relative(dir, f)).update('\0');
+    try {
+      h.update(readFileSync(f)).update('\0');
+    } catch {
+      h.update('(unreadable)\0');
+    }
+  }
+  return h.digest('hex');
+}
+
+/**
+ * One digest for a set of definitions (and the names of files that could not be loaded): what
+ * a commit's `Paddock-Definitions` trailer records, so `paddock verify` can tell whether the
+ * definitions it has are the ones that made a commit. Independent of order and location.
+ */
+export function definitionsDigest(definitions: readonly Pick<Definition, 'absPath' | 'digest'>[], broken: readonly string[] = []): string {
+  const h = createHash('sha256');
+  const lines = [...definitions.map((d) => `${path.basename(d.absPath)} ${d.digest}`), ...broken.map((b) => `${path.basename(b)} (broken)`)].sort();
+  for (const l of lines) h.update(l).update('\n');
+  return `sha256:${h.digest('hex')}`;
 }
 
 interface Bundle {

@@ -7,9 +7,9 @@ import path from 'node:path';
 import YAML from 'yaml';
 import type { z } from 'zod';
 import {
-  EMPTY_STATE, GroupRecordSchema, LeaseRecordSchema, ReleaseRecordSchema, RemovalRecordSchema, WorkspaceRecordSchema,
+  EMPTY_STATE, GroupRecordSchema, LeaseRecordSchema, ReleaseRecordSchema, RemovalRecordSchema, SettingsRecordSchema, SourceRecordSchema, WorkspaceRecordSchema,
   leaseKey, recordPath,
-  type GroupRecord, type LeaseRecord, type ReleaseRecord, type RemovalRecord, type StateRecords, type WorkspaceRecord,
+  type GroupRecord, type LeaseRecord, type ReleaseRecord, type RemovalRecord, type SettingsRecord, type SourceRecord, type StateRecords, type WorkspaceRecord,
 } from '../../constructs/private/records.ts';
 import { UserError } from '../errors.ts';
 import { toYaml } from './layout.ts';
@@ -30,10 +30,16 @@ export function patchState(state: StateRecords, changes: ReadonlyMap<string, str
   const releases = new Map([...state.releases].map(([k, v]) => [k, [...v]]));
   const workspaces = new Map(state.workspaces);
   const leases = new Map(state.leases);
+  const sources = new Map(state.sources);
+  let settings = state.settings;
   for (const [p, text] of [...changes].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
     const parts = p.split('/');
     if (parts[0] !== 'state' || !p.endsWith('.yaml')) continue;
     const base = parts[parts.length - 1].slice(0, -'.yaml'.length);
+    if (p === recordPath.settings()) {
+      settings = text === null ? undefined : check(p, text, SettingsRecordSchema);
+      continue;
+    }
     switch (parts[1]) {
       case 'groups':
         if (parts.length !== 3) break;
@@ -71,12 +77,22 @@ export function patchState(state: StateRecords, changes: ReadonlyMap<string, str
           leases.set(leaseKey(r.type, r.name), r);
         }
         break;
+      case 'sources':
+        if (parts.length !== 4) break;
+        if (text === null) sources.delete(`${parts[2]}/${base}`);
+        else {
+          const r = check(p, text, SourceRecordSchema, 'name', base);
+          if (r.namespace !== parts[2]) throw new UserError('InvalidState', `${p}: namespace "${r.namespace}" does not match its directory`);
+          if (r.deployment.metadata.name !== r.name || r.deployment.metadata.namespace !== r.namespace) throw new UserError('InvalidState', `${p}: the deployment's metadata does not name ${r.namespace}/${r.name}`);
+          sources.set(`${r.namespace}/${r.name}`, r);
+        }
+        break;
     }
   }
-  return { groups, removals, releases, workspaces, leases };
+  return { groups, removals, releases, workspaces, leases, sources, ...(settings ? { settings } : {}) };
 }
 
-function check<S extends z.ZodType>(p: string, text: string, schema: S, key: string, base: string): z.infer<S> {
+function check<S extends z.ZodType>(p: string, text: string, schema: S, key?: string, base?: string): z.infer<S> {
   let doc: unknown;
   try {
     doc = YAML.parse(text);
@@ -88,7 +104,7 @@ function check<S extends z.ZodType>(p: string, text: string, schema: S, key: str
     const issue = r.error.issues[0];
     throw new UserError('InvalidState', `${p}: ${issue.path.join('.') || 'record'}: ${issue.message}`);
   }
-  if ((r.data as any)[key] !== base) throw new UserError('InvalidState', `${p}: ${key} "${(r.data as any)[key]}" does not match the file name`);
+  if (key !== undefined && (r.data as any)[key] !== base) throw new UserError('InvalidState', `${p}: ${key} "${(r.data as any)[key]}" does not match the file name`);
   return r.data;
 }
 
@@ -119,4 +135,6 @@ export const recordFile = {
   release: (r: ReleaseRecord) => [recordPath.release(r.service, r.id), toYaml(ReleaseRecordSchema.parse(r))] as const,
   workspace: (r: WorkspaceRecord) => [recordPath.workspace(r.name), toYaml(WorkspaceRecordSchema.parse(r))] as const,
   lease: (r: LeaseRecord) => [recordPath.lease(r.type, r.name), toYaml(LeaseRecordSchema.parse(r))] as const,
+  source: (r: SourceRecord) => [recordPath.source(r.namespace, r.name), toYaml(SourceRecordSchema.parse(r))] as const,
+  settings: (r: SettingsRecord) => [recordPath.settings(), toYaml(SettingsRecordSchema.parse(r))] as const,
 };

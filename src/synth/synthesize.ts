@@ -23,7 +23,7 @@ import { cloneDeployment, type CloneSpec } from '../../constructs/private/clone-
 import { isClusterScoped, scopeProblem, type GroupScope } from '../../constructs/private/kinds.ts';
 import { apiGroupOf } from '../../constructs/private/names.ts';
 import { attachContext } from '../../constructs/private/context.ts';
-import type { StateRecords } from '../../constructs/private/records.ts';
+import type { SettingsRecord, StateRecords } from '../../constructs/private/records.ts';
 import { stampObject, type GroupStamp } from '../../constructs/private/stamp.ts';
 import { Workspace } from '../../constructs/workspace.ts';
 import type { ArgoDestination } from '../../constructs/environment.ts';
@@ -43,8 +43,11 @@ export interface SynthInputs {
   readonly sidecarUrl: string;
   readonly gcSecret?: string;
   readonly argo: ArgoOptions;
-  /** Deployments live in the cluster, by `namespace/name`, for clones whose source is a reference. */
-  readonly liveDeployments?: ReadonlyMap<string, Json>;
+}
+
+/** The inputs of a synthesis from the repo's settings record, its `state/` and the GC secret. */
+export function synthInputs(settings: Pick<SettingsRecord, 'sidecarUrl' | 'argo'>, state: StateRecords, gcSecret: string | undefined): SynthInputs {
+  return { state, sidecarUrl: settings.sidecarUrl, argo: settings.argo, gcSecret };
 }
 
 export interface GroupInfo {
@@ -92,7 +95,7 @@ export interface SynthResult {
   readonly groups: readonly GroupInfo[];
   readonly pools: readonly PoolInfo[];
   readonly waiting: readonly WaitingClone[];
-  /** `namespace/name` of every Deployment a clone names by reference (live sources to follow). */
+  /** `namespace/name` of every Deployment a clone names by reference and no definition makes (live sources, recorded in `state/sources/`). */
   readonly sources: readonly string[];
   /** The `Release` constructs of each service. */
   readonly releases: ReadonlyMap<string, readonly ReleaseTarget[]>;
@@ -156,6 +159,7 @@ const DEFAULT_WORKSPACES: Definition = {
   absPath: '(workspace records)',
   build: (scope) => void Workspace.fromRecords(scope),
   inputs: [],
+  digest: '',
 };
 
 /** Synthesizes `definitions` against `inputs`. Throws a `DefinitionError` naming file, construct path and field. */
@@ -309,7 +313,7 @@ async function assemble(outputs: readonly FileOutput[], inputs: SynthInputs, cac
         for (const d of env.deferred) {
           const key = `${d.source.namespace}/${d.source.name}`;
           if (!sameSynth.has(key)) sources.add(key);
-          const source = sameSynth.get(key) ?? inputs.liveDeployments?.get(key);
+          const source = sameSynth.get(key) ?? state.sources.get(key)?.deployment;
           if (!source) {
             waiting.push({ group: env.group, file: out.file, clone: `${d.spec.namespace ?? d.source.namespace}/${d.source.name}${d.spec.nameSuffix}`, source: key });
             continue;

@@ -4,8 +4,8 @@
  */
 import type { StateRecords } from '../../constructs/private/records.ts';
 
-type Section = keyof StateRecords;
-const SECTIONS: readonly Section[] = ['groups', 'removals', 'releases', 'workspaces', 'leases'];
+type Section = Exclude<keyof StateRecords, 'settings'>;
+const SECTIONS: readonly Section[] = ['groups', 'removals', 'releases', 'workspaces', 'leases', 'sources'];
 
 /** What one build read: `section:key`, or `section:*` for the whole section. */
 export type Reads = Set<string>;
@@ -51,6 +51,9 @@ export function trackedState(state: StateRecords, reads: Reads): StateRecords {
     releases: new TrackedMap(state.releases, 'releases', reads),
     workspaces: new TrackedMap(state.workspaces, 'workspaces', reads),
     leases: new TrackedMap(state.leases, 'leases', reads),
+    sources: new TrackedMap(state.sources, 'sources', reads),
+    // Settings reach a build through the synth's own inputs (the cache is keyed on them).
+    ...(state.settings ? { settings: state.settings } : {}),
   };
 }
 

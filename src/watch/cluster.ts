@@ -7,6 +7,7 @@
 import * as k8s from '@kubernetes/client-node';
 import type { Elector } from './lock.ts';
 import { LiveSources } from './live-sources.ts';
+import type { SourceFeed } from './watcher.ts';
 
 /** A KubeConfig from KUBECONFIG or the in-cluster service account, or undefined when neither is there. */
 export function clusterConfig(): k8s.KubeConfig | undefined {
@@ -17,9 +18,11 @@ export function clusterConfig(): k8s.KubeConfig | undefined {
 }
 
 /** Deployment informers, one per namespace that clones name; calls `onChange` when a source changes in a way a clone sees. */
-export class DeploymentSources {
-  readonly live = new LiveSources();
+export class DeploymentSources implements SourceFeed {
+  private readonly sources = new LiveSources();
   private readonly informers = new Map<string, k8s.Informer<k8s.V1Deployment>>();
+  /** Namespaces whose first list is in. */
+  private readonly listed = new Set<string>();
   private readonly restarts = new Set<NodeJS.Timeout>();
   private stopped = false;
   private readonly apps: k8s.AppsV1Api;
@@ -40,7 +43,7 @@ export class DeploymentSources {
         const object = JSON.parse(JSON.stringify(obj)) as Record<string, any>;
         object.apiVersion ??= 'apps/v1';
         object.kind ??= 'Deployment';
-        if (this.live.apply({ type, object })) this.onChange(`${ns}/${obj.metadata?.name}`);
+        if (this.sources.apply({ type, object })) this.onChange(`${ns}/${obj.metadata?.name}`);
       };
       informer.on('add', feed('ADDED'));
       informer.on('update', feed('MODIFIED'));
@@ -57,7 +60,16 @@ export class DeploymentSources {
       });
       this.informers.set(ns, informer);
       await informer.start();
+      this.listed.add(ns);
     }
+  }
+
+  live(): ReadonlyMap<string, Record<string, any>> {
+    return this.sources.get();
+  }
+
+  synced(namespace: string): boolean {
+    return this.listed.has(namespace);
   }
 
   async stop(): Promise<void> {

@@ -30,7 +30,7 @@ export class Definitions {
   private version = 0;
 
   /** `cache`: share the committer's, so each file's output is held once. */
-  constructor(readonly dir: string, private readonly inputs: () => Omit<SynthInputs, 'liveDeployments'>, private readonly cache = new SynthCache()) {}
+  constructor(readonly dir: string, private readonly inputs: () => SynthInputs, private readonly cache = new SynthCache()) {}
 
   /** The set in force, for the committer. */
   current = (): DefinitionSet & { readonly broken: readonly string[] } => ({

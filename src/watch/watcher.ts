@@ -19,7 +19,19 @@ import { isUserError } from '../errors.ts';
 import type { Committer, Logger } from '../repo/committer.ts';
 import { Definitions } from './definitions.ts';
 import type { Elector } from './lock.ts';
+import { sourceRecordOf } from './live-sources.ts';
+import { recordFile } from '../synth/state.ts';
 import { dueForRemoval } from './ttl.ts';
+
+/** Live clone sources in a cluster (informers), as the watcher needs them. */
+export interface SourceFeed {
+  /** Deployments by `namespace/name`, as last seen. */
+  live(): ReadonlyMap<string, Record<string, any>>;
+  /** True once `namespace` has been listed: a source missing from it is really gone. */
+  synced(namespace: string): boolean;
+  /** Starts following the namespaces of these `namespace/name` sources. */
+  follow(sources: readonly string[]): Promise<void>;
+}
 
 export interface WatcherOptions {
   readonly definitions: Definitions;
@@ -34,6 +46,11 @@ export interface WatcherOptions {
   readonly say?: (line: string) => void;
   /** How often the definitions directory's real path is checked (symlink swaps). @default 2 s */
   readonly linkPollMs?: number;
+  /**
+   * Live clone sources. With them, the watcher records what clones need of each source in
+   * `state/sources/` (a commit when it changes), so every writer renders the same clones.
+   */
+  readonly sources?: SourceFeed;
 }
 
 export class Watcher {
@@ -58,7 +75,7 @@ export class Watcher {
     (this.opts.say ?? ((l: string) => console.log(l)))(line);
   }
 
-  /** Loads the definitions and commits what they give. */
+  /** Loads the definitions and commits what they give, then records the live sources clones need. */
   async start(): Promise<void> {
     const change = await this.opts.definitions.loadAll();
     for (const p of change.problems) this.say(`definition error: ${p}`);
@@ -144,10 +161,44 @@ export class Watcher {
     this.sourcesChanged.add(source);
     clearTimeout(this.sourceTimer);
     this.sourceTimer = setTimeout(() => {
-      const what = [...this.sourcesChanged].sort().join(', ');
       this.sourcesChanged.clear();
-      this.running = this.running.then(() => this.sync(`sync(clone-source): ${what} changed`));
+      this.running = this.running.then(() => this.recordSources());
     }, this.opts.debounceMs ?? 50);
+  }
+
+  /**
+   * Records the live sources clones need (and keeps recorded ones fresh) in `state/sources/`:
+   * one commit with every record that changed, and the removal of records whose Deployment is
+   * gone from the cluster. A source in a namespace not listed yet is left as recorded.
+   */
+  async recordSources(): Promise<void> {
+    const feed = this.opts.sources;
+    if (!feed) return;
+    const view = this.opts.committer.view();
+    const wanted = [...new Set([...(view.synth?.sources ?? []), ...view.state.sources.keys()])].sort();
+    try {
+      await feed.follow(wanted);
+    } catch (e) {
+      this.say(`following clone sources failed: ${String((e as Error)?.message ?? e)}`);
+    }
+    const live = feed.live();
+    const records = [];
+    const gone = [];
+    for (const key of wanted) {
+      if (!feed.synced(key.split('/')[0])) continue;
+      const deployment = live.get(key);
+      const recorded = view.state.sources.get(key);
+      if (deployment) {
+        const r = sourceRecordOf(deployment);
+        if (!recorded || recordFile.source(recorded)[1] !== recordFile.source(r)[1]) records.push(r);
+      } else if (recorded) gone.push(key);
+    }
+    if (!records.length && !gone.length) return;
+    try {
+      await this.opts.committer.submit({ body: { kind: 'sources', records, gone }, requestId: `watch-${process.pid}-${++this.seq}`, requestedBy: 'paddock watcher (clone sources)' });
+    } catch (e) {
+      this.say(`${isUserError(e) ? '' : 'commit failed: '}${String((e as Error)?.message ?? e)}`);
+    }
   }
 
   /** Leader work: removes groups whose TTL ran out. Returns the groups it removed. */
@@ -180,7 +231,10 @@ export class Watcher {
       await this.opts.committer.submit({ body: { kind: 'sync', summary }, requestId: `watch-${process.pid}-${++this.seq}`, requestedBy: 'paddock watcher' });
     } catch (e) {
       this.say(`${isUserError(e) ? '' : 'commit failed: '}${String((e as Error)?.message ?? e)}`);
+      return;
     }
+    // Definitions may name sources no record has yet.
+    await this.recordSources();
   }
 
   /** Stops watching; waits for the reaction under way. */

@@ -19,7 +19,7 @@ import { Definitions } from '../../src/watch/definitions.ts';
 import { LockFileElector } from '../../src/watch/lock.ts';
 import { Watcher } from '../../src/watch/watcher.ts';
 import { bareRepo, commitCount, committer, gitOut, remoteFile, remoteFiles } from '../helpers/repo.ts';
-import { definitionsDir, inputs, tempDir } from '../helpers/synth.ts';
+import { definitionsDir, tempDir } from '../helpers/synth.ts';
 import { adminKubeConfig, deleteNamespaces, ensureNamespaces, theCluster, unique } from './helpers.ts';
 
 const cluster = theCluster();
@@ -57,6 +57,7 @@ describe.skipIf(!cluster)('a live clone source in a real API server', () => {
   const group = unique('live-clone');
   const cloneFile = `groups/${group}/deployment-web-profiler.yaml`;
   const appFile = `apps/${group}.yaml`;
+  const sourceRecord = `state/sources/${ns}/web.yaml`;
   const created: string[] = [];
   const said: string[] = [];
   const informerErrors: string[] = [];
@@ -71,7 +72,7 @@ describe.skipIf(!cluster)('a live clone source in a real API server', () => {
   const clone = (): any => (remoteFiles(remote).includes(cloneFile) ? YAML.parse(remoteFile(remote, cloneFile)) : undefined);
   const state = () =>
     `repo has ${commitCount(remote)} commits, last "${gitOut(remote, 'log', '-1', '--format=%s', 'main')}"; group files: [${groupFiles().join(', ')}]; ` +
-    `live sources: [${[...(ds?.live.get().keys() ?? [])].join(', ')}]; watcher said: ${JSON.stringify(said)}; informer errors: ${JSON.stringify(informerErrors)}`;
+    `live sources: [${[...(ds?.live().keys() ?? [])].join(', ')}]; watcher said: ${JSON.stringify(said)}; informer errors: ${JSON.stringify(informerErrors)}`;
   const container = (d: any) => d.spec.template.spec.containers[0];
   const envNames = (d: any): string[] => (container(d).env ?? []).map((e: any) => e.name);
 
@@ -89,11 +90,9 @@ export default (scope) => {
 };`,
     });
     ds = new DeploymentSources(admin, (src) => w?.sourceChanged(src), (e) => informerErrors.push(String((e as Error)?.message ?? e)));
-    const live = ds;
-    const base = inputs();
-    const defs = new Definitions(dir, () => ({ ...base, argo: { ...base.argo, repoURL: remote }, state: c!.view().state, liveDeployments: live.live.get() }));
-    c = committer(remote, defs.current, { liveDeployments: live.live.get, onCommit: () => {} });
-    w = new Watcher({ definitions: defs, committer: c, elector: new LockFileElector(path.join(tempDir(), 'watch.lock')), debounceMs: 20, say: (l) => said.push(l) });
+    const defs = new Definitions(dir, () => c!.synthInputs());
+    c = committer(remote, defs.current, { onCommit: () => {} });
+    w = new Watcher({ definitions: defs, committer: c, elector: new LockFileElector(path.join(tempDir(), 'watch.lock')), debounceMs: 20, say: (l) => said.push(l), sources: ds });
   });
 
   afterAll(async () => {
@@ -123,6 +122,11 @@ export default (scope) => {
       expect(container(d).env.find((e: any) => e.name === 'A').value).toBe('1');
       expect(remoteFiles(remote)).toContain(appFile);
       expect(gitOut(remote, 'log', '-1', '--format=%s', 'main')).toContain(`${ns}/web`);
+      // what the clone was made from is in the repo, so every writer renders the same clone
+      const record = YAML.parse(remoteFile(remote, sourceRecord));
+      expect(record).toMatchObject({ namespace: ns, name: 'web', deployment: { spec: { replicas: 4 } } });
+      expect(record.deployment.status).toBeUndefined();
+      expect(record.deployment.metadata.resourceVersion).toBeUndefined();
 
       // changed: image, env (A out, B in) and replicas
       const cur = await apps.readNamespacedDeployment({ name: 'web', namespace: ns });
@@ -142,7 +146,7 @@ export default (scope) => {
       const now = await apps.readNamespacedDeployment({ name: 'web', namespace: ns });
       now.status = { observedGeneration: now.metadata!.generation, replicas: 7, updatedReplicas: 7, readyReplicas: 3, availableReplicas: 3 };
       await apps.replaceNamespacedDeploymentStatus({ name: 'web', namespace: ns, body: now });
-      await until('the informer to see the status update', () => (ds!.live.get().get(`${ns}/web`)?.status?.readyReplicas === 3 ? true : undefined), state);
+      await until('the informer to see the status update', () => (ds!.live().get(`${ns}/web`)?.status?.readyReplicas === 3 ? true : undefined), state);
       await new Promise((r) => setTimeout(r, 500)); // well past the 20 ms debounce
       expect(commitCount(remote), state()).toBe(n);
 
@@ -150,7 +154,7 @@ export default (scope) => {
       await apps.deleteNamespacedDeployment({ name: 'web', namespace: ns });
       await until('the clone group to be removed', () => (groupFiles().length === 0 && !remoteFiles(remote).includes(appFile) ? true : undefined), state);
       const removedIn = gitOut(remote, 'show', '--name-status', '--format=', 'main').split('\n').filter(Boolean);
-      expect(removedIn).toEqual(expect.arrayContaining([`D\t${appFile}`, `D\t${cloneFile}`]));
+      expect(removedIn).toEqual(expect.arrayContaining([`D\t${appFile}`, `D\t${cloneFile}`, `D\t${sourceRecord}`]));
       expect(commitCount(remote)).toBe(n + 1);
 
       // recreated: the clone is back

@@ -274,11 +274,11 @@ export default (scope) => {
     try {
       await sources.follow([`${src}/live-source`, `${ns}/paddock-watcher`]);
       expect(errors).toEqual([]);
-      expect([...sources.live.get().keys()]).toEqual(expect.arrayContaining([`${src}/live-source`, `${ns}/paddock-watcher`]));
+      expect([...sources.live().keys()]).toEqual(expect.arrayContaining([`${src}/live-source`, `${ns}/paddock-watcher`]));
       changed.length = 0;
       await adminApps.patchNamespacedDeployment({ name: 'live-source', namespace: src, body: [{ op: 'replace', path: '/spec/replicas', value: 3 }] });
       await expect.poll(() => changed, { timeout: 20_000 }).toContain(`${src}/live-source`);
-      expect(sources.live.get().get(`${src}/live-source`)?.spec?.replicas).toBe(3);
+      expect(sources.live().get(`${src}/live-source`)?.spec?.replicas).toBe(3);
       expect(errors).toEqual([]);
     } finally {
       await sources.stop();

@@ -3,6 +3,7 @@ import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { Committer, type CommitterOptions, type DefinitionSet } from '../../src/repo/committer.ts';
 import { initBareRepo } from '../../src/repo/git.ts';
+import type { WriterSettings } from '../../src/repo/settings.ts';
 import { loadDefinitions, type Definition } from '../../src/synth/index.ts';
 import { definitionsDir, TEST_SECRET, tempDir } from './synth.ts';
 
@@ -77,11 +78,21 @@ export function committer(remote: string, set: DefinitionSet | (() => Definition
     repo: remote,
     branch: 'main',
     definitions: typeof set === 'function' ? set : () => set,
-    synth: { sidecarUrl: 'http://sidecar.test:8080', gcSecret: TEST_SECRET, argo: { repoURL: remote, targetRevision: 'main', namespace: 'argocd', project: 'paddock' } },
+    writer: testWriter(remote),
     retry: { initialMs: 20, capMs: 200 },
     clock: () => new Date('2026-11-23T12:00:00.000Z'),
     ...extra,
   });
+}
+
+/** The settings every test writer proposes: the test sidecar, `remote` for Argo CD, project `paddock`, the test secret. */
+export function testWriter(remote: string, extra: Partial<WriterSettings> = {}): WriterSettings {
+  return {
+    claims: {},
+    defaults: { sidecarUrl: 'http://sidecar.test:8080', argo: { repoURL: remote, targetRevision: 'main', namespace: 'argocd', project: 'paddock' } },
+    gcSecret: TEST_SECRET,
+    ...extra,
+  };
 }
 
 let seq = 0;

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { EMPTY_STATE, type StateRecords } from '../../constructs/private/records.ts';
 import { loadDefinitions, synthesize, type SynthInputs, type SynthResult } from '../../src/synth/index.ts';
 import YAML from 'yaml';
+import { sourceRecordOf } from '../../src/watch/live-sources.ts';
 
 export const TEST_SECRET = 'test-gc-secret';
 
@@ -49,6 +50,12 @@ export function objectAt(result: SynthResult, p: string): any {
   const text = result.files.get(p);
   if (text === undefined) throw new Error(`no file ${p}; have:\n${[...result.files.keys()].join('\n')}`);
   return YAML.parse(text);
+}
+
+/** Synth inputs whose `state/sources/` records these live Deployments (as the watcher would). */
+export function liveSources(deployments: ReadonlyMap<string, Record<string, any>>): Partial<SynthInputs> {
+  const sources = new Map([...deployments.values()].map((d) => [`${d.metadata.namespace}/${d.metadata.name}`, sourceRecordOf(d)]));
+  return { state: stateWith({ sources }) };
 }
 
 export function stateWith(partial: Partial<{ [K in keyof StateRecords]: StateRecords[K] }>): StateRecords {

@@ -44,10 +44,10 @@ export const leaseRoutes: RouteModule = (app, ctx) => {
     return wire(await ranch().release(q));
   };
   for (const path of ['/acquire', '/start', '/request']) app.post(path, acquire);
-  for (const path of ['/start', '/request']) app.get(path, acquire);
+  for (const path of ['/start', '/request']) app.get(path, { config: { writes: true } }, acquire);
   app.post('/release', release);
   app.post('/done', release);
-  app.get('/done', release);
+  app.get('/done', { config: { writes: true } }, release);
 
   app.post('/update', async (req) => {
     const q = parse(UpdateQuery, req.query, 'update');
