@@ -80,12 +80,12 @@ export async function initBareRepo(dir: string, branch: string): Promise<void> {
  * Undefined when it is not in a work tree.
  */
 export async function checkoutCommit(dir: string): Promise<string | undefined> {
-  const git = createGit(dir, { timeoutMs: 10_000 });
   try {
-    const head = (await git.raw(['rev-parse', '--verify', '-q', 'HEAD'])).trim();
-    if (!/^[0-9a-f]{40,64}$/.test(head)) return undefined;
-    const dirty = (await git.raw(['status', '--porcelain', '--untracked-files=normal', '--', '.'])).trim();
-    return dirty ? `${head} (modified)` : head;
+    // One command: the commit (`# branch.oid`) and whether anything under `dir` differs from it.
+    const out = await createGit(dir, { timeoutMs: 10_000 }).raw(['status', '--porcelain=v2', '--branch', '--untracked-files=normal', '--', '.']);
+    const head = /^# branch\.oid ([0-9a-f]{40,64})$/m.exec(out)?.[1];
+    if (!head) return undefined;
+    return out.split('\n').some((l) => l && !l.startsWith('#')) ? `${head} (modified)` : head;
   } catch {
     return undefined;
   }

@@ -12,6 +12,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { DefinitionError, isUserError } from '../errors.ts';
 import type { DefinitionSet } from '../repo/committer.ts';
+import { checkoutCommit } from '../repo/git.ts';
 import { listDefinitionFiles, loadDefinitions, type Definition } from '../synth/loader.ts';
 import { synthesize, SynthCache, type SynthInputs } from '../synth/synthesize.ts';
 
@@ -28,6 +29,10 @@ export class Definitions {
   /** Files that have never loaded: their groups in the repo must be kept as they are. */
   private readonly neverLoaded = new Set<string>();
   private version = 0;
+  /** The git commit the directory was checked out at when the set in force was read (undefined when unknown). */
+  private commit?: string;
+  /** False once the directory was found outside any git work tree: no git call per change then. */
+  private inGit = true;
 
   /** `cache`: share the committer's, so each file's output is held once. */
   constructor(readonly dir: string, private readonly inputs: () => SynthInputs, private readonly cache = new SynthCache()) {}
@@ -37,6 +42,7 @@ export class Definitions {
     definitions: [...this.byFile.values()],
     version: this.version,
     broken: [...this.neverLoaded].map((f) => path.basename(f)),
+    commit: this.commit,
   });
 
   /** Definition files this set knows of: in force, or never loaded. */
@@ -74,6 +80,16 @@ export class Definitions {
   }
 
   private async reload(files: readonly string[]): Promise<Change> {
+    // The checkout's commit before and after reading: when they differ (a swap meanwhile), it is unknown.
+    const before = this.inGit ? await checkoutCommit(this.dir) : undefined;
+    if (!before) this.inGit = false;
+    const change = await this.read(files);
+    const after = this.inGit ? await checkoutCommit(this.dir) : undefined;
+    this.commit = before === after ? after : undefined;
+    return change;
+  }
+
+  private async read(files: readonly string[]): Promise<Change> {
     const present = new Set(existsSync(this.dir) ? await listDefinitionFiles(this.dir) : []);
     const gone = files.filter((f) => !present.has(f));
     const toLoad = files.filter((f) => present.has(f));
