@@ -58,16 +58,24 @@ describe('live clone sources as state', () => {
     for (const c of closers.splice(0)) await c();
   });
 
-  it('GIVEN a watcher with live sources and a sidecar without WHEN the source appears, changes, changes status only and goes THEN the record and the clone follow commit by commit, and the sidecar\'s commits never touch the clone', async () => {
+  /** A watcher (its own committer and definitions) on a new remote, fed by recorded informer events. */
+  async function watching() {
     const remote = await bareRepo();
-    const dir = definitionsDir(DEFS);
     let watcher: Watcher | undefined;
     const feed = new RecordedFeed((src) => watcher?.sourceChanged(src));
     let wc: Committer | undefined;
-    const defs = new Definitions(dir, () => wc!.synthInputs());
+    const defs = new Definitions(definitionsDir(DEFS), () => wc!.synthInputs());
     wc = committer(remote, defs.current);
     watcher = new Watcher({ definitions: defs, committer: wc, debounceMs: 5, say: () => {}, sources: feed });
-    closers.push(async () => { await watcher!.stop(); await wc!.close(); });
+    closers.push(async () => {
+      await watcher!.stop();
+      await wc!.close();
+    });
+    return { remote, feed, watcher, defs };
+  }
+
+  it('GIVEN a watcher with live sources and a sidecar without WHEN the source appears, changes, changes status only and goes THEN the record and the clone follow commit by commit, and the sidecar\'s commits never touch the clone', async () => {
+    const { remote, feed, watcher, defs } = await watching();
     const sidecarDefs = new Definitions(definitionsDir(DEFS), () => sc.synthInputs());
     const sc: Committer = committer(remote, sidecarDefs.current);
     await sidecarDefs.loadAll();
@@ -129,15 +137,7 @@ describe('live clone sources as state', () => {
   });
 
   it('GIVEN a namespace not listed yet WHEN its source is missing THEN its record stays (a missing source is gone only once its namespace is listed)', async () => {
-    const remote = await bareRepo();
-    const dir = definitionsDir(DEFS);
-    let watcher: Watcher | undefined;
-    const feed = new RecordedFeed((src) => watcher?.sourceChanged(src));
-    let wc: Committer | undefined;
-    const defs = new Definitions(dir, () => wc!.synthInputs());
-    wc = committer(remote, defs.current);
-    watcher = new Watcher({ definitions: defs, committer: wc, debounceMs: 5, say: () => {}, sources: feed });
-    closers.push(async () => { await watcher!.stop(); await wc!.close(); });
+    const { remote, feed, watcher, defs } = await watching();
     await watcher.start();
     feed.emit({ type: 'ADDED', object: deployment(2, 'web:1') });
     await expect.poll(() => remoteFiles(remote).includes('state/sources/prod/web.yaml'), { timeout: 10_000 }).toBe(true);

@@ -113,6 +113,8 @@ export function registerServe(program: Command): void {
       watcher.watch();
       console.log(`paddock serve: listening on ${rt.url}, manifests repo ${withoutCredentials(cfg.repo)} (branch ${cfg.branch})`);
       if (!cfg.apiTokens.length) console.log('note: no API tokens (PADDOCK_API_TOKENS); release and workspace writes will be refused');
+      const problem = rt.committer.settingsProblem;
+      if (problem) console.log(`not ready: ${problem.message}; every write gets 503 ${problem.code} until this is fixed`);
       const sig = await untilSignal();
       console.log(`${sig}: stopping after the current commit`);
       await watcher.stop();

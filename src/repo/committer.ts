@@ -206,7 +206,7 @@ export class Committer {
     return synthInputs(this.settingsOrClaims(state), state, this.opts.writer.gcSecret);
   }
 
-  private settingsOrClaims(state: StateRecords): SettingsRecord | SettingsDecision['record'] {
+  private settingsOrClaims(state: StateRecords): SettingsRecord {
     try {
       return decideSettings(state.settings, this.opts.writer).record;
     } catch {
