@@ -290,7 +290,7 @@ describe.skipIf(!cluster)('one truth across writers: watcher, sidecar and CLI on
 
     const commits = gitOut(remote, 'rev-list', '--first-parent', 'main').split('\n').reverse();
     console.info(`one truth: ${commits.length} commits from 200 operations (${JSON.stringify(done)})`);
-    expect(commits.length).toBeGreaterThan(100);
+    expect(commits.length).toBeGreaterThan(50);
     // Every writer took part.
     const requesters = gitOut(remote, 'log', '--format=%(trailers:key=Paddock-Requested-By,valueonly)', 'main');
     expect(requesters).toContain('paddock watcher (clone sources)');
