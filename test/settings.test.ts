@@ -8,7 +8,9 @@ import { describe, expect, it } from 'vitest';
 import YAML from 'yaml';
 import { decideSettings, secretFingerprint, type WriterSettings } from '../src/repo/settings.ts';
 import { UserError } from '../src/errors.ts';
-import { paddock } from './helpers/cli.ts';
+import { gcUrl } from '../constructs/private/gc-token.ts';
+import { paddock, startServe } from './helpers/cli.ts';
+import { freePort } from './helpers/git-daemon.ts';
 import { bareRepo, committer, gitOut, loadSet, remoteFile, remoteFiles, rid, testWriter } from './helpers/repo.ts';
 import { call, startSidecar } from './helpers/sidecar.ts';
 import { definitionsDir, TEST_SECRET, tempDir } from './helpers/synth.ts';
@@ -186,6 +188,23 @@ describe('settings: the CLI and the sidecar refuse what would break the repo', (
     const old = await paddock(['push', '--repo', remote, '--definitions', defs], { env: { PADDOCK_GC_SECRET: TEST_SECRET } });
     expect(old.code).toBe(1);
     expect(old.stderr).toMatch(/GC secret is not the repo's/);
+  });
+
+  it('GIVEN paddock serve started with a wrong secret THEN it says it is not ready, /readyz is 503 and a GC call is 503; the remote is unchanged', async () => {
+    const { remote, defs } = await pushedRepo();
+    const head = gitOut(remote, 'rev-parse', 'main');
+    const port = await freePort();
+    const serve = await startServe(['--repo', remote, '--definitions', defs, '--listen', `127.0.0.1:${port}`], { PADDOCK_GC_SECRET: 'wrong-secret' });
+    try {
+      expect(serve.out()).toMatch(/not ready: the GC secret is not the repo's .* every write gets 503 GcSecretMismatch/);
+      expect((await call(`http://127.0.0.1:${port}/readyz`)).body.code).toBe('GcSecretMismatch');
+      const gc = await call(gcUrl(`http://127.0.0.1:${port}`, 'wrong-secret', 'g-0'), { body: { label: 'group_id=g-0' } });
+      expect(gc.status).toBe(503);
+      expect(gc.body.code).toBe('GcSecretMismatch');
+      expect(gitOut(remote, 'rev-parse', 'main')).toBe(head);
+    } finally {
+      await serve.stop();
+    }
   });
 
   it('GIVEN paddock synth without a secret THEN it says once, on stderr, that GC URLs are placeholders', async () => {
