@@ -157,7 +157,7 @@ describe('the manifests-repo layout', () => {
     expect(app.metadata.finalizers).toEqual(['resources-finalizer.argocd.argoproj.io']);
     expect(app.spec.syncPolicy.automated.prune).toBe(true);
     expect(app.spec.syncPolicy.syncOptions).toContain('CreateNamespace=true');
-    expect(app.spec.source).toEqual({ repoURL: 'https://git.test/manifests.git', targetRevision: 'main', path: 'groups/preview', directory: { recurse: false } });
+    expect(app.spec.source).toEqual({ repoURL: 'https://git.test/manifests.git', targetRevision: 'main', path: 'groups/preview' });
     expect(app.spec.destination).toEqual({ server: 'https://kubernetes.default.svc', namespace: 'preview' });
   });
 

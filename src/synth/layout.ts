@@ -80,7 +80,10 @@ export function groupApplication(app: AppSpec, argo: ArgoOptions): Json {
     },
     spec: {
       project: argo.project,
-      source: { repoURL: argo.repoURL, targetRevision: argo.targetRevision, path: groupDir(app.group), directory: { recurse: false } },
+      // A plain path of YAML files is a directory source, not recursed. No `directory: {recurse: false}`:
+      // Argo CD normalizes an all-default `directory` away, so the live Application would never
+      // match git and self-heal would sync it again and again (argo-cd#4501).
+      source: { repoURL: argo.repoURL, targetRevision: argo.targetRevision, path: groupDir(app.group) },
       destination: { ...app.destination, namespace: app.namespace },
       syncPolicy: { automated: { prune: true, selfHeal: true }, syncOptions: ['CreateNamespace=true'] },
     },
@@ -100,7 +103,7 @@ export function rootApplication(argo: ArgoOptions): Json {
     },
     spec: {
       project: rootProjectName(argo),
-      source: { repoURL: argo.repoURL, targetRevision: argo.targetRevision, path: APPS_DIR, directory: { recurse: false } },
+      source: { repoURL: argo.repoURL, targetRevision: argo.targetRevision, path: APPS_DIR },
       destination: { server: 'https://kubernetes.default.svc', namespace: argo.namespace },
       syncPolicy: { automated: { prune: true, selfHeal: true } },
     },
