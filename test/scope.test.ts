@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { DefinitionError } from '../src/errors.ts';
+import { applicationsChangedBy } from '../src/synth/layout.ts';
 import { prepareValidators, validateObject } from '../src/synth/validate.ts';
 import { definitionsDir, objectAt, stateWith, synthDir } from './helpers/synth.ts';
 
@@ -63,6 +64,23 @@ describe('a group holds what its definition allows, and nothing else', () => {
     ]);
     expect(project.spec.clusterResourceWhitelist).toEqual([{ group: '', kind: 'Namespace' }, { group: 'rbac.authorization.k8s.io', kind: 'ClusterRole' }]);
     expect(project.spec.namespaceResourceWhitelist).toBeUndefined();
+  });
+
+  it('GIVEN a removed group WHEN synthesized THEN its Application and files are gone but the project still reaches its namespaces and kinds, so Argo CD can delete its objects', async () => {
+    const dir = definitionsDir({ 'g.ts': def("{ namespace: 'ns1', allowedClusterKinds: ['ClusterRole'], allowedNamespaces: ['ns2'] }", `${CLUSTER_ROLE}\n${CM('ns2')}`) });
+    const removals = new Map([['g', { group: 'g', removedAt: '2026-11-30T00:00:00Z', reason: 'gc' as const, requestId: 'r', requestedBy: 't' }]]);
+    const result = await synthDir(dir, { state: stateWith({ removals }) });
+    expect([...result.files.keys()].filter((f) => f.startsWith('groups/') || f === 'apps/g.yaml')).toEqual([]);
+    const project = objectAt(result, 'apps/paddock.appproject.yaml');
+    expect(project.spec.destinations.map((d: { namespace: string }) => d.namespace)).toEqual(['ns1', 'ns2']);
+    expect(project.spec.clusterResourceWhitelist).toContainEqual({ group: 'rbac.authorization.k8s.io', kind: 'ClusterRole' });
+    // synced before the Applications that name them, and kept when the app of apps is deleted
+    expect(project.metadata.annotations).toEqual({ 'argocd.argoproj.io/sync-wave': '-1', 'argocd.argoproj.io/sync-options': 'Delete=false' });
+  });
+
+  it('GIVEN a commit\'s paths THEN the Applications to refresh are the app of apps for apps/ and each group whose directory changed', () => {
+    expect(applicationsChangedBy(['README.md', 'apps/g-1.yaml', 'groups/g-1/configmap-a.yaml', 'groups/g-3/x.yaml', 'state/removals/g-1.yaml'])).toEqual(['paddock-root', 'g-1', 'g-3']);
+    expect(applicationsChangedBy(['state/leases/res/r-1.yaml'])).toEqual([]);
   });
 
   it('GIVEN groups WHEN synthesized THEN every Application uses paddock\'s projects, never default, and both projects pass Argo CD\'s schema', async () => {

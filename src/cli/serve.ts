@@ -13,6 +13,8 @@ import { decideSettings } from '../repo/settings.ts';
 import { SynthCache, synthInputs } from '../synth/synthesize.ts';
 import { Definitions } from '../watch/definitions.ts';
 import { Watcher } from '../watch/watcher.ts';
+import type { Committer } from '../repo/committer.ts';
+import { argoRefresh } from './argo.ts';
 import { apiTokens, repoOptions, repoSettings, type RepoDefaults, type RepoFlags } from './options.ts';
 
 export interface ServeFlags extends RepoFlags {
@@ -106,7 +108,15 @@ export function registerServe(program: Command): void {
   serveOptions(repoOptions(program.command('serve').description('the sidecar: GC, leases, releases and workspaces as commits (HTTP API)')))
     .action(async (f: ServeFlags) => {
       const cfg = runtimeConfig(f);
-      const { runtime: rt, definitions } = await startWithDefinitions(cfg, { onCommit: (c) => console.log(commitLine(c)) });
+      let committer: Committer | undefined;
+      const argo = argoRefresh(() => committer);
+      const { runtime: rt, definitions } = await startWithDefinitions(cfg, {
+        onCommit: (c) => {
+          console.log(commitLine(c));
+          argo?.after(c);
+        },
+      });
+      committer = rt.committer;
       // The sidecar commits too, so it follows the definitions as the watcher does: with stale
       // ones, its commits would regenerate groups as they were. TTLs stay the watcher's.
       const watcher = new Watcher({ definitions, committer: rt.committer });

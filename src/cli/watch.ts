@@ -17,6 +17,7 @@ import { Definitions } from '../watch/definitions.ts';
 import { LockFileElector } from '../watch/lock.ts';
 import { Watcher } from '../watch/watcher.ts';
 import { clusterConfig, DeploymentSources, LeaseElector } from '../watch/cluster.ts';
+import { argoRefresh } from './argo.ts';
 import { repoOptions, repoSettings, type RepoFlags } from './options.ts';
 import { runtimeConfig, serveOptions, startWithDefinitions, untilSignal, type ServeFlags } from './serve.ts';
 import { table } from './table.ts';
@@ -58,10 +59,14 @@ export function registerWatch(program: Command): void {
       const proposed = synthInputs(decideSettings(undefined, s.writer).record, EMPTY_STATE, s.writer.gcSecret);
       let committer: Committer | undefined;
       const definitions = new Definitions(path.resolve(s.definitionsDir), () => committer?.synthInputs() ?? proposed, cache);
+      const argo = argoRefresh(() => committer);
       committer = new Committer({
         cache,
         repo: s.repo, branch: s.branch, definitions: definitions.current, writer: s.writer, allowMassRemoval: f.allowMassRemoval, log: logger,
-        onCommit: (c) => console.log(commitLine(c)),
+        onCommit: (c) => {
+          console.log(commitLine(c));
+          argo?.after(c);
+        },
       });
       await committer.refresh();
       if (committer.settingsProblem) throw committer.settingsProblem;
@@ -97,7 +102,13 @@ export function registerWatch(program: Command): void {
       let runtime: Runtime | undefined;
       const cluster = clusterParts(cfg.repo);
       const sources = followSources(cluster.sources, () => watcher);
-      const started = await startWithDefinitions(cfg, { onCommit: (c) => console.log(commitLine(c)) });
+      const argo = argoRefresh(() => runtime?.committer);
+      const started = await startWithDefinitions(cfg, {
+        onCommit: (c) => {
+          console.log(commitLine(c));
+          argo?.after(c);
+        },
+      });
       runtime = started.runtime;
       if (runtime.committer.settingsProblem) {
         await runtime.stop();

@@ -89,6 +89,8 @@ export interface CommitInfo {
   readonly phases: Readonly<Record<'sync' | 'synth' | 'write' | 'push', number>>;
   /** Settings this commit changed (`paddock up` adopting its flags, `paddock settings set`). */
   readonly settingsChanged: readonly string[];
+  /** The paths the commit changed, sorted. */
+  readonly paths: readonly string[];
 }
 
 export interface Answer {
@@ -491,7 +493,7 @@ export class Committer {
     this.stats.commits++;
     const ms = Math.round(performance.now() - t0);
     if (settings.changes.length) this.log.warn({ changes: settings.changes }, 'settings changed by this writer');
-    this.opts.onCommit?.({ sha, subject: message[0], intents: applied.length, filesChanged: changed.length, ms, retries, phases, settingsChanged: settings.changes });
+    this.opts.onCommit?.({ sha, subject: message[0], intents: applied.length, filesChanged: changed.length, ms, retries, phases, settingsChanged: settings.changes, paths: changed });
     for (const p of batch) answer(p, outcomes.get(p)!, sha);
     return 'done';
   }

@@ -44,6 +44,22 @@ export function groupOfAppPath(p: string): string | undefined {
 export const groupDir = (group: string) => `${GROUPS_DIR}/${group}`;
 
 /**
+ * The Applications whose view of the repo a commit changed: the app of apps when anything
+ * under `apps/` changed (it prunes a removed group's Application, syncs a new one), and each
+ * group whose `groups/<group>/` changed. Sorted; the app of apps first.
+ */
+export function applicationsChangedBy(paths: readonly string[]): string[] {
+  const groups = new Set<string>();
+  let root = false;
+  for (const p of paths) {
+    if (p.startsWith(`${APPS_DIR}/`)) root = true;
+    const g = /^groups\/([^/]+)\//.exec(p)?.[1];
+    if (g && isDnsLabel(g)) groups.add(g);
+  }
+  return [...(root ? [ROOT_APP] : []), ...[...groups].sort()];
+}
+
+/**
  * YAML as paddock writes it: block style, no line folding, no anchors, keys in the order the
  * object has them; strings a YAML 1.1 reader would take for something else (`on`, `y`, `0123`)
  * are quoted. Same object, same bytes. js-yaml's dump is several times faster than `yaml`'s
@@ -110,6 +126,16 @@ export function rootApplication(argo: ArgoOptions): Json {
   };
 }
 
+/**
+ * On paddock's AppProjects, which the app of apps syncs from `apps/` with the Applications:
+ * - sync wave -1: a project exists before the Applications that name it. Applied in one wave,
+ *   an Application can come first, be found invalid ("project not found") and wait for the next
+ *   resync, minutes later, before anything of its group is synced;
+ * - Delete=false: deleting the app of apps leaves the projects, which the Applications being
+ *   deleted with it still need (their finalizers cannot finish without their project).
+ */
+const PROJECT_ANNOTATIONS = { 'argocd.argoproj.io/sync-wave': '-1', 'argocd.argoproj.io/sync-options': 'Delete=false' } as const;
+
 /** Where a group's objects may go: a cluster (server or name) and a namespace. */
 export interface ProjectDestination {
   readonly server?: string;
@@ -129,7 +155,7 @@ export function groupsProject(argo: ArgoOptions, destinations: readonly ProjectD
   return {
     apiVersion: 'argoproj.io/v1alpha1',
     kind: 'AppProject',
-    metadata: { name: argo.project, namespace: argo.namespace, labels: { 'app.kubernetes.io/managed-by': 'paddock' } },
+    metadata: { name: argo.project, namespace: argo.namespace, labels: { 'app.kubernetes.io/managed-by': 'paddock' }, annotations: PROJECT_ANNOTATIONS },
     spec: {
       description: 'paddock groups: only what the definitions allow (generated, do not edit)',
       sourceRepos: [argo.repoURL],
@@ -144,7 +170,7 @@ export function rootProject(argo: ArgoOptions): Json {
   return {
     apiVersion: 'argoproj.io/v1alpha1',
     kind: 'AppProject',
-    metadata: { name: rootProjectName(argo), namespace: argo.namespace, labels: { 'app.kubernetes.io/managed-by': 'paddock' } },
+    metadata: { name: rootProjectName(argo), namespace: argo.namespace, labels: { 'app.kubernetes.io/managed-by': 'paddock' }, annotations: PROJECT_ANNOTATIONS },
     spec: {
       description: 'paddock app of apps: the Applications and projects in apps/ (generated, do not edit)',
       sourceRepos: [argo.repoURL],

@@ -338,6 +338,15 @@ async function assemble(outputs: readonly FileOutput[], inputs: SynthInputs, cac
         }
         identities.set(id, { path, file: out.file });
       }
+      // The project lets Argo CD reach a group's namespaces and kinds while it is rendered, and
+      // after its removal too: deleting its Application, Argo CD deletes only the objects the
+      // project still permits, so a removal that also narrowed the project would orphan them.
+      if (objects.length || removed) {
+        for (const namespace of [env.namespace, ...env.scope.namespaces]) destinations.push({ ...env.destination, namespace });
+        for (const { object } of removed ? env.objects : objects) {
+          if (isClusterScoped(object.kind, env.scope.clusterKinds)) clusterKinds.push({ group: apiGroupOf(object.apiVersion), kind: object.kind });
+        }
+      }
       const created = state.groups.get(env.group)?.createdAt;
       const expiresAt = env.ttlMs !== undefined && created ? new Date(Date.parse(created) + env.ttlMs).toISOString() : undefined;
       const groupFiles: string[] = [];
@@ -353,10 +362,6 @@ async function assemble(outputs: readonly FileOutput[], inputs: SynthInputs, cac
         if (expiresAt) annotations['paddock.dev/expires-at'] = expiresAt;
         annotations[DEFINITION_ANNOTATION] = out.name;
         const app = { group: env.group, namespace: env.namespace, destination: env.destination, annotations };
-        for (const namespace of [env.namespace, ...env.scope.namespaces]) destinations.push({ ...env.destination, namespace });
-        for (const { object } of objects) {
-          if (isClusterScoped(object.kind, env.scope.clusterKinds)) clusterKinds.push({ group: apiGroupOf(object.apiVersion), kind: object.kind });
-        }
         files.set(appPath(env.group), memoYaml(cache, app, () => groupApplication(app, inputs.argo)));
         shown.push({ name: env.group, namespace: env.namespace, objects: groupFiles.length, ttl: env.ttl });
       }

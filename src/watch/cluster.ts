@@ -137,3 +137,34 @@ function status(e: unknown): number | undefined {
   const x = e as { code?: number; statusCode?: number; response?: { statusCode?: number } };
   return x?.code ?? x?.statusCode ?? x?.response?.statusCode;
 }
+
+/** Argo CD's annotation that makes it look at an Application's source now (`hard`: past its caches too). */
+export const REFRESH_ANNOTATION = 'argocd.argoproj.io/refresh';
+
+/**
+ * Tells Argo CD to look at the repo now, after a push, instead of at its next poll (3 minutes by
+ * default, and the repo server caches a branch's commit as long): a merge patch of the refresh
+ * annotation on each Application the commit changed. `hard` also drops the repo server's
+ * caches, which a plain refresh does not. An Application that no longer exists is skipped.
+ * Needs `patch` on `applications.argoproj.io` in Argo CD's namespace, nothing else.
+ */
+export class ArgoRefresher {
+  private readonly api: k8s.KubernetesObjectApi;
+
+  constructor(kc: k8s.KubeConfig, private readonly opts: { readonly mode: 'hard' | 'normal'; readonly onError?: (e: unknown) => void }) {
+    this.api = k8s.KubernetesObjectApi.makeApiClient(kc);
+  }
+
+  async refresh(namespace: string, applications: readonly string[]): Promise<void> {
+    await Promise.all(applications.map(async (name) => {
+      try {
+        await this.api.patch(
+          { apiVersion: 'argoproj.io/v1alpha1', kind: 'Application', metadata: { name, namespace, annotations: { [REFRESH_ANNOTATION]: this.opts.mode } } },
+          undefined, undefined, 'paddock', undefined, k8s.PatchStrategy.MergePatch,
+        );
+      } catch (e) {
+        if (status(e) !== 404) this.opts.onError?.(e);
+      }
+    }));
+  }
+}

@@ -1,0 +1,42 @@
+/**
+ * After each pushed commit, ask Argo CD to look at the Applications it changed now, rather than
+ * at its next poll (`PADDOCK_ARGO_REFRESH`: `hard`, `normal`, or `off`). On by default (`hard`)
+ * when KUBECONFIG names a cluster; in a pod only when asked for, since PaddockControlPlane does
+ * not grant `patch` on Applications yet (issue 11). Without a cluster it does nothing.
+ */
+import { UserError } from '../errors.ts';
+import type { CommitInfo, Committer } from '../repo/committer.ts';
+import { logger } from '../runtime.ts';
+import { applicationsChangedBy } from '../synth/layout.ts';
+import { ArgoRefresher, clusterConfig } from '../watch/cluster.ts';
+import { setting } from '../config.ts';
+
+export interface AfterCommit {
+  /** Starts the refresh for this commit's Applications (errors are logged, never thrown). */
+  after(c: CommitInfo): void;
+  /** Waits for the refreshes under way (a one-shot command, before it exits). */
+  flush(): Promise<void>;
+}
+
+export function argoRefresh(committer: () => Committer | undefined): AfterCommit | undefined {
+  const inPodOnly = !!process.env.KUBERNETES_SERVICE_HOST && !process.env.KUBECONFIG;
+  const mode = setting(undefined, 'PADDOCK_ARGO_REFRESH', inPodOnly ? 'off' : 'hard');
+  if (mode === 'off') return undefined;
+  if (mode !== 'hard' && mode !== 'normal') throw new UserError('InvalidConfig', `PADDOCK_ARGO_REFRESH "${mode}" must be hard, normal or off`);
+  const kc = clusterConfig();
+  if (!kc) return undefined;
+  const refresher = new ArgoRefresher(kc, { mode, onError: (e) => logger.warn({ err: String((e as Error)?.message ?? e) }, 'asking Argo CD to refresh failed; it will see the commit at its next poll') });
+  const pending = new Set<Promise<void>>();
+  return {
+    after(c) {
+      const namespace = committer()?.view().state.settings?.argo.namespace;
+      const apps = applicationsChangedBy(c.paths);
+      if (!namespace || !apps.length) return;
+      const p = refresher.refresh(namespace, apps).finally(() => pending.delete(p));
+      pending.add(p);
+    },
+    async flush() {
+      await Promise.all(pending);
+    },
+  };
+}

@@ -1,0 +1,124 @@
+/**
+ * Argo CD in the loop: a real Argo CD (scripts/argocd-up: v3.6.1's application controller and
+ * repo server, out of cluster, against the tier's kube-apiserver) syncs paddock's manifests
+ * repo over `git daemon`, and prunes what paddock removes. Observed in the API server, not in
+ * the repo.
+ *
+ * argocd-up builds Argo CD the first time (several minutes; .ci/run does it as its own step), so
+ * this file's setup may take that long. A machine where it cannot build or start fails here with
+ * argocd-up's reason.
+ */
+import path from 'node:path';
+import { AppsV1Api, CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { gcUrl } from '../../constructs/private/gc-token.ts';
+import { paddock, startServe, type ServeProcess } from '../helpers/cli.ts';
+import { freePort, GitDaemon } from '../helpers/git-daemon.ts';
+import { bareRepo, gitOut } from '../helpers/repo.ts';
+import { definitionsDir } from '../helpers/synth.ts';
+import { adminKubeConfig, exec, kubectl, ROOT, theCluster, unique } from './helpers.ts';
+
+const cluster = theCluster();
+const SECRET = 'argocd-e2e-secret';
+const NS = 'argocd';
+
+const groupsSource = (prefix: string, n: number) => `
+import { ApiObject } from 'cdk8s';
+import { Environment } from 'paddock';
+export default (scope) => {
+  for (let i = 0; i < ${n}; i++) {
+    const env = new Environment(scope, '${prefix}-' + i, { namespace: '${prefix}-' + i });
+    new ApiObject(env, 'cm', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'settings' }, data: { i: String(i) } });
+    new ApiObject(env, 'app', { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'app' },
+      spec: { replicas: 1, selector: { matchLabels: { app: 'a' } }, template: { metadata: { labels: { app: 'a' } }, spec: { containers: [{ name: 'app', image: 'busybox:1.36' }] } } } });
+  }
+};`;
+
+async function exists(f: () => Promise<unknown>): Promise<boolean> {
+  try {
+    await f();
+    return true;
+  } catch (e) {
+    if ((e as { code?: number }).code === 404) return false;
+    throw e;
+  }
+}
+
+describe.skipIf(!cluster)('Argo CD syncs and prunes paddock\'s repo', () => {
+  let admin: KubeConfig;
+  let core: CoreV1Api;
+  let apps: AppsV1Api;
+  let custom: CustomObjectsApi;
+  let daemon: GitDaemon | undefined;
+  let serve: ServeProcess | undefined;
+  const prefix = unique('e2e');
+  const project = unique('p');
+
+  beforeAll(async () => {
+    const up = await exec(path.join(ROOT, 'scripts/argocd-up'), [], { timeoutMs: 1_500_000 });
+    if (up.code !== 0) throw new Error(`scripts/argocd-up failed (exit ${up.code}); Argo CD is needed for this file:\n${up.stderr.slice(-3000)}`);
+    admin = adminKubeConfig();
+    core = admin.makeApiClient(CoreV1Api);
+    apps = admin.makeApiClient(AppsV1Api);
+    custom = admin.makeApiClient(CustomObjectsApi);
+  }, 1_600_000);
+
+  afterAll(async () => {
+    await serve?.stop();
+    // Tear down: the app of apps stops syncing, the groups' Applications go (their finalizers
+    // delete their objects), then the app of apps and, by hand, the projects it leaves.
+    await kubectl(['patch', 'application', 'paddock-root', '-n', NS, '--type', 'merge', '-p', '{"spec":{"syncPolicy":null}}']);
+    await kubectl(['delete', 'applications', '-n', NS, '-l', 'app.kubernetes.io/managed-by=paddock,paddock.dev/group', '--wait=true', '--timeout=120s']);
+    // The projects carry Delete=false, so the app of apps' own project outlives its deletion.
+    const root = await kubectl(['delete', 'application', 'paddock-root', '-n', NS, '--ignore-not-found', '--wait=true', '--timeout=60s']);
+    expect(root.code, root.stderr).toBe(0);
+    await kubectl(['delete', 'appprojects', project, `${project}-apps`, '-n', NS, '--ignore-not-found']);
+    await daemon?.stop();
+  });
+
+  const application = (name: string) => custom.getNamespacedCustomObject({ group: 'argoproj.io', version: 'v1alpha1', namespace: NS, plural: 'applications', name }) as Promise<any>;
+  const groupObjectsExist = async (g: string) => (await exists(() => core.readNamespacedConfigMap({ name: 'settings', namespace: g }))) || (await exists(() => apps.readNamespacedDeployment({ name: 'app', namespace: g })));
+
+  it('GIVEN paddock push and the app of apps applied THEN every group is synced into the cluster; a pod\'s GC call removes exactly its group; an idle repo is not synced again and again', async () => {
+    const remote = await bareRepo();
+    daemon = await GitDaemon.start(path.dirname(remote));
+    const url = daemon.url(remote);
+    const dir = definitionsDir({ 'groups.ts': groupsSource(prefix, 3) });
+    const port = await freePort();
+    const env = { PADDOCK_GC_SECRET: SECRET, PADDOCK_SIDECAR_URL: `http://127.0.0.1:${port}`, PADDOCK_ARGO_PROJECT: project, KUBECONFIG: undefined };
+    const pushed = await paddock(['push', '--repo', url, '--definitions', dir], { env });
+    expect(pushed.code, pushed.stderr).toBe(0);
+
+    // Once, as paddock up prints it: the root project and the app of apps.
+    for (const f of [`apps/${project}-apps.appproject.yaml`, 'apps/paddock-root.yaml']) {
+      const r = await kubectl(['apply', '-n', NS, '-f', '-'], gitOut(remote, 'show', `main:${f}`));
+      expect(r.code, r.stderr).toBe(0);
+    }
+    for (let i = 0; i < 3; i++) {
+      await expect.poll(() => groupObjectsExist(`${prefix}-${i}`), { timeout: 90_000, interval: 1_000 }).toBe(true);
+    }
+    await expect.poll(async () => (await application(`${prefix}-0`)).status?.sync?.status, { timeout: 60_000, interval: 1_000 }).toBe('Synced');
+    const cm = await core.readNamespacedConfigMap({ name: 'settings', namespace: `${prefix}-1` });
+    expect(cm.metadata?.labels).toMatchObject({ 'paddock.dev/group': `${prefix}-1`, group_id: `${prefix}-1`, 'app.kubernetes.io/managed-by': 'paddock' });
+
+    // Idle and synced: the root app is not synced again (it was, endlessly, with directory: {recurse: false}).
+    await expect.poll(async () => (await application('paddock-root')).status?.sync?.status, { timeout: 60_000, interval: 1_000 }).toBe('Synced');
+    const before = ((await application('paddock-root')).status?.history ?? []).length;
+    await new Promise((r) => setTimeout(r, 30_000));
+    const root = await application('paddock-root');
+    expect(root.status?.sync?.status).toBe('Synced');
+    expect((root.status?.history ?? []).length).toBe(before);
+
+    // A pod of group 1 says it is done: its objects and Application go, the others stay. The
+    // sidecar has the cluster (KUBECONFIG), so after its push it asks Argo CD to look now: with
+    // Argo CD's 3-minute poll and revision cache, nothing would happen within this wait otherwise.
+    serve = await startServe(['--repo', url, '--definitions', dir, '--listen', `127.0.0.1:${port}`], { PADDOCK_GC_SECRET: SECRET, PADDOCK_SIDECAR_URL: `http://127.0.0.1:${port}`, PADDOCK_ARGO_PROJECT: project, KUBECONFIG: process.env.KUBECONFIG! });
+    const gone = `${prefix}-1`;
+    const r = await fetch(gcUrl(`http://127.0.0.1:${port}`, SECRET, gone), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ label: `group_id=${gone}` }) });
+    expect(r.status).toBe(202);
+    await expect.poll(() => exists(() => application(gone)), { timeout: 90_000, interval: 1_000 }).toBe(false);
+    await expect.poll(() => groupObjectsExist(gone), { timeout: 60_000, interval: 1_000 }).toBe(false);
+    expect(await groupObjectsExist(`${prefix}-0`)).toBe(true);
+    expect(await groupObjectsExist(`${prefix}-2`)).toBe(true);
+  }, 600_000);
+});
