@@ -95,7 +95,7 @@ export async function loadDefinitions(dir: string, files?: readonly string[]): P
 async function loadTogether(absFiles: readonly string[]): Promise<Array<Definition | DefinitionError>> {
   const b = await bundle(absFiles);
   const exports = evaluate(path.join(path.dirname(absFiles[0]), '(definitions)'), b.code);
-  return absFiles.map((abs, i) => definitionOf(abs, exports[`d${i}`], b.inputs.get(abs)!));
+  return absFiles.map((abs, i) => definitionOf(abs, exports[`d${i}`], b.inputs.get(abs)!, b.texts));
 }
 
 async function loadAlone(abs: string): Promise<Definition | DefinitionError> {
@@ -106,27 +106,32 @@ async function loadAlone(abs: string): Promise<Definition | DefinitionError> {
     return new DefinitionError(displayPath(abs), buildErrorLine(e));
   }
   try {
-    return definitionOf(abs, evaluate(abs, b.code).d0, b.inputs.get(abs)!);
+    return definitionOf(abs, evaluate(abs, b.code).d0, b.inputs.get(abs)!, b.texts);
   } catch (e) {
     return new DefinitionError(displayPath(abs), `fails to load: ${firstLine(e)}`);
   }
 }
 
-function definitionOf(abs: string, exports: Record<string, any> | undefined, inputs: string[]): Definition | DefinitionError {
+function definitionOf(abs: string, exports: Record<string, any> | undefined, inputs: string[], texts: ReadonlyMap<string, string>): Definition | DefinitionError {
   const file = displayPath(abs);
   const build = exports?.default;
   if (typeof build !== 'function') return new DefinitionError(file, 'must default-export a function (scope) => { ... } that adds constructs to scope');
-  return { file, absPath: abs, build, inputs, digest: inputsDigest(path.dirname(abs), inputs) };
+  return { file, absPath: abs, build, inputs, digest: inputsDigest(path.dirname(abs), inputs, texts) };
 }
 
-function inputsDigest(dir: string, inputs: readonly string[]): string {
+/** The digest of the very text the bundle was built from (`texts`), so a file replaced meanwhile cannot be digested as another version than the one that runs. */
+function inputsDigest(dir: string, inputs: readonly string[], texts: ReadonlyMap<string, string>): string {
   const h = createHash('sha256');
   for (const f of inputs) {
     h.update(path.relative(dir, f)).update('\0');
-    try {
-      h.update(readFileSync(f)).update('\0');
-    } catch {
-      h.update('(unreadable)\0');
+    const text = texts.get(f);
+    if (text !== undefined) h.update(text).update('\0');
+    else {
+      try {
+        h.update(readFileSync(f)).update('\0'); // read by esbuild itself (JSON and the like)
+      } catch {
+        h.update('(unreadable)\0');
+      }
     }
   }
   return h.digest('hex');
@@ -149,10 +154,13 @@ interface Bundle {
   readonly code: string;
   /** Per definition file: every local file it is made of, itself included. */
   readonly inputs: Map<string, string[]>;
+  /** The text of each local module as the bundle read it, by absolute path. */
+  readonly texts: Map<string, string>;
 }
 
 async function bundle(absFiles: readonly string[]): Promise<Bundle> {
   const workDir = path.dirname(absFiles[0]);
+  const texts = new Map<string, string>();
   const result = await esbuild.build({
     stdin: { contents: absFiles.map((f, i) => `export * as d${i} from ${JSON.stringify(f)};`).join('\n'), resolveDir: workDir, sourcefile: '(definitions)', loader: 'js' },
     absWorkingDir: workDir,
@@ -165,7 +173,7 @@ async function bundle(absFiles: readonly string[]): Promise<Bundle> {
     metafile: true,
     logLevel: 'silent',
     nodePaths: [OWN_NODE_MODULES],
-    plugins: [sharedModulesPlugin, importMetaPlugin],
+    plugins: [sharedModulesPlugin, importMetaPlugin(texts)],
   });
   // Each file's inputs: what it reaches through the import graph, packages left out.
   const graph = result.metafile.inputs;
@@ -181,25 +189,26 @@ async function bundle(absFiles: readonly string[]): Promise<Bundle> {
     visit(path.relative(workDir, abs) || path.basename(abs));
     inputs.set(abs, [...seen].map((p) => path.resolve(workDir, p)).sort());
   }
-  return { code: result.outputFiles[0].text, inputs };
+  return { code: result.outputFiles[0].text, inputs, texts };
 }
 
 /**
  * `import.meta` of each local module is its own file's: a declaration put in front of its first
  * line (so line numbers in errors stay right) that the IMPORT_META defines bind to.
  */
-const importMetaPlugin: esbuild.Plugin = {
+const importMetaPlugin = (texts: Map<string, string>): esbuild.Plugin => ({
   name: 'paddock-import-meta',
   setup(build) {
     build.onLoad({ filter: /\.[mc]?[jt]sx?$/ }, async (args) => {
       if (args.path.includes(`${path.sep}node_modules${path.sep}`)) return undefined;
       const text = await readFile(args.path, 'utf8');
+      texts.set(args.path, text);
       const decl = `var ${IMPORT_META['import.meta.url']} = ${JSON.stringify(pathToFileURL(args.path).href)}, ${IMPORT_META['import.meta.filename']} = ${JSON.stringify(args.path)}, ${IMPORT_META['import.meta.dirname']} = ${JSON.stringify(path.dirname(args.path))};`;
       const ext = path.extname(args.path).replace(/^\.[mc]?/, '');
       return { contents: text.startsWith('#!') ? text.replace(/^#!.*/, (l) => `//${l.slice(2)} ${decl}`) : `${decl} ${text}`, loader: ext as esbuild.Loader };
     });
   },
-};
+});
 
 /** Resolves the shared packages to this process's instances through a global registry. */
 const sharedModulesPlugin: esbuild.Plugin = {
