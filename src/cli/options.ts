@@ -84,18 +84,23 @@ function claimOf(flag: string | undefined, flagName: string, envName: string): C
 
 /** Loads a definitions directory for a one-shot command: any broken file is an error. */
 export async function loadDefinitionSet(dir: string): Promise<DefinitionSet> {
-  // The checkout's commit before and after reading: when they differ (a swap meanwhile), it is unknown.
-  const before = await checkoutCommit(dir);
-  const loaded = await loadDefinitions(dir).catch((e: NodeJS.ErrnoException) => {
-    if (e.code === 'ENOENT' || e.code === 'ENOTDIR') throw new UserError('InvalidConfig', `${dir}: no such definitions directory`);
-    throw e;
-  });
-  if (loaded.errors.length) {
-    for (const e of loaded.errors.slice(1)) console.error(`paddock: ${e.message}`);
-    throw loaded.errors[0];
+  // The checkout's commit before and after reading: when it moved meanwhile (a git-sync swap),
+  // read again, so the set is one commit's and the commit it makes can name it.
+  let after = await checkoutCommit(dir);
+  for (let tries = 0; ; tries++) {
+    const before = after;
+    const loaded = await loadDefinitions(dir).catch((e: NodeJS.ErrnoException) => {
+      if (e.code === 'ENOENT' || e.code === 'ENOTDIR') throw new UserError('InvalidConfig', `${dir}: no such definitions directory`);
+      throw e;
+    });
+    after = await checkoutCommit(dir);
+    if (before !== after && tries < 3) continue;
+    if (loaded.errors.length) {
+      for (const e of loaded.errors.slice(1)) console.error(`paddock: ${e.message}`);
+      throw loaded.errors[0];
+    }
+    return { definitions: loaded.definitions, version: 1, commit: before === after ? after : undefined };
   }
-  const after = await checkoutCommit(dir);
-  return { definitions: loaded.definitions, version: 1, commit: before === after ? after : undefined };
 }
 
 export function apiTokens(file: string | undefined): string[] {

@@ -81,10 +81,18 @@ export class Definitions {
 
   private async reload(files: readonly string[]): Promise<Change> {
     // The checkout's commit before and after reading: when they differ (a swap meanwhile), it is unknown.
-    const before = this.inGit ? await checkoutCommit(this.dir) : undefined;
+    let before = this.inGit ? await checkoutCommit(this.dir) : undefined;
     if (!before) this.inGit = false;
-    const change = await this.read(files);
-    const after = this.inGit ? await checkoutCommit(this.dir) : undefined;
+    let change = await this.read(files);
+    let after = this.inGit ? await checkoutCommit(this.dir) : undefined;
+    // The checkout moved while it was read (a git-sync swap): read it all again, so the set in
+    // force is one commit's and the commits it makes can name it.
+    for (let tries = 0; before !== after && tries < 3; tries++) {
+      before = after;
+      const again = await this.read([...new Set([...(existsSync(this.dir) ? await listDefinitionFiles(this.dir) : []), ...this.knownFiles()])]);
+      change = { adopted: [...new Set([...change.adopted, ...again.adopted])], removed: [...new Set([...change.removed, ...again.removed])], problems: again.problems };
+      after = await checkoutCommit(this.dir);
+    }
     this.commit = before === after ? after : undefined;
     return change;
   }
