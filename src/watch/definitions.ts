@@ -37,13 +37,22 @@ export class Definitions {
   /** `cache`: share the committer's, so each file's output is held once. */
   constructor(readonly dir: string, private readonly inputs: () => SynthInputs, private readonly cache = new SynthCache()) {}
 
-  /** The set in force, for the committer. */
-  current = (): DefinitionSet & { readonly broken: readonly string[] } => ({
-    definitions: [...this.byFile.values()],
-    version: this.version,
-    broken: [...this.neverLoaded].map((f) => path.basename(f)),
-    commit: this.commit,
-  });
+  /**
+   * The set in force, for the committer: published whole at the end of each reload, so a commit
+   * never pairs one checkout's definitions with another's commit.
+   */
+  current = (): DefinitionSet & { readonly broken: readonly string[] } => this.published;
+
+  private published: DefinitionSet & { readonly broken: readonly string[] } = { definitions: [], version: 0, broken: [] };
+
+  private publish(): void {
+    this.published = {
+      definitions: [...this.byFile.values()],
+      version: this.version,
+      broken: [...this.neverLoaded].map((f) => path.basename(f)),
+      commit: this.commit,
+    };
+  }
 
   /** Definition files this set knows of: in force, or never loaded. */
   knownFiles(): string[] {
@@ -94,6 +103,7 @@ export class Definitions {
       after = await checkoutCommit(this.dir);
     }
     this.commit = before === after ? after : undefined;
+    this.publish();
     return change;
   }
 
