@@ -145,7 +145,7 @@ export class RepoReader {
   private readBlobs(oids: readonly string[]): Promise<void> {
     if (!oids.length) return Promise.resolve();
     return new Promise((resolve, reject) => {
-      const p = spawn('git', ['--git-dir', this.gitDir, 'cat-file', '--batch'], { stdio: ['pipe', 'pipe', 'pipe'] });
+      const p = spawn('git', ['--git-dir', this.gitDir, 'cat-file', '--batch'], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, LC_ALL: 'C', GIT_TERMINAL_PROMPT: '0', GIT_CONFIG_NOSYSTEM: '1' } });
       const chunks: Buffer[] = [];
       let err = '';
       p.stdout.on('data', (c: Buffer) => chunks.push(c));

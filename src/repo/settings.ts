@@ -138,7 +138,7 @@ export function decideSettings(recorded: SettingsRecord | undefined, w: WriterSe
   return { record, write: changes.length > 0, changes };
 }
 
-/** A settings record as YAML text says, for `paddock settings`: one `key: value` line each. */
+/** One `key: value` line per setting, for `paddock settings` (the secret as its fingerprint's prefix). */
 export function describeSettings(r: SettingsRecord): string[] {
   return [...SETTING_KEYS.map((k) => `${k}: ${settingOf(r, k)}`), `gcSecret: fingerprint ${shortFingerprint(r.gcSecretFingerprint)}`];
 }
