@@ -6,19 +6,40 @@
  */
 import { UserError } from '../errors.ts';
 import type { CommitInfo, Committer } from '../repo/committer.ts';
-import { logger } from '../runtime.ts';
+import { commitLine, logger } from '../runtime.ts';
 import { applicationsChangedBy } from '../synth/layout.ts';
 import { ArgoRefresher, clusterConfig } from '../watch/cluster.ts';
 import { setting } from '../config.ts';
 
-export interface AfterCommit {
+/** What a command does with each commit it pushes: print its line, and ask Argo CD to refresh what it changed. */
+export interface CommitReporter {
+  readonly onCommit: (c: CommitInfo) => void;
+  /** Waits for the refreshes under way (a one-shot command, before it exits). */
+  flush(): Promise<void>;
+}
+
+/** `committer`: the committer whose view names Argo CD's namespace (it may not exist yet when this is made). */
+export function reportCommits(committer: () => Committer | undefined): CommitReporter {
+  const argo = argoRefresh(committer);
+  return {
+    onCommit(c) {
+      console.log(commitLine(c));
+      argo?.after(c);
+    },
+    async flush() {
+      await argo?.flush();
+    },
+  };
+}
+
+interface AfterCommit {
   /** Starts the refresh for this commit's Applications (errors are logged, never thrown). */
   after(c: CommitInfo): void;
   /** Waits for the refreshes under way (a one-shot command, before it exits). */
   flush(): Promise<void>;
 }
 
-export function argoRefresh(committer: () => Committer | undefined): AfterCommit | undefined {
+function argoRefresh(committer: () => Committer | undefined): AfterCommit | undefined {
   const inPodOnly = !!process.env.KUBERNETES_SERVICE_HOST && !process.env.KUBECONFIG;
   const mode = setting(undefined, 'PADDOCK_ARGO_REFRESH', inPodOnly ? 'off' : 'hard');
   if (mode === 'off') return undefined;

@@ -4,29 +4,25 @@ import { UserError } from '../errors.ts';
 import { Committer } from '../repo/committer.ts';
 import { groupOfAppPath } from '../synth/layout.ts';
 import { cliRequestId, loadDefinitionSet, repoOptions, repoSettings, requester, type RepoFlags } from './options.ts';
-import { commitLine } from '../runtime.ts';
-import { argoRefresh } from './argo.ts';
+import { reportCommits } from './argo.ts';
 
 async function withCommitter<T>(f: RepoFlags, fn: (c: Committer) => Promise<T>): Promise<T> {
   const s = repoSettings(f);
   const defs = await loadDefinitionSet(s.definitionsDir);
   let c: Committer | undefined;
-  const argo = argoRefresh(() => c);
+  const report = reportCommits(() => c);
   c = new Committer({
     repo: s.repo,
     branch: s.branch,
     definitions: () => defs,
     writer: s.writer,
     allowMassRemoval: f.allowMassRemoval,
-    onCommit: (info) => {
-      console.log(commitLine(info));
-      argo?.after(info);
-    },
+    onCommit: report.onCommit,
   });
   try {
     return await fn(c);
   } finally {
-    await argo?.flush();
+    await report.flush();
     await c.close();
   }
 }

@@ -7,14 +7,14 @@ import { DEFAULTS, parseRange, setting, tokenList, withoutCredentials } from '..
 import { UserError } from '../errors.ts';
 import type { Mailer } from '../sidecar/index.ts';
 import { mailerFromEnv } from '../sidecar/mailer.ts';
-import { commitLine, startRuntime, type Runtime, type RuntimeConfig, type RuntimeOptions } from '../runtime.ts';
+import { startRuntime, type Runtime, type RuntimeConfig, type RuntimeOptions } from '../runtime.ts';
 import { EMPTY_STATE } from '../../constructs/private/records.ts';
 import { decideSettings } from '../repo/settings.ts';
 import { SynthCache, synthInputs } from '../synth/synthesize.ts';
 import { Definitions } from '../watch/definitions.ts';
 import { Watcher } from '../watch/watcher.ts';
 import type { Committer } from '../repo/committer.ts';
-import { argoRefresh } from './argo.ts';
+import { reportCommits } from './argo.ts';
 import { apiTokens, repoOptions, repoSettings, type RepoDefaults, type RepoFlags } from './options.ts';
 
 export interface ServeFlags extends RepoFlags {
@@ -109,13 +109,7 @@ export function registerServe(program: Command): void {
     .action(async (f: ServeFlags) => {
       const cfg = runtimeConfig(f);
       let committer: Committer | undefined;
-      const argo = argoRefresh(() => committer);
-      const { runtime: rt, definitions } = await startWithDefinitions(cfg, {
-        onCommit: (c) => {
-          console.log(commitLine(c));
-          argo?.after(c);
-        },
-      });
+      const { runtime: rt, definitions } = await startWithDefinitions(cfg, { onCommit: reportCommits(() => committer).onCommit });
       committer = rt.committer;
       // The sidecar commits too, so it follows the definitions as the watcher does: with stale
       // ones, its commits would regenerate groups as they were. TTLs stay the watcher's.

@@ -4,7 +4,7 @@ import { secret } from '../config.ts';
 import { UserError } from '../errors.ts';
 import { Committer } from '../repo/committer.ts';
 import { describeSettings, settingKey, type WriterSettings } from '../repo/settings.ts';
-import { commitLine } from '../runtime.ts';
+import { reportCommits } from './argo.ts';
 import { cliRequestId, loadDefinitionSet, repoOptions, repoSettings, requester, type RepoFlags } from './options.ts';
 
 export function registerSettings(program: Command): void {
@@ -43,12 +43,15 @@ export function registerSettings(program: Command): void {
         writer = { ...s.writer, claims: {}, change: { key: settingKey(name), value } };
       }
       const defs = await loadDefinitionSet(s.definitionsDir);
-      const c = new Committer({ repo: s.repo, branch: s.branch, definitions: () => defs, writer, allowMassRemoval: f.allowMassRemoval, onCommit: (info) => console.log(commitLine(info)) });
+      let c: Committer | undefined;
+      const report = reportCommits(() => c);
+      c = new Committer({ repo: s.repo, branch: s.branch, definitions: () => defs, writer, allowMassRemoval: f.allowMassRemoval, onCommit: report.onCommit });
       try {
         const what = writer.change!.key === 'gcSecret' ? 'rotate the GC secret' : `set ${writer.change!.key}`;
         const a = await c.submit({ body: { kind: 'sync', summary: `settings(repo): ${what}` }, requestId: cliRequestId('settings'), requestedBy: requester() });
         if (!a.commit) console.log('the repo already has that setting: no commit');
       } finally {
+        await report.flush();
         await c.close();
       }
     });

@@ -9,7 +9,7 @@ import { DEFAULTS, setting, withoutCredentials } from '../config.ts';
 import { UserError } from '../errors.ts';
 import { Committer } from '../repo/committer.ts';
 import { initBareRepo } from '../repo/git.ts';
-import { commitLine, logger, type Runtime } from '../runtime.ts';
+import { logger, type Runtime } from '../runtime.ts';
 import { projectPath, ROOT_APP, rootProjectName } from '../synth/layout.ts';
 import { decideSettings } from '../repo/settings.ts';
 import { SynthCache, synthInputs } from '../synth/synthesize.ts';
@@ -17,7 +17,7 @@ import { Definitions } from '../watch/definitions.ts';
 import { LockFileElector } from '../watch/lock.ts';
 import { Watcher } from '../watch/watcher.ts';
 import { clusterConfig, DeploymentSources, LeaseElector } from '../watch/cluster.ts';
-import { argoRefresh } from './argo.ts';
+import { reportCommits } from './argo.ts';
 import { repoOptions, repoSettings, type RepoFlags } from './options.ts';
 import { runtimeConfig, serveOptions, startWithDefinitions, untilSignal, type ServeFlags } from './serve.ts';
 import { table } from './table.ts';
@@ -59,14 +59,10 @@ export function registerWatch(program: Command): void {
       const proposed = synthInputs(decideSettings(undefined, s.writer).record, EMPTY_STATE, s.writer.gcSecret);
       let committer: Committer | undefined;
       const definitions = new Definitions(path.resolve(s.definitionsDir), () => committer?.synthInputs() ?? proposed, cache);
-      const argo = argoRefresh(() => committer);
       committer = new Committer({
         cache,
         repo: s.repo, branch: s.branch, definitions: definitions.current, writer: s.writer, allowMassRemoval: f.allowMassRemoval, log: logger,
-        onCommit: (c) => {
-          console.log(commitLine(c));
-          argo?.after(c);
-        },
+        onCommit: reportCommits(() => committer).onCommit,
       });
       await committer.refresh();
       if (committer.settingsProblem) throw committer.settingsProblem;
@@ -102,13 +98,7 @@ export function registerWatch(program: Command): void {
       let runtime: Runtime | undefined;
       const cluster = clusterParts(cfg.repo);
       const sources = followSources(cluster.sources, () => watcher);
-      const argo = argoRefresh(() => runtime?.committer);
-      const started = await startWithDefinitions(cfg, {
-        onCommit: (c) => {
-          console.log(commitLine(c));
-          argo?.after(c);
-        },
-      });
+      const started = await startWithDefinitions(cfg, { onCommit: reportCommits(() => runtime?.committer).onCommit });
       runtime = started.runtime;
       if (runtime.committer.settingsProblem) {
         await runtime.stop();
