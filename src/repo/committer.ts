@@ -82,7 +82,6 @@ export interface CommitInfo {
   readonly sha: string;
   readonly subject: string;
   readonly intents: number;
-  readonly filesChanged: number;
   readonly ms: number;
   readonly retries: number;
   /** Milliseconds spent in each step of the cycle that pushed: sync (fetch + reload), synth, write (files, index, commit), push. */
@@ -493,7 +492,7 @@ export class Committer {
     this.stats.commits++;
     const ms = Math.round(performance.now() - t0);
     if (settings.changes.length) this.log.warn({ changes: settings.changes }, 'settings changed by this writer');
-    this.opts.onCommit?.({ sha, subject: message[0], intents: applied.length, filesChanged: changed.length, ms, retries, phases, settingsChanged: settings.changes, paths: changed });
+    this.opts.onCommit?.({ sha, subject: message[0], intents: applied.length, ms, retries, phases, settingsChanged: settings.changes, paths: changed });
     for (const p of batch) answer(p, outcomes.get(p)!, sha);
     return 'done';
   }
