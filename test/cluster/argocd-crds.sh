@@ -1,39 +1,41 @@
 #!/usr/bin/env bash
 # argocd-crds.sh: make Argo CD's CRDs available to tests without committing them.
 #
-# Takes manifests/crds/{application,appproject}-crd.yaml from the Argo CD Go module
-# (downloaded through the Go module proxy into the module cache, verified against
-# go.sum's checksum database like any module), copies them to
-# .cache/cluster/argocd/<version>/ and prints their paths, one per line, Application
-# first. Later runs only print the cached paths.
+# The tier has one Argo CD: the version test/cluster/argocd/go.mod pins, which scripts/argocd-up
+# builds and runs. Its CRDs come from that module (downloaded through the Go module proxy into the
+# module cache and checked against the wrapper's go.sum, like any module); they are copied to
+# .cache/cluster/argocd/<version>/ and their paths printed, one per line, Application first.
+# Later runs only print the cached paths. (Two versions in one cluster break it: a test that
+# applied older CRDs under a running newer controller pruned the fields it writes, and the app of
+# apps could then no longer be deleted.)
 #
 # Usage: test/cluster/argocd-crds.sh [--apply]
 #   --apply  also install them into the cluster named by $KUBECONFIG with
 #            `kubectl apply --server-side` and wait until they are Established.
 #            (Server-side apply is needed: the Application CRD is larger than the
 #            262144-byte limit of client-side apply's last-applied annotation.)
-#
-# ARGOCD_VERSION picks the release (default below); it must be a tag of
-# github.com/argoproj/argo-cd/v3 (or set ARGOCD_MODULE for a v2 release).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 CACHE="${PADDOCK_CLUSTER_CACHE:-$ROOT/.cache/cluster}"
-VERSION="${ARGOCD_VERSION:-v3.5.7}"
-MODULE="${ARGOCD_MODULE:-github.com/argoproj/argo-cd/v3}"
-OUT="$CACHE/argocd/$VERSION"
-CRDS=(application-crd.yaml appproject-crd.yaml)
+SRC="$ROOT/test/cluster/argocd"
+MODULE=github.com/argoproj/argo-cd/v3
+# The wrapper's go.mod needs Go 1.27; the module proxy serves the toolchain (as in argocd-up).
+TOOLCHAIN=go1.27.3
+CRDS=(application-crd.yaml appproject-crd.yaml applicationset-crd.yaml)
 
 die() { printf 'argocd-crds: error: %s\n' "$*" >&2; exit 1; }
 
-if [[ ! -s "$OUT/${CRDS[0]}" || ! -s "$OUT/${CRDS[1]}" ]]; then
+VERSION="$(sed -n "s|^[[:space:]]*$MODULE \(v[^[:space:]]*\).*|\1|p" "$SRC/go.mod" | head -n1)"
+[[ -n "$VERSION" ]] || die "no $MODULE requirement in $SRC/go.mod"
+OUT="$CACHE/argocd/$VERSION"
+
+missing() { local f; for f in "${CRDS[@]}"; do [[ -s "$OUT/$f" ]] || return 0; done; return 1; }
+if missing; then
   command -v go >/dev/null || die "go is not on PATH; it is needed to fetch $MODULE@$VERSION"
   printf 'argocd-crds: fetching %s@%s through the Go module proxy\n' "$MODULE" "$VERSION" >&2
-  # Run outside any module so the project's or the apiserver's go.mod is not involved.
-  tmp="$(mktemp -d)"
-  trap 'rm -rf "$tmp"' EXIT
-  json="$(cd "$tmp" && GOFLAGS=-mod=mod GO111MODULE=on go mod download -json "$MODULE@$VERSION")" ||
-    die "go mod download $MODULE@$VERSION failed: $json"
+  json="$(cd "$SRC" && GOTOOLCHAIN=$TOOLCHAIN GOFLAGS=-mod=readonly go mod download -json "$MODULE")" ||
+    die "go mod download $MODULE ($VERSION) failed: $json"
   dir="$(printf '%s\n' "$json" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",\{0,1\}$/\1/p')"
   [[ -n "$dir" && -d "$dir/manifests/crds" ]] || die "no manifests/crds in $MODULE@$VERSION ($json)"
   mkdir -p "$OUT"
@@ -50,7 +52,7 @@ if [[ "${1:-}" == "--apply" ]]; then
     kubectl apply --server-side --force-conflicts --field-manager=paddock-tests -f "$OUT/$f" >&2
   done
   kubectl wait --for=condition=Established --timeout=60s \
-    crd/applications.argoproj.io crd/appprojects.argoproj.io >&2
+    crd/applications.argoproj.io crd/appprojects.argoproj.io crd/applicationsets.argoproj.io >&2
 elif [[ -n "${1:-}" ]]; then
   die "unknown argument: $1 (only --apply)"
 fi

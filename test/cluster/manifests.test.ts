@@ -21,9 +21,14 @@ const EXPECTED_WARNINGS = [/^Warning: metadata\.finalizers: "resources-finalizer
 const out = cluster ? await synth() : '';
 const files: ManifestFile[] = cluster ? [...(await manifestFiles(out, 'apps')), ...(await manifestFiles(out, 'groups'))] : [];
 
-/** Server-side dry-run apply of one file, as `kubectl apply --server-side` validates it (fieldValidation=Strict). */
+/**
+ * Server-side dry-run apply of one file, as `kubectl apply --server-side` validates it
+ * (fieldValidation=Strict). --force-conflicts: an object of that name another file of the tier
+ * holds (argocd.test.ts applies a real app of apps) has other field managers, which says nothing
+ * about this file; a dry run takes nothing from them.
+ */
 function dryRun(file: string): Promise<Run> {
-  return kubectl(['apply', '--server-side', '--dry-run=server', `--field-manager=${FIELD_MANAGER}`, '--validate=strict', '-f', file, '-o', 'json']);
+  return kubectl(['apply', '--server-side', '--dry-run=server', '--force-conflicts', `--field-manager=${FIELD_MANAGER}`, '--validate=strict', '-f', file, '-o', 'json']);
 }
 
 function unexpectedWarnings(stderr: string): string[] {
