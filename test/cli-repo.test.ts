@@ -3,7 +3,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import YAML from 'yaml';
 import { paddock, run, startServe } from './helpers/cli.ts';
-import { bareRepo, commitCount, gitOut, groupsSource, remoteFile, remoteFiles } from './helpers/repo.ts';
+import { bareRepo, commitCount, gitOut, groupApp, groupsSource, remoteFile, remoteFiles } from './helpers/repo.ts';
 import { definitionsDir, tempDir } from './helpers/synth.ts';
 
 const env = { PADDOCK_GC_SECRET: 'cli-secret', PADDOCK_SIDECAR_URL: 'http://127.0.0.1:0' };
@@ -27,8 +27,8 @@ describe('paddock push / demolish / revive / status', () => {
     await paddock(['push', '--repo', remote, '--definitions', dir], { env });
     const d = await paddock(['demolish', '--repo', remote, '--definitions', dir, 'g-1', 'g-2'], { env });
     expect(d.code).toBe(0);
-    expect(remoteFiles(remote)).not.toContain('apps/g-1.yaml');
-    expect(remoteFiles(remote)).not.toContain('apps/g-2.yaml');
+    expect(groupApp(remote, 'g-1')).toBe('emptied');
+    expect(groupApp(remote, 'g-2')).toBe('emptied');
     expect(YAML.parse(remoteFile(remote, 'state/removals/g-1.yaml')).reason).toBe('demolish');
     expect(commitCount(remote)).toBe(2); // both removals in one commit
 
@@ -54,7 +54,8 @@ describe('paddock push / demolish / revive / status', () => {
     expect(none.stderr.trim()).toBe('paddock: name the groups to demolish, or give --all');
     const all = await paddock(['demolish', '--repo', remote, '--definitions', dir, '--all'], { env });
     expect(all.code).toBe(0);
-    expect(remoteFiles(remote).filter((f) => f.startsWith('apps/'))).toEqual(['apps/paddock-apps.appproject.yaml', 'apps/paddock-root.yaml', 'apps/paddock.appproject.yaml']);
+    expect([0, 1, 2].map((i) => groupApp(remote, `g-${i}`))).toEqual(['emptied', 'emptied', 'emptied']);
+    expect(remoteFiles(remote).filter((f) => f.startsWith('groups/'))).toEqual([]);
   });
 
   it('GIVEN an unreachable remote WHEN pushed THEN one line says so, exit 1', async () => {
@@ -91,7 +92,7 @@ describe('paddock serve and the seed curl', () => {
       expect(JSON.parse(r.stdout)).toMatchObject({ group: 'g-1', status: 'removed' });
       expect(commitCount(remote)).toBe(before + 1);
       const files = remoteFiles(remote);
-      expect(files).not.toContain('apps/g-1.yaml');
+      expect(groupApp(remote, 'g-1')).toBe('emptied');
       expect(files.some((f) => f.startsWith('groups/g-1/'))).toBe(false);
       expect(files).toContain('apps/g-0.yaml');
       expect(files).toContain('apps/g-2.yaml');
@@ -99,9 +100,9 @@ describe('paddock serve and the seed curl', () => {
 
       const again = await paddock(['push', '--repo', remote, '--definitions', dir], { env: here });
       expect(again.stdout.trim(), again.stderr).toBe('nothing changed: no commit');
-      expect(remoteFiles(remote)).not.toContain('apps/g-1.yaml');
+      expect(groupApp(remote, 'g-1')).toBe('emptied');
       await paddock(['revive', '--repo', remote, '--definitions', dir, 'g-1'], { env: here });
-      expect(remoteFiles(remote)).toContain('apps/g-1.yaml');
+      expect(groupApp(remote, 'g-1')).toBe('active');
     } finally {
       await serve.stop();
     }
@@ -123,7 +124,7 @@ describe('paddock serve and the seed curl', () => {
       const { gcUrl } = await import('../constructs/private/gc-token.ts');
       const r = await fetch(gcUrl(`http://127.0.0.1:${port}`, 'cli-secret', 'g-0'), { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"group":"g-0"}' });
       expect(r.status).toBe(202);
-      expect(remoteFiles(remote)).not.toContain('apps/g-0.yaml');
+      expect(groupApp(remote, 'g-0')).toBe('emptied');
       expect(value()).toBe('two');
     } finally {
       await serve.stop();

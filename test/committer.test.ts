@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { isUserError } from '../src/errors.ts';
-import { bareRepo, commitCount, committer, gitOut, groupsSource, loadSet, remoteFile, remoteFiles, rid } from './helpers/repo.ts';
+import { bareRepo, commitCount, committer, gitOut, groupApp, groupsSource, loadSet, remoteFile, remoteFiles, rid } from './helpers/repo.ts';
 import { tempDir } from './helpers/synth.ts';
 
 describe('the committer', () => {
@@ -35,9 +35,9 @@ describe('the committer', () => {
     const a = await c.submit({ body: { kind: 'remove', group: 'g-1', reason: 'gc' }, requestId: id, requestedBy: 'pod in g-1' });
     expect(a.outcome.status).toBe('applied');
     const files = remoteFiles(remote);
-    expect(files).not.toContain('apps/g-1.yaml');
-    expect(files.some((f) => f.startsWith('groups/g-1/'))).toBe(false);
-    expect(files).toContain('apps/g-0.yaml');
+    expect(groupApp(remote, 'g-1')).toBe('emptied');
+    expect(files).toContain('retired/README.md');
+    expect(groupApp(remote, 'g-0')).toBe('active');
     expect(remoteFile(remote, 'state/removals/g-1.yaml')).toMatch(/reason: gc/);
     const msg = gitOut(remote, 'log', '-1', '--format=%B', 'main');
     expect(msg.split('\n')[0]).toBe('remove(group/g-1): garbage collected at the request of its pod');
@@ -51,9 +51,10 @@ describe('the committer', () => {
     expect(again.outcome.status).toBe('unchanged');
     await c.submit({ body: { kind: 'sync', summary: 'sync(definitions): resync' }, requestId: rid(), requestedBy: 'x' });
     expect(commitCount(remote)).toBe(before);
-    expect(remoteFiles(remote)).not.toContain('apps/g-1.yaml');
+    expect(groupApp(remote, 'g-1')).toBe('emptied');
     await c.submit({ body: { kind: 'revive', group: 'g-1' }, requestId: rid(), requestedBy: 'x' });
-    expect(remoteFiles(remote)).toContain('apps/g-1.yaml');
+    expect(groupApp(remote, 'g-1')).toBe('active');
+    expect(remoteFiles(remote)).not.toContain('retired/README.md');
     expect(remoteFiles(remote)).not.toContain('state/removals/g-1.yaml');
     await c.close();
   });
@@ -80,7 +81,8 @@ describe('the committer', () => {
     expect(answers.every((x) => x.outcome.status === 'applied' && x.commit)).toBe(true);
     const files = remoteFiles(remote);
     for (let i = 0; i < 30; i++) expect(files).toContain(`state/removals/g-${i}.yaml`);
-    expect(files.filter((f) => f.startsWith('apps/'))).toEqual(['apps/paddock-apps.appproject.yaml', 'apps/paddock-root.yaml', 'apps/paddock.appproject.yaml']);
+    for (let i = 0; i < 30; i++) expect(groupApp(remote, `g-${i}`)).toBe('emptied');
+    expect(files.filter((f) => f.startsWith('groups/'))).toEqual([]);
     expect(gitOut(remote, 'rev-list', '--merges', 'main')).toBe('');
     expect(commitCount(remote)).toBeLessThan(30);
     await Promise.all([a.close(), b.close()]);

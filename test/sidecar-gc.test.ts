@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gcUrl } from '../constructs/private/gc-token.ts';
-import { gitOut, groupsSource, remoteFiles } from './helpers/repo.ts';
+import { gitOut, groupApp, groupsSource, remoteFiles } from './helpers/repo.ts';
 import { call, startSidecar, type TestSidecar } from './helpers/sidecar.ts';
 import { TEST_SECRET } from './helpers/synth.ts';
 
@@ -17,7 +17,7 @@ describe('POST /gc/<token>', () => {
     expect(r.status).toBe(202);
     expect(r.body).toMatchObject({ group: 'g-0', status: 'removed' });
     expect(gitOut(s.remote, 'rev-parse', 'main')).toBe(r.body.commit);
-    expect(remoteFiles(s.remote)).not.toContain('apps/g-0.yaml');
+    expect(groupApp(s.remote, 'g-0')).toBe('emptied');
     expect(remoteFiles(s.remote)).toContain('state/removals/g-0.yaml');
   });
 

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { poolSource, remoteFile, remoteFiles } from './helpers/repo.ts';
+import { groupApp, poolSource, remoteFile, remoteFiles } from './helpers/repo.ts';
 import { call, startSidecar, type TestSidecar } from './helpers/sidecar.ts';
 
 describe('Boskos-compatible leases', () => {
@@ -67,12 +67,11 @@ describe('Boskos-compatible leases', () => {
     expect(remoteFiles(s.remote)).toContain('apps/proj-1.yaml');
     const r = await q('/release', { name: 'proj-1', dest: 'dirty', owner: 'alice' });
     expect([r.status, r.body.state, r.body.owner]).toEqual([200, 'dirty', '']);
-    expect(remoteFiles(s.remote)).not.toContain('apps/proj-1.yaml');
-    expect(remoteFiles(s.remote).some((f) => f.startsWith('groups/proj-1/'))).toBe(false);
+    expect(groupApp(s.remote, 'proj-1')).toBe('emptied');
     expect(await s.ranch.janitor(60_000)).toEqual([]); // too soon
     now = new Date(now.getTime() + 61_000);
     expect(await s.ranch.janitor(60_000)).toEqual(['proj-1']);
-    expect(remoteFiles(s.remote)).toContain('apps/proj-1.yaml');
+    expect(groupApp(s.remote, 'proj-1')).toBe('active');
     expect(s.ranch.get('proj-1')?.state).toBe('free');
   });
 
@@ -80,7 +79,7 @@ describe('Boskos-compatible leases', () => {
     now = new Date(now.getTime() + 31 * 60_000);
     const reaped = await s.ranch.reap(30 * 60_000);
     expect(reaped.sort()).toEqual(['proj-2', 'proj-3']);
-    expect(remoteFiles(s.remote)).not.toContain('apps/proj-2.yaml');
+    expect(groupApp(s.remote, 'proj-2')).toBe('emptied');
   });
 
   it('GIVEN metric WHEN asked THEN current states, owners (singular key) and moves since start', async () => {

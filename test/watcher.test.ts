@@ -6,7 +6,7 @@ import type { Committer } from '../src/repo/committer.ts';
 import { Definitions } from '../src/watch/definitions.ts';
 import { LockFileElector } from '../src/watch/lock.ts';
 import { Watcher } from '../src/watch/watcher.ts';
-import { bareRepo, commitCount, committer, gitOut, remoteFile, remoteFiles } from './helpers/repo.ts';
+import { bareRepo, commitCount, committer, gitOut, groupApp, remoteFile, remoteFiles } from './helpers/repo.ts';
 import { definitionsDir, inputs, tempDir } from './helpers/synth.ts';
 
 const cm = (group: string, value: string, extra = '') => `
@@ -85,7 +85,7 @@ describe('the watcher', () => {
     w.changed(path.join(dir, 'b.ts'));
     await w.flush();
     expect(commitCount(remote)).toBe(n + 2);
-    expect(remoteFiles(remote)).not.toContain('apps/b.yaml');
+    expect(groupApp(remote, 'b')).toBe('emptied');
     expect(remoteFiles(remote).some((f) => f.startsWith('groups/b/'))).toBe(false);
     expect(remoteFiles(remote)).toContain('apps/a.yaml');
     await w.stop();
@@ -133,8 +133,16 @@ describe('the watcher', () => {
     await w2.start();
     expect(await w2.tick()).toEqual(['a']);
     expect(YAML.parse(remoteFile(s.remote, 'state/removals/a.yaml'))).toMatchObject({ group: 'a', reason: 'ttl' });
-    expect(remoteFiles(s.remote)).not.toContain('apps/a.yaml');
-    expect(remoteFiles(s.remote)).toContain('apps/b.yaml');
+    expect(groupApp(s.remote, 'a')).toBe('emptied');
+    expect(groupApp(s.remote, 'b')).toBe('active');
+    expect(await w2.tick()).toEqual([]);
+    // Ten minutes on (the default), Argo CD has pruned through the emptied Application: the leader deletes it.
+    now = new Date('2026-11-23T13:10:00.000Z');
+    expect(await w2.tick()).toEqual([]);
+    now = new Date('2026-11-23T13:10:01.000Z');
+    expect(await w2.tick()).toEqual(['a']);
+    expect(gitOut(s.remote, 'log', '-1', '--format=%s%n%b', 'main')).toMatch(/^retire\(group\/a\): delete its emptied Application\n[^]*Paddock-Requested-By: paddock watcher \S+ \(retire\)/);
+    expect(groupApp(s.remote, 'a')).toBe('absent');
     expect(await w2.tick()).toEqual([]);
     await w2.stop();
     await c2.close();
@@ -167,7 +175,7 @@ describe('a definitions directory published by a symlink swap (git-sync)', () =>
     expect(commitCount(remote)).toBe(n + 1);
     expect(YAML.parse(remoteFile(remote, 'groups/a/configmap-settings.yaml')).data.value).toBe('two');
     expect(remoteFiles(remote)).toContain('apps/c.yaml');
-    expect(remoteFiles(remote)).not.toContain('apps/b.yaml');
+    expect(groupApp(remote, 'b')).toBe('emptied');
     expect(said.some((l) => l.startsWith(`definitions: ${link} now resolves to `))).toBe(true);
     await w.stop();
     await c.close();

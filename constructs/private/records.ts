@@ -112,6 +112,22 @@ export const SourceRecordSchema = z.object({
 }).strict();
 export type SourceRecord = z.infer<typeof SourceRecordSchema>;
 
+/**
+ * `state/retiring/<group>.yaml`: a group that left `apps/` (removed, its definition or lease gone)
+ * while Argo CD prunes its objects. Its Application stays, emptied (`retiredApplication`), until
+ * the leader's `retire` deletes the record; `since` is when it was emptied. Where its objects were
+ * is kept so the project still lets Argo CD reach them.
+ */
+export const RetiringRecordSchema = z.object({
+  group: z.string().regex(dnsLabel),
+  since: timestamp,
+  namespace: z.string().regex(dnsLabel),
+  destination: z.union([z.object({ server: z.string().min(1) }).strict(), z.object({ name: z.string().min(1) }).strict()]),
+  /** Cluster-scoped kinds among its objects, which the project must keep allowing. */
+  clusterKinds: z.array(z.object({ group: z.string(), kind: z.string().min(1) }).strict()).optional(),
+}).strict();
+export type RetiringRecord = z.infer<typeof RetiringRecordSchema>;
+
 /** Everything synthesis reads from `state/`. */
 export interface StateRecords {
   readonly groups: ReadonlyMap<string, GroupRecord>;
@@ -123,6 +139,8 @@ export interface StateRecords {
   readonly leases: ReadonlyMap<string, LeaseRecord>;
   /** Live clone sources, by `<namespace>/<name>`. */
   readonly sources: ReadonlyMap<string, SourceRecord>;
+  /** Groups whose emptied Application is still in `apps/`. */
+  readonly retiring: ReadonlyMap<string, RetiringRecord>;
   /** Undefined until the first commit that records them. */
   readonly settings?: SettingsRecord;
 }
@@ -134,6 +152,7 @@ export const EMPTY_STATE: StateRecords = {
   workspaces: new Map(),
   leases: new Map(),
   sources: new Map(),
+  retiring: new Map(),
 };
 
 /** Where each record lives in the manifests repo. */
@@ -144,6 +163,7 @@ export const recordPath = {
   workspace: (name: string) => `state/workspaces/${name}.yaml`,
   lease: (type: string, name: string) => `state/leases/${type}/${name}.yaml`,
   source: (namespace: string, name: string) => `state/sources/${namespace}/${name}.yaml`,
+  retiring: (group: string) => `state/retiring/${group}.yaml`,
   settings: () => 'state/settings.yaml',
 };
 

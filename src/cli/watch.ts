@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
+import { formatDuration, parseDuration } from '../../constructs/private/duration.ts';
 import { gcUrl } from '../../constructs/private/gc-token.ts';
 import { EMPTY_STATE, type SettingsRecord } from '../../constructs/private/records.ts';
 import { DEFAULTS, setting, withoutCredentials } from '../config.ts';
@@ -15,7 +16,7 @@ import { decideSettings } from '../repo/settings.ts';
 import { SynthCache, synthInputs } from '../synth/synthesize.ts';
 import { Definitions } from '../watch/definitions.ts';
 import { LockFileElector } from '../watch/lock.ts';
-import { Watcher } from '../watch/watcher.ts';
+import { DEFAULT_RETIRE_AFTER_MS, Watcher } from '../watch/watcher.ts';
 import { clusterConfig, DeploymentSources, LeaseElector } from '../watch/cluster.ts';
 import { reportCommits } from './argo.ts';
 import { repoOptions, repoSettings, type RepoFlags } from './options.ts';
@@ -47,9 +48,22 @@ function lockFileFor(repo: string): string {
   return path.join(STATE_DIR, 'locks', `watch-${key}.lock`);
 }
 
+/** How long a removed group's emptied Application stays in `apps/` (the leader's `retire`). */
+function retireOption(c: Command): Command {
+  return c.option('--retire-after <duration>', 'how long a removed group\'s emptied Application stays for Argo CD to prune through it (env PADDOCK_RETIRE_AFTER; default 10m)');
+}
+
+function retireAfterMs(f: { retireAfter?: string }): number {
+  const value = setting(f.retireAfter, 'PADDOCK_RETIRE_AFTER', formatDuration(DEFAULT_RETIRE_AFTER_MS));
+  const ms = parseDuration(value);
+  if (ms === undefined) throw new UserError('InvalidConfig', `--retire-after "${value}" is not a duration such as 10m`);
+  return ms;
+}
+
 export function registerWatch(program: Command): void {
-  repoOptions(program.command('watch').description('the watcher: re-synthesize and commit on definition changes and TTL expiry'))
-    .action(async (f: RepoFlags) => {
+  retireOption(repoOptions(program.command('watch').description('the watcher: re-synthesize and commit on definition changes and TTL expiry')))
+    .action(async (f: RepoFlags & { retireAfter?: string }) => {
+      const retireAfter = retireAfterMs(f);
       const s = repoSettings(f);
       if (!s.writer.gcSecret) throw new UserError('GcSecretMissing', 'no GC secret: set PADDOCK_GC_SECRET or give --gc-secret-file');
       let watcher: Watcher | undefined;
@@ -66,7 +80,7 @@ export function registerWatch(program: Command): void {
       });
       await committer.refresh();
       if (committer.settingsProblem) throw committer.settingsProblem;
-      watcher = new Watcher({ definitions, committer, elector: cluster.elector, sources });
+      watcher = new Watcher({ definitions, committer, elector: cluster.elector, sources, retireAfterMs: retireAfter });
       await watcher.start();
       watcher.watch();
       watcher.startTicking();
@@ -78,8 +92,9 @@ export function registerWatch(program: Command): void {
       await committer.close();
     });
 
-  serveOptions(repoOptions(program.command('up').description('the embedded default: a local bare repo, the watcher on environments/ and the sidecar on 127.0.0.1:8080; no cluster needed'), { repoDefault: DEFAULTS.upRepo }))
-    .action(async (f: ServeFlags) => {
+  retireOption(serveOptions(repoOptions(program.command('up').description('the embedded default: a local bare repo, the watcher on environments/ and the sidecar on 127.0.0.1:8080; no cluster needed'), { repoDefault: DEFAULTS.upRepo })))
+    .action(async (f: ServeFlags & { retireAfter?: string }) => {
+      const retireAfter = retireAfterMs(f);
       mkdirSync(STATE_DIR, { recursive: true });
       const gcSecret = fileSecret(path.join(STATE_DIR, 'gc-secret'));
       const apiToken = fileSecret(path.join(STATE_DIR, 'api-tokens'));
@@ -105,7 +120,7 @@ export function registerWatch(program: Command): void {
         throw runtime.committer.settingsProblem;
       }
       const definitions = started.definitions;
-      watcher = new Watcher({ definitions, committer: runtime.committer, elector: cluster.elector, sources });
+      watcher = new Watcher({ definitions, committer: runtime.committer, elector: cluster.elector, sources, retireAfterMs: retireAfter });
       await watcher.recordSources();
       watcher.watch();
       watcher.startTicking();

@@ -16,7 +16,7 @@ import { mkdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { SimpleGit } from 'simple-git';
-import type { SettingsRecord, StateRecords } from '../../constructs/private/records.ts';
+import { recordPath, type SettingsRecord, type StateRecords } from '../../constructs/private/records.ts';
 import { paddockVersion } from '../../constructs/private/version.ts';
 import { isUserError, TransientError, UserError } from '../errors.ts';
 import { groupDir, groupOfAppPath } from '../synth/layout.ts';
@@ -26,6 +26,7 @@ import { DEFINITION_ANNOTATION, synthesize, synthInputs, SynthCache, type SynthI
 import { definitionsDigest, type Definition } from '../synth/loader.ts';
 import { classifyGitError, createGit, isRetryable, isUnclear, type GitFailure } from './git.ts';
 import { applyIntent, StateDraft, type Intent, type Outcome } from './intents.ts';
+import { retiringChanges } from './retiring.ts';
 import { decideSettings, type SettingsDecision, type WriterSettings } from './settings.ts';
 
 /** The definitions the committer synthesizes with, as its owner currently knows them. */
@@ -458,6 +459,22 @@ export class Committer {
       result = await synthesize(defs.definitions, inputs(state), this.cache);
     }
 
+    // Groups leaving apps/ keep an emptied Application while Argo CD prunes their objects.
+    const broken = new Set(defs.broken ?? []);
+    const retiring = retiringChanges(snap.files, result.files, draft.retiring, new Set(result.groups.filter((g) => g.files.length).map((g) => g.name)), groupsOfBroken(broken, snap.files), now);
+    if (retiring.start.length || retiring.stop.length) {
+      for (const r of retiring.start) {
+        draft.retiring.set(r.group, r);
+        draft.write(recordFile.retiring(r));
+      }
+      for (const g of retiring.stop) {
+        draft.retiring.delete(g);
+        draft.remove(recordPath.retiring(g));
+      }
+      state = stateOf(draft);
+      result = await synthesize(defs.definitions, inputs(state), this.cache);
+    }
+
     // The new tree: state writes, and the synth's files in place of the old owned files.
     const files = new Map<string, string>();
     for (const [p, c] of snap.files) if (!isOwnedPath(p)) files.set(p, c);
@@ -466,7 +483,7 @@ export class Committer {
       else files.set(p, c);
     }
     for (const [p, c] of result.files) files.set(p, c);
-    if (defs.broken?.length) keepGroupsOf(new Set(defs.broken), snap.files, files);
+    if (broken.size) keepGroupsOf(broken, snap.files, files);
     const changed = diff(snap.files, files);
     phases.synth = lap();
 
@@ -676,7 +693,7 @@ function firstLine(e: unknown): string {
 }
 
 function stateOf(d: StateDraft): StateRecords {
-  return { groups: d.groups, removals: d.removals, releases: d.releases, workspaces: d.workspaces, leases: d.leases, sources: d.sources, ...(d.settings ? { settings: d.settings } : {}) };
+  return { groups: d.groups, removals: d.removals, releases: d.releases, workspaces: d.workspaces, leases: d.leases, sources: d.sources, retiring: d.retiring, ...(d.settings ? { settings: d.settings } : {}) };
 }
 
 function committedGroups(files: ReadonlyMap<string, string>): Set<string> {
@@ -688,13 +705,25 @@ function committedGroups(files: ReadonlyMap<string, string>): Set<string> {
   return out;
 }
 
-/** Copies from `before` the Application and files of every group whose definition file is in `broken` and that `after` lacks. */
-export function keepGroupsOf(broken: ReadonlySet<string>, before: ReadonlyMap<string, string>, after: Map<string, string>): void {
+/** The groups in `before` whose Application names a definition file in `broken`. */
+function groupsOfBroken(broken: ReadonlySet<string>, before: ReadonlyMap<string, string>): Set<string> {
+  const out = new Set<string>();
+  if (!broken.size) return out;
+  const annotation = new RegExp(`^\\s+${DEFINITION_ANNOTATION.replace(/[./]/g, '\\$&')}: "?([^"\\n]+)"?$`, 'm');
   for (const [p, text] of before) {
     const group = groupOfAppPath(p);
-    if (!group || after.has(p)) continue;
-    const def = new RegExp(`^\\s+${DEFINITION_ANNOTATION.replace(/[./]/g, '\\$&')}: "?([^"\\n]+)"?$`, 'm').exec(text)?.[1];
-    if (!def || !broken.has(def)) continue;
+    const def = group && annotation.exec(text)?.[1];
+    if (def && broken.has(def)) out.add(group);
+  }
+  return out;
+}
+
+/** Copies from `before` the Application and files of every group whose definition file is in `broken` and that `after` lacks. */
+export function keepGroupsOf(broken: ReadonlySet<string>, before: ReadonlyMap<string, string>, after: Map<string, string>): void {
+  const kept = groupsOfBroken(broken, before);
+  for (const [p, text] of before) {
+    const group = groupOfAppPath(p);
+    if (!group || after.has(p) || !kept.has(group)) continue;
     after.set(p, text);
     const dir = `${groupDir(group)}/`;
     for (const [q, c] of before) if (q.startsWith(dir)) after.set(q, c);

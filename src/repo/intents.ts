@@ -7,7 +7,7 @@
  */
 import {
   leaseKey, recordPath, SourceRecordSchema,
-  type LeaseRecord, type ReleaseRecord, type RemovalReason, type SettingsRecord, type SourceRecord, type StateRecords, type WorkspaceRecord,
+  type LeaseRecord, type ReleaseRecord, type RemovalReason, type RetiringRecord, type SettingsRecord, type SourceRecord, type StateRecords, type WorkspaceRecord,
 } from '../../constructs/private/records.ts';
 import { Workspace } from '../../constructs/workspace.ts';
 import { UserError } from '../errors.ts';
@@ -24,6 +24,8 @@ export interface WorkspaceRequest {
 export type IntentBody =
   | { readonly kind: 'remove'; readonly group: string; readonly reason: RemovalReason }
   | { readonly kind: 'revive'; readonly group: string }
+  /** A retiring group's emptied Application leaves `apps/` (Argo CD has pruned its objects through it). */
+  | { readonly kind: 'retire'; readonly group: string }
   | { readonly kind: 'release'; readonly record: ReleaseRecord }
   | { readonly kind: 'delete-release'; readonly service: string; readonly id: string }
   | { readonly kind: 'workspace'; readonly request: WorkspaceRequest; readonly ports: { readonly min: number; readonly max: number } }
@@ -58,6 +60,7 @@ export class StateDraft {
   readonly workspaces: Map<string, WorkspaceRecord>;
   readonly leases: Map<string, LeaseRecord>;
   readonly sources: Map<string, SourceRecord>;
+  readonly retiring: Map<string, RetiringRecord>;
   settings?: SettingsRecord;
   /** Record file path -> new content, or null when deleted. */
   readonly writes = new Map<string, string | null>();
@@ -69,6 +72,7 @@ export class StateDraft {
     this.workspaces = new Map(state.workspaces);
     this.leases = new Map(state.leases);
     this.sources = new Map(state.sources);
+    this.retiring = new Map(state.retiring);
     this.settings = state.settings;
   }
 
@@ -115,6 +119,14 @@ export function applyIntent(d: StateDraft, intent: Intent): Outcome {
       const created = { group: b.group, createdAt: at };
       d.groups.set(b.group, created);
       d.write(recordFile.group(created));
+      return { status: 'applied', subject };
+    }
+    case 'retire': {
+      const subject = `retire(group/${b.group}): delete its emptied Application`;
+      // Back meanwhile, or retired already: nothing to do.
+      if (!d.retiring.has(b.group)) return { status: 'unchanged', subject };
+      d.retiring.delete(b.group);
+      d.remove(recordPath.retiring(b.group));
       return { status: 'applied', subject };
     }
     case 'release': {

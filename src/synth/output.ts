@@ -1,18 +1,19 @@
 /**
  * Writes a synth result into a directory. Only the files paddock owns there (`README.md`,
- * `apps/`, `groups/`) are replaced; nothing else in the directory, and nothing outside it,
+ * `apps/`, `groups/`, `retired/`) are replaced; nothing else in the directory, and nothing outside it,
  * is touched. Unchanged files are not rewritten.
  */
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { readdir, readFile, rm, rmdir } from 'node:fs/promises';
 import path from 'node:path';
-import { APPS_DIR, GROUPS_DIR, README } from './layout.ts';
+import { APPS_DIR, GROUPS_DIR, README, RETIRED_DIR } from './layout.ts';
 
-export const OWNED_ROOTS = [README, APPS_DIR, GROUPS_DIR] as const;
+const OWNED_DIRS = [APPS_DIR, GROUPS_DIR, RETIRED_DIR] as const;
+export const OWNED_ROOTS = [README, ...OWNED_DIRS] as const;
 
 /** True for a repo path paddock's synth owns. */
 export function isOwnedPath(p: string): boolean {
-  return p === README || p.startsWith(`${APPS_DIR}/`) || p.startsWith(`${GROUPS_DIR}/`);
+  return p === README || OWNED_DIRS.some((d) => p.startsWith(`${d}/`));
 }
 
 export async function listOwnedFiles(dir: string): Promise<string[]> {
@@ -31,7 +32,7 @@ export async function listOwnedFiles(dir: string): Promise<string[]> {
       else out.push(p);
     }
   }
-  for (const root of [APPS_DIR, GROUPS_DIR]) await walk(root);
+  for (const root of OWNED_DIRS) await walk(root);
   try {
     await readFile(path.join(dir, README));
     out.push(README);

@@ -7,9 +7,9 @@ import path from 'node:path';
 import YAML from 'yaml';
 import type { z } from 'zod';
 import {
-  EMPTY_STATE, GroupRecordSchema, LeaseRecordSchema, ReleaseRecordSchema, RemovalRecordSchema, SettingsRecordSchema, SourceRecordSchema, WorkspaceRecordSchema,
+  EMPTY_STATE, GroupRecordSchema, LeaseRecordSchema, ReleaseRecordSchema, RemovalRecordSchema, RetiringRecordSchema, SettingsRecordSchema, SourceRecordSchema, WorkspaceRecordSchema,
   leaseKey, recordPath,
-  type GroupRecord, type LeaseRecord, type ReleaseRecord, type RemovalRecord, type SettingsRecord, type SourceRecord, type StateRecords, type WorkspaceRecord,
+  type GroupRecord, type LeaseRecord, type ReleaseRecord, type RemovalRecord, type RetiringRecord, type SettingsRecord, type SourceRecord, type StateRecords, type WorkspaceRecord,
 } from '../../constructs/private/records.ts';
 import { UserError } from '../errors.ts';
 import { toYaml } from './layout.ts';
@@ -31,6 +31,7 @@ export function patchState(state: StateRecords, changes: ReadonlyMap<string, str
   const workspaces = new Map(state.workspaces);
   const leases = new Map(state.leases);
   const sources = new Map(state.sources);
+  const retiring = new Map(state.retiring);
   let settings = state.settings;
   for (const [p, text] of [...changes].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
     const parts = p.split('/');
@@ -50,6 +51,11 @@ export function patchState(state: StateRecords, changes: ReadonlyMap<string, str
         if (parts.length !== 3) break;
         if (text === null) removals.delete(base);
         else removals.set(base, check(p, text, RemovalRecordSchema, 'group', base));
+        break;
+      case 'retiring':
+        if (parts.length !== 3) break;
+        if (text === null) retiring.delete(base);
+        else retiring.set(base, check(p, text, RetiringRecordSchema, 'group', base));
         break;
       case 'releases': {
         if (parts.length !== 4) break;
@@ -89,7 +95,7 @@ export function patchState(state: StateRecords, changes: ReadonlyMap<string, str
         break;
     }
   }
-  return { groups, removals, releases, workspaces, leases, sources, ...(settings ? { settings } : {}) };
+  return { groups, removals, releases, workspaces, leases, sources, retiring, ...(settings ? { settings } : {}) };
 }
 
 function check<S extends z.ZodType>(p: string, text: string, schema: S, key?: string, base?: string): z.infer<S> {
@@ -136,5 +142,6 @@ export const recordFile = {
   workspace: (r: WorkspaceRecord) => [recordPath.workspace(r.name), toYaml(WorkspaceRecordSchema.parse(r))] as const,
   lease: (r: LeaseRecord) => [recordPath.lease(r.type, r.name), toYaml(LeaseRecordSchema.parse(r))] as const,
   source: (r: SourceRecord) => [recordPath.source(r.namespace, r.name), toYaml(SourceRecordSchema.parse(r))] as const,
+  retiring: (r: RetiringRecord) => [recordPath.retiring(r.group), toYaml(RetiringRecordSchema.parse(r))] as const,
   settings: (r: SettingsRecord) => [recordPath.settings(), toYaml(SettingsRecordSchema.parse(r))] as const,
 };

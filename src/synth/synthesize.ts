@@ -29,7 +29,7 @@ import { Workspace } from '../../constructs/workspace.ts';
 import type { ArgoDestination } from '../../constructs/environment.ts';
 import { DefinitionError } from '../errors.ts';
 import { firstLine, type Definition } from './loader.ts';
-import { appPath, groupApplication, groupDir, groupsProject, objectFileName, projectPath, readme, rootApplication, rootProject, rootProjectName, ROOT_APP, toYaml, type ArgoOptions, type ProjectDestination, README } from './layout.ts';
+import { appPath, groupApplication, groupDir, groupsProject, objectFileName, projectPath, readme, retiredApplication, retiredReadme, RETIRED_DIR, rootApplication, rootProject, rootProjectName, ROOT_APP, toYaml, type ArgoOptions, type ProjectDestination, README } from './layout.ts';
 import { fingerprint, trackedState, type Reads } from './tracked-state.ts';
 import { prepareValidators, validateObject } from './validate.ts';
 
@@ -66,6 +66,7 @@ export interface GroupInfo {
   readonly lease?: { readonly type: string; readonly name: string };
   /** True when the group has a removal record: it is defined but not rendered. */
   readonly removed: boolean;
+
 }
 
 export interface PoolInfo {
@@ -365,6 +366,7 @@ async function assemble(outputs: readonly FileOutput[], inputs: SynthInputs, cac
         files.set(appPath(env.group), memoYaml(cache, app, () => groupApplication(app, inputs.argo)));
         shown.push({ name: env.group, namespace: env.namespace, objects: groupFiles.length, ttl: env.ttl });
       }
+
       groups.push({
         name: env.group, file: out.file, namespace: env.namespace, owner: env.owner, ttl: env.ttl, ttlMs: env.ttlMs, expiresAt,
         files: groupFiles.sort(), lease: env.lease, removed,
@@ -376,6 +378,18 @@ async function assemble(outputs: readonly FileOutput[], inputs: SynthInputs, cac
   files.set(appPath(ROOT_APP), toYaml(rootApplication(inputs.argo)));
   files.set(projectPath(inputs.argo.project), toYaml(groupsProject(inputs.argo, destinations, clusterKinds)));
   files.set(projectPath(rootProjectName(inputs.argo)), toYaml(rootProject(inputs.argo)));
+  // Groups that left apps/ and whose objects Argo CD is pruning: their emptied Applications, and
+  // the project still reaching where the objects are. A group rendered again replaces its own.
+  let retiring = 0;
+  for (const r of state.retiring.values()) {
+    if (files.has(appPath(r.group))) continue;
+    const annotations = { 'paddock.dev/retiring-since': r.since };
+    files.set(appPath(r.group), toYaml(retiredApplication({ group: r.group, namespace: r.namespace, destination: r.destination, annotations }, inputs.argo)));
+    destinations.push({ ...r.destination, namespace: r.namespace });
+    clusterKinds.push(...(r.clusterKinds ?? []));
+    retiring++;
+  }
+  if (retiring) files.set(`${RETIRED_DIR}/${README}`, retiredReadme());
   files.set(README, readme(shown.sort(byName), inputs.argo));
   return {
     files: new Map([...files].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))),

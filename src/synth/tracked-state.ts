@@ -52,6 +52,8 @@ export function trackedState(state: StateRecords, reads: Reads): StateRecords {
     workspaces: new TrackedMap(state.workspaces, 'workspaces', reads),
     leases: new TrackedMap(state.leases, 'leases', reads),
     sources: new TrackedMap(state.sources, 'sources', reads),
+    // Read by the assembly (the emptied Applications), never by a definition's build.
+    retiring: state.retiring,
     // Settings reach a build through the synth's own inputs (the cache is keyed on them).
     ...(state.settings ? { settings: state.settings } : {}),
   };

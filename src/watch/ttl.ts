@@ -1,4 +1,5 @@
-/** TTL expiry: which groups are due for removal at `now`. Pure: the clock is an argument. */
+/** TTL expiry: which groups are due for removal (and removed groups for retirement) at `now`. Pure: the clock is an argument. */
+import type { RetiringRecord } from '../../constructs/private/records.ts';
 import type { GroupInfo } from '../synth/synthesize.ts';
 
 /** Groups whose `expiresAt` has passed, soonest first. */
@@ -17,4 +18,14 @@ export function nextExpiryIn(groups: readonly GroupInfo[], now: Date): number | 
     if (next === undefined || at < next) next = at;
   }
   return next;
+}
+
+/**
+ * Groups whose emptied Application has been in `apps/` for `afterMs` (Argo CD has had the time
+ * to prune their objects through it), longest first.
+ */
+export function dueForRetirement(retiring: ReadonlyMap<string, RetiringRecord>, now: Date, afterMs: number): RetiringRecord[] {
+  return [...retiring.values()]
+    .filter((r) => Date.parse(r.since) + afterMs <= now.getTime())
+    .sort((a, b) => Date.parse(a.since) - Date.parse(b.since) || (a.group < b.group ? -1 : 1));
 }

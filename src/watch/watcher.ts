@@ -21,7 +21,7 @@ import { Definitions } from './definitions.ts';
 import type { Elector } from './lock.ts';
 import { sourceRecordOf } from './live-sources.ts';
 import { recordFile } from '../synth/state.ts';
-import { dueForRemoval } from './ttl.ts';
+import { dueForRemoval, dueForRetirement } from './ttl.ts';
 
 /** Live clone sources in a cluster (informers), as the watcher needs them. */
 export interface SourceFeed {
@@ -51,7 +51,15 @@ export interface WatcherOptions {
    * `state/sources/` (a commit when it changes), so every writer renders the same clones.
    */
   readonly sources?: SourceFeed;
+  /**
+   * How long a removed group's emptied Application stays in `apps/` before the leader deletes it
+   * (`retire`). Longer than Argo CD needs to see the removal commit and prune: its poll (3 min)
+   * plus its repo server's revision cache (3 min) when nothing asks it to refresh. @default 10 min
+   */
+  readonly retireAfterMs?: number;
 }
+
+export const DEFAULT_RETIRE_AFTER_MS = 10 * 60_000;
 
 export class Watcher {
   private fsw?: FSWatcher;
@@ -201,7 +209,11 @@ export class Watcher {
     }
   }
 
-  /** Leader work: removes groups whose TTL ran out. Returns the groups it removed. */
+  /**
+   * Leader work: removes groups whose TTL ran out, and retires removed groups' emptied
+   * Applications once Argo CD has had the time to prune through them. Returns the groups it
+   * removed and retired.
+   */
   async tick(): Promise<string[]> {
     const elector = this.opts.elector;
     if (!elector) return [];
@@ -213,17 +225,23 @@ export class Watcher {
     if (!leads) return [];
     const synth = this.opts.committer.view().synth;
     if (!synth) return [];
-    const due = dueForRemoval(synth.groups, this.clock());
-    const removed: string[] = [];
-    await Promise.all(due.map(async (g) => {
+    const now = this.clock();
+    const retiring = this.opts.committer.view().state.retiring;
+    const intents = [
+      ...dueForRemoval(synth.groups, now).map((g) => ({ group: g.name, body: { kind: 'remove', group: g.name, reason: 'ttl' } as const, requestId: `ttl-${g.name}-${g.expiresAt}`, why: 'ttl' })),
+      ...dueForRetirement(retiring, now, this.opts.retireAfterMs ?? DEFAULT_RETIRE_AFTER_MS)
+        .map((r) => ({ group: r.group, body: { kind: 'retire', group: r.group } as const, requestId: `retire-${r.group}-${r.since}`, why: 'retire' })),
+    ];
+    const done: string[] = [];
+    await Promise.all(intents.map(async (i) => {
       try {
-        const a = await this.opts.committer.submit({ body: { kind: 'remove', group: g.name, reason: 'ttl' }, requestId: `ttl-${g.name}-${g.expiresAt}`, requestedBy: `paddock watcher ${elector.identity} (ttl)` });
-        if (a.outcome.status === 'applied') removed.push(g.name);
+        const a = await this.opts.committer.submit({ body: i.body, requestId: i.requestId, requestedBy: `paddock watcher ${elector.identity} (${i.why})` });
+        if (a.outcome.status === 'applied') done.push(i.group);
       } catch (e) {
-        this.say(`ttl removal of ${g.name} failed: ${String((e as Error)?.message ?? e)}`);
+        this.say(`${i.why === 'ttl' ? 'ttl removal' : 'retiring the Application'} of ${i.group} failed: ${String((e as Error)?.message ?? e)}`);
       }
     }));
-    return removed;
+    return done;
   }
 
   private async sync(summary: string): Promise<void> {

@@ -27,6 +27,21 @@ export function remoteFiles(remote: string, branch = 'main'): string[] {
   }
 }
 
+/**
+ * What the remote says of a group's Application: `active` (its objects under `groups/<group>/`),
+ * `emptied` (removed: the Application points at `retired/`, so Argo CD prunes through it, and no
+ * object is left in the repo) or `absent`.
+ */
+export function groupApp(remote: string, group: string, branch = 'main'): 'active' | 'emptied' | 'absent' {
+  const files = remoteFiles(remote, branch);
+  const objects = files.some((f) => f.startsWith(`groups/${group}/`));
+  if (!files.includes(`apps/${group}.yaml`)) return objects ? ('inconsistent: objects without an Application' as never) : 'absent';
+  const path = /^\s+path: (\S+)$/m.exec(remoteFile(remote, `apps/${group}.yaml`, branch))?.[1];
+  if (path === `groups/${group}` && objects) return 'active';
+  if (path === 'retired' && !objects) return 'emptied';
+  return `inconsistent: apps/${group}.yaml has path ${path}, objects ${objects}` as never;
+}
+
 export function remoteFile(remote: string, p: string, branch = 'main'): string {
   return gitOut(remote, 'show', `${branch}:${p}`);
 }
