@@ -139,7 +139,9 @@ describe('three writers on one remote', () => {
       expect(lastPushed).toBe(300);
       const files = remoteFiles(remote);
       for (const g of removed) expect(files, g).toContain(`state/removals/${g}.yaml`);
-      expect(files.filter((f) => f.startsWith('apps/w-'))).toEqual([]);
+      // each removed group's objects left the repo; its Application stays, emptied, until the leader retires it
+      expect(files.filter((f) => f.startsWith('groups/w-'))).toEqual([]);
+      for (const g of removed) expect(files, g).toContain(`state/retiring/${g}.yaml`);
       expect(remoteFile(remote, 'groups/pushed/configmap-pushed.yaml')).toContain('"n": "300"'); // YAML 1.1 reads a bare n as false, so the key is quoted
       for (const r of s.ranch.list('res')) {
         expect(r.state).toBe('free');
@@ -193,7 +195,8 @@ describe('paddock serve killed mid-burst', () => {
       await new Promise((r) => (child.exitCode !== null || child.signalCode ? r(null) : child.once('exit', r)));
       child = await start();
       const files = new Set(remoteFiles(remote));
-      const lost = acked.filter((g) => !files.has(`state/removals/${g}.yaml`) || files.has(`apps/${g}.yaml`));
+      const rendered = new Set([...files].filter((f) => f.startsWith('groups/')).map((f) => f.split('/')[1]));
+      const lost = acked.filter((g) => !files.has(`state/removals/${g}.yaml`) || rendered.has(g));
       expect(lost).toEqual([]);
       // after the restart the rest still works
       const more = await call(gcUrl(base, TEST_SECRET, 'k-499'), { body: { label: 'group_id=k-499' } });

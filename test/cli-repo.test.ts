@@ -39,7 +39,7 @@ describe('paddock push / demolish / revive / status', () => {
     const s = await paddock(['status', '--repo', remote, '--definitions', dir], { env });
     expect(s.code).toBe(0);
     expect(s.stdout).toMatch(/^g-1\s+active/m);
-    expect(s.stdout).toMatch(/^g-2\s+removed \(demolish\)/m);
+    expect(s.stdout).toMatch(/^g-2\s+removed \(demolish\) \S+ ago, retiring\s/m);
     expect(s.stdout).toMatch(/LAST COMMIT [0-9a-f]+ revive\(group\/g-1\): undo its removal/);
   });
 

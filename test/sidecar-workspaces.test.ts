@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import YAML from 'yaml';
 import { SMTPServer } from 'smtp-server';
 import { SmtpMailer } from '../src/sidecar/mailer.ts';
-import { gitOut, groupsSource, remoteFile, remoteFiles } from './helpers/repo.ts';
+import { gitOut, groupApp, groupsSource, remoteFile, remoteFiles } from './helpers/repo.ts';
 import { API_TOKEN, call, startSidecar, type TestSidecar } from './helpers/sidecar.ts';
 
 const ED25519 = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl ada@example.com';
@@ -149,12 +149,12 @@ describe('workspaces', () => {
     }
   });
 
-  it('GIVEN a workspace WHEN deleted THEN 204 and its record, group and Application leave the repo; again, 404', async () => {
+  it('GIVEN a workspace WHEN deleted THEN 204, its record and objects leave the repo and its Application is emptied; again, 404', async () => {
     const r = await call(`${s.url}/api/workspaces/grace`, { method: 'DELETE', headers: auth });
     expect(r.status).toBe(204);
     const files = remoteFiles(s.remote);
-    expect(files.filter((p) => p.startsWith('state/') && p.includes('grace'))).toEqual([]);
-    expect(files.filter((p) => p.startsWith('groups/ws-grace/') || p === 'apps/ws-grace.yaml')).toEqual([]);
+    expect(files.filter((p) => p.startsWith('state/') && p.includes('grace'))).toEqual(['state/retiring/ws-grace.yaml']);
+    expect(groupApp(s.remote, 'ws-grace')).toBe('emptied');
     expect(files).toContain('groups/ws-sam/service-sam.yaml');
     expect(gitOut(s.remote, 'log', '-1', '--format=%s', 'main')).toBe('delete(workspace/grace): on request');
     const again = await call(`${s.url}/api/workspaces/grace`, { method: 'DELETE', headers: auth });

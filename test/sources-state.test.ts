@@ -10,7 +10,7 @@ import type { Committer } from '../src/repo/committer.ts';
 import { Definitions } from '../src/watch/definitions.ts';
 import { LiveSources, type DeploymentEvent } from '../src/watch/live-sources.ts';
 import { Watcher, type SourceFeed } from '../src/watch/watcher.ts';
-import { bareRepo, commitCount, committer, gitOut, remoteFile, remoteFiles, rid } from './helpers/repo.ts';
+import { bareRepo, commitCount, committer, gitOut, groupApp, remoteFile, remoteFiles, rid } from './helpers/repo.ts';
 import { definitionsDir } from './helpers/synth.ts';
 
 const deployment = (replicas: number, image: string, extra: Record<string, unknown> = {}) => ({
@@ -132,7 +132,8 @@ describe('live clone sources as state', () => {
     await expect.poll(() => remoteFiles(remote).includes(clone), { timeout: 10_000 }).toBe(false);
     expect(gitOut(remote, 'log', '-1', '--format=%s', 'main')).toBe('source(deployment/prod/web): gone from the cluster');
     const last = gitOut(remote, 'show', '--name-status', '--format=', 'main').split('\n').filter(Boolean);
-    expect(last.filter((l) => !/^M\t(README.md|apps\/paddock.appproject.yaml)$/.test(l)).sort()).toEqual([`D\tapps/prod-profiling.yaml`, `D\t${clone}`, `D\t${record}`]);
+    expect(last.filter((l) => !/^(M\t(README.md|apps\/paddock.appproject.yaml)|A\tretired\/README.md)$/.test(l)).sort()).toEqual([`A\tstate/retiring/prod-profiling.yaml`, `D\t${clone}`, `D\t${record}`, `M\tapps/prod-profiling.yaml`]);
+    expect(groupApp(remote, 'prod-profiling')).toBe('emptied');
     expect(commitCount(remote)).toBe(n + 1);
   });
 

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { PADDOCK_BIN, REPO_ROOT, run } from './helpers/cli.ts';
 import { freePort } from './helpers/git-daemon.ts';
-import { commitCount, gitOut, remoteFiles } from './helpers/repo.ts';
+import { commitCount, gitOut, groupApp, remoteFiles } from './helpers/repo.ts';
 import { tempDir } from './helpers/synth.ts';
 
 describe('paddock up (npm start)', () => {
@@ -41,7 +41,7 @@ describe('paddock up (npm start)', () => {
       expect(r.code, r.stderr).toBe(0);
       expect(JSON.parse(r.stdout)).toMatchObject({ group, status: 'removed' });
       expect(commitCount(repo)).toBe(before + 1);
-      expect(remoteFiles(repo)).not.toContain(`apps/${group}.yaml`);
+      expect(groupApp(repo, group!)).toBe('emptied');
 
       // an edit elsewhere makes the watcher commit again; the removed group stays removed
       const f = path.join(cwd, 'environments/release-web.ts');
@@ -51,7 +51,7 @@ describe('paddock up (npm start)', () => {
       while (commitCount(repo) === before + 1 && Date.now() < deadline) await new Promise((res) => setTimeout(res, 100));
       expect(commitCount(repo)).toBe(before + 2);
       expect(gitOut(repo, 'log', '-1', '--format=%s', 'main')).toBe('sync(definitions): environments/release-web.ts changed');
-      expect(remoteFiles(repo)).not.toContain(`apps/${group}.yaml`);
+      expect(groupApp(repo, group!)).toBe('emptied');
     } finally {
       child.kill('SIGINT');
       await new Promise((res) => child.once('close', res));

@@ -48,7 +48,12 @@ export function render(view: RepoView, now: Date, head: { sha: string; subject: 
     const left = expires ? formatDuration(Date.parse(expires) - now.getTime()) : '';
     groups.set(group, [group, 'active', age(view.state.groups.get(group)?.createdAt), ann['paddock.dev/ttl'] ?? '', left, ann['paddock.dev/owner'] ?? '']);
   }
-  for (const r of view.state.removals.values()) groups.set(r.group, [r.group, `removed (${r.reason}) ${age(r.removedAt)} ago`, age(view.state.groups.get(r.group)?.createdAt), '', '', r.requestedBy]);
+  // An emptied Application (Argo CD pruning through it) is no active group.
+  for (const r of view.state.retiring.values()) groups.set(r.group, [r.group, `retiring ${age(r.since)} ago`, age(view.state.groups.get(r.group)?.createdAt), '', '', '']);
+  for (const r of view.state.removals.values()) {
+    const retiring = view.state.retiring.has(r.group) ? ', retiring' : '';
+    groups.set(r.group, [r.group, `removed (${r.reason}) ${age(r.removedAt)} ago${retiring}`, age(view.state.groups.get(r.group)?.createdAt), '', '', r.requestedBy]);
+  }
   out.push(`GROUPS (${groups.size})`, table(['GROUP', 'STATE', 'AGE', 'TTL', 'LEFT', 'OWNER'], [...groups.values()].sort((a, b) => (a[0] < b[0] ? -1 : 1))));
   if (waiting.length) out.push('', 'WAITING CLONES', ...waiting);
 

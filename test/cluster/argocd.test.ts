@@ -8,12 +8,13 @@
  * this file's setup may take that long. A machine where it cannot build or start fails here with
  * argocd-up's reason.
  */
+import { writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { AppsV1Api, CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gcUrl } from '../../constructs/private/gc-token.ts';
-import { paddock, startServe, type ServeProcess } from '../helpers/cli.ts';
+import { paddock, startServe, startWatch, type ServeProcess } from '../helpers/cli.ts';
 import { freePort, GitDaemon } from '../helpers/git-daemon.ts';
 import { bareRepo, gitOut } from '../helpers/repo.ts';
 import { definitionsDir } from '../helpers/synth.ts';
@@ -66,6 +67,7 @@ describe.skipIf(!cluster)('Argo CD syncs and prunes paddock\'s repo', () => {
 
   afterAll(async () => {
     await serve?.stop();
+    await watch?.stop();
     // Tear down: the app of apps stops syncing, the groups' Applications go (their finalizers
     // delete their objects), then the app of apps and, by hand, the projects it leaves.
     await kubectl(['patch', 'application', 'paddock-root', '-n', NS, '--type', 'merge', '-p', '{"spec":{"syncPolicy":null}}']);
@@ -99,15 +101,24 @@ describe.skipIf(!cluster)('Argo CD syncs and prunes paddock\'s repo', () => {
   }
 
   const application = (name: string) => custom.getNamespacedCustomObject({ group: 'argoproj.io', version: 'v1alpha1', namespace: NS, plural: 'applications', name }) as Promise<any>;
-  const groupObjectsExist = async (g: string) => (await exists(() => core.readNamespacedConfigMap({ name: 'settings', namespace: g }))) || (await exists(() => apps.readNamespacedDeployment({ name: 'app', namespace: g })));
+  const configMapExists = (g: string) => exists(() => core.readNamespacedConfigMap({ name: 'settings', namespace: g }));
+  const deploymentExists = (g: string) => exists(() => apps.readNamespacedDeployment({ name: 'app', namespace: g }));
+  const groupObjectsExist = async (g: string) => (await configMapExists(g)) || (await deploymentExists(g));
+  const groupObjectsBothExist = async (g: string) => (await configMapExists(g)) && (await deploymentExists(g));
 
-  it('GIVEN paddock push and the app of apps applied THEN every group is synced into the cluster; a pod\'s GC call removes exactly its group; an idle repo is not synced again and again', async () => {
+  /** Where the processes of the tests below are, once the first has started them. */
+  let repo: { url: string; dir: string; port: number; env: Record<string, string | undefined> } | undefined;
+  let watch: ServeProcess | undefined;
+  const gc = (group: string) => fetch(gcUrl(`http://127.0.0.1:${repo!.port}`, SECRET, group), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ label: `group_id=${group}` }) });
+
+  it('GIVEN paddock push and the app of apps applied THEN every group is synced into the cluster; a pod\'s GC call removes exactly its group, through its emptied Application, which the leader then deletes; an idle repo is not synced again and again', async () => {
     const remote = await bareRepo();
     daemon = await GitDaemon.start(path.dirname(remote));
     const url = daemon.url(remote);
     const dir = definitionsDir({ 'groups.ts': groupsSource(prefix, 3) });
     const port = await freePort();
     const env = { PADDOCK_GC_SECRET: SECRET, PADDOCK_SIDECAR_URL: `http://127.0.0.1:${port}`, PADDOCK_ARGO_PROJECT: project, KUBECONFIG: undefined };
+    repo = { url, dir, port, env };
     const pushed = await paddock(['push', '--repo', url, '--definitions', dir], { env });
     expect(pushed.code, pushed.stderr).toBe(0);
 
@@ -131,16 +142,46 @@ describe.skipIf(!cluster)('Argo CD syncs and prunes paddock\'s repo', () => {
     expect(root.status?.sync?.status).toBe('Synced');
     expect((root.status?.history ?? []).length).toBe(before);
 
-    // A pod of group 1 says it is done: its objects and Application go, the others stay. The
-    // sidecar has the cluster (KUBECONFIG), so after its push it asks Argo CD to look now: with
-    // Argo CD's 3-minute poll and revision cache, nothing would happen within this wait otherwise.
-    serve = await startServe(['--repo', url, '--definitions', dir, '--listen', `127.0.0.1:${port}`], { PADDOCK_GC_SECRET: SECRET, PADDOCK_SIDECAR_URL: `http://127.0.0.1:${port}`, PADDOCK_ARGO_PROJECT: project, KUBECONFIG: process.env.KUBECONFIG! });
+    // The sidecar and the watcher have the cluster (KUBECONFIG), so after each push they ask
+    // Argo CD to look now: with its 3-minute poll and revision cache, nothing would happen within
+    // these waits otherwise. The watcher leads (its Lease in a namespace of this test's) and
+    // deletes an emptied Application 5 s after the removal.
+    const ctl = `${prefix}-ctl`;
+    expect((await kubectl(['create', 'namespace', ctl])).code).toBe(0);
+    const cluster = { PADDOCK_GC_SECRET: SECRET, PADDOCK_SIDECAR_URL: `http://127.0.0.1:${port}`, PADDOCK_ARGO_PROJECT: project, KUBECONFIG: process.env.KUBECONFIG!, POD_NAMESPACE: ctl };
+    serve = await startServe(['--repo', url, '--definitions', dir, '--listen', `127.0.0.1:${port}`], cluster);
+    watch = await startWatch(['--repo', url, '--definitions', dir, '--retire-after', '5s'], cluster);
+
+    // A pod of group 1 says it is done: its objects go, the others stay.
     const gone = `${prefix}-1`;
-    const r = await fetch(gcUrl(`http://127.0.0.1:${port}`, SECRET, gone), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ label: `group_id=${gone}` }) });
-    expect(r.status).toBe(202);
-    await expect.poll(() => exists(() => application(gone)), { timeout: 90_000, interval: 1_000 }).toBe(false);
+    expect((await gc(gone)).status).toBe(202);
     await expect.poll(() => groupObjectsExist(gone), { timeout: 60_000, interval: 1_000 }).toBe(false);
     expect(await groupObjectsExist(`${prefix}-0`)).toBe(true);
     expect(await groupObjectsExist(`${prefix}-2`)).toBe(true);
+    // Its Application was emptied, not deleted, by the removal; the leader deletes it later.
+    await expect.poll(() => exists(() => application(gone)), { timeout: 90_000, interval: 1_000 }).toBe(false);
+    expect(gitOut(remote, 'log', '--format=%s', 'main')).toMatch(new RegExp(`^retire\\(group/${gone}\\): delete its emptied Application$`, 'm'));
+    expect(await groupObjectsExist(`${prefix}-0`)).toBe(true);
   }, 600_000);
+
+  it('GIVEN 50 more groups synced WHEN their pods remove them one after another THEN no object of any of them is left in the API server, and their Applications go', async () => {
+    expect(repo, 'the test above sets the repo up').toBeDefined();
+    const many = unique('orph');
+    const names = Array.from({ length: 50 }, (_, i) => `${many}-${i}`);
+    writeFileSync(path.join(repo!.dir, 'many.ts'), groupsSource(many, names.length));
+    // The watcher commits the new definitions; Argo CD syncs them.
+    await expect.poll(async () => (await Promise.all(names.map(groupObjectsBothExist))).filter((x) => !x).length, { timeout: 300_000, interval: 2_000 }).toBe(0);
+
+    for (const g of names) expect((await gc(g)).status, g).toBe(202);
+    const left = async () => (await Promise.all(names.map(groupObjectsExist))).map((x, i) => (x ? names[i] : '')).filter(Boolean);
+    await expect.poll(left, { timeout: 180_000, interval: 2_000 }).toEqual([]);
+    const applications = async () => {
+      const list = (await custom.listNamespacedCustomObject({ group: 'argoproj.io', version: 'v1alpha1', namespace: NS, plural: 'applications' })) as { items: Array<{ metadata: { name: string } }> };
+      const live = new Set(list.items.map((a) => a.metadata.name));
+      return names.filter((n) => live.has(n));
+    };
+    await expect.poll(applications, { timeout: 180_000, interval: 2_000 }).toEqual([]);
+    // Nothing came back after its Application went (an object re-applied by a racing sync would).
+    expect(await left()).toEqual([]);
+  }, 900_000);
 });

@@ -58,7 +58,16 @@ export interface ServeProcess {
 
 /** Starts `paddock serve ARGS` and resolves once it listens. */
 export function startServe(args: readonly string[], env: Record<string, string>): Promise<ServeProcess> {
-  const child = spawn(process.execPath, [PADDOCK_BIN, 'serve', ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  return startPaddock('serve', args, env, 'listening on');
+}
+
+/** Starts `paddock watch ARGS` and resolves once it watches. */
+export function startWatch(args: readonly string[], env: Record<string, string | undefined>): Promise<ServeProcess> {
+  return startPaddock('watch', args, env, 'paddock watch: watching');
+}
+
+function startPaddock(command: string, args: readonly string[], env: Record<string, string | undefined>, ready: string): Promise<ServeProcess> {
+  const child = spawn(process.execPath, [PADDOCK_BIN, command, ...args], { env: { ...process.env, ...env } as NodeJS.ProcessEnv, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout.on('data', (d) => (out += d));
   child.stderr.on('data', (d) => (out += d));
@@ -71,7 +80,7 @@ export function startServe(args: readonly string[], env: Record<string, string>)
     },
   };
   return new Promise((resolve, reject) => {
-    const t = setInterval(() => out.includes('listening on') && (clearInterval(t), resolve(proc)), 50);
-    child.once('exit', (code) => (clearInterval(t), reject(new Error(`serve exited ${code}: ${out}`))));
+    const t = setInterval(() => out.includes(ready) && (clearInterval(t), resolve(proc)), 50);
+    child.once('exit', (code) => (clearInterval(t), reject(new Error(`paddock ${command} exited ${code}: ${out}`))));
   });
 }
