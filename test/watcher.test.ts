@@ -112,6 +112,24 @@ describe('the watcher', () => {
     await c2.close();
   });
 
+  it('GIVEN another writer removes a group WHEN the leader ticks after the retire delay THEN it has fetched that commit and deletes the emptied Application', async () => {
+    let now = new Date('2026-11-23T12:00:00.000Z');
+    const clock = () => now;
+    const s = await setup({ 'a.ts': cm('a', 'x'), 'b.ts': cm('b', 'x') }, clock);
+    await s.w.start();
+    expect(await s.w.tick()).toEqual([]);
+    const sidecar = committer(s.remote, s.defs.current, { clock });
+    await sidecar.submit({ body: { kind: 'remove', group: 'a', reason: 'gc' }, requestId: 'gc-a', requestedBy: 'pod in a' });
+    expect(groupApp(s.remote, 'a')).toBe('emptied');
+    now = new Date('2026-11-23T12:10:00.000Z');
+    expect(await s.w.tick()).toEqual(['a']);
+    expect(groupApp(s.remote, 'a')).toBe('absent');
+    expect(groupApp(s.remote, 'b')).toBe('active');
+    await sidecar.close();
+    await s.w.stop();
+    await s.c.close();
+  });
+
   it('GIVEN a group with a ttl WHEN the clock passes its expiry THEN the leader removes it with reason ttl, and the expiry survives a restart', async () => {
     let now = new Date('2026-11-23T12:00:00.000Z');
     const clock = () => now;

@@ -57,6 +57,8 @@ export interface WatcherOptions {
    * plus its repo server's revision cache (3 min) when nothing asks it to refresh. @default 10 min
    */
   readonly retireAfterMs?: number;
+  /** How often the leader fetches the remote for other writers' commits before its TTL and retire checks. @default 10 s */
+  readonly followEveryMs?: number;
 }
 
 export const DEFAULT_RETIRE_AFTER_MS = 10 * 60_000;
@@ -72,6 +74,7 @@ export class Watcher {
   private sourceTimer?: NodeJS.Timeout;
   private target?: string;
   private linkTimer?: NodeJS.Timeout;
+  private followedAt?: number;
 
   constructor(private readonly opts: WatcherOptions) {}
 
@@ -223,9 +226,15 @@ export class Watcher {
       this.say(leads ? `leader: ${elector.identity} now runs TTL removals` : `leader: ${elector.identity} is no longer the leader`);
     }
     if (!leads) return [];
-    const synth = this.opts.committer.view().synth;
-    if (!synth) return [];
     const now = this.clock();
+    // Other writers commit too (the sidecar's removals start emptied Applications, a revive moves
+    // an expiry): look at the remote now and then, not only at this watcher's own commits.
+    const followEvery = this.opts.followEveryMs ?? 10_000;
+    if (this.followedAt === undefined || now.getTime() - this.followedAt >= followEvery) {
+      await this.opts.committer.refresh();
+      this.followedAt = now.getTime();
+    }
+    const synth = await this.opts.committer.synthesis();
     const retiring = this.opts.committer.view().state.retiring;
     const intents = [
       ...dueForRemoval(synth.groups, now).map((g) => ({ group: g.name, body: { kind: 'remove', group: g.name, reason: 'ttl' } as const, requestId: `ttl-${g.name}-${g.expiresAt}`, why: 'ttl' })),
