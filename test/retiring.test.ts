@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import YAML from 'yaml';
 import { retiringChanges } from '../src/repo/retiring.ts';
-import { bareRepo, commitCount, committer, gitOut, groupApp, groupsSource, loadSet, remoteFile, remoteFiles, rid } from './helpers/repo.ts';
+import { bareRepo, commitCount, committer, gitOut, groupApp, groupsSource, loadSet, remoteFile, remoteFiles, rid, workloadGroupsSource } from './helpers/repo.ts';
 
 const at = new Date('2026-11-23T12:00:00.000Z');
 
@@ -33,14 +33,16 @@ describe('retiring a group\'s Application', () => {
     const changed = gitOut(remote, 'show', '--name-only', '--format=', 'main').split('\n').filter(Boolean).sort();
     expect(changed).toEqual(['README.md', 'apps/g-1.yaml', 'groups/g-1/configmap-cm-g-1.yaml', 'retired/README.md', 'state/removals/g-1.yaml', 'state/retiring/g-1.yaml']);
 
-    // retire: the Application goes, and retired/ with the last one; the project still lists ns-1
+    // retire: the Application goes, and retired/ with the last one; the record stays, retired, and
+    // the project still lists ns-1 (a finalizer deletes only what the project permits)
     const n = commitCount(remote);
     const r = await c.submit({ body: { kind: 'retire', group: 'g-1' }, requestId: rid(), requestedBy: 'leader' });
     expect(r.outcome.status).toBe('applied');
     expect(commitCount(remote)).toBe(n + 1);
     expect(gitOut(remote, 'log', '-1', '--format=%s', 'main')).toBe('retire(group/g-1): delete its emptied Application');
     expect(groupApp(remote, 'g-1')).toBe('absent');
-    expect(remoteFiles(remote).filter((f) => f.startsWith('retired/') || f.startsWith('state/retiring/'))).toEqual([]);
+    expect(remoteFiles(remote).filter((f) => f.startsWith('retired/') || f.startsWith('state/retiring/'))).toEqual(['state/retiring/g-1.yaml']);
+    expect(YAML.parse(remoteFile(remote, 'state/retiring/g-1.yaml'))).toMatchObject({ group: 'g-1', retiredAt: at.toISOString() });
     expect(YAML.parse(remoteFile(remote, 'apps/paddock.appproject.yaml')).spec.destinations).toContainEqual({ server: 'https://kubernetes.default.svc', namespace: 'ns-1' });
     // the removal stands: a sync does not bring the group back, nor its Application
     await c.submit({ body: { kind: 'sync', summary: 'sync(definitions): again' }, requestId: rid(), requestedBy: 'test' });
@@ -62,9 +64,9 @@ describe('retiring a group\'s Application', () => {
     await c.close();
   });
 
-  it('GIVEN a definition file deleted THEN its groups retire the same way (no removal record), and a group defined again is live again', async () => {
+  it('GIVEN a definition file deleted THEN its groups retire the same way (no removal record), the project keeps their namespace after the retire, and a group defined again is live again', async () => {
     const remote = await bareRepo();
-    const both = await loadSet({ 'g.ts': groupsSource(2), 'h.ts': groupsSource(1, 'h') });
+    const both = await loadSet({ 'g.ts': groupsSource(2), 'h.ts': workloadGroupsSource('h', 1) });
     const onlyG = await loadSet({ 'g.ts': groupsSource(2) });
     let set = both;
     const c = committer(remote, () => set);
@@ -73,7 +75,11 @@ describe('retiring a group\'s Application', () => {
     await c.submit({ body: { kind: 'sync', summary: 'sync(definitions): h.ts deleted' }, requestId: rid(), requestedBy: 'test' });
     expect(groupApp(remote, 'h-0')).toBe('emptied');
     expect(remoteFiles(remote)).not.toContain('state/removals/h-0.yaml');
-    expect(YAML.parse(remoteFile(remote, 'apps/paddock.appproject.yaml')).spec.destinations).toContainEqual({ server: 'https://kubernetes.default.svc', namespace: 'ns-0' });
+    const project = () => YAML.parse(remoteFile(remote, 'apps/paddock.appproject.yaml')).spec.destinations;
+    expect(project()).toContainEqual({ server: 'https://kubernetes.default.svc', namespace: 'h-0' });
+    await c.submit({ body: { kind: 'retire', group: 'h-0' }, requestId: rid(), requestedBy: 'leader' });
+    expect(groupApp(remote, 'h-0')).toBe('absent');
+    expect(project()).toContainEqual({ server: 'https://kubernetes.default.svc', namespace: 'h-0' });
     set = both;
     await c.submit({ body: { kind: 'sync', summary: 'sync(definitions): h.ts back' }, requestId: rid(), requestedBy: 'test' });
     expect(groupApp(remote, 'h-0')).toBe('active');

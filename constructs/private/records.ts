@@ -113,10 +113,13 @@ export const SourceRecordSchema = z.object({
 export type SourceRecord = z.infer<typeof SourceRecordSchema>;
 
 /**
- * `state/retiring/<group>.yaml`: a group that left `apps/` (removed, its definition or lease gone)
- * while Argo CD prunes its objects. Its Application stays, emptied (`retiredApplication`), until
- * the leader's `retire` deletes the record; `since` is when it was emptied. Where its objects were
- * is kept so the project still lets Argo CD reach them.
+ * `state/retiring/<group>.yaml`: a group that left `apps/` (removed, its definition or lease gone).
+ * Its Application stays, emptied (`retiredApplication`), while Argo CD prunes its objects, until
+ * the leader's `retire` deletes it and sets `retiredAt`; `since` is when it was emptied. The record
+ * stays after that, like a removal record, so the project keeps letting Argo CD reach where the
+ * objects were: an Application's finalizer deletes only what its project permits, and a project
+ * narrowed with the Application's deletion would leave any object the prune missed behind. A
+ * group rendered again drops its record.
  */
 export const RetiringRecordSchema = z.object({
   group: z.string().regex(dnsLabel),
@@ -125,6 +128,8 @@ export const RetiringRecordSchema = z.object({
   destination: z.union([z.object({ server: z.string().min(1) }).strict(), z.object({ name: z.string().min(1) }).strict()]),
   /** Cluster-scoped kinds among its objects, which the project must keep allowing. */
   clusterKinds: z.array(z.object({ group: z.string(), kind: z.string().min(1) }).strict()).optional(),
+  /** When the emptied Application left `apps/`. */
+  retiredAt: timestamp.optional(),
 }).strict();
 export type RetiringRecord = z.infer<typeof RetiringRecordSchema>;
 
@@ -139,7 +144,7 @@ export interface StateRecords {
   readonly leases: ReadonlyMap<string, LeaseRecord>;
   /** Live clone sources, by `<namespace>/<name>`. */
   readonly sources: ReadonlyMap<string, SourceRecord>;
-  /** Groups whose emptied Application is still in `apps/`. */
+  /** Groups that left `apps/`: emptied Applications still there, and those retired since. */
   readonly retiring: ReadonlyMap<string, RetiringRecord>;
   /** Undefined until the first commit that records them. */
   readonly settings?: SettingsRecord;

@@ -3,7 +3,7 @@
  * `git daemon` on 127.0.0.1, the real `paddock` command as child processes (each in its own
  * process group, killed on exit, on failure and on the overall timeout), raw git as the
  * baseline, and a keep-alive HTTP client. Not a bench itself (the dispatcher only runs
- * files named [a-z]+.ts).
+ * files named [a-z][a-z0-9]*.ts).
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';

@@ -123,11 +123,13 @@ export function applyIntent(d: StateDraft, intent: Intent): Outcome {
     }
     case 'retire': {
       const subject = `retire(group/${b.group}): delete its emptied Application`;
+      const record = d.retiring.get(b.group);
       // Back meanwhile, or retired already: nothing to do.
-      if (!d.retiring.has(b.group)) return { status: 'unchanged', subject };
-      d.retiring.delete(b.group);
-      d.remove(recordPath.retiring(b.group));
-      return { status: 'applied', subject };
+      if (!record || record.retiredAt) return { status: 'unchanged', subject };
+      const retired = { ...record, retiredAt: at };
+      d.retiring.set(b.group, retired);
+      d.write(recordFile.retiring(retired));
+      return { status: 'applied', subject, value: retired };
     }
     case 'release': {
       const r = b.record;

@@ -84,8 +84,34 @@ export interface AppSpec {
   readonly annotations: Readonly<Record<string, string>>;
 }
 
+/**
+ * A sync applies only what is out of sync. Without it every sync of the app of apps applies every
+ * group's Application again, so a removal waited seconds per hundred groups before Argo CD even
+ * looked at the group (bench e2e: p50 6 s with 23 groups).
+ */
+const APPLY_OUT_OF_SYNC_ONLY = 'ApplyOutOfSyncOnly=true';
+
 /** One group's Argo CD Application: automated sync with prune, cascading delete, namespace created. */
 export function groupApplication(app: AppSpec, argo: ArgoOptions): Json {
+  return applicationOf(app, argo, groupDir(app.group), { automated: { prune: true, selfHeal: true }, syncOptions: ['CreateNamespace=true', APPLY_OUT_OF_SYNC_ONLY] });
+}
+
+/**
+ * A removed group's Application, emptied: its source is a directory with no manifests, so its
+ * automated sync prunes every object of the group (`allowEmpty`) and can create nothing. The
+ * removal commit turns the group's Application into this; a later commit (`retire`) deletes it.
+ *
+ * Deleting a group's live Application in the removal commit instead can orphan objects: its
+ * finalizer deletes them while an automated sync of the same Application, from a copy of it not
+ * yet marked deleted or still at the old revision, applies them again (argo-cd#1208, #12943);
+ * the Application goes and the objects stay, tracked by nothing. Emptied first, the Application
+ * has nothing left to apply by the time it is deleted.
+ */
+export function retiredApplication(app: AppSpec, argo: ArgoOptions): Json {
+  return applicationOf(app, argo, RETIRED_DIR, { automated: { prune: true, allowEmpty: true } });
+}
+
+function applicationOf(app: AppSpec, argo: ArgoOptions, path: string, syncPolicy: Json): Json {
   return {
     apiVersion: 'argoproj.io/v1alpha1',
     kind: 'Application',
@@ -101,40 +127,9 @@ export function groupApplication(app: AppSpec, argo: ArgoOptions): Json {
       // A plain path of YAML files is a directory source, not recursed. No `directory: {recurse: false}`:
       // Argo CD normalizes an all-default `directory` away, so the live Application would never
       // match git and self-heal would sync it again and again (argo-cd#4501).
-      source: { repoURL: argo.repoURL, targetRevision: argo.targetRevision, path: groupDir(app.group) },
+      source: { repoURL: argo.repoURL, targetRevision: argo.targetRevision, path },
       destination: { ...app.destination, namespace: app.namespace },
-      syncPolicy: { automated: { prune: true, selfHeal: true }, syncOptions: ['CreateNamespace=true'] },
-    },
-  };
-}
-
-/**
- * A removed group's Application, emptied: its source is a directory with no manifests, so its
- * automated sync prunes every object of the group (`allowEmpty`) and can create nothing. The
- * removal commit turns the group's Application into this; a later commit (`retire`) deletes it.
- *
- * Deleting a group's live Application in the removal commit instead can orphan objects: its
- * finalizer deletes them while an automated sync of the same Application, from a copy of it not
- * yet marked deleted or still at the old revision, applies them again (argo-cd#1208, #12943);
- * the Application goes and the objects stay, tracked by nothing. Emptied first, the Application
- * has nothing left to apply by the time it is deleted.
- */
-export function retiredApplication(app: AppSpec, argo: ArgoOptions): Json {
-  return {
-    apiVersion: 'argoproj.io/v1alpha1',
-    kind: 'Application',
-    metadata: {
-      name: app.group,
-      namespace: argo.namespace,
-      labels: groupLabels(app.group),
-      annotations: { ...app.annotations },
-      finalizers: [ARGO_FINALIZER],
-    },
-    spec: {
-      project: argo.project,
-      source: { repoURL: argo.repoURL, targetRevision: argo.targetRevision, path: RETIRED_DIR },
-      destination: { ...app.destination, namespace: app.namespace },
-      syncPolicy: { automated: { prune: true, allowEmpty: true } },
+      syncPolicy,
     },
   };
 }
@@ -165,7 +160,7 @@ export function rootApplication(argo: ArgoOptions): Json {
       project: rootProjectName(argo),
       source: { repoURL: argo.repoURL, targetRevision: argo.targetRevision, path: APPS_DIR },
       destination: { server: 'https://kubernetes.default.svc', namespace: argo.namespace },
-      syncPolicy: { automated: { prune: true, selfHeal: true } },
+      syncPolicy: { automated: { prune: true, selfHeal: true }, syncOptions: [APPLY_OUT_OF_SYNC_ONLY] },
     },
   };
 }

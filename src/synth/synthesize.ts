@@ -375,21 +375,23 @@ async function assemble(outputs: readonly FileOutput[], inputs: SynthInputs, cac
   }
   const byName = (a: { name: string }, b: { name: string }) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
   groups.sort(byName);
-  files.set(appPath(ROOT_APP), toYaml(rootApplication(inputs.argo)));
-  files.set(projectPath(inputs.argo.project), toYaml(groupsProject(inputs.argo, destinations, clusterKinds)));
-  files.set(projectPath(rootProjectName(inputs.argo)), toYaml(rootProject(inputs.argo)));
-  // Groups that left apps/ and whose objects Argo CD is pruning: their emptied Applications, and
-  // the project still reaching where the objects are. A group rendered again replaces its own.
+  // Groups that left apps/: the project still reaching where their objects were, and, until
+  // retired, their emptied Applications, through which Argo CD prunes. A group rendered again
+  // replaces its own (the committer then drops its record).
   let retiring = 0;
   for (const r of state.retiring.values()) {
     if (files.has(appPath(r.group))) continue;
-    const annotations = { 'paddock.dev/retiring-since': r.since };
-    files.set(appPath(r.group), toYaml(retiredApplication({ group: r.group, namespace: r.namespace, destination: r.destination, annotations }, inputs.argo)));
     destinations.push({ ...r.destination, namespace: r.namespace });
     clusterKinds.push(...(r.clusterKinds ?? []));
+    if (r.retiredAt) continue;
+    const annotations = { 'paddock.dev/retiring-since': r.since };
+    files.set(appPath(r.group), toYaml(retiredApplication({ group: r.group, namespace: r.namespace, destination: r.destination, annotations }, inputs.argo)));
     retiring++;
   }
   if (retiring) files.set(`${RETIRED_DIR}/${README}`, retiredReadme());
+  files.set(appPath(ROOT_APP), toYaml(rootApplication(inputs.argo)));
+  files.set(projectPath(inputs.argo.project), toYaml(groupsProject(inputs.argo, destinations, clusterKinds)));
+  files.set(projectPath(rootProjectName(inputs.argo)), toYaml(rootProject(inputs.argo)));
   files.set(README, readme(shown.sort(byName), inputs.argo));
   return {
     files: new Map([...files].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))),

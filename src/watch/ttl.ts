@@ -26,6 +26,6 @@ export function nextExpiryIn(groups: readonly GroupInfo[], now: Date): number | 
  */
 export function dueForRetirement(retiring: ReadonlyMap<string, RetiringRecord>, now: Date, afterMs: number): RetiringRecord[] {
   return [...retiring.values()]
-    .filter((r) => Date.parse(r.since) + afterMs <= now.getTime())
+    .filter((r) => !r.retiredAt && Date.parse(r.since) + afterMs <= now.getTime())
     .sort((a, b) => Date.parse(a.since) - Date.parse(b.since) || (a.group < b.group ? -1 : 1));
 }

@@ -8,7 +8,7 @@
  * this file's setup may take that long. A machine where it cannot build or start fails here with
  * argocd-up's reason.
  */
-import { writeFileSync } from 'node:fs';
+import { readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { AppsV1Api, CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
@@ -16,25 +16,46 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gcUrl } from '../../constructs/private/gc-token.ts';
 import { paddock, startServe, startWatch, type ServeProcess } from '../helpers/cli.ts';
 import { freePort, GitDaemon } from '../helpers/git-daemon.ts';
-import { bareRepo, gitOut } from '../helpers/repo.ts';
+import { bareRepo, gitOut, workloadGroupsSource } from '../helpers/repo.ts';
 import { definitionsDir } from '../helpers/synth.ts';
 import { adminKubeConfig, exec, kubectl, ROOT, theCluster, unique } from './helpers.ts';
 
 const cluster = theCluster();
 const SECRET = 'argocd-e2e-secret';
-const NS = 'argocd';
+const API_TOKEN = 'argocd-e2e-api-token';
+const ED25519 = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl e2e@example.com';
 
-const groupsSource = (prefix: string, n: number) => `
+/** The release template of the flows below: a Deployment of the service running the release's image. */
+const RELEASE_TEMPLATE = `
+apiVersion: apps/v1
+kind: Deployment
+metadata: { name: "{{service}}" }
+spec:
+  replicas: 1
+  selector: { matchLabels: { app: "{{service}}" } }
+  template:
+    metadata: { labels: { app: "{{service}}" } }
+    spec:
+      containers: [{ name: app, image: "{{image}}" }]
+`;
+
+/** A group with a TTL, a Release, a lease pool of one and the workspaces of the records, all named after `p`. */
+const flowsSource = (p: string) => `
 import { ApiObject } from 'cdk8s';
-import { Environment } from 'paddock';
+import { Environment, LeasePool, Release, Workspace } from 'paddock';
+const settings = (env) => new ApiObject(env, 'cm', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'settings' }, data: { a: 'b' } });
 export default (scope) => {
-  for (let i = 0; i < ${n}; i++) {
-    const env = new Environment(scope, '${prefix}-' + i, { namespace: '${prefix}-' + i });
-    new ApiObject(env, 'cm', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'settings' }, data: { i: String(i) } });
-    new ApiObject(env, 'app', { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'app' },
-      spec: { replicas: 1, selector: { matchLabels: { app: 'a' } }, template: { metadata: { labels: { app: 'a' } }, spec: { containers: [{ name: 'app', image: 'busybox:1.36' }] } } } });
-  }
+  settings(new Environment(scope, '${p}-ttl', { namespace: '${p}-ttl', ttl: '20s' }));
+  const store = new Environment(scope, '${p}-store', { namespace: '${p}-store' });
+  new Release(store, 'web', { service: '${p}-web', template: ${JSON.stringify(RELEASE_TEMPLATE)} });
+  new LeasePool(scope, 'pool', { type: '${p}-res', count: 1, environment: (pool, r) => {
+    const env = new Environment(pool, r.name, { namespace: r.name });
+    settings(env);
+    return env;
+  } });
+  Workspace.fromRecords(scope, { namespace: '${p}-ws' });
 };`;
+const NS = 'argocd';
 
 async function exists(f: () => Promise<unknown>): Promise<boolean> {
   try {
@@ -107,7 +128,7 @@ describe.skipIf(!cluster)('Argo CD syncs and prunes paddock\'s repo', () => {
   const groupObjectsBothExist = async (g: string) => (await configMapExists(g)) && (await deploymentExists(g));
 
   /** Where the processes of the tests below are, once the first has started them. */
-  let repo: { url: string; dir: string; port: number; env: Record<string, string | undefined> } | undefined;
+  let repo: { url: string; remote: string; dir: string; port: number; env: Record<string, string | undefined> } | undefined;
   let watch: ServeProcess | undefined;
   const gc = (group: string) => fetch(gcUrl(`http://127.0.0.1:${repo!.port}`, SECRET, group), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ label: `group_id=${group}` }) });
 
@@ -115,10 +136,10 @@ describe.skipIf(!cluster)('Argo CD syncs and prunes paddock\'s repo', () => {
     const remote = await bareRepo();
     daemon = await GitDaemon.start(path.dirname(remote));
     const url = daemon.url(remote);
-    const dir = definitionsDir({ 'groups.ts': groupsSource(prefix, 3) });
+    const dir = definitionsDir({ 'groups.ts': workloadGroupsSource(prefix, 3) });
     const port = await freePort();
     const env = { PADDOCK_GC_SECRET: SECRET, PADDOCK_SIDECAR_URL: `http://127.0.0.1:${port}`, PADDOCK_ARGO_PROJECT: project, KUBECONFIG: undefined };
-    repo = { url, dir, port, env };
+    repo = { url, remote, dir, port, env };
     const pushed = await paddock(['push', '--repo', url, '--definitions', dir], { env });
     expect(pushed.code, pushed.stderr).toBe(0);
 
@@ -148,8 +169,8 @@ describe.skipIf(!cluster)('Argo CD syncs and prunes paddock\'s repo', () => {
     // deletes an emptied Application 5 s after the removal.
     const ctl = `${prefix}-ctl`;
     expect((await kubectl(['create', 'namespace', ctl])).code).toBe(0);
-    const cluster = { PADDOCK_GC_SECRET: SECRET, PADDOCK_SIDECAR_URL: `http://127.0.0.1:${port}`, PADDOCK_ARGO_PROJECT: project, KUBECONFIG: process.env.KUBECONFIG!, POD_NAMESPACE: ctl };
-    serve = await startServe(['--repo', url, '--definitions', dir, '--listen', `127.0.0.1:${port}`], cluster);
+    const cluster = { PADDOCK_GC_SECRET: SECRET, PADDOCK_SIDECAR_URL: `http://127.0.0.1:${port}`, PADDOCK_ARGO_PROJECT: project, KUBECONFIG: process.env.KUBECONFIG!, POD_NAMESPACE: ctl, PADDOCK_API_TOKENS: API_TOKEN };
+    serve = await startServe(['--repo', url, '--definitions', dir, '--listen', `127.0.0.1:${port}`, '--cleaning-delay', '20s'], cluster);
     watch = await startWatch(['--repo', url, '--definitions', dir, '--retire-after', '5s'], cluster);
 
     // A pod of group 1 says it is done: its objects go, the others stay.
@@ -168,7 +189,7 @@ describe.skipIf(!cluster)('Argo CD syncs and prunes paddock\'s repo', () => {
     expect(repo, 'the test above sets the repo up').toBeDefined();
     const many = unique('orph');
     const names = Array.from({ length: 50 }, (_, i) => `${many}-${i}`);
-    writeFileSync(path.join(repo!.dir, 'many.ts'), groupsSource(many, names.length));
+    writeFileSync(path.join(repo!.dir, 'many.ts'), workloadGroupsSource(many, names.length));
     // The watcher commits the new definitions; Argo CD syncs them.
     await expect.poll(async () => (await Promise.all(names.map(groupObjectsBothExist))).filter((x) => !x).length, { timeout: 300_000, interval: 2_000 }).toBe(0);
 
@@ -184,4 +205,87 @@ describe.skipIf(!cluster)('Argo CD syncs and prunes paddock\'s repo', () => {
     // Nothing came back after its Application went (an object re-applied by a racing sync would).
     expect(await left()).toEqual([]);
   }, 900_000);
+
+  it('GIVEN a TTL, a lease pool, a Release and workspaces WHEN the TTL runs out, a lease is released dirty, CI posts and deletes releases and a user asks for and gives back a workspace THEN the API server follows each', async () => {
+    expect(repo, 'the first test sets the repo up').toBeDefined();
+    const p = unique('fl');
+    const sidecar = `http://127.0.0.1:${repo!.port}`;
+    const api = (method: string, urlPath: string, body?: unknown) => fetch(`${sidecar}${urlPath}`, {
+      method, headers: { authorization: `Bearer ${API_TOKEN}`, ...(body ? { 'content-type': 'application/json' } : {}) }, ...(body ? { body: JSON.stringify(body) } : {}),
+    });
+    writeFileSync(path.join(repo!.dir, 'flows.ts'), flowsSource(p));
+    const lease = `${p}-res-1`;
+    await expect.poll(() => configMapExists(lease), { timeout: 120_000, interval: 1_000 }).toBe(true);
+
+    // The TTL (20 s from the group's creation): the watcher's leader removes it.
+    await expect.poll(() => configMapExists(`${p}-ttl`), { timeout: 60_000, interval: 1_000 }).toBe(true);
+    await expect.poll(() => configMapExists(`${p}-ttl`), { timeout: 120_000, interval: 1_000 }).toBe(false);
+
+    // A lease released dirty: its environment goes; the janitor (20 s on) brings it back.
+    const acquired = await fetch(`${sidecar}/acquire?type=${p}-res&state=free&dest=busy&owner=e2e`, { method: 'POST' });
+    expect(acquired.status).toBe(200);
+    expect((await acquired.json()).name).toBe(lease);
+    const released = await fetch(`${sidecar}/release?name=${lease}&dest=dirty&owner=e2e`, { method: 'POST' });
+    expect(released.status).toBe(200);
+    await expect.poll(() => configMapExists(lease), { timeout: 60_000, interval: 500 }).toBe(false).catch(async (e) => {
+      const app = await application(lease).catch((err) => ({ error: String(err) }));
+      const log = gitOut(repo!.remote, 'log', '-8', '--format=%h %cI %s', 'main');
+      throw new Error(`${(e as Error).message}\nrepo:\n${log}\napps/${lease}.yaml: ${gitOut(repo!.remote, 'show', `main:apps/${lease}.yaml`).slice(0, 800)}\nlive: ${JSON.stringify({ spec: app.spec, status: { sync: app.status?.sync, operationState: app.status?.operationState?.phase, conditions: app.status?.conditions } })}`);
+    });
+    await expect.poll(() => configMapExists(lease), { timeout: 120_000, interval: 1_000 }).toBe(true);
+
+    // A CI release as a form: the Deployment runs its image; a second one, deleted, rolls it back.
+    const image = async () => (await apps.readNamespacedDeployment({ name: `${p}-web`, namespace: `${p}-store` }).catch(() => undefined))?.spec?.template?.spec?.containers?.[0]?.image;
+    const release = async (version: string) => {
+      const form = new FormData();
+      for (const [k, v] of Object.entries({ service: `${p}-web`, version, image: `busybox:${version}` })) form.append(k, v);
+      const r = await fetch(`${sidecar}/api/releases`, { method: 'POST', headers: { authorization: `Bearer ${API_TOKEN}` }, body: form });
+      expect(r.status, await r.clone().text()).toBe(201);
+      return (await r.json()).id as string;
+    };
+    await release('1.36');
+    await expect.poll(image, { timeout: 90_000, interval: 1_000 }).toBe('busybox:1.36');
+    const second = await release('1.37');
+    await expect.poll(image, { timeout: 60_000, interval: 1_000 }).toBe('busybox:1.37');
+    expect((await api('DELETE', `/api/releases/${second}`)).status).toBe(204);
+    await expect.poll(image, { timeout: 60_000, interval: 1_000 }).toBe('busybox:1.36');
+
+    // A workspace: Deployment, NodePort Service and PVC; given back, they go.
+    const ws = await api('POST', '/api/workspaces', { email: 'e2e.user@example.com', ram: 1, cpu: 1, storage: '1Gi', publicKey: ED25519 });
+    expect(ws.status, await ws.clone().text()).toBe(201);
+    const { name } = await ws.json();
+    const wsObjects = async () => {
+      const ns = `${p}-ws`;
+      const selector = { namespace: ns, labelSelector: `paddock.dev/group=ws-${name}` };
+      return [
+        ...(await apps.listNamespacedDeployment(selector)).items.map((o) => `Deployment/${o.metadata!.name}`),
+        ...(await core.listNamespacedService(selector)).items.map((o) => `Service/${o.spec!.type}`),
+        ...(await core.listNamespacedPersistentVolumeClaim(selector)).items.map((o) => `PersistentVolumeClaim/${o.metadata!.name}`),
+      ].sort();
+    };
+    await expect.poll(wsObjects, { timeout: 90_000, interval: 1_000 }).toEqual([`Deployment/${name}`, `PersistentVolumeClaim/${name}-home`, 'Service/NodePort']);
+    expect((await api('DELETE', `/api/workspaces/${name}`)).status).toBe(204);
+    await expect.poll(wsObjects, { timeout: 60_000, interval: 1_000 }).toEqual([]);
+  }, 900_000);
+
+  it('GIVEN a synced group WHEN paddock demolish, then revive THEN its objects go and come back; WHEN every definition file is gone THEN nothing is pruned', async () => {
+    expect(repo, 'the first test sets the repo up').toBeDefined();
+    const g = `${prefix}-2`;
+    expect(await groupObjectsBothExist(g)).toBe(true);
+    const cli = { ...repo!.env, KUBECONFIG: process.env.KUBECONFIG! };
+    const d = await paddock(['demolish', '--repo', repo!.url, '--definitions', repo!.dir, g], { env: cli });
+    expect(d.code, d.stderr).toBe(0);
+    await expect.poll(() => groupObjectsExist(g), { timeout: 60_000, interval: 1_000 }).toBe(false);
+    const r = await paddock(['revive', '--repo', repo!.url, '--definitions', repo!.dir, g], { env: cli });
+    expect(r.code, r.stderr).toBe(0);
+    await expect.poll(() => groupObjectsBothExist(g), { timeout: 90_000, interval: 1_000 }).toBe(true);
+
+    // Emptied definitions: the writers refuse, the repo and the cluster stay as they are.
+    const head = gitOut(repo!.remote, 'rev-parse', 'main');
+    for (const f of readdirSync(repo!.dir)) rmSync(path.join(repo!.dir, f), { recursive: true, force: true });
+    await new Promise((res) => setTimeout(res, 15_000));
+    expect(gitOut(repo!.remote, 'rev-parse', 'main')).toBe(head);
+    expect(await groupObjectsBothExist(g)).toBe(true);
+    expect(await groupObjectsBothExist(`${prefix}-0`)).toBe(true);
+  }, 600_000);
 });

@@ -55,6 +55,24 @@ export function commitCount(remote: string, branch = 'main'): number {
 }
 
 /** A definitions source of `n` one-ConfigMap groups named `g-0`..`g-<n-1>`. */
+/**
+ * `n` groups `<prefix>-<i>`, each in its own namespace of that name, with a ConfigMap `settings`
+ * and a Deployment `app`: what the Argo CD test and bench sync into the API server.
+ */
+export function workloadGroupsSource(prefix: string, n: number): string {
+  return `
+import { ApiObject } from 'cdk8s';
+import { Environment } from 'paddock';
+export default (scope) => {
+  for (let i = 0; i < ${n}; i++) {
+    const env = new Environment(scope, '${prefix}-' + i, { namespace: '${prefix}-' + i });
+    new ApiObject(env, 'cm', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'settings' }, data: { i: String(i) } });
+    new ApiObject(env, 'app', { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'app' },
+      spec: { replicas: 1, selector: { matchLabels: { app: 'a' } }, template: { metadata: { labels: { app: 'a' } }, spec: { containers: [{ name: 'app', image: 'busybox:1.36' }] } } } });
+  }
+};`;
+}
+
 export function groupsSource(n: number, prefix = 'g'): string {
   return `
 import { ApiObject } from 'cdk8s';
