@@ -87,6 +87,32 @@ describe('retiring a group\'s Application', () => {
     await c.close();
   });
 
+  it('GIVEN most of a pool\'s environments gone dirty (emptied Applications) WHEN a writer commits THEN the mass-removal guard does not count them as groups to lose', async () => {
+    const remote = await bareRepo();
+    const pool = `
+import { ApiObject } from 'cdk8s';
+import { Environment, LeasePool } from 'paddock';
+export default (scope) => {
+  new LeasePool(scope, 'pool', { type: 'res', count: 6, environment: (p, r) => {
+    const env = new Environment(p, r.name, { namespace: r.name });
+    new ApiObject(env, 'cm', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'x' }, data: { a: 'b' } });
+    return env;
+  } });
+};`;
+    const c = committer(remote, await loadSet({ 'pool.ts': pool }));
+    await c.submit({ body: { kind: 'sync', summary: 'sync(definitions): initial' }, requestId: rid(), requestedBy: 'test' });
+    const dirty = [1, 2, 3, 4, 5].map((i) => ({ type: 'res', name: `res-${i}`, state: 'dirty', owner: '', generation: 0, userdata: null }));
+    await c.submit({ body: { kind: 'leases', records: dirty, summary: 'lease(res): 5 dirty' }, requestId: rid(), requestedBy: 'test' });
+    expect([1, 2, 3, 4, 5, 6].map((i) => groupApp(remote, `res-${i}`))).toEqual(['emptied', 'emptied', 'emptied', 'emptied', 'emptied', 'active']);
+    await c.close();
+    // a new writer (a CLI command) checks its definitions against the repo: refused before, as if they removed 5 of 6 groups
+    const cli = committer(remote, await loadSet({ 'pool.ts': pool }));
+    const r = await cli.submit({ body: { kind: 'remove', group: 'res-6', reason: 'demolish' }, requestId: rid(), requestedBy: 'test' });
+    expect(r.outcome.status).toBe('applied');
+    expect(groupApp(remote, 'res-6')).toBe('emptied');
+    await cli.close();
+  });
+
   it('GIVEN a leaving group with cluster-scoped objects THEN its record keeps their kinds (the project must still allow them); an emptied Application or a kept group does not start retiring', () => {
     const app = (group: string, path: string) => YAML.stringify({ kind: 'Application', spec: { source: { path }, destination: { name: 'edge', namespace: group } } });
     const before = new Map([

@@ -650,7 +650,8 @@ export class Committer {
 
   /** A `MassRemovalRefused` error when `defs` would remove too many of the groups at the remote tip. */
   private async massRemoval(defs: DefinitionSet, snap: Snapshot, inputs: SynthInputs): Promise<UserError | undefined> {
-    const before = committedGroups(snap.files);
+    // Live groups only: an emptied Application (a group already leaving) is no group to lose.
+    const before = new Set([...committedGroups(snap.files)].filter((g) => !snap.state.retiring.has(g)));
     if (!before.size) return undefined;
     if (!defs.definitions.length) {
       return new UserError('MassRemovalRefused', `no definitions could be read; refusing to remove the ${before.size} groups in the repo`);

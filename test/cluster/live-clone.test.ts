@@ -18,7 +18,7 @@ import { DeploymentSources } from '../../src/watch/cluster.ts';
 import { Definitions } from '../../src/watch/definitions.ts';
 import { LockFileElector } from '../../src/watch/lock.ts';
 import { Watcher } from '../../src/watch/watcher.ts';
-import { bareRepo, commitCount, committer, gitOut, remoteFile, remoteFiles } from '../helpers/repo.ts';
+import { bareRepo, commitCount, committer, gitOut, groupApp, remoteFile, remoteFiles } from '../helpers/repo.ts';
 import { definitionsDir, tempDir } from '../helpers/synth.ts';
 import { adminKubeConfig, deleteNamespaces, ensureNamespaces, theCluster, unique } from './helpers.ts';
 
@@ -150,11 +150,11 @@ export default (scope) => {
       await new Promise((r) => setTimeout(r, 500)); // well past the 20 ms debounce
       expect(commitCount(remote), state()).toBe(n);
 
-      // deleted: a commit removes the group
+      // deleted: a commit removes the group's objects and empties its Application
       await apps.deleteNamespacedDeployment({ name: 'web', namespace: ns });
-      await until('the clone group to be removed', () => (groupFiles().length === 0 && !remoteFiles(remote).includes(appFile) ? true : undefined), state);
+      await until('the clone group to be removed', () => (groupApp(remote, group) === 'emptied' ? true : undefined), state);
       const removedIn = gitOut(remote, 'show', '--name-status', '--format=', 'main').split('\n').filter(Boolean);
-      expect(removedIn).toEqual(expect.arrayContaining([`D\t${appFile}`, `D\t${cloneFile}`, `D\t${sourceRecord}`]));
+      expect(removedIn).toEqual(expect.arrayContaining([`M\t${appFile}`, `D\t${cloneFile}`, `D\t${sourceRecord}`, `A\tstate/retiring/${group}.yaml`]));
       expect(commitCount(remote)).toBe(n + 1);
 
       // recreated: the clone is back
