@@ -52,8 +52,8 @@ export function render(view: RepoView, now: Date, head: { sha: string; subject: 
   const retiring = [...view.state.retiring.values()].filter((r) => !r.retiredAt);
   for (const r of retiring) groups.set(r.group, [r.group, `retiring ${age(r.since)} ago`, age(view.state.groups.get(r.group)?.createdAt), '', '', '']);
   for (const r of view.state.removals.values()) {
-    const retiring = view.state.retiring.get(r.group) && !view.state.retiring.get(r.group)!.retiredAt ? ', retiring' : '';
-    groups.set(r.group, [r.group, `removed (${r.reason}) ${age(r.removedAt)} ago${retiring}`, age(view.state.groups.get(r.group)?.createdAt), '', '', r.requestedBy]);
+    const still = retiring.some((x) => x.group === r.group) ? ', retiring' : '';
+    groups.set(r.group, [r.group, `removed (${r.reason}) ${age(r.removedAt)} ago${still}`, age(view.state.groups.get(r.group)?.createdAt), '', '', r.requestedBy]);
   }
   out.push(`GROUPS (${groups.size})`, table(['GROUP', 'STATE', 'AGE', 'TTL', 'LEFT', 'OWNER'], [...groups.values()].sort((a, b) => (a[0] < b[0] ? -1 : 1))));
   if (waiting.length) out.push('', 'WAITING CLONES', ...waiting);
