@@ -9,7 +9,6 @@ import path from 'node:path';
 import { APPS_DIR, GROUPS_DIR, README, RETIRED_DIR } from './layout.ts';
 
 const OWNED_DIRS = [APPS_DIR, GROUPS_DIR, RETIRED_DIR] as const;
-export const OWNED_ROOTS = [README, ...OWNED_DIRS] as const;
 
 /** True for a repo path paddock's synth owns. */
 export function isOwnedPath(p: string): boolean {
