@@ -18,6 +18,7 @@ import path from 'node:path';
 import { AppsV1Api, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { gcUrl } from '../../constructs/private/gc-token.ts';
 import { freePort } from '../../test/helpers/git-daemon.ts';
+import { workloadLeft } from '../../test/helpers/kube.ts';
 import { workloadGroupsSource } from '../../test/helpers/repo.ts';
 import { percentile, printJson, printTable, REPO_ROOT, verdict } from './lib.ts';
 import { git, Harness, put, sorted } from './serve-kit.ts';
@@ -59,8 +60,8 @@ try {
     await kubectl(['apply', '-n', NS, '-f', '-'], await git(repo.path, 'show', `main:${f}`));
   }
   const t1 = performance.now();
-  const exists = async (g: string) => (await found(() => core.readNamespacedConfigMap({ name: 'settings', namespace: g }))) || (await found(() => apps.readNamespacedDeployment({ name: 'app', namespace: g })));
-  await until(async () => (await Promise.all(groups.map(exists))).every(Boolean), 300_000, 'every group synced');
+  const groupExists = (g: string) => workloadLeft(core, apps, g);
+  await until(async () => (await Promise.all(groups.map(groupExists))).every(Boolean), 300_000, 'every group synced');
   console.log(`setup: ${groups.length} groups synced by Argo CD in ${((performance.now() - t1) / 1000).toFixed(1)} s`);
 
   const gc = (g: string) => fetch(gcUrl(sidecar, secret, g), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ label: `group_id=${g}` }) });
@@ -70,7 +71,7 @@ try {
     if (r.status !== 202) throw new Error(`GC of ${g}: ${r.status} ${await r.text()}`);
     const acked = performance.now();
     while (performance.now() - acked < withinMs) {
-      if (!(await exists(g))) return performance.now() - acked;
+      if (!(await groupExists(g))) return performance.now() - acked;
       await sleep(200);
     }
     return undefined;
@@ -141,16 +142,6 @@ function run(cmd: string, args: string[], env: Record<string, string>, timeout: 
 /** `export NAME=value` lines as an object. */
 function exportsOf(out: string): Record<string, string> {
   return Object.fromEntries([...out.matchAll(/^export ([A-Z_][A-Z0-9_]*)=(.*)$/gm)].map((m) => [m[1], m[2]]));
-}
-
-async function found(read: () => Promise<unknown>): Promise<boolean> {
-  try {
-    await read();
-    return true;
-  } catch (e) {
-    if ((e as { code?: number }).code === 404) return false;
-    throw e;
-  }
 }
 
 async function until(check: () => Promise<boolean>, withinMs: number, what: string): Promise<void> {

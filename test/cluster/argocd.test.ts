@@ -16,6 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gcUrl } from '../../constructs/private/gc-token.ts';
 import { paddock, startServe, startWatch, type ServeProcess } from '../helpers/cli.ts';
 import { freePort, GitDaemon } from '../helpers/git-daemon.ts';
+import { exists, workloadLeft } from '../helpers/kube.ts';
 import { bareRepo, gitOut, workloadGroupsSource } from '../helpers/repo.ts';
 import { definitionsDir } from '../helpers/synth.ts';
 import { adminKubeConfig, exec, kubectl, ROOT, theCluster, unique } from './helpers.ts';
@@ -56,16 +57,6 @@ export default (scope) => {
   Workspace.fromRecords(scope, { namespace: '${p}-ws' });
 };`;
 const NS = 'argocd';
-
-async function exists(f: () => Promise<unknown>): Promise<boolean> {
-  try {
-    await f();
-    return true;
-  } catch (e) {
-    if ((e as { code?: number }).code === 404) return false;
-    throw e;
-  }
-}
 
 describe.skipIf(!cluster)('Argo CD syncs and prunes paddock\'s repo', () => {
   let admin: KubeConfig;
@@ -124,7 +115,7 @@ describe.skipIf(!cluster)('Argo CD syncs and prunes paddock\'s repo', () => {
   const application = (name: string) => custom.getNamespacedCustomObject({ group: 'argoproj.io', version: 'v1alpha1', namespace: NS, plural: 'applications', name }) as Promise<any>;
   const configMapExists = (g: string) => exists(() => core.readNamespacedConfigMap({ name: 'settings', namespace: g }));
   const deploymentExists = (g: string) => exists(() => apps.readNamespacedDeployment({ name: 'app', namespace: g }));
-  const groupObjectsExist = async (g: string) => (await configMapExists(g)) || (await deploymentExists(g));
+  const groupObjectsExist = (g: string) => workloadLeft(core, apps, g);
   const groupObjectsBothExist = async (g: string) => (await configMapExists(g)) && (await deploymentExists(g));
 
   /** Where the processes of the tests below are, once the first has started them. */
