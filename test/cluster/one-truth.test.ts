@@ -201,6 +201,7 @@ describe.skipIf(!cluster)('one truth across writers: watcher, sidecar and CLI on
     let edits = 0;
     let releases = 0;
     let workspaces = 0;
+    const deleting = new Set<string>();
     let webImage = 0;
     let apiPresent = true;
     const op = async (kind: string): Promise<void> => {
@@ -238,10 +239,14 @@ describe.skipIf(!cluster)('one truth across writers: watcher, sidecar and CLI on
         }
         case 'workspace': {
           const list = await api('GET', '/api/workspaces');
-          const existing = (list.body?.items ?? list.body ?? []) as Array<{ name: string }>;
+          // Another runner may be deleting one already: each runner deletes only a workspace
+          // nobody else is deleting, so a 404 here is a real failure.
+          const existing = ((list.body?.items ?? list.body ?? []) as Array<{ name: string }>).filter((w) => !deleting.has(w.name));
           if (existing.length > 2 || (existing.length && random() < 0.4)) {
-            const r = await api('DELETE', `/api/workspaces/${existing[0].name}`);
-            return void ok(r.status === 204 || r.status === 200, `delete ${r.status} ${JSON.stringify(r.body)}`);
+            const name = existing[0].name;
+            deleting.add(name);
+            const r = await api('DELETE', `/api/workspaces/${name}`);
+            return void ok(r.status === 204 || r.status === 200, `delete ${name}: ${r.status} ${JSON.stringify(r.body)}`);
           }
           const r = await api('POST', '/api/workspaces', { email: `dev${++workspaces}@example.com`, ram: 1, cpu: 1, storage: '1Gi', publicKey: KEY });
           return void ok(r.status === 201, `${r.status} ${JSON.stringify(r.body)}`);
