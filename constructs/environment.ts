@@ -91,6 +91,7 @@ export class Environment extends Chart {
   public readonly hardened: boolean;
   private readonly namespaces = new Set<string>();
   private readonly clusterKinds = new Set<string>();
+  private readonly refreshers = new Set<string>();
 
   constructor(scope: Construct, id: string, props: EnvironmentProps) {
     const group = props.group ?? id;
@@ -150,6 +151,22 @@ export class Environment extends Chart {
       if (!/^[A-Z][A-Za-z0-9]*$/.test(kind)) throw new Error(`${this.node.path}: allowed cluster kind "${kind}" must be a kind such as ClusterRole`);
       this.clusterKinds.add(kind);
     }
+  }
+
+  /**
+   * Lets the ServiceAccount `serviceAccount` of this group's namespace ask Argo CD to refresh
+   * Applications (`patch` on `applications.argoproj.io` in Argo CD's namespace, nothing else):
+   * for `PaddockControlPlane`'s watcher. paddock renders that Role and RoleBinding itself, in
+   * `apps/` with the Applications, so the group's own reach (and its project) stays as it is.
+   */
+  public grantArgoRefresh(serviceAccount: string): void {
+    if (!isDnsLabel(serviceAccount)) throw new Error(`${this.node.path}: ServiceAccount "${serviceAccount}" for Argo CD refreshes must be a DNS label`);
+    this.refreshers.add(serviceAccount);
+  }
+
+  /** ServiceAccounts of this group's namespace that may ask Argo CD to refresh Applications. */
+  public get argoRefreshers(): readonly string[] {
+    return [...this.refreshers].sort();
   }
 
   /** Where this group's objects may be. */

@@ -94,12 +94,21 @@ export interface PaddockControlPlaneProps {
    * `PADDOCK_NODE_ADDRESS`. Not for secrets: the ones this construct sets are refused. @default none
    */
   readonly env?: Readonly<Record<string, string>>;
+  /**
+   * How the watcher asks Argo CD to look at the repo after a commit instead of at its next poll
+   * (`PADDOCK_ARGO_REFRESH`): `hard` (past the repo server's caches), `normal`, or `off`. When not
+   * `off`, the watcher's ServiceAccount gets `patch` on Applications in Argo CD's namespace,
+   * rendered by paddock into `apps/` (a Role and RoleBinding), and nothing else there. The
+   * sidecar never talks to the Kubernetes API: the watcher's leader refreshes for its commits
+   * too, when it next looks at the repo (`PADDOCK_FOLLOW_EVERY`, 5 s). @default 'hard'
+   */
+  readonly argoRefresh?: 'hard' | 'normal' | 'off';
 }
 
 /** Variables the construct sets itself: not to be given in `env`. */
 const MANAGED_ENV = new Set([
   'PADDOCK_REPO', 'PADDOCK_BRANCH', 'PADDOCK_SIDECAR_URL', 'PADDOCK_ARGO_REPO_URL', 'PADDOCK_GC_SECRET', 'PADDOCK_API_TOKENS',
-  'PADDOCK_LISTEN', 'PADDOCK_DEFINITIONS', 'GIT_SSH_COMMAND', 'POD_NAME', 'POD_NAMESPACE', 'GROUP_ID', 'GARBAGE_COLLECTOR_URL',
+  'PADDOCK_LISTEN', 'PADDOCK_DEFINITIONS', 'PADDOCK_ARGO_REFRESH', 'GIT_SSH_COMMAND', 'POD_NAME', 'POD_NAMESPACE', 'GROUP_ID', 'GARBAGE_COLLECTOR_URL',
 ]);
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const SECRET_KEY = /^[-._a-zA-Z0-9]+$/;
@@ -159,6 +168,8 @@ export class PaddockControlPlane extends Construct {
     if (definitionsPath.startsWith('/') || definitionsPath.split('/').includes('..') || /[\s$]/.test(definitionsPath)) {
       throw new Error(`${where}: definitionsPath "${props.definitionsPath}" must be a directory relative to the definitions repo's root, without '..'`);
     }
+    const argoRefresh = props.argoRefresh ?? 'hard';
+    if (!['hard', 'normal', 'off'].includes(argoRefresh)) throw new Error(`${where}: argoRefresh "${argoRefresh}" must be hard, normal or off`);
     const syncPeriod = props.syncPeriod ?? '30s';
     if (!GO_DURATION.test(syncPeriod) || !/[1-9]/.test(syncPeriod)) throw new Error(`${where}: syncPeriod "${syncPeriod}" must be a duration such as 30s, 1m or 1m30s`);
     const image = props.image ?? PaddockControlPlane.defaultImage();
@@ -206,6 +217,7 @@ export class PaddockControlPlane extends Construct {
     this.namespace = namespace;
     this.image = image;
     this.watcherName = `${prefix}-watcher`;
+    if (argoRefresh !== 'off') env.grantArgoRefresh(this.watcherName);
     this.sidecarName = `${prefix}-sidecar`;
     this.sidecarUrl = `http://${this.sidecarName}.${namespace}.svc:${SIDECAR_PORT}`;
     this.definitionsDir = [DEFINITIONS_ROOT, DEFINITIONS_LINK, definitionsPath].filter(Boolean).join('/');
@@ -333,6 +345,7 @@ export class PaddockControlPlane extends Construct {
             args: ['watch', '--repo', '$(PADDOCK_REPO)', '--definitions', this.definitionsDir],
             env: [
               ...commonEnv,
+              { name: 'PADDOCK_ARGO_REFRESH', value: argoRefresh },
               // The leader Lease's holder identity and namespace.
               { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
               { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
@@ -342,7 +355,7 @@ export class PaddockControlPlane extends Construct {
       },
     });
 
-    // --- the sidecar: no Kubernetes API access at all ---
+    // --- the sidecar: no Kubernetes API access at all (so no Argo CD refresh either) ---
     const sidecarLabels = selectorOf('sidecar');
     new ApiObject(this, 'sidecar-service-account', {
       apiVersion: 'v1',
@@ -366,7 +379,7 @@ export class PaddockControlPlane extends Construct {
             name: 'sidecar',
             args: ['serve', '--repo', '$(PADDOCK_REPO)', '--definitions', this.definitionsDir, '--listen', `0.0.0.0:${SIDECAR_PORT}`],
             ports: [{ name: 'http', containerPort: SIDECAR_PORT, protocol: 'TCP' }],
-            env: [...commonEnv, secretEnv('PADDOCK_API_TOKENS', keys.apiTokensKey)],
+            env: [...commonEnv, { name: 'PADDOCK_ARGO_REFRESH', value: 'off' }, secretEnv('PADDOCK_API_TOKENS', keys.apiTokensKey)],
             readinessProbe: { httpGet: { path: '/readyz', port: 'http' }, periodSeconds: 10, failureThreshold: 3 },
             livenessProbe: { httpGet: { path: '/healthz', port: 'http' }, initialDelaySeconds: 10, periodSeconds: 20, failureThreshold: 3 },
           }, { automountServiceAccountToken: false }),

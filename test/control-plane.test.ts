@@ -166,6 +166,26 @@ describe('the shipped example environments/control-plane.ts', () => {
     expect(sa.automountServiceAccountToken).toBeUndefined();
   });
 
+  it("GIVEN the default argoRefresh WHEN synthesized THEN apps/ holds a Role allowing only patch on Applications in Argo CD's namespace, bound to the watcher alone, and the root project admits exactly those two kinds besides its own", () => {
+    const role = objectAt(result, 'apps/paddock-argo-refresh.role.yaml');
+    expect(role).toMatchObject({ apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: { name: 'paddock-argo-refresh', namespace: 'argocd' } });
+    expect(role.rules).toEqual([{ apiGroups: ['argoproj.io'], resources: ['applications'], verbs: ['patch'] }]);
+    const binding = objectAt(result, 'apps/paddock-argo-refresh.rolebinding.yaml');
+    expect(binding.metadata).toMatchObject({ name: 'paddock-argo-refresh', namespace: 'argocd' });
+    expect(binding.roleRef).toEqual({ apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'paddock-argo-refresh' });
+    expect(binding.subjects).toEqual([{ kind: 'ServiceAccount', name: 'paddock-watcher', namespace: 'paddock' }]);
+    expect(objectAt(result, 'apps/paddock-apps.appproject.yaml').spec.namespaceResourceWhitelist).toEqual([
+      { group: 'argoproj.io', kind: 'Application' }, { group: 'argoproj.io', kind: 'AppProject' },
+      { group: 'rbac.authorization.k8s.io', kind: 'Role' }, { group: 'rbac.authorization.k8s.io', kind: 'RoleBinding' },
+    ]);
+    // The group itself does not reach into Argo CD's namespace: its project is unchanged by the grant.
+    const groupsProject = objectAt(result, 'apps/paddock.appproject.yaml');
+    expect(groupsProject.spec.destinations.map((d: any) => d.namespace)).not.toContain('argocd');
+    expect(groupFiles(result).filter((f) => /argo/.test(f))).toEqual([]);
+    expect(envOf(container(podSpec(result, 'paddock-watcher'), 'watcher'), 'PADDOCK_ARGO_REFRESH')).toEqual({ name: 'PADDOCK_ARGO_REFRESH', value: 'hard' });
+    expect(envOf(container(podSpec(result, 'paddock-sidecar'), 'sidecar'), 'PADDOCK_ARGO_REFRESH')).toEqual({ name: 'PADDOCK_ARGO_REFRESH', value: 'off' });
+  });
+
   it('GIVEN the sidecar WHEN synthesized THEN its own ServiceAccount and pods mount no API token', () => {
     const sa = at(result, 'serviceaccount-paddock-sidecar.yaml');
     expect(sa.automountServiceAccountToken).toBe(false);
@@ -236,6 +256,30 @@ describe('PaddockControlPlane variants', () => {
     // The group's own GC URL points at its own sidecar when synthesized with that sidecar URL.
     const again = await synthSource(definition(`prefix: 'pd'`, `{ namespace: 'ops' }`), { sidecarUrl: 'http://pd-sidecar.ops.svc:8080' });
     expect(envOf(container(podSpec(again, 'pd-sidecar'), 'sidecar'), 'GARBAGE_COLLECTOR_URL').value).toMatch(/^http:\/\/pd-sidecar\.ops\.svc:8080\/gc\//);
+  });
+
+  it("GIVEN argoRefresh off WHEN synthesized THEN there is no Role in Argo CD's namespace, the root project admits only Applications and AppProjects, and the watcher does not refresh", async () => {
+    const result = await synthSource(definition(`argoRefresh: 'off'`));
+    expect([...result.files.keys()].filter((p) => p.startsWith('apps/'))).toEqual(['apps/paddock-apps.appproject.yaml', 'apps/paddock-root.yaml', 'apps/paddock-system.yaml', 'apps/paddock.appproject.yaml']);
+    expect(objectAt(result, 'apps/paddock-apps.appproject.yaml').spec.namespaceResourceWhitelist).toEqual([{ group: 'argoproj.io', kind: 'Application' }, { group: 'argoproj.io', kind: 'AppProject' }]);
+    expect(envOf(container(podSpec(result, 'paddock-watcher'), 'watcher'), 'PADDOCK_ARGO_REFRESH').value).toBe('off');
+  });
+
+  it('GIVEN two control planes (one with argoRefresh normal) and Argo CD in namespace gitops WHEN synthesized THEN one Role there binds both watchers, and the normal one refreshes normally', async () => {
+    const result = await synthSource(`
+      import { Environment, PaddockControlPlane } from 'paddock';
+      export default (scope) => {
+        const common = { repo: 'git@git.example.com:platform/manifests.git', definitionsRepo: 'https://git.example.com/platform/environments.git' };
+        new PaddockControlPlane(new Environment(scope, 'paddock-a', { namespace: 'team-a' }), 'paddock', common);
+        new PaddockControlPlane(new Environment(scope, 'paddock-b', { namespace: 'team-b' }), 'paddock', { ...common, prefix: 'pb', argoRefresh: 'normal' });
+      };`, { argo: { repoURL: 'git@git.example.com:platform/manifests.git', targetRevision: 'main', namespace: 'gitops', project: 'paddock' } });
+    expect(objectAt(result, 'apps/paddock-argo-refresh.role.yaml').metadata.namespace).toBe('gitops');
+    expect(objectAt(result, 'apps/paddock-argo-refresh.rolebinding.yaml').subjects).toEqual([
+      { kind: 'ServiceAccount', name: 'paddock-watcher', namespace: 'team-a' },
+      { kind: 'ServiceAccount', name: 'pb-watcher', namespace: 'team-b' },
+    ]);
+    const w = container(objectAt(result, 'groups/paddock-b/deployment-pb-watcher.yaml').spec.template.spec, 'watcher');
+    expect(envOf(w, 'PADDOCK_ARGO_REFRESH').value).toBe('normal');
   });
 
   it('GIVEN watchAllNamespaces WHEN synthesized THEN a ClusterRole (named with the namespace) grants only reading Deployments, bound to the watcher; the Role keeps only Leases', async () => {
@@ -312,6 +356,8 @@ describe('PaddockControlPlane props that cannot work', () => {
     [`env: { PADDOCK_GC_SECRET: 'hunter2' }`, /paddock-system\/paddock: env: PADDOCK_GC_SECRET is set by the PaddockControlPlane itself \(from a Secret reference\)/],
     [`env: { 'not-a-name': 'x' }`, /paddock-system\/paddock: env: "not-a-name" is not an environment variable name/],
     [`image: ''`, /paddock-system\/paddock: image "" is not an image reference/],
+    [`argoRefresh: 'soft'`, /paddock-system\/paddock: argoRefresh "soft" must be hard, normal or off/],
+    [`env: { PADDOCK_ARGO_REFRESH: 'hard' }`, /paddock-system\/paddock: env: PADDOCK_ARGO_REFRESH is set by the PaddockControlPlane itself$/],
   ])('GIVEN %s WHEN synthesized THEN it fails naming the construct path and the prop', async (props, message) => {
     await expect(synthSource(definition(props))).rejects.toThrow(message);
   });

@@ -204,8 +204,49 @@ export function groupsProject(argo: ArgoOptions, destinations: readonly ProjectD
   };
 }
 
-/** The project of the app of apps: Applications and AppProjects in Argo CD's namespace, nothing else. */
-export function rootProject(argo: ArgoOptions): Json {
+/** A subject of a RoleBinding. */
+export interface RbacSubject {
+  readonly kind: 'ServiceAccount';
+  readonly name: string;
+  readonly namespace: string;
+}
+
+const RBAC_API = 'rbac.authorization.k8s.io';
+
+/**
+ * `apps/<name>.role.yaml` and `apps/<name>.rolebinding.yaml`: the dots keep them apart from
+ * the Applications, as the projects' files.
+ */
+export const rbacPath = (o: Json) => `${APPS_DIR}/${o.metadata.name}.${String(o.kind).toLowerCase()}.yaml`;
+
+/**
+ * The right to ask Argo CD to refresh Applications, for the ServiceAccounts that hold it (a
+ * `PaddockControlPlane`'s watcher): `patch` on `applications.argoproj.io` in Argo CD's
+ * namespace and nothing else, a Role and a RoleBinding the app of apps syncs. Rendered here,
+ * not in a group: a group reaching into Argo CD's namespace would widen the project every group
+ * shares. None when no one holds it.
+ */
+export function argoRefreshRbac(argo: ArgoOptions, subjects: readonly RbacSubject[]): Json[] {
+  if (!subjects.length) return [];
+  const name = `${argo.project}-argo-refresh`;
+  const metadata = { name, namespace: argo.namespace, labels: { 'app.kubernetes.io/managed-by': 'paddock' } };
+  return [
+    { apiVersion: `${RBAC_API}/v1`, kind: 'Role', metadata, rules: [{ apiGroups: ['argoproj.io'], resources: ['applications'], verbs: ['patch'] }] },
+    {
+      apiVersion: `${RBAC_API}/v1`,
+      kind: 'RoleBinding',
+      metadata,
+      roleRef: { apiGroup: RBAC_API, kind: 'Role', name },
+      subjects: uniqueSorted(subjects.map((x) => ({ kind: x.kind, name: x.name, namespace: x.namespace }))),
+    },
+  ];
+}
+
+/**
+ * The project of the app of apps: Applications and AppProjects in Argo CD's namespace, and,
+ * with `refreshRbac`, the Role and RoleBinding of `argoRefreshRbac`; nothing else.
+ */
+export function rootProject(argo: ArgoOptions, refreshRbac = false): Json {
   return {
     apiVersion: 'argoproj.io/v1alpha1',
     kind: 'AppProject',
@@ -215,7 +256,11 @@ export function rootProject(argo: ArgoOptions): Json {
       sourceRepos: [argo.repoURL],
       destinations: [{ server: 'https://kubernetes.default.svc', namespace: argo.namespace }],
       clusterResourceWhitelist: [],
-      namespaceResourceWhitelist: [{ group: 'argoproj.io', kind: 'Application' }, { group: 'argoproj.io', kind: 'AppProject' }],
+      namespaceResourceWhitelist: [
+        { group: 'argoproj.io', kind: 'Application' },
+        { group: 'argoproj.io', kind: 'AppProject' },
+        ...(refreshRbac ? [{ group: RBAC_API, kind: 'Role' }, { group: RBAC_API, kind: 'RoleBinding' }] : []),
+      ],
     },
   };
 }

@@ -29,7 +29,7 @@ import { Workspace } from '../../constructs/workspace.ts';
 import type { ArgoDestination } from '../../constructs/environment.ts';
 import { DefinitionError } from '../errors.ts';
 import { firstLine, type Definition } from './loader.ts';
-import { appPath, groupApplication, groupDir, groupsProject, objectFileName, projectPath, readme, retiredApplication, retiredReadme, RETIRED_DIR, rootApplication, rootProject, rootProjectName, ROOT_APP, toYaml, type ArgoOptions, type ProjectDestination, README } from './layout.ts';
+import { appPath, argoRefreshRbac, groupApplication, groupDir, groupsProject, objectFileName, projectPath, rbacPath, readme, retiredApplication, retiredReadme, RETIRED_DIR, rootApplication, rootProject, rootProjectName, ROOT_APP, toYaml, type ArgoOptions, type ProjectDestination, type RbacSubject, README } from './layout.ts';
 import { fingerprint, trackedState, type Reads } from './tracked-state.ts';
 import { prepareValidators, validateObject } from './validate.ts';
 
@@ -141,6 +141,8 @@ interface EnvOutput {
   /** A Release of the group has no active record (none yet, or all soft-deleted): empty is not an error. */
   readonly releasePending: boolean;
   readonly releases: readonly ReleaseRules[];
+  /** ServiceAccounts of `namespace` that may ask Argo CD to refresh Applications. */
+  readonly argoRefreshers: readonly string[];
 }
 
 interface FileOutput {
@@ -244,6 +246,7 @@ async function buildFile(def: Definition, inputs: SynthInputs): Promise<FileOutp
       ttl: env.ttl, ttlMs: env.ttlMs, stamp, lease: leaseOf.get(env), deferred,
       releasePending: releases.some((r) => !r.active),
       releases: releases.map((r) => r.rules),
+      argoRefreshers: env.argoRefreshers,
       objects: objects.map(({ object, apiObject }) => ({ object, yaml: '', path: apiObject.node.path })),
     });
   }
@@ -305,6 +308,7 @@ async function assemble(outputs: readonly FileOutput[], inputs: SynthInputs, cac
   const destinations: ProjectDestination[] = [];
   const clusterKinds: Array<{ group: string; kind: string }> = [];
   const releases = new Map<string, ReleaseTarget[]>();
+  const refreshers: RbacSubject[] = [];
   for (const out of outputs) {
     for (const env of out.envs) {
       const removed = state.removals.has(env.group);
@@ -365,6 +369,7 @@ async function assemble(outputs: readonly FileOutput[], inputs: SynthInputs, cac
         const app = { group: env.group, namespace: env.namespace, destination: env.destination, annotations };
         files.set(appPath(env.group), memoYaml(cache, app, () => groupApplication(app, inputs.argo)));
         shown.push({ name: env.group, namespace: env.namespace, objects: groupFiles.length, ttl: env.ttl });
+        refreshers.push(...env.argoRefreshers.map((name) => ({ kind: 'ServiceAccount' as const, name, namespace: env.namespace })));
       }
 
       groups.push({
@@ -391,7 +396,9 @@ async function assemble(outputs: readonly FileOutput[], inputs: SynthInputs, cac
   if (retiring) files.set(`${RETIRED_DIR}/${README}`, retiredReadme());
   files.set(appPath(ROOT_APP), toYaml(rootApplication(inputs.argo)));
   files.set(projectPath(inputs.argo.project), toYaml(groupsProject(inputs.argo, destinations, clusterKinds)));
-  files.set(projectPath(rootProjectName(inputs.argo)), toYaml(rootProject(inputs.argo)));
+  const refresh = argoRefreshRbac(inputs.argo, refreshers);
+  for (const o of refresh) files.set(rbacPath(o), toYaml(o));
+  files.set(projectPath(rootProjectName(inputs.argo)), toYaml(rootProject(inputs.argo, refresh.length > 0)));
   files.set(README, readme(shown.sort(byName), inputs.argo));
   return {
     files: new Map([...files].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))),

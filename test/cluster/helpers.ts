@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, readdir, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { ApiextensionsV1Api, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { inject } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import type { PaddockCluster } from './global-setup.ts';
@@ -79,10 +79,10 @@ export function kubectl(args: string[], input?: string): Promise<Run> {
 }
 
 /** `paddock synth --out <tmp> --quiet` with a throwaway GC secret; returns the output directory. */
-export async function synth(extraArgs: string[] = []): Promise<string> {
+export async function synth(extraArgs: string[] = [], env: Record<string, string> = {}): Promise<string> {
   const out = await mkdtemp(path.join(tmpdir(), 'paddock-cluster-synth-'));
   const r = await exec(process.execPath, [path.join(ROOT, 'src/cli/paddock.mjs'), 'synth', '--out', out, '--quiet', ...extraArgs], {
-    env: { PADDOCK_GC_SECRET: 'cluster-tier-gc-secret' },
+    env: { PADDOCK_GC_SECRET: 'cluster-tier-gc-secret', ...env },
   });
   if (r.code !== 0) throw new Error(`paddock synth ${extraArgs.join(' ')} failed (exit ${r.code}):\n${r.stderr}${r.stdout}`);
   return out;
@@ -140,4 +140,17 @@ export async function deleteNamespaces(kc: KubeConfig, cluster: PaddockCluster, 
   if (cluster.mode !== 'external') return;
   const core = kc.makeApiClient(CoreV1Api);
   await Promise.all(names.map((name) => core.deleteNamespace({ name }).catch(() => undefined)));
+}
+
+/**
+ * Argo CD's CRDs (Application, AppProject, ApplicationSet), installed by test/cluster/argocd-crds.sh
+ * at the version the tier's Argo CD is built from. On an external cluster that already has Argo CD,
+ * its own CRDs are used.
+ */
+export async function ensureArgoCrds(admin: KubeConfig, cluster: PaddockCluster): Promise<void> {
+  const crds = admin.makeApiClient(ApiextensionsV1Api);
+  const have = await crds.readCustomResourceDefinition({ name: 'applications.argoproj.io' }).then(() => true, () => false);
+  if (have && cluster.mode !== 'local') return;
+  const r = await exec(path.join(ROOT, 'test/cluster/argocd-crds.sh'), ['--apply'], { timeoutMs: 600_000 });
+  if (r.code !== 0) throw new Error(`test/cluster/argocd-crds.sh --apply failed (exit ${r.code}):\n${r.stderr}`);
 }

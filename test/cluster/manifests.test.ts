@@ -10,7 +10,7 @@ import { ApiextensionsV1Api, KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import {
-  adminKubeConfig, deleteNamespaces, ensureNamespaces, exec, FIELD_MANAGER, kubectl, manifestFiles, ROOT, synth, theCluster,
+  adminKubeConfig, deleteNamespaces, ensureArgoCrds, ensureNamespaces, FIELD_MANAGER, kubectl, manifestFiles, synth, theCluster,
   type ManifestFile, type Run,
 } from './helpers.ts';
 
@@ -44,13 +44,7 @@ describe.skipIf(!cluster)('synthesized environments/ against a real API server (
 
   beforeAll(async () => {
     admin = adminKubeConfig();
-    // Argo CD's CRDs first. On an external cluster that already has Argo CD, its own CRDs are used.
-    const crds = admin.makeApiClient(ApiextensionsV1Api);
-    const have = await crds.readCustomResourceDefinition({ name: 'applications.argoproj.io' }).then(() => true, () => false);
-    if (!have || cluster!.mode === 'local') {
-      const r = await exec(path.join(ROOT, 'test/cluster/argocd-crds.sh'), ['--apply'], { timeoutMs: 600_000 });
-      if (r.code !== 0) throw new Error(`test/cluster/argocd-crds.sh --apply failed (exit ${r.code}):\n${r.stderr}`);
-    }
+    await ensureArgoCrds(admin, cluster!);
     // Namespaced objects can only be validated in an existing namespace: create the ones they
     // name (Argo CD would, through CreateNamespace=true), and argocd for the Applications.
     const namespaces = files.flatMap((f) => f.objects.map((o) => o.metadata?.namespace)).filter((n): n is string => !!n);

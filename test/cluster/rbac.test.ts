@@ -3,7 +3,8 @@
  * (and the whole control plane with them) are created in a real API server, a token is minted for
  * the watcher's ServiceAccount through the TokenRequest API, and that token alone must be enough
  * for what the watcher does (a Deployment informer: list + watch; leader election: get, create,
- * update a Lease in its own namespace) and for nothing more: every other request is denied.
+ * update a Lease in its own namespace; patch on Applications in Argo CD's namespace, through the
+ * Role paddock renders into apps/) and for nothing more: every other request is denied.
  *
  * Definitions are written to a temp directory and synthesized by `paddock synth --definitions`,
  * as a user's would be, with unique namespaces (namespaces never finish deleting in the local
@@ -13,12 +14,12 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import {
-  AppsV1Api, AuthenticationV1Api, AuthorizationV1Api, CoordinationV1Api, CoreV1Api, KubeConfig, makeInformer,
+  AppsV1Api, AuthenticationV1Api, AuthorizationV1Api, CoordinationV1Api, CoreV1Api, CustomObjectsApi, KubeConfig, makeInformer,
   RbacAuthorizationV1Api, V1MicroTime, Watch, type V1Deployment,
 } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DeploymentSources, LeaseElector } from '../../src/watch/cluster.ts';
-import { adminKubeConfig, deleteNamespaces, ensureNamespaces, kubectl, FIELD_MANAGER, synth, theCluster, tokenKubeConfig, unique } from './helpers.ts';
+import { ArgoRefresher, DeploymentSources, LeaseElector, REFRESH_ANNOTATION } from '../../src/watch/cluster.ts';
+import { adminKubeConfig, deleteNamespaces, ensureArgoCrds, ensureNamespaces, kubectl, FIELD_MANAGER, synth, theCluster, tokenKubeConfig, unique } from './helpers.ts';
 
 const cluster = theCluster();
 
@@ -107,6 +108,8 @@ describe.skipIf(!cluster)('PaddockControlPlane RBAC in a real API server', () =>
   const src = unique('clone-src'); // in watchNamespaces: live clone sources are read here
   const other = unique('elsewhere'); // a namespace the watcher has no business in
   const allNs = unique('paddock-all'); // a second control plane, with watchAllNamespaces
+  const argoNs = unique('argocd'); // Argo CD's namespace for this run (PADDOCK_ARGO_NAMESPACE)
+  const probeApp = 'refresh-probe';
   const created: string[] = [];
   let admin: KubeConfig;
   let core: CoreV1Api;
@@ -147,16 +150,27 @@ export default (scope) => {
 `,
     );
     temp.push(defs);
-    const out = await synth(['--definitions', defs]);
+    const out = await synth(['--definitions', defs], { PADDOCK_ARGO_NAMESPACE: argoNs });
     temp.push(out);
-    created.push(...(await ensureNamespaces(admin, [ns, src, other, allNs])));
+    await ensureArgoCrds(admin, cluster!);
+    created.push(...(await ensureNamespaces(admin, [ns, src, other, allNs, argoNs])));
     applied = {};
-    for (const group of [ns, allNs]) {
-      // For real, as Argo CD would: server-side apply of the group's directory.
-      const r = await kubectl(['apply', '--server-side', `--field-manager=${FIELD_MANAGER}`, '-R', '-f', path.join(out, 'groups', group), '-o', 'name']);
-      if (r.code !== 0) throw new Error(`kubectl apply of groups/${group} failed (exit ${r.code}):\n${r.stderr}${r.stdout}`);
-      applied[group] = r.stdout.trim().split('\n').sort();
+    // For real, as Argo CD would: server-side apply of each group's directory, and of the refresh
+    // Role the app of apps syncs from apps/.
+    const refreshRbac = ['role', 'rolebinding'].map((k) => path.join(out, 'apps', `paddock-argo-refresh.${k}.yaml`));
+    for (const [key, files] of [[ns, [path.join(out, 'groups', ns)]], [allNs, [path.join(out, 'groups', allNs)]], [argoNs, refreshRbac]] as const) {
+      const r = await kubectl(['apply', '--server-side', `--field-manager=${FIELD_MANAGER}`, '-R', ...files.flatMap((f) => ['-f', f]), '-o', 'name']);
+      if (r.code !== 0) throw new Error(`kubectl apply of ${files.join(', ')} failed (exit ${r.code}):\n${r.stderr}${r.stdout}`);
+      applied[key] = r.stdout.trim().split('\n').sort();
     }
+    // An Application to refresh (nothing syncs it: no Argo CD needed for RBAC).
+    await admin.makeApiClient(CustomObjectsApi).createNamespacedCustomObject({
+      group: 'argoproj.io', version: 'v1alpha1', namespace: argoNs, plural: 'applications',
+      body: {
+        apiVersion: 'argoproj.io/v1alpha1', kind: 'Application', metadata: { name: probeApp },
+        spec: { project: 'paddock', source: { repoURL: 'https://git.example.com/m.git', path: 'groups/x', targetRevision: 'main' }, destination: { server: 'https://kubernetes.default.svc', namespace: ns } },
+      },
+    });
     watcher = await tokenFor(ns, 'paddock-watcher');
     watcherAll = await tokenFor(allNs, 'paddock-watcher');
     sidecar = await tokenFor(ns, 'paddock-sidecar');
@@ -195,6 +209,7 @@ export default (scope) => {
       'serviceaccount/paddock-sidecar',
       'serviceaccount/paddock-watcher',
     ]);
+    expect(applied[argoNs]).toEqual(['role.rbac.authorization.k8s.io/paddock-argo-refresh', 'rolebinding.rbac.authorization.k8s.io/paddock-argo-refresh']);
   });
 
   it("GIVEN a TokenRequest token for the watcher's ServiceAccount THEN the API server knows it as that ServiceAccount", async () => {
@@ -319,6 +334,35 @@ export default (scope) => {
     expect(await rulesIn(watcher, ns)).toEqual([...DEPLOYMENT_READ, ...LEADER_LEASE].sort());
     expect(await rulesIn(watcher, src)).toEqual(DEPLOYMENT_READ);
     expect(await rulesIn(watcher, other)).toEqual([]);
+  });
+
+  it("GIVEN the watchers' tokens WHEN paddock's ArgoRefresher asks Argo CD to refresh an Application THEN the annotation is set; and patch on Applications in Argo CD's namespace is all they hold there", async () => {
+    const custom = admin.makeApiClient(CustomObjectsApi);
+    const apps = { group: 'argoproj.io', version: 'v1alpha1', namespace: argoNs, plural: 'applications' };
+    const annotation = async () => ((await custom.getNamespacedCustomObject({ ...apps, name: probeApp })) as any).metadata.annotations?.[REFRESH_ANNOTATION];
+    for (const [kc, mode] of [[watcher, 'normal'], [watcherAll, 'hard']] as const) {
+      const errors: unknown[] = [];
+      await new ArgoRefresher(kc, { mode, onError: (e) => errors.push(e) }).refresh(argoNs, [probeApp, 'no-such-app']);
+      expect(errors).toEqual([]); // a missing Application is skipped, not an error
+      expect(await annotation()).toBe(mode);
+    }
+    const patchOnly = ['argoproj.io/applications:patch'];
+    expect(await rulesIn(watcher, argoNs)).toEqual(patchOnly);
+    expect(await rulesIn(watcherAll, argoNs)).toEqual([...DEPLOYMENT_READ, ...patchOnly].sort()); // its ClusterRole reads Deployments everywhere
+    expect(await rulesIn(sidecar, argoNs)).toEqual([]);
+    const w = watcher.makeApiClient(CustomObjectsApi);
+    const denied = {
+      'get an Application': w.getNamespacedCustomObject({ ...apps, name: probeApp }),
+      'list Applications': w.listNamespacedCustomObject(apps),
+      'delete an Application': w.deleteNamespacedCustomObject({ ...apps, name: probeApp }),
+      'create an Application': w.createNamespacedCustomObject({ ...apps, body: { apiVersion: 'argoproj.io/v1alpha1', kind: 'Application', metadata: { name: 'intruder' }, spec: {} } }),
+      'patch an AppProject': w.patchNamespacedCustomObject({ ...apps, plural: 'appprojects', name: 'paddock', body: { metadata: { labels: { x: 'y' } } } }),
+      'patch an Application in another namespace': w.patchNamespacedCustomObject({ ...apps, namespace: ns, name: probeApp, body: { metadata: { labels: { x: 'y' } } } }),
+      "list secrets in Argo CD's namespace": watcher.makeApiClient(CoreV1Api).listNamespacedSecret({ namespace: argoNs }),
+      'read its refresh Role': watcher.makeApiClient(RbacAuthorizationV1Api).readNamespacedRole({ name: 'paddock-argo-refresh', namespace: argoNs }),
+    };
+    const codes = Object.fromEntries(await Promise.all(Object.entries(denied).map(async ([what, p]) => [what, await statusOf(p)] as const)));
+    expect(codes).toEqual(Object.fromEntries(Object.keys(denied).map((what) => [what, 403])));
   });
 
   it("GIVEN the sidecar's token THEN it has no Kubernetes API access at all", async () => {
