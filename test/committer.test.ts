@@ -127,6 +127,29 @@ describe('the committer', () => {
     await Promise.all([a.close(), b.close()]);
   });
 
+  it("GIVEN a committer following the remote WHEN other writers commit THEN onFollow gets the paths their commits changed since the tip it knew, and nothing for its own commits", async () => {
+    const remote = await bareRepo();
+    const set = await loadSet({ 'g.ts': groupsSource(3) });
+    const followed: string[][] = [];
+    const a = committer(remote, set, { onFollow: (paths) => void followed.push([...paths]) });
+    const b = committer(remote, set);
+    await a.submit({ body: { kind: 'sync', summary: 'sync(definitions): initial' }, requestId: rid(), requestedBy: 'a' });
+    await a.submit({ body: { kind: 'remove', group: 'g-0', reason: 'gc' }, requestId: rid(), requestedBy: 'a' });
+    await a.refresh();
+    expect(followed).toEqual([]); // the first fetch and its own commits: nothing to follow
+
+    await b.submit({ body: { kind: 'remove', group: 'g-1', reason: 'gc' }, requestId: rid(), requestedBy: 'b' });
+    await b.submit({ body: { kind: 'remove', group: 'g-2', reason: 'demolish' }, requestId: rid(), requestedBy: 'b' });
+    await a.refresh();
+    expect(followed).toHaveLength(1);
+    const changed = gitOut(remote, 'diff', '--name-only', 'main~2', 'main').split('\n').sort();
+    expect(followed[0]).toEqual(changed);
+    expect(followed[0]).toEqual(expect.arrayContaining(['apps/g-1.yaml', 'apps/g-2.yaml', 'state/removals/g-1.yaml', 'state/removals/g-2.yaml']));
+    await a.refresh();
+    expect(followed).toHaveLength(1); // nothing new
+    await Promise.all([a.close(), b.close()]);
+  });
+
   it('GIVEN a slow cycle WHEN another writer pushes while it builds THEN it looks again before committing and goes on at once, without a rejected push or a backoff sleep', async () => {
     const remote = await bareRepo();
     const set = await loadSet({ 'g.ts': groupsSource(3) });

@@ -4,7 +4,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
-import { PADDOCK_BIN } from './helpers/cli.ts';
+import { paddock, PADDOCK_BIN } from './helpers/cli.ts';
 import { bareRepo, gitOut, remoteFiles } from './helpers/repo.ts';
 import { definitionsDir, tempDir } from './helpers/synth.ts';
 
@@ -95,4 +95,17 @@ describe('two watcher processes on one repo (lock file)', () => {
     b.child.kill('SIGINT');
     await new Promise((r) => b.child.once('close', r));
   }, 150_000);
+
+  it.each([
+    [['--follow-every', '500ms'], /--follow-every "500ms" is not a duration of at least 1s/],
+    [['--follow-every', 'often'], /--follow-every "often" is not a duration of at least 1s/],
+    [['--retire-after', 'later'], /--retire-after "later" is not a duration such as 10m/],
+  ])('GIVEN paddock watch %j THEN it exits 1 naming the flag, and the repo is untouched', async (flags, message) => {
+    const remote = await bareRepo();
+    const dir = definitionsDir({ 'g.ts': ttlGroup('g', '1h') });
+    const r = await paddock(['watch', '--repo', remote, '--definitions', dir, ...flags], { env: { PADDOCK_GC_SECRET: 's' }, cwd: tempDir('paddock-watch-flags-') });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(message);
+    expect(gitOut(remote, 'rev-list', '--all')).toBe('');
+  });
 });

@@ -1,8 +1,10 @@
 /**
  * After each pushed commit, ask Argo CD to look at the Applications it changed now, rather than
  * at its next poll (`PADDOCK_ARGO_REFRESH`: `hard`, `normal`, or `off`). On by default (`hard`)
- * when KUBECONFIG names a cluster; in a pod only when asked for, since PaddockControlPlane does
- * not grant `patch` on Applications yet (issue 11). Without a cluster it does nothing.
+ * when KUBECONFIG names a cluster. In a pod, only when asked for: `PaddockControlPlane` asks its
+ * watcher to, and grants it `patch` on Applications; its sidecar has no Kubernetes access, so the
+ * watcher also refreshes for the commits other writers made, as it follows the repo. Without a
+ * cluster it does nothing.
  */
 import { UserError } from '../errors.ts';
 import type { CommitInfo, Committer } from '../repo/committer.ts';
@@ -14,6 +16,8 @@ import { setting } from '../config.ts';
 /** What a command does with each commit it pushes: print its line, and ask Argo CD to refresh what it changed. */
 export interface CommitReporter {
   readonly onCommit: (c: CommitInfo) => void;
+  /** Commits of other writers, seen on a fetch (`CommitterOptions.onFollow`): refreshed like this writer's own. */
+  readonly onFollow: (paths: readonly string[]) => void;
   /** Waits for the refreshes under way (a one-shot command, before it exits). */
   flush(): Promise<void>;
 }
@@ -24,7 +28,10 @@ export function reportCommits(committer: () => Committer | undefined): CommitRep
   return {
     onCommit(c) {
       console.log(commitLine(c));
-      argo?.after(c);
+      argo?.after(c.paths);
+    },
+    onFollow(paths) {
+      argo?.after(paths, (apps) => console.log(`asked Argo CD to refresh ${apps.join(', ')} for the commits of other writers`));
     },
     async flush() {
       await argo?.flush();
@@ -33,8 +40,8 @@ export function reportCommits(committer: () => Committer | undefined): CommitRep
 }
 
 interface AfterCommit {
-  /** Starts the refresh for this commit's Applications (errors are logged, never thrown). */
-  after(c: CommitInfo): void;
+  /** Starts the refresh for the Applications of these changed paths (errors are logged, never thrown); `done` hears which once asked. */
+  after(paths: readonly string[], done?: (applications: readonly string[]) => void): void;
   /** Waits for the refreshes under way (a one-shot command, before it exits). */
   flush(): Promise<void>;
 }
@@ -49,11 +56,11 @@ function argoRefresh(committer: () => Committer | undefined): AfterCommit | unde
   const refresher = new ArgoRefresher(kc, { mode, onError: (e) => logger.warn({ err: String((e as Error)?.message ?? e) }, 'asking Argo CD to refresh failed; it will see the commit at its next poll') });
   const pending = new Set<Promise<void>>();
   return {
-    after(c) {
+    after(paths, done) {
       const namespace = committer()?.view().state.settings?.argo.namespace;
-      const apps = applicationsChangedBy(c.paths);
+      const apps = applicationsChangedBy(paths);
       if (!namespace || !apps.length) return;
-      const p = refresher.refresh(namespace, apps).finally(() => pending.delete(p));
+      const p = refresher.refresh(namespace, apps).then(() => done?.(apps)).finally(() => pending.delete(p));
       pending.add(p);
     },
     async flush() {

@@ -16,7 +16,7 @@ import { decideSettings } from '../repo/settings.ts';
 import { SynthCache, synthInputs } from '../synth/synthesize.ts';
 import { Definitions } from '../watch/definitions.ts';
 import { LockFileElector } from '../watch/lock.ts';
-import { DEFAULT_RETIRE_AFTER_MS, Watcher } from '../watch/watcher.ts';
+import { DEFAULT_FOLLOW_EVERY_MS, DEFAULT_RETIRE_AFTER_MS, Watcher } from '../watch/watcher.ts';
 import { clusterConfig, DeploymentSources, LeaseElector } from '../watch/cluster.ts';
 import { reportCommits } from './argo.ts';
 import { repoOptions, repoSettings, type RepoFlags } from './options.ts';
@@ -60,10 +60,20 @@ function retireAfterMs(f: { retireAfter?: string }): number {
   return ms;
 }
 
+/** How often the leader looks at the remote for other writers' commits (`--follow-every`). */
+function followEveryMs(f: { followEvery?: string }): number {
+  const value = setting(f.followEvery, 'PADDOCK_FOLLOW_EVERY', formatDuration(DEFAULT_FOLLOW_EVERY_MS));
+  const ms = parseDuration(value);
+  if (ms === undefined || ms < 1_000) throw new UserError('InvalidConfig', `--follow-every "${value}" is not a duration of at least 1s, such as 10s`);
+  return ms;
+}
+
 export function registerWatch(program: Command): void {
   retireOption(repoOptions(program.command('watch').description('the watcher: re-synthesize and commit on definition changes and TTL expiry')))
-    .action(async (f: RepoFlags & { retireAfter?: string }) => {
+    .option('--follow-every <duration>', 'how often the leader fetches the repo for other writers\' commits: their TTLs and removals, and Argo CD refreshes for them (env PADDOCK_FOLLOW_EVERY; default 5s)')
+    .action(async (f: RepoFlags & { retireAfter?: string; followEvery?: string }) => {
       const retireAfter = retireAfterMs(f);
+      const followEvery = followEveryMs(f);
       const s = repoSettings(f);
       if (!s.writer.gcSecret) throw new UserError('GcSecretMissing', 'no GC secret: set PADDOCK_GC_SECRET or give --gc-secret-file');
       let watcher: Watcher | undefined;
@@ -73,14 +83,16 @@ export function registerWatch(program: Command): void {
       const proposed = synthInputs(decideSettings(undefined, s.writer).record, EMPTY_STATE, s.writer.gcSecret);
       let committer: Committer | undefined;
       const definitions = new Definitions(path.resolve(s.definitionsDir), () => committer?.synthInputs() ?? proposed, cache);
+      // The sidecar and the CLI commit too: Argo CD is told of their commits as this watcher follows them.
+      const report = reportCommits(() => committer);
       committer = new Committer({
         cache,
         repo: s.repo, branch: s.branch, definitions: definitions.current, writer: s.writer, allowMassRemoval: f.allowMassRemoval, log: logger,
-        onCommit: reportCommits(() => committer).onCommit,
+        onCommit: report.onCommit, onFollow: report.onFollow,
       });
       await committer.refresh();
       if (committer.settingsProblem) throw committer.settingsProblem;
-      watcher = new Watcher({ definitions, committer, elector: cluster.elector, sources, retireAfterMs: retireAfter });
+      watcher = new Watcher({ definitions, committer, elector: cluster.elector, sources, retireAfterMs: retireAfter, followEveryMs: followEvery });
       await watcher.start();
       watcher.watch();
       watcher.startTicking();

@@ -60,6 +60,11 @@ export interface CommitterOptions {
   readonly retry?: Partial<RetryPolicy>;
   readonly log?: Logger;
   readonly onCommit?: (c: CommitInfo) => void;
+  /**
+   * Called when a fetch finds commits this writer did not make on top of the tip it knew, with
+   * the paths they changed (sorted). Not at the first fetch.
+   */
+  readonly onFollow?: (paths: readonly string[]) => void;
   /** Most intents in one commit. @default 500 */
   readonly maxBatch?: number;
   /** Synth cache, shared with whoever else synthesizes the same definitions in this process. @default its own */
@@ -559,6 +564,7 @@ export class Committer {
     const prev = this.snapshot;
     let files: Map<string, string>;
     let state: StateRecords;
+    let followed: string[] = [];
     if (prev?.head && remoteHead) {
       // Follow the remote: read and parse only what changed since the tip we knew.
       const changed = (await this.git.raw(['diff', '--name-only', '-z', '--no-renames', prev.head, remoteHead])).split('\0').filter(Boolean);
@@ -570,6 +576,7 @@ export class Committer {
         else files.set(p, c);
       }
       state = patchState(prev.state, changes);
+      followed = changed;
     } else {
       files = new Map();
       if (remoteHead) {
@@ -586,6 +593,7 @@ export class Committer {
     } catch {
       // remembered in settingsError: readiness reports it, the next cycle refuses with it
     }
+    if (followed.length) this.opts.onFollow?.(followed.sort());
     return this.snapshot;
   }
 

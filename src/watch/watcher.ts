@@ -57,11 +57,16 @@ export interface WatcherOptions {
    * plus its repo server's revision cache (3 min) when nothing asks it to refresh. @default 10 min
    */
   readonly retireAfterMs?: number;
-  /** How often the leader fetches the remote for other writers' commits before its TTL and retire checks. @default 10 s */
+  /**
+   * How often the leader fetches the remote for other writers' commits: before its TTL and retire
+   * checks, and so that Argo CD hears of the sidecar's commits (which cannot tell it). @default 5 s
+   */
   readonly followEveryMs?: number;
 }
 
 export const DEFAULT_RETIRE_AFTER_MS = 10 * 60_000;
+/** How often the leader looks at the remote for other writers' commits (`--follow-every`). */
+export const DEFAULT_FOLLOW_EVERY_MS = 5_000;
 
 export class Watcher {
   private fsw?: FSWatcher;
@@ -229,7 +234,7 @@ export class Watcher {
     const now = this.clock();
     // Other writers commit too (the sidecar's removals start emptied Applications, a revive moves
     // an expiry): look at the remote now and then, not only at this watcher's own commits.
-    const followEvery = this.opts.followEveryMs ?? 10_000;
+    const followEvery = this.opts.followEveryMs ?? DEFAULT_FOLLOW_EVERY_MS;
     if (this.followedAt === undefined || now.getTime() - this.followedAt >= followEvery) {
       await this.opts.committer.refresh();
       this.followedAt = now.getTime();

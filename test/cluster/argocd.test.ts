@@ -154,15 +154,16 @@ describe.skipIf(!cluster)('Argo CD syncs and prunes paddock\'s repo', () => {
     expect(root.status?.sync?.status).toBe('Synced');
     expect((root.status?.history ?? []).length).toBe(before);
 
-    // The sidecar and the watcher have the cluster (KUBECONFIG), so after each push they ask
-    // Argo CD to look now: with its 3-minute poll and revision cache, nothing would happen within
-    // these waits otherwise. The watcher leads (its Lease in a namespace of this test's) and
-    // deletes an emptied Application 5 s after the removal.
+    // As PaddockControlPlane runs them: the sidecar has no Kubernetes access at all, and the
+    // watcher asks Argo CD to look now, after its own commits and, as the leader following the
+    // repo every 2 s, after the sidecar's. With Argo CD's 3-minute poll and revision cache,
+    // nothing would happen within these waits otherwise. The watcher leads (its Lease in a
+    // namespace of this test's) and deletes an emptied Application 5 s after the removal.
     const ctl = `${prefix}-ctl`;
     expect((await kubectl(['create', 'namespace', ctl])).code).toBe(0);
-    const cluster = { PADDOCK_GC_SECRET: SECRET, PADDOCK_SIDECAR_URL: `http://127.0.0.1:${port}`, PADDOCK_ARGO_PROJECT: project, KUBECONFIG: process.env.KUBECONFIG!, POD_NAMESPACE: ctl, PADDOCK_API_TOKENS: API_TOKEN };
-    serve = await startServe(['--repo', url, '--definitions', dir, '--listen', `127.0.0.1:${port}`, '--cleaning-delay', '20s'], cluster);
-    watch = await startWatch(['--repo', url, '--definitions', dir, '--retire-after', '5s'], cluster);
+    const common = { PADDOCK_GC_SECRET: SECRET, PADDOCK_SIDECAR_URL: `http://127.0.0.1:${port}`, PADDOCK_ARGO_PROJECT: project };
+    serve = await startServe(['--repo', url, '--definitions', dir, '--listen', `127.0.0.1:${port}`, '--cleaning-delay', '20s'], { ...common, KUBECONFIG: undefined, KUBERNETES_SERVICE_HOST: undefined, PADDOCK_API_TOKENS: API_TOKEN });
+    watch = await startWatch(['--repo', url, '--definitions', dir, '--retire-after', '20s', '--follow-every', '2s'], { ...common, KUBECONFIG: process.env.KUBECONFIG!, POD_NAMESPACE: ctl });
 
     // A pod of group 1 says it is done: its objects go, the others stay.
     const gone = `${prefix}-1`;
@@ -170,7 +171,14 @@ describe.skipIf(!cluster)('Argo CD syncs and prunes paddock\'s repo', () => {
     await expect.poll(() => groupObjectsExist(gone), { timeout: 60_000, interval: 1_000 }).toBe(false);
     expect(await groupObjectsExist(`${prefix}-0`)).toBe(true);
     expect(await groupObjectsExist(`${prefix}-2`)).toBe(true);
-    // Its Application was emptied, not deleted, by the removal; the leader deletes it later.
+    // Pruned through its emptied Application, which Argo CD saw because the watcher, following
+    // the sidecar's commit, asked it to look: the leader's own retire commit (which would make
+    // Argo CD look too) comes only 20 s later.
+    const emptied = await application(gone);
+    expect(emptied.metadata?.deletionTimestamp, 'the Application is not being deleted yet').toBeUndefined();
+    expect(emptied.spec?.source?.path).toBe('retired');
+    expect(watch!.out()).toMatch(new RegExp(`asked Argo CD to refresh .*\\b${gone}\\b.*other writers`));
+    // The leader deletes it later.
     await expect.poll(() => exists(() => application(gone)), { timeout: 90_000, interval: 1_000 }).toBe(false);
     expect(gitOut(remote, 'log', '--format=%s', 'main')).toMatch(new RegExp(`^retire\\(group/${gone}\\): delete its emptied Application$`, 'm'));
     expect(await groupObjectsExist(`${prefix}-0`)).toBe(true);

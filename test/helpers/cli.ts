@@ -57,7 +57,7 @@ export interface ServeProcess {
 }
 
 /** Starts `paddock serve ARGS` and resolves once it listens. */
-export function startServe(args: readonly string[], env: Record<string, string>): Promise<ServeProcess> {
+export function startServe(args: readonly string[], env: Record<string, string | undefined>): Promise<ServeProcess> {
   return startPaddock('serve', args, env, 'listening on');
 }
 
