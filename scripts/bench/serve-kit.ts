@@ -74,16 +74,26 @@ export class Harness {
   }
 
   /** Starts `paddock serve ARGS`, resolves with its URL once it prints "listening on". */
-  async serve(args: readonly string[], env: Record<string, string>, timeoutMs = 120_000): Promise<Served> {
+  serve(args: readonly string[], env: Record<string, string>, timeoutMs = 120_000): Promise<Served> {
+    return this.startUntil(['serve', ...args], env, /listening on (http:\/\/\S+?),? /, timeoutMs);
+  }
+
+  /** Starts `paddock watch ARGS`, resolves once it watches. */
+  watch(args: readonly string[], env: Record<string, string>, timeoutMs = 120_000): Promise<Served> {
+    return this.startUntil(['watch', ...args], env, /paddock watch: (watching)/, timeoutMs);
+  }
+
+  /** Starts paddock with `args`; resolves once its output matches `ready` (`url`: the match's first group). */
+  private async startUntil(args: readonly string[], env: Record<string, string>, ready: RegExp, timeoutMs: number): Promise<Served> {
     const t0 = performance.now();
-    const child = this.spawn(['serve', ...args], env);
+    const child = this.spawn(args, env);
     const served: Served = { child, url: '', stdout: '', stderr: '', startMs: 0 };
     child.stdout!.on('data', (d) => (served.stdout += d));
     child.stderr!.on('data', (d) => (served.stderr += d));
     served.url = await new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`paddock serve did not listen within ${timeoutMs} ms:\n${served.stdout}${served.stderr}`)), timeoutMs);
+      const timer = setTimeout(() => reject(new Error(`paddock ${args[0]} was not ready within ${timeoutMs} ms:\n${served.stdout}${served.stderr}`)), timeoutMs);
       const check = () => {
-        const m = /listening on (http:\/\/\S+?),? /.exec(served.stdout);
+        const m = ready.exec(served.stdout);
         if (m) {
           clearTimeout(timer);
           resolve(m[1]);
@@ -92,7 +102,7 @@ export class Harness {
       child.stdout!.on('data', check);
       child.on('close', (code) => {
         clearTimeout(timer);
-        reject(new Error(`paddock serve exited ${code} before listening:\n${served.stdout}${served.stderr}`));
+        reject(new Error(`paddock ${args[0]} exited ${code} before it was ready:\n${served.stdout}${served.stderr}`));
       });
     });
     served.startMs = performance.now() - t0;
