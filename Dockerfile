@@ -22,6 +22,7 @@ RUN npm ci --omit=dev --no-audit --no-fund \
  && npm cache clean --force
 
 COPY src/ src/
+COPY core/ core/
 COPY constructs/ constructs/
 RUN node src/cli/paddock.mjs --version
 

@@ -3,9 +3,9 @@ import * as kplus from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
 import YAML from 'yaml';
 import { Environment } from './environment.ts';
-import { cloneDeployment, type CloneSpec } from './private/clone-transform.ts';
-import { contextOf } from './private/context.ts';
-import { isDnsSubdomain, toDnsLabel } from './private/names.ts';
+import { cloneDeployment, type CloneSpec } from '../core/clone-transform.ts';
+import { contextOf } from '../core/context.ts';
+import { isDnsSubdomain, toDnsLabel } from '../core/names.ts';
 
 /** A Deployment that lives in the cluster rather than in this synthesis. */
 export interface LiveDeploymentRef {

@@ -1,11 +1,11 @@
 import { ApiObject, Chart } from 'cdk8s';
 import type { Construct, IConstruct } from 'constructs';
-import { contextOf } from './private/context.ts';
-import { parseDuration } from './private/duration.ts';
-import { gcUrl } from './private/gc-token.ts';
-import { isClusterScoped, type GroupScope } from './private/kinds.ts';
-import { isDnsLabel } from './private/names.ts';
-import { groupLabels, stampObject, stripPlusDefaults, type GroupStamp } from './private/stamp.ts';
+import { contextOf } from '../core/context.ts';
+import { parseDuration } from '../core/duration.ts';
+import { gcUrl } from '../core/gc-token.ts';
+import { isClusterScoped, type GroupScope } from '../core/kinds.ts';
+import { isDnsLabel } from '../core/names.ts';
+import { groupLabels, stampObject, stripPlusDefaults, type GroupStamp } from '../core/stamp.ts';
 
 /** Where Argo CD deploys a group. Give `server` or `name`, as in an Argo CD Application. */
 export interface ArgoDestination {

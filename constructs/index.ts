@@ -9,4 +9,4 @@ export { Clone, type CloneProps, type LiveDeploymentRef, type CloneSourceConstru
 export { Workspace, type WorkspaceProps, type WorkspaceOptions, type WorkspaceSpec } from './workspace.ts';
 export { LeasePool, type LeasePoolProps, type PooledResource } from './lease-pool.ts';
 export { PaddockControlPlane, type PaddockControlPlaneProps, type PaddockGitSshProps } from './paddock-control-plane.ts';
-export type { ReleaseRecord, WorkspaceRecord, LeaseRecord } from './private/records.ts';
+export type { ReleaseRecord, WorkspaceRecord, LeaseRecord } from '../core/records.ts';

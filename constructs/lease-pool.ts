@@ -1,8 +1,8 @@
 import { Construct } from 'constructs';
 import { Environment } from './environment.ts';
-import { contextOf } from './private/context.ts';
-import { isDnsLabel, LEASE_WORD } from './private/names.ts';
-import { leaseKey } from './private/records.ts';
+import { contextOf } from '../core/context.ts';
+import { isDnsLabel, LEASE_WORD } from '../core/names.ts';
+import { leaseKey } from '../core/records.ts';
 
 /** One leasable resource of a pool, as its factory sees it. */
 export interface PooledResource {

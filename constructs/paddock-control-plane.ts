@@ -1,8 +1,8 @@
 import { ApiObject } from 'cdk8s';
 import { Construct } from 'constructs';
 import { Environment } from './environment.ts';
-import { isDnsLabel, isDnsSubdomain } from './private/names.ts';
-import { paddockVersion } from './private/version.ts';
+import { isDnsLabel, isDnsSubdomain } from '../core/names.ts';
+import { paddockVersion } from '../core/version.ts';
 
 /** The git-sync image that keeps the definitions checked out beside each paddock container. */
 export const DEFAULT_GIT_SYNC_IMAGE = 'registry.k8s.io/git-sync/git-sync:v4.2.4';

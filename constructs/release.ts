@@ -1,10 +1,10 @@
 import { ApiObject } from 'cdk8s';
 import { Construct } from 'constructs';
 import { Environment } from './environment.ts';
-import { contextOf } from './private/context.ts';
-import { DEFAULT_RELEASE_KINDS, isClusterScoped, kindMatches, parseKindRef, type KindRef } from './private/kinds.ts';
-import { activeRelease, type ReleaseRecord } from './private/records.ts';
-import { toDnsLabel } from './private/names.ts';
+import { contextOf } from '../core/context.ts';
+import { DEFAULT_RELEASE_KINDS, isClusterScoped, kindMatches, parseKindRef, type KindRef } from '../core/kinds.ts';
+import { activeRelease, type ReleaseRecord } from '../core/records.ts';
+import { toDnsLabel } from '../core/names.ts';
 import { renderYamlTemplate, TemplateError } from './private/template.ts';
 
 export { TemplateError };

@@ -1,9 +1,9 @@
 import { ApiObject } from 'cdk8s';
 import { Construct } from 'constructs';
 import { Environment } from './environment.ts';
-import { contextOf } from './private/context.ts';
-import { isDnsLabel, toDnsLabel } from './private/names.ts';
-import type { WorkspaceRecord } from './private/records.ts';
+import { contextOf } from '../core/context.ts';
+import { isDnsLabel, toDnsLabel } from '../core/names.ts';
+import type { WorkspaceRecord } from '../core/records.ts';
 
 export const DEFAULT_WORKSPACE_IMAGE = 'lscr.io/linuxserver/openssh-server:latest';
 /** Port sshd listens on inside the workspace image. */

@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { UserError } from './errors.ts';
-import { DEFAULT_SIDECAR_URL } from '../constructs/private/context.ts';
+import { DEFAULT_SIDECAR_URL } from '../core/context.ts';
 
 export const DEFAULTS = {
   branch: 'main',

@@ -6,7 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { gcUrl } from '../constructs/private/gc-token.ts';
+import { gcUrl } from '../core/gc-token.ts';
 import { loadDefinitions } from '../src/synth/index.ts';
 import type { DefinitionSet } from '../src/repo/committer.ts';
 import { PADDOCK_BIN, paddock } from './helpers/cli.ts';

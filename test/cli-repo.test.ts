@@ -86,7 +86,7 @@ describe('paddock serve and the seed curl', () => {
       writeFileSync(script, 'curl -fsS -X POST $GARBAGE_COLLECTOR_URL -H \'content-type: application/json\' -d "{ \\"label\\": \\"group_id=$GROUP_ID\\" }"\n');
       const app = YAML.parse(remoteFile(remote, 'apps/g-1.yaml'));
       expect(app.spec.source.path).toBe('groups/g-1');
-      const { gcUrl } = await import('../constructs/private/gc-token.ts');
+      const { gcUrl } = await import('../core/gc-token.ts');
       const r = await run('sh', [script], { env: { GROUP_ID: 'g-1', GARBAGE_COLLECTOR_URL: gcUrl(`http://127.0.0.1:${port}`, 'cli-secret', 'g-1') } });
       expect(r.code).toBe(0);
       expect(JSON.parse(r.stdout)).toMatchObject({ group: 'g-1', status: 'removed' });
@@ -121,7 +121,7 @@ describe('paddock serve and the seed curl', () => {
       for (const end = Date.now() + 20_000; value() !== 'two' && Date.now() < end;) await new Promise((r) => setTimeout(r, 100));
       expect(value()).toBe('two');
       expect(gitOut(remote, 'log', '-1', '--format=%s', 'main')).toMatch(/^sync\(definitions\): .*edited\.ts changed$/);
-      const { gcUrl } = await import('../constructs/private/gc-token.ts');
+      const { gcUrl } = await import('../core/gc-token.ts');
       const r = await fetch(gcUrl(`http://127.0.0.1:${port}`, 'cli-secret', 'g-0'), { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"group":"g-0"}' });
       expect(r.status).toBe(202);
       expect(groupApp(remote, 'g-0')).toBe('emptied');

@@ -6,7 +6,7 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { gcUrl } from '../constructs/private/gc-token.ts';
+import { gcUrl } from '../core/gc-token.ts';
 import { DefinitionError } from '../src/errors.ts';
 import type { SynthResult } from '../src/synth/index.ts';
 import { definitionsDir, inputs, liveSources, objectAt, synthDir, synthSource, TEST_SECRET } from './helpers/synth.ts';

@@ -3,7 +3,7 @@
  * resource while its lease record says it exists; released dirty, its group is not rendered.
  */
 import { describe, expect, it } from 'vitest';
-import type { LeaseRecord } from '../constructs/private/records.ts';
+import type { LeaseRecord } from '../core/records.ts';
 import { DefinitionError } from '../src/errors.ts';
 import { definitionsDir, objectAt, stateWith, synthDir, synthSource } from './helpers/synth.ts';
 import path from 'node:path';

@@ -3,7 +3,7 @@
  * manifests repo's HEAD does not move.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { gcUrl } from '../constructs/private/gc-token.ts';
+import { gcUrl } from '../core/gc-token.ts';
 import { gitOut, groupsSource, poolSource } from './helpers/repo.ts';
 import { API_TOKEN, startSidecar, type TestSidecar } from './helpers/sidecar.ts';
 import { TEST_SECRET } from './helpers/synth.ts';

@@ -4,7 +4,7 @@
  * service < request.
  */
 import { describe, expect, it } from 'vitest';
-import type { ReleaseRecord } from '../constructs/private/records.ts';
+import type { ReleaseRecord } from '../core/records.ts';
 import { DefinitionError } from '../src/errors.ts';
 import { loadDefinitions, SynthCache, synthesize } from '../src/synth/index.ts';
 import { definitionsDir, inputs, objectAt, stateWith, synthSource } from './helpers/synth.ts';

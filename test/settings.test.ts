@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import YAML from 'yaml';
 import { decideSettings, secretFingerprint, type WriterSettings } from '../src/repo/settings.ts';
 import { UserError } from '../src/errors.ts';
-import { gcUrl } from '../constructs/private/gc-token.ts';
+import { gcUrl } from '../core/gc-token.ts';
 import { paddock, startServe } from './helpers/cli.ts';
 import { freePort } from './helpers/git-daemon.ts';
 import { bareRepo, committer, gitOut, loadSet, remoteFile, remoteFiles, rid, testWriter } from './helpers/repo.ts';

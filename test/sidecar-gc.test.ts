@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { gcUrl } from '../constructs/private/gc-token.ts';
+import { gcUrl } from '../core/gc-token.ts';
 import { gitOut, groupApp, groupsSource, remoteFiles } from './helpers/repo.ts';
 import { call, startSidecar, type TestSidecar } from './helpers/sidecar.ts';
 import { TEST_SECRET } from './helpers/synth.ts';

@@ -5,7 +5,7 @@
  */
 import { createHmac } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { gcToken, tokenMatches, UNSIGNED_TOKEN } from '../constructs/private/gc-token.ts';
+import { gcToken, tokenMatches, UNSIGNED_TOKEN } from '../core/gc-token.ts';
 import type { SynthResult } from '../src/synth/index.ts';
 import { objectAt, synthSource, TEST_SECRET } from './helpers/synth.ts';
 

@@ -4,7 +4,7 @@
  * the allocated port, a PVC of the requested size and the user's public key.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { WorkspaceRecord } from '../constructs/private/records.ts';
+import type { WorkspaceRecord } from '../core/records.ts';
 import { Workspace } from '../constructs/workspace.ts';
 import type { SynthResult } from '../src/synth/index.ts';
 import { definitionsDir, objectAt, stateWith, synthDir, synthSource } from './helpers/synth.ts';

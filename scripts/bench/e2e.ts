@@ -19,7 +19,7 @@ import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { AppsV1Api, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
-import { gcUrl } from '../../constructs/private/gc-token.ts';
+import { gcUrl } from '../../core/gc-token.ts';
 import { freePort } from '../../test/helpers/git-daemon.ts';
 import { workloadLeft } from '../../test/helpers/kube.ts';
 import { workloadGroupsSource } from '../../test/helpers/repo.ts';

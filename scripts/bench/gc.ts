@@ -9,7 +9,7 @@
 import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import path from 'node:path';
-import { gcUrl } from '../../constructs/private/gc-token.ts';
+import { gcUrl } from '../../core/gc-token.ts';
 import { freePort } from '../../test/helpers/git-daemon.ts';
 import { groupsSource } from '../../test/helpers/repo.ts';
 import { percentile, printJson, printTable, verdict } from './lib.ts';

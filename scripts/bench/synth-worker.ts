@@ -5,7 +5,7 @@
  */
 import { ApiObject, App, Chart } from 'cdk8s';
 import YAML from 'yaml';
-import { EMPTY_STATE } from '../../constructs/private/records.ts';
+import { EMPTY_STATE } from '../../core/records.ts';
 import { loadDefinitions, synthesize, type SynthInputs } from '../../src/synth/index.ts';
 import { objectsFor } from './synth-gen.ts';
 

@@ -3,7 +3,7 @@
  * errors into one line and an exit code (src/errors.ts). Owns no logic of its own.
  */
 import { Command, CommanderError } from 'commander';
-import { paddockVersion } from '../../constructs/private/version.ts';
+import { paddockVersion } from '../../core/version.ts';
 import { cliErrorOf } from '../errors.ts';
 import { registerRepoCommands } from './repo-commands.ts';
 import { registerServe } from './serve.ts';

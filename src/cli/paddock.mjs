@@ -23,6 +23,7 @@ function newestSource() {
   };
   walk(path.join(ROOT, 'src'));
   walk(path.join(ROOT, 'constructs'));
+  walk(path.join(ROOT, 'core'));
   return newest;
 }
 

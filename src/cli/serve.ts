@@ -2,13 +2,13 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { parseDuration } from '../../constructs/private/duration.ts';
+import { parseDuration } from '../../core/duration.ts';
 import { DEFAULTS, parseRange, setting, tokenList, withoutCredentials } from '../config.ts';
 import { UserError } from '../errors.ts';
 import type { Mailer } from '../sidecar/index.ts';
 import { mailerFromEnv } from '../sidecar/mailer.ts';
 import { startRuntime, type Runtime, type RuntimeConfig, type RuntimeOptions } from '../runtime.ts';
-import { EMPTY_STATE } from '../../constructs/private/records.ts';
+import { EMPTY_STATE } from '../../core/records.ts';
 import { decideSettings } from '../repo/settings.ts';
 import { SynthCache, synthInputs } from '../synth/synthesize.ts';
 import { Definitions } from '../watch/definitions.ts';

@@ -1,8 +1,8 @@
 /** `paddock status`: groups, leases, workspaces and releases in the manifests repo, with state and age. */
 import type { Command } from 'commander';
 import YAML from 'yaml';
-import { activeRelease } from '../../constructs/private/records.ts';
-import { formatDuration } from '../../constructs/private/duration.ts';
+import { activeRelease } from '../../core/records.ts';
+import { formatDuration } from '../../core/duration.ts';
 import { Committer, type RepoView } from '../repo/committer.ts';
 import { loadDefinitions, synthesize, groupOfAppPath, type SynthInputs } from '../synth/index.ts';
 import { repoOptions, repoSettings, type RepoFlags } from './options.ts';

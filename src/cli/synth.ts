@@ -1,14 +1,14 @@
 /** `paddock synth`: definitions -> manifests-repo layout in a directory. */
 import path from 'node:path';
 import type { Command } from 'commander';
-import { gcUrl } from '../../constructs/private/gc-token.ts';
+import { gcUrl } from '../../core/gc-token.ts';
 import { DEFAULTS, setting } from '../config.ts';
 import { decideSettings } from '../repo/settings.ts';
 import { UserError } from '../errors.ts';
 import { readStateDir, synthesize, writeOwnedFiles, type SynthResult } from '../synth/index.ts';
 import { synthInputs } from '../synth/synthesize.ts';
 import { loadDefinitionSet, repoSettings } from './options.ts';
-import { EMPTY_STATE } from '../../constructs/private/records.ts';
+import { EMPTY_STATE } from '../../core/records.ts';
 import { table } from './table.ts';
 
 export interface SynthOptions {

@@ -3,7 +3,7 @@
  * min-count, max-count}]`, or the seed's older format, one JSON `{type, name, state}` per line.
  */
 import YAML from 'yaml';
-import { LEASE_WORD } from '../../constructs/private/names.ts';
+import { LEASE_WORD } from '../../core/names.ts';
 import { UserError } from '../errors.ts';
 import type { PoolSpec } from './ranch.ts';
 

@@ -9,7 +9,7 @@
  *
  * Owns: lease state, pools, reaper and janitor rules. Must not touch: HTTP, git.
  */
-import { leaseKey, type LeaseRecord } from '../../constructs/private/records.ts';
+import { leaseKey, type LeaseRecord } from '../../core/records.ts';
 import { UserError } from '../errors.ts';
 
 export const FREE = 'free';

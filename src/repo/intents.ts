@@ -8,7 +8,7 @@
 import {
   leaseKey, recordPath, SourceRecordSchema,
   type LeaseRecord, type ReleaseRecord, type RemovalReason, type RetiringRecord, type SettingsRecord, type SourceRecord, type StateRecords, type WorkspaceRecord,
-} from '../../constructs/private/records.ts';
+} from '../../core/records.ts';
 import { Workspace } from '../../constructs/workspace.ts';
 import { UserError } from '../errors.ts';
 import { recordFile } from '../synth/state.ts';

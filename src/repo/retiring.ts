@@ -7,8 +7,8 @@
  * Pure: the committer gives the tree at the remote tip and the new synth.
  */
 import YAML from 'yaml';
-import { apiGroupOf } from '../../constructs/private/names.ts';
-import type { RetiringRecord } from '../../constructs/private/records.ts';
+import { apiGroupOf } from '../../core/names.ts';
+import type { RetiringRecord } from '../../core/records.ts';
 import { appPath, groupDir, groupOfAppPath } from '../synth/layout.ts';
 
 export interface RetiringChange {

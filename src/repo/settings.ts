@@ -9,7 +9,7 @@
  * local repo, *adopts* its claims instead, and says so. Pure: no I/O.
  */
 import { createHmac } from 'node:crypto';
-import { SettingsRecordSchema, type SettingsRecord } from '../../constructs/private/records.ts';
+import { SettingsRecordSchema, type SettingsRecord } from '../../core/records.ts';
 import { UserError } from '../errors.ts';
 
 /** The settings `paddock settings set` takes, as written in `state/settings.yaml`. */

@@ -4,8 +4,8 @@
  */
 import jsyaml from 'js-yaml';
 import type { ArgoDestination } from '../../constructs/environment.ts';
-import { isDnsLabel } from '../../constructs/private/names.ts';
-import { groupLabels } from '../../constructs/private/stamp.ts';
+import { isDnsLabel } from '../../core/names.ts';
+import { groupLabels } from '../../core/stamp.ts';
 
 type Json = Record<string, any>;
 

@@ -10,7 +10,7 @@ import {
   EMPTY_STATE, GroupRecordSchema, LeaseRecordSchema, ReleaseRecordSchema, RemovalRecordSchema, RetiringRecordSchema, SettingsRecordSchema, SourceRecordSchema, WorkspaceRecordSchema,
   leaseKey, recordPath,
   type GroupRecord, type LeaseRecord, type ReleaseRecord, type RemovalRecord, type RetiringRecord, type SettingsRecord, type SourceRecord, type StateRecords, type WorkspaceRecord,
-} from '../../constructs/private/records.ts';
+} from '../../core/records.ts';
 import { UserError } from '../errors.ts';
 import { toYaml } from './layout.ts';
 

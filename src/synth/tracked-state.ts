@@ -2,7 +2,7 @@
  * State records seen through a recorder: which records a definition file read while it was
  * built. A file's synth output can be reused as long as those records are unchanged.
  */
-import type { StateRecords } from '../../constructs/private/records.ts';
+import type { StateRecords } from '../../core/records.ts';
 
 type Section = Exclude<keyof StateRecords, 'settings'>;
 const SECTIONS: readonly Section[] = ['groups', 'removals', 'releases', 'workspaces', 'leases', 'sources'];

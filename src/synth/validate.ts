@@ -6,7 +6,7 @@
  * pays only for the groups it uses. Kinds outside both libraries (other custom resources) get
  * the structural checks only.
  */
-import { CLUSTER_SCOPED_KINDS, isDnsLabel, isDnsSubdomain, LABEL_NAMED_KINDS } from '../../constructs/private/names.ts';
+import { CLUSTER_SCOPED_KINDS, isDnsLabel, isDnsSubdomain, LABEL_NAMED_KINDS } from '../../core/names.ts';
 import { prepareStrict, unknownField } from './strict.ts';
 
 type Json = Record<string, any>;

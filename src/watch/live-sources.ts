@@ -7,7 +7,7 @@
  * recorded in the repo (`sourceRecordOf`), so every writer renders the same clone.
  * Pure: no client, no clock.
  */
-import type { SourceRecord } from '../../constructs/private/records.ts';
+import type { SourceRecord } from '../../core/records.ts';
 
 type Json = Record<string, any>;
 

@@ -1,5 +1,5 @@
 /** TTL expiry: which groups are due for removal (and removed groups for retirement) at `now`. Pure: the clock is an argument. */
-import type { RetiringRecord } from '../../constructs/private/records.ts';
+import type { RetiringRecord } from '../../core/records.ts';
 import type { GroupInfo } from '../synth/synthesize.ts';
 
 /** Groups whose `expiresAt` has passed, soonest first. */

@@ -13,7 +13,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { AppsV1Api, CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { gcUrl } from '../../constructs/private/gc-token.ts';
+import { gcUrl } from '../../core/gc-token.ts';
 import { paddock, startServe, startWatch, type ServeProcess } from '../helpers/cli.ts';
 import { freePort, GitDaemon } from '../helpers/git-daemon.ts';
 import { exists, workloadLeft } from '../helpers/kube.ts';

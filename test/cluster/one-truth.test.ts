@@ -15,7 +15,7 @@ import { mkdirSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { AppsV1Api, type KubeConfig, type V1Deployment } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { gcUrl } from '../../constructs/private/gc-token.ts';
+import { gcUrl } from '../../core/gc-token.ts';
 import { paddock, PADDOCK_BIN } from '../helpers/cli.ts';
 import { freePort, GitDaemon } from '../helpers/git-daemon.ts';
 import { bareRepo, gitOut, remoteFiles } from '../helpers/repo.ts';

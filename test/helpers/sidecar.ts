@@ -1,6 +1,6 @@
 /** A real sidecar on a loopback port, over a real bare repo. */
 import type { FastifyInstance } from 'fastify';
-import type { LeaseRecord } from '../../constructs/private/records.ts';
+import type { LeaseRecord } from '../../core/records.ts';
 import { Ranch } from '../../src/leases/ranch.ts';
 import type { Committer, CommitterOptions } from '../../src/repo/committer.ts';
 import { ALL_ROUTES, buildSidecar, type SidecarDeps } from '../../src/sidecar/index.ts';

@@ -2,7 +2,7 @@
 import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { EMPTY_STATE, type StateRecords } from '../../constructs/private/records.ts';
+import { EMPTY_STATE, type StateRecords } from '../../core/records.ts';
 import { loadDefinitions, synthesize, type SynthInputs, type SynthResult } from '../../src/synth/index.ts';
 import YAML from 'yaml';
 import { sourceRecordOf } from '../../src/watch/live-sources.ts';

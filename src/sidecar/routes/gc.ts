@@ -3,8 +3,8 @@
  * The token in the URL is the group's HMAC, so a pod can only remove its own group.
  */
 import { z } from 'zod';
-import { isTokenShaped, tokenMatches } from '../../../constructs/private/gc-token.ts';
-import { isDnsLabel } from '../../../constructs/private/names.ts';
+import { isTokenShaped, tokenMatches } from '../../../core/gc-token.ts';
+import { isDnsLabel } from '../../../core/names.ts';
 import { UserError } from '../../errors.ts';
 import { parse, type RouteModule } from '../server.ts';
 

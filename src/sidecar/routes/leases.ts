@@ -5,7 +5,7 @@
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { parseDuration } from '../../../constructs/private/duration.ts';
+import { parseDuration } from '../../../core/duration.ts';
 import { UserError } from '../../errors.ts';
 import { BUSY, type Resource } from '../../leases/ranch.ts';
 import { parse, type RouteModule } from '../server.ts';

@@ -26,9 +26,9 @@
 import multipart from '@fastify/multipart';
 import type { FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { DNS_LABEL } from '../../../constructs/private/names.ts';
-import { activeRelease, type ReleaseRecord } from '../../../constructs/private/records.ts';
-import { DEFAULT_RELEASE_KINDS, parseKindRef } from '../../../constructs/private/kinds.ts';
+import { DNS_LABEL } from '../../../core/names.ts';
+import { activeRelease, type ReleaseRecord } from '../../../core/records.ts';
+import { DEFAULT_RELEASE_KINDS, parseKindRef } from '../../../core/kinds.ts';
 import { DisallowedObjectError, renderRelease, TemplateError, type ReleaseRules } from '../../../constructs/release.ts';
 import { UserError } from '../../errors.ts';
 import type { ReleaseTarget } from '../../synth/synthesize.ts';

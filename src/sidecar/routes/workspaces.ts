@@ -9,8 +9,8 @@
  */
 import type { FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { isDnsLabel } from '../../../constructs/private/names.ts';
-import type { WorkspaceRecord } from '../../../constructs/private/records.ts';
+import { isDnsLabel } from '../../../core/names.ts';
+import type { WorkspaceRecord } from '../../../core/records.ts';
 import { Workspace } from '../../../constructs/workspace.ts';
 import { UserError } from '../../errors.ts';
 import type { WorkspaceRequest } from '../../repo/intents.ts';
