@@ -4,7 +4,6 @@ import { Construct } from 'constructs';
 import YAML from 'yaml';
 import { Environment } from './environment.ts';
 import { cloneDeployment, type CloneSpec } from '../core/clone-transform.ts';
-import { contextOf } from '../core/context.ts';
 import { isDnsSubdomain, toDnsLabel } from '../core/names.ts';
 
 /** A Deployment that lives in the cluster rather than in this synthesis. */
@@ -144,7 +143,8 @@ function sourceJson(clone: Clone): Record<string, any> | undefined {
     const env = Environment.enclosing(api);
     return env ? env.render(api) : api.toJson();
   }
-  return contextOf(clone).resolveDeployment?.(src.namespace, src.name);
+  // By reference: paddock's synthesis renders it from the live source's record in `state/sources/`.
+  return undefined;
 }
 
 function isConstructSource(x: unknown): x is CloneSourceConstruct {

@@ -3,6 +3,7 @@ import { Construct } from 'constructs';
 import { Environment } from './environment.ts';
 import { isDnsLabel, isDnsSubdomain } from '../core/names.ts';
 import { paddockVersion } from '../core/version.ts';
+import { hasPassword, isSshUrl } from '../core/urls.ts';
 
 /** The git-sync image that keeps the definitions checked out beside each paddock container. */
 export const DEFAULT_GIT_SYNC_IMAGE = 'registry.k8s.io/git-sync/git-sync:v4.2.4';
@@ -399,15 +400,10 @@ export class PaddockControlPlane extends Construct {
   }
 }
 
-/** scp-like `user@host:path`, or an `ssh://` URL. */
-function isSshUrl(url: string): boolean {
-  return /^(ssh|git\+ssh|ssh\+git):\/\//i.test(url) || /^[^/:\s]+@[^/:\s]+:/.test(url);
-}
-
 function checkRepoUrl(where: string, field: string, url: string | undefined): void {
   if (typeof url !== 'string' || !url.trim() || /\s/.test(url)) throw new Error(`${where}: ${field} must be a git URL, got "${url ?? ''}"`);
   // `https://user:token@host/...` would put a credential into the manifests.
-  if (/^[a-z][a-z0-9+.-]*:\/\/[^/@]*:[^/@]*@/i.test(url)) {
+  if (hasPassword(url)) {
     throw new Error(`${where}: ${field} must not carry a password or token; use an SSH URL and the git SSH key Secret`);
   }
 }

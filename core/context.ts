@@ -14,12 +14,6 @@ export interface PaddockContext {
   /** HMAC key for GC tokens; without it tokens are `unsigned` and the sidecar rejects them. */
   readonly gcSecret?: string;
   readonly state: StateRecords;
-  /**
-   * Finds a Deployment by namespace and name for a `Clone` whose source is not a construct:
-   * first among the objects of the same synthesis, then live in the cluster. Undefined when
-   * it is not there (yet).
-   */
-  readonly resolveDeployment?: (namespace: string, name: string) => Record<string, any> | undefined;
 }
 
 export const DEFAULT_CONTEXT: PaddockContext = { sidecarUrl: DEFAULT_SIDECAR_URL, state: EMPTY_STATE };

@@ -19,7 +19,8 @@ export const GroupRecordSchema = z.object({
 });
 export type GroupRecord = z.infer<typeof GroupRecordSchema>;
 
-export const REMOVAL_REASONS = ['gc', 'ttl', 'lease', 'demolish', 'source-gone', 'definition-deleted'] as const;
+/** Why a removal record exists. A dirty lease, a deleted definition or a gone clone source removes no record: the group just leaves `apps/`. */
+export const REMOVAL_REASONS = ['gc', 'ttl', 'demolish'] as const;
 export const RemovalRecordSchema = z.object({
   group: z.string().regex(dnsLabel),
   removedAt: timestamp,
@@ -61,7 +62,6 @@ export const WorkspaceRecordSchema = z.object({
 });
 export type WorkspaceRecord = z.infer<typeof WorkspaceRecordSchema>;
 
-export const LEASE_STATES_WITH_ENVIRONMENT = ['free', 'busy', 'leased'] as const;
 export const LeaseRecordSchema = z.object({
   type: z.string().regex(LEASE_WORD),
   name: z.string().regex(LEASE_WORD),

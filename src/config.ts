@@ -48,19 +48,6 @@ export function tokenList(value: string | undefined): string[] {
   return (value ?? '').split(/[,\n]/).map((t) => t.trim()).filter(Boolean);
 }
 
-/**
- * `url` without a user name or password: what Argo CD reads the repo by and what may be logged.
- * Argo CD takes credentials from its own repository Secret, matched by URL; a token in the
- * URL would otherwise be written into every Application. scp-style `git@host:path` is kept.
- */
-export function withoutCredentials(url: string): string {
-  const m = /^([a-z][a-z0-9+.-]*:\/\/)([^@/]*@)(.*)$/i.exec(url);
-  if (!m) return url;
-  const user = m[2].slice(0, -1);
-  // ssh://git@host keeps its user: it names the account, it is no secret.
-  return /^ssh:/i.test(m[1]) && !user.includes(':') ? url : m[1] + m[3];
-}
-
 /** `H:P` -> host and port. */
 export function parseListen(value: string): { host: string; port: number } {
   const m = /^(.*):(\d+)$/.exec(value);

@@ -78,10 +78,6 @@ export function isUserError(e: unknown): e is UserError {
   return e instanceof UserError;
 }
 
-export function isTransientError(e: unknown): e is TransientError {
-  return e instanceof TransientError;
-}
-
 export interface HttpError {
   readonly status: number;
   readonly body: { readonly error: string; readonly code: string };
@@ -106,4 +102,15 @@ export function cliErrorOf(e: unknown): { line: string; exitCode: number } {
   if (e instanceof UserError || e instanceof TransientError) return { line: `paddock: ${e.message}`, exitCode: 1 };
   const err = e as Error;
   return { line: `paddock: internal error: ${err?.stack ?? String(e)}`, exitCode: 70 };
+}
+
+/** The first line of an error's message (a definition's error may go on with a code frame). */
+export function firstLine(e: unknown): string {
+  return String((e as Error)?.message ?? e).split('\n')[0];
+}
+
+/** An error's message folded into one line of at most `max` characters (git spreads one error over several). */
+export function oneLine(e: unknown, max = 300): string {
+  const text = String((e as Error)?.message ?? e).split('\n').map((l) => l.trim()).filter(Boolean).join(' ');
+  return text.length > max ? `${text.slice(0, max - 3)}...` : text;
 }

@@ -5,7 +5,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { repoSettings } from '../src/cli/options.ts';
-import { withoutCredentials } from '../src/config.ts';
+import { withoutCredentials } from '../core/urls.ts';
 import { UserError } from '../src/errors.ts';
 import { decideSettings } from '../src/repo/settings.ts';
 

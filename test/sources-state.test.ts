@@ -75,7 +75,7 @@ describe('live clone sources as state', () => {
   }
 
   it('GIVEN a watcher with live sources and a sidecar without WHEN the source appears, changes, changes status only and goes THEN the record and the clone follow commit by commit, and the sidecar\'s commits never touch the clone', async () => {
-    const { remote, feed, watcher, defs } = await watching();
+    const { remote, feed, watcher } = await watching();
     const sidecarDefs = new Definitions(definitionsDir(DEFS), () => sc.synthInputs());
     const sc: Committer = committer(remote, sidecarDefs.current);
     await sidecarDefs.loadAll();

@@ -1,7 +1,8 @@
 /** Flags shared by the commands that talk to a manifests repo, and their resolution (flag > env > default). */
 import { readFileSync } from 'node:fs';
 import { Option, type Command } from 'commander';
-import { DEFAULTS, secret, setting, tokenList, withoutCredentials } from '../config.ts';
+import { withoutCredentials } from '../../core/urls.ts';
+import { DEFAULTS, secret, setting, tokenList } from '../config.ts';
 import { UserError } from '../errors.ts';
 import type { DefinitionSet } from '../repo/committer.ts';
 import { checkoutCommit } from '../repo/git.ts';

@@ -6,7 +6,8 @@ import type { Command } from 'commander';
 import { formatDuration, parseDuration } from '../../core/duration.ts';
 import { gcUrl } from '../../core/gc-token.ts';
 import { EMPTY_STATE, type SettingsRecord } from '../../core/records.ts';
-import { DEFAULTS, setting, withoutCredentials } from '../config.ts';
+import { isRemoteUrl, withoutCredentials } from '../../core/urls.ts';
+import { DEFAULTS, setting } from '../config.ts';
 import { UserError } from '../errors.ts';
 import { Committer } from '../repo/committer.ts';
 import { initBareRepo } from '../repo/git.ts';
@@ -113,7 +114,7 @@ export function registerWatch(program: Command): void {
       // Under `up` the sidecar is here: GC URLs point at the address it listens on.
       const listen = setting(f.listen, 'PADDOCK_LISTEN', DEFAULTS.listen);
       const repo = setting(f.repo, 'PADDOCK_REPO', DEFAULTS.upRepo);
-      const local = !/^[a-z][a-z0-9+.-]*:\/\//i.test(repo) && !/^[^/]+@[^:]+:/.test(repo);
+      const local = !isRemoteUrl(repo);
       // `up` owns a local repo: where its flags (or the address it listens on) changed since the
       // repo's settings were recorded, it commits the new ones and says so.
       const cfg = runtimeConfig(f, { repo: DEFAULTS.upRepo, sidecarUrl: { value: `http://${listen}`, from: '--listen' }, gcSecret, apiTokens: [apiToken], adopt: local });

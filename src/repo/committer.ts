@@ -18,7 +18,8 @@ import path from 'node:path';
 import type { SimpleGit } from 'simple-git';
 import { recordPath, type SettingsRecord, type StateRecords } from '../../core/records.ts';
 import { paddockVersion } from '../../core/version.ts';
-import { isUserError, TransientError, UserError } from '../errors.ts';
+import { isRemoteUrl } from '../../core/urls.ts';
+import { isUserError, oneLine, TransientError, UserError } from '../errors.ts';
 import { groupDir, groupOfAppPath } from '../synth/layout.ts';
 import { isOwnedPath, writePaths } from '../synth/output.ts';
 import { parseState, patchState, recordFile } from '../synth/state.ts';
@@ -383,7 +384,7 @@ export class Committer {
         delay = Math.min(this.retry.capMs, delay * this.retry.factor);
       }
     }
-    this.rejectAll(batch, new TransientError('RemoteRejected', `the manifests repo kept rejecting the push after ${this.retry.tries} tries: ${firstLine(failure)}`, 30));
+    this.rejectAll(batch, new TransientError('RemoteRejected', `the manifests repo kept rejecting the push after ${this.retry.tries} tries: ${oneLine(failure)}`, 30));
   }
 
   /**
@@ -681,7 +682,7 @@ export class Committer {
 
 class PushUnclear extends Error {
   constructor(readonly kind: GitFailure, cause: unknown) {
-    super(`push failed (${kind}): ${firstLine(cause)}`, { cause });
+    super(`push failed (${kind}): ${oneLine(cause)}`, { cause });
   }
 }
 
@@ -692,13 +693,7 @@ function answer(p: Pending, o: Outcome | Error, sha: string | undefined): void {
 
 function unavailable(kind: GitFailure, e: unknown): Error {
   const why = kind === 'auth' ? 'credentials were refused' : kind === 'missing-repo' ? 'the repository does not exist' : 'the remote cannot be reached';
-  return new TransientError('RemoteUnavailable', `manifests repo unavailable: ${why} (${firstLine(e)})`, kind === 'auth' || kind === 'missing-repo' ? 30 : 5, { cause: e });
-}
-
-/** git's message folded into one line (it spreads one error over several). */
-function firstLine(e: unknown): string {
-  const text = String((e as Error)?.message ?? e).split('\n').map((l) => l.trim()).filter(Boolean).join(' ');
-  return text.length > 300 ? `${text.slice(0, 297)}...` : text;
+  return new TransientError('RemoteUnavailable', `manifests repo unavailable: ${why} (${oneLine(e)})`, kind === 'auth' || kind === 'missing-repo' ? 30 : 5, { cause: e });
 }
 
 function stateOf(d: StateDraft): StateRecords {
@@ -770,6 +765,6 @@ export function commitMessage(batch: readonly Pending[], outcomes: ReadonlyMap<P
 
 /** A local path as an absolute path (git resolves relative remotes against the work dir); URLs unchanged. */
 export function remoteUrl(repo: string): string {
-  return /^[a-z][a-z0-9+.-]*:\/\//i.test(repo) || /^[^/]+@[^:]+:/.test(repo) ? repo : path.resolve(repo);
+  return isRemoteUrl(repo) ? repo : path.resolve(repo);
 }
 

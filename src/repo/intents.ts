@@ -88,10 +88,7 @@ export class StateDraft {
 const REASON_TEXT: Record<RemovalReason, string> = {
   gc: 'garbage collected at the request of its pod',
   ttl: 'time to live ran out',
-  lease: 'lease released dirty or expired',
   demolish: 'demolished on request',
-  'source-gone': 'clone source is gone',
-  'definition-deleted': 'definition deleted',
 };
 
 export function applyIntent(d: StateDraft, intent: Intent): Outcome {

@@ -25,7 +25,7 @@ import * as constructsLib from 'constructs';
 import type { Construct } from 'constructs';
 import * as esbuild from 'esbuild';
 import * as paddock from '../../constructs/index.ts';
-import { DefinitionError } from '../errors.ts';
+import { DefinitionError, firstLine } from '../errors.ts';
 
 /** A loaded definition file. */
 export interface Definition {
@@ -246,6 +246,3 @@ function buildErrorLine(e: unknown): string {
   return `${loc}${err.text}`;
 }
 
-export function firstLine(e: unknown): string {
-  return String((e as Error)?.message ?? e).split('\n')[0];
-}

@@ -9,17 +9,6 @@ export function dueForRemoval(groups: readonly GroupInfo[], now: Date): GroupInf
     .sort((a, b) => Date.parse(a.expiresAt!) - Date.parse(b.expiresAt!));
 }
 
-/** Milliseconds until the next expiry, or undefined when nothing expires. */
-export function nextExpiryIn(groups: readonly GroupInfo[], now: Date): number | undefined {
-  let next: number | undefined;
-  for (const g of groups) {
-    if (g.removed || !g.expiresAt) continue;
-    const at = Date.parse(g.expiresAt) - now.getTime();
-    if (next === undefined || at < next) next = at;
-  }
-  return next;
-}
-
 /**
  * Groups whose emptied Application has been in `apps/` for `afterMs` (Argo CD has had the time
  * to prune their objects through it), longest first.
