@@ -99,19 +99,27 @@ describe('three writers on one remote', () => {
     await s.ranch.syncPools(s.committer.view().synth!.pools);
     try {
       let lastPushed = -1;
+      // A CI job pushing definitions in a tight loop: a second writer with its own clone, each
+      // push a definitions change. A long-lived writer (its clone follows the remote by diffs)
+      // races the sidecar as hard as a fresh `paddock push` per change at a third of the cost;
+      // every tenth push is such a fresh one (a new committer with a fresh clone).
+      const longLived = committer(daemon.url(remote), defs, policy);
       const pushes = (async () => {
-        for (let i = 1; i <= 300; i++) {
-          writeFileSync(path.join(dir, 'pushed.ts'), pushedSource(i));
-          const [changed] = (await loadDefinitions(dir, ['pushed.ts'])).definitions;
-          current = { definitions: [...current.definitions.filter((d) => !d.absPath.endsWith('pushed.ts')), changed], version: ++version };
-          // Each push is what one `paddock push` does: a new committer with a fresh clone.
-          const pusher = committer(daemon.url(remote), defs, policy);
-          try {
-            await pusher.submit({ body: { kind: 'sync', summary: `sync(definitions): push ${i}` }, requestId: rid('push'), requestedBy: 'push loop' });
-          } finally {
-            await pusher.close();
+        try {
+          for (let i = 1; i <= 300; i++) {
+            writeFileSync(path.join(dir, 'pushed.ts'), pushedSource(i));
+            const [changed] = (await loadDefinitions(dir, ['pushed.ts'])).definitions;
+            current = { definitions: [...current.definitions.filter((d) => !d.absPath.endsWith('pushed.ts')), changed], version: ++version };
+            const pusher = i % 10 === 0 ? committer(daemon.url(remote), defs, policy) : longLived;
+            try {
+              await pusher.submit({ body: { kind: 'sync', summary: `sync(definitions): push ${i}` }, requestId: rid('push'), requestedBy: 'push loop' });
+            } finally {
+              if (pusher !== longLived) await pusher.close();
+            }
+            lastPushed = i;
           }
-          lastPushed = i;
+        } finally {
+          await longLived.close();
         }
       })();
       const removed: string[] = [];
