@@ -11,6 +11,8 @@ export const DEFAULT_GIT_SYNC_IMAGE = 'registry.k8s.io/git-sync/git-sync:v4.2.4'
 export const PADDOCK_IMAGE_REPOSITORY = 'ghcr.io/paddock-dev/paddock';
 /** Port the sidecar listens on, in the pod and on its Service. */
 export const SIDECAR_PORT = 8080;
+/** The watcher's own port: `POST /follow` (the sidecar's "I pushed") and `GET /healthz`. */
+export const WATCHER_PORT = 8081;
 
 /** The shared emptyDir git-sync writes into: its `--root`. */
 const DEFINITIONS_ROOT = '/definitions';
@@ -100,8 +102,8 @@ export interface PaddockControlPlaneProps {
    * (`PADDOCK_ARGO_REFRESH`): `hard` (past the repo server's caches), `normal`, or `off`. When not
    * `off`, the watcher's ServiceAccount gets `patch` on Applications in Argo CD's namespace,
    * rendered by paddock into `apps/` (a Role and RoleBinding), and nothing else there. The
-   * sidecar never talks to the Kubernetes API: the watcher's leader refreshes for its commits
-   * too, when it next looks at the repo (`PADDOCK_FOLLOW_EVERY`, 5 s). @default 'hard'
+   * sidecar never talks to the Kubernetes API: after each push it tells the watcher (its
+   * Service, `POST /follow`), which fetches and refreshes for it. @default 'hard'
    */
   readonly argoRefresh?: 'hard' | 'normal' | 'off';
 }
@@ -109,7 +111,7 @@ export interface PaddockControlPlaneProps {
 /** Variables the construct sets itself: not to be given in `env`. */
 const MANAGED_ENV = new Set([
   'PADDOCK_REPO', 'PADDOCK_BRANCH', 'PADDOCK_SIDECAR_URL', 'PADDOCK_ARGO_REPO_URL', 'PADDOCK_GC_SECRET', 'PADDOCK_API_TOKENS',
-  'PADDOCK_LISTEN', 'PADDOCK_DEFINITIONS', 'PADDOCK_ARGO_REFRESH', 'GIT_SSH_COMMAND', 'POD_NAME', 'POD_NAMESPACE', 'GROUP_ID', 'GARBAGE_COLLECTOR_URL',
+  'PADDOCK_LISTEN', 'PADDOCK_DEFINITIONS', 'PADDOCK_ARGO_REFRESH', 'PADDOCK_WATCH_LISTEN', 'PADDOCK_WATCHER_URL', 'GIT_SSH_COMMAND', 'POD_NAME', 'POD_NAMESPACE', 'GROUP_ID', 'GARBAGE_COLLECTOR_URL',
 ]);
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const SECRET_KEY = /^[-._a-zA-Z0-9]+$/;
@@ -144,6 +146,8 @@ export class PaddockControlPlane extends Construct {
   public readonly watcherDeployment: ApiObject;
   public readonly sidecarDeployment: ApiObject;
   public readonly sidecarService: ApiObject;
+  /** `<prefix>-watcher`: where the sidecar tells the watcher of its pushes. */
+  public readonly watcherService: ApiObject;
 
   constructor(scope: Construct, id: string, props: PaddockControlPlaneProps) {
     super(scope, id);
@@ -343,7 +347,9 @@ export class PaddockControlPlane extends Construct {
           metadata: { labels: watcherLabels },
           spec: podSpec(this.watcherName, {
             name: 'watcher',
-            args: ['watch', '--repo', '$(PADDOCK_REPO)', '--definitions', this.definitionsDir],
+            args: ['watch', '--repo', '$(PADDOCK_REPO)', '--definitions', this.definitionsDir, '--listen', `0.0.0.0:${WATCHER_PORT}`],
+            ports: [{ name: 'http', containerPort: WATCHER_PORT, protocol: 'TCP' }],
+            livenessProbe: { httpGet: { path: '/healthz', port: 'http' }, initialDelaySeconds: 10, periodSeconds: 20, failureThreshold: 3 },
             env: [
               ...commonEnv,
               { name: 'PADDOCK_ARGO_REFRESH', value: argoRefresh },
@@ -356,7 +362,19 @@ export class PaddockControlPlane extends Construct {
       },
     });
 
-    // --- the sidecar: no Kubernetes API access at all (so no Argo CD refresh either) ---
+    // Any replica can follow and refresh (each has the Role), so the Service selects them all.
+    this.watcherService = new ApiObject(this, 'watcher-service', {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: this.watcherName, labels: watcherLabels },
+      spec: {
+        type: 'ClusterIP',
+        selector: watcherLabels,
+        ports: [{ name: 'http', port: WATCHER_PORT, targetPort: 'http', protocol: 'TCP' }],
+      },
+    });
+
+    // --- the sidecar: no Kubernetes API access at all; it tells the watcher of its pushes ---
     const sidecarLabels = selectorOf('sidecar');
     new ApiObject(this, 'sidecar-service-account', {
       apiVersion: 'v1',
@@ -380,7 +398,12 @@ export class PaddockControlPlane extends Construct {
             name: 'sidecar',
             args: ['serve', '--repo', '$(PADDOCK_REPO)', '--definitions', this.definitionsDir, '--listen', `0.0.0.0:${SIDECAR_PORT}`],
             ports: [{ name: 'http', containerPort: SIDECAR_PORT, protocol: 'TCP' }],
-            env: [...commonEnv, { name: 'PADDOCK_ARGO_REFRESH', value: 'off' }, secretEnv('PADDOCK_API_TOKENS', keys.apiTokensKey)],
+            env: [
+              ...commonEnv,
+              { name: 'PADDOCK_ARGO_REFRESH', value: 'off' },
+              ...(argoRefresh !== 'off' ? [{ name: 'PADDOCK_WATCHER_URL', value: `http://${this.watcherName}.${namespace}.svc:${WATCHER_PORT}` }] : []),
+              secretEnv('PADDOCK_API_TOKENS', keys.apiTokensKey),
+            ],
             readinessProbe: { httpGet: { path: '/readyz', port: 'http' }, periodSeconds: 10, failureThreshold: 3 },
             livenessProbe: { httpGet: { path: '/healthz', port: 'http' }, initialDelaySeconds: 10, periodSeconds: 20, failureThreshold: 3 },
           }, { automountServiceAccountToken: false }),

@@ -56,7 +56,7 @@ describe('the shipped example environments/control-plane.ts', () => {
     for (const [k, v] of Object.entries(saved)) { if (v === undefined) delete process.env[k]; else process.env[k] = v; }
   });
 
-  it('GIVEN the example WHEN synthesized THEN group paddock-system in namespace paddock holds exactly the watcher, sidecar, Service, two ServiceAccounts and the Roles', () => {
+  it('GIVEN the example WHEN synthesized THEN group paddock-system in namespace paddock holds exactly the watcher, sidecar, their Services, two ServiceAccounts and the Roles', () => {
     expect(result.groups.map((g) => [g.name, g.namespace])).toEqual([['paddock-system', 'paddock']]);
     expect(groupFiles(result).sort()).toEqual([
       'deployment-paddock-sidecar.yaml',
@@ -66,6 +66,7 @@ describe('the shipped example environments/control-plane.ts', () => {
       'rolebinding-paddock-watcher.paddock.yaml',
       'rolebinding-paddock-watcher.shop.yaml',
       'service-paddock-sidecar.yaml',
+      'service-paddock-watcher.yaml',
       'serviceaccount-paddock-sidecar.yaml',
       'serviceaccount-paddock-watcher.yaml',
     ]);
@@ -78,7 +79,7 @@ describe('the shipped example environments/control-plane.ts', () => {
     expect(d.spec.replicas).toBe(2);
     const w = container(d.spec.template.spec, 'watcher');
     expect(w.image).toBe(`ghcr.io/paddock-dev/paddock:${VERSION}`);
-    expect(w.args).toEqual(['watch', '--repo', '$(PADDOCK_REPO)', '--definitions', '/definitions/current']);
+    expect(w.args).toEqual(['watch', '--repo', '$(PADDOCK_REPO)', '--definitions', '/definitions/current', '--listen', '0.0.0.0:8081']);
     expect(envOf(w, 'PADDOCK_REPO')).toEqual({ name: 'PADDOCK_REPO', value: 'git@git.example.com:platform/manifests.git' });
     expect(envOf(w, 'PADDOCK_BRANCH')).toEqual({ name: 'PADDOCK_BRANCH', value: 'main' });
     expect(envOf(w, 'PADDOCK_SIDECAR_URL')).toEqual({ name: 'PADDOCK_SIDECAR_URL', value: 'http://paddock-sidecar.paddock.svc:8080' });
@@ -138,6 +139,19 @@ describe('the shipped example environments/control-plane.ts', () => {
     expect(Object.entries(svc.spec.selector).every(([k, v]) => watcherLabels[k] === v)).toBe(false);
     // The URL every group's GARBAGE_COLLECTOR_URL starts with is this Service's.
     expect(envOf(s, 'PADDOCK_SIDECAR_URL').value).toBe(`http://${svc.metadata.name}.${svc.metadata.namespace}.svc:${svc.spec.ports[0].port}`);
+  });
+
+  it('GIVEN the watcher WHEN synthesized THEN it listens on 8081 (liveness on /healthz), the Service paddock-watcher:8081 selects exactly its pods, and the sidecar tells it of its pushes there', () => {
+    const spec = podSpec(result, 'paddock-watcher');
+    const w = container(spec, 'watcher');
+    expect(w.ports).toEqual([{ name: 'http', containerPort: 8081, protocol: 'TCP' }]);
+    expect(w.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 'http' });
+    const svc = at(result, 'service-paddock-watcher.yaml');
+    expect(svc.spec.ports).toEqual([{ name: 'http', port: 8081, targetPort: 'http', protocol: 'TCP' }]);
+    expect(svc.spec.selector).toEqual(at(result, 'deployment-paddock-watcher.yaml').spec.selector.matchLabels);
+    expect(svc.spec.selector).not.toEqual(at(result, 'service-paddock-sidecar.yaml').spec.selector);
+    const s = container(podSpec(result, 'paddock-sidecar'), 'sidecar');
+    expect(envOf(s, 'PADDOCK_WATCHER_URL')).toEqual({ name: 'PADDOCK_WATCHER_URL', value: `http://${svc.metadata.name}.${svc.metadata.namespace}.svc:8081` });
   });
 
   it('GIVEN the watcher WHEN synthesized THEN its Role allows exactly reading Deployments and leader-election Leases in its namespace, and only reading Deployments in a watched namespace', () => {
@@ -241,12 +255,13 @@ describe('PaddockControlPlane variants', () => {
     const result = await synthSource(definition(`prefix: 'pd', replicas: 3, branch: 'prod', definitionsBranch: 'release', definitionsPath: 'environments', syncPeriod: '1m'`, `{ namespace: 'ops' }`));
     expect(groupFiles(result).sort()).toEqual([
       'deployment-pd-sidecar.yaml', 'deployment-pd-watcher.yaml', 'role-pd-watcher.yaml', 'rolebinding-pd-watcher.yaml',
-      'service-pd-sidecar.yaml', 'serviceaccount-pd-sidecar.yaml', 'serviceaccount-pd-watcher.yaml',
+      'service-pd-sidecar.yaml', 'service-pd-watcher.yaml', 'serviceaccount-pd-sidecar.yaml', 'serviceaccount-pd-watcher.yaml',
     ]);
     const d = at(result, 'deployment-pd-watcher.yaml');
     expect(d.spec.replicas).toBe(3);
     const w = container(d.spec.template.spec, 'watcher');
-    expect(w.args).toEqual(['watch', '--repo', '$(PADDOCK_REPO)', '--definitions', '/definitions/current/environments']);
+    expect(w.args).toEqual(['watch', '--repo', '$(PADDOCK_REPO)', '--definitions', '/definitions/current/environments', '--listen', '0.0.0.0:8081']);
+    expect(envOf(container(podSpec(result, 'pd-sidecar'), 'sidecar'), 'PADDOCK_WATCHER_URL').value).toBe('http://pd-watcher.ops.svc:8081');
     expect(envOf(w, 'PADDOCK_BRANCH').value).toBe('prod');
     expect(envOf(w, 'PADDOCK_SIDECAR_URL').value).toBe('http://pd-sidecar.ops.svc:8080');
     expect(container(d.spec.template.spec, 'git-sync').args).toEqual([
@@ -263,6 +278,7 @@ describe('PaddockControlPlane variants', () => {
     expect([...result.files.keys()].filter((p) => p.startsWith('apps/'))).toEqual(['apps/paddock-apps.appproject.yaml', 'apps/paddock-root.yaml', 'apps/paddock-system.yaml', 'apps/paddock.appproject.yaml']);
     expect(objectAt(result, 'apps/paddock-apps.appproject.yaml').spec.namespaceResourceWhitelist).toEqual([{ group: 'argoproj.io', kind: 'Application' }, { group: 'argoproj.io', kind: 'AppProject' }]);
     expect(envOf(container(podSpec(result, 'paddock-watcher'), 'watcher'), 'PADDOCK_ARGO_REFRESH').value).toBe('off');
+    expect(envOf(container(podSpec(result, 'paddock-sidecar'), 'sidecar'), 'PADDOCK_WATCHER_URL')).toBeUndefined();
   });
 
   it('GIVEN two control planes (one with argoRefresh normal) and Argo CD in namespace gitops WHEN synthesized THEN one Role there binds both watchers, and the normal one refreshes normally', async () => {

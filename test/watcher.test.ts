@@ -2,11 +2,12 @@ import { renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import YAML from 'yaml';
-import type { Committer } from '../src/repo/committer.ts';
+import type { Committer, CommitterOptions } from '../src/repo/committer.ts';
+import { startWatcherServer } from '../src/watch/http.ts';
 import { Definitions } from '../src/watch/definitions.ts';
 import { LockFileElector } from '../src/watch/lock.ts';
 import { Watcher } from '../src/watch/watcher.ts';
-import { bareRepo, commitCount, committer, gitOut, groupApp, remoteFile, remoteFiles } from './helpers/repo.ts';
+import { bareRepo, commitCount, committer, gitOut, groupApp, remoteFile, remoteFiles, rid } from './helpers/repo.ts';
 import { definitionsDir, inputs, tempDir } from './helpers/synth.ts';
 
 const cm = (group: string, value: string, extra = '') => `
@@ -25,13 +26,13 @@ export default (scope) => {
     spec: { replicas: 'two', selector: { matchLabels: { x: 'y' } }, template: { metadata: { labels: { x: 'y' } }, spec: { containers: [{ name: 'c', image: 'i' }] } } } });
 };`;
 
-async function setup(files: Record<string, string>, clock: () => Date) {
+async function setup(files: Record<string, string>, clock: () => Date, extra: Partial<CommitterOptions> = {}) {
   const remote = await bareRepo();
   const dir = definitionsDir(files);
   let c: Committer | undefined;
   const base = inputs();
   const defs = new Definitions(dir, () => ({ ...base, argo: { ...base.argo, repoURL: remote }, state: c!.view().state }));
-  c = committer(remote, defs.current, { clock });
+  c = committer(remote, defs.current, { clock, ...extra });
   const said: string[] = [];
   const lock = path.join(tempDir(), 'watch.lock');
   const w = new Watcher({ definitions: defs, committer: c, elector: new LockFileElector(lock, { now: () => clock().getTime() }), clock, say: (l) => said.push(l) });
@@ -220,5 +221,36 @@ describe('leadership by lock file', () => {
     // a lock held by a process that no longer exists is free at once
     writeFileSync(lock, JSON.stringify({ id: 'gone', pid: 2 ** 22 + 12345, at: now }));
     expect(b.tick()).toBe(true);
+  });
+
+  it('GIVEN the watcher\'s port WHEN another writer pushes and then posts /follow twenty times at once THEN each answer names the new tip, the watcher fetched at most twice, and its onFollow saw what the push changed', async () => {
+    const t = new Date('2026-11-23T12:00:00.000Z');
+    const followed: string[][] = [];
+    const { remote, c, w, defs } = await setup({ 'a.ts': cm('a', 'one'), 'b.ts': cm('b', 'one') }, () => t, { onFollow: (paths) => void followed.push([...paths]) });
+    await w.start();
+    const refresh = c.refresh.bind(c);
+    let fetches = 0;
+    c.refresh = () => {
+      fetches++;
+      return refresh();
+    };
+    const server = await startWatcherServer('127.0.0.1:0', { follow: () => w.follow() });
+    const other = committer(remote, defs.current);
+    try {
+      expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
+      await other.submit({ body: { kind: 'remove', group: 'a', reason: 'gc' }, requestId: rid(), requestedBy: 'the sidecar' });
+      const tip = gitOut(remote, 'rev-parse', 'main');
+      const answers = await Promise.all(Array.from({ length: 20 }, () => fetch(`${server.url}/follow`, { method: 'POST' }).then(async (r) => [r.status, (await r.json()).head])));
+      expect(answers).toEqual(Array.from({ length: 20 }, () => [200, tip]));
+      expect(fetches).toBeGreaterThanOrEqual(1);
+      expect(fetches).toBeLessThanOrEqual(2);
+      expect(followed).toHaveLength(1);
+      expect(followed[0]).toEqual(expect.arrayContaining(['apps/a.yaml', 'state/removals/a.yaml']));
+      expect(c.view().head).toBe(tip);
+    } finally {
+      await server.close();
+      await other.close();
+      await c.close();
+    }
   });
 });

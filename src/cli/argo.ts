@@ -11,6 +11,7 @@ import type { CommitInfo, Committer } from '../repo/committer.ts';
 import { commitLine, logger } from '../runtime.ts';
 import { applicationsChangedBy } from '../synth/layout.ts';
 import { ArgoRefresher, clusterConfig } from '../watch/cluster.ts';
+import { pokeWatcher } from '../watch/http.ts';
 import { setting } from '../config.ts';
 
 /** What a command does with each commit it pushes: print its line, and ask Argo CD to refresh what it changed. */
@@ -22,13 +23,21 @@ export interface CommitReporter {
   flush(): Promise<void>;
 }
 
-/** `committer`: the committer whose view names Argo CD's namespace (it may not exist yet when this is made). */
-export function reportCommits(committer: () => Committer | undefined): CommitReporter {
+/**
+ * `committer`: the committer whose view names Argo CD's namespace (it may not exist yet when this
+ * is made). `watcherUrl`: a `paddock watch --listen` told after each push, which asks Argo CD in
+ * this writer's stead (the sidecar in a pod has no Kubernetes access).
+ */
+export function reportCommits(committer: () => Committer | undefined, opts: { readonly watcherUrl?: string } = {}): CommitReporter {
   const argo = argoRefresh(committer);
+  const { watcherUrl } = opts;
   return {
     onCommit(c) {
       console.log(commitLine(c));
       argo?.after(c.paths);
+      if (watcherUrl && applicationsChangedBy(c.paths).length) {
+        pokeWatcher(watcherUrl, (e) => logger.warn({ err: String((e as Error)?.message ?? e), watcherUrl }, 'telling the watcher of a push failed; it will see the commit at its next fetch'));
+      }
     },
     onFollow(paths) {
       argo?.after(paths, (apps) => console.log(`asked Argo CD to refresh ${apps.join(', ')} for the commits of other writers`));

@@ -107,10 +107,13 @@ export async function startWithDefinitions(cfg: RuntimeConfig & { definitionsDir
 
 export function registerServe(program: Command): void {
   serveOptions(repoOptions(program.command('serve').description('the sidecar: GC, leases, releases and workspaces as commits (HTTP API)')))
-    .action(async (f: ServeFlags) => {
+    .option('--watcher-url <url>', 'a paddock watch --listen to tell after each push, so that it asks Argo CD to refresh (env PADDOCK_WATCHER_URL; default none)')
+    .action(async (f: ServeFlags & { watcherUrl?: string }) => {
       const cfg = runtimeConfig(f);
       let committer: Committer | undefined;
-      const { runtime: rt, definitions } = await startWithDefinitions(cfg, { onCommit: reportCommits(() => committer).onCommit });
+      const watcherUrl = setting(f.watcherUrl, 'PADDOCK_WATCHER_URL', '') || undefined;
+      if (watcherUrl && !/^https?:\/\/[^/\s]+/.test(watcherUrl)) throw new UserError('InvalidConfig', `--watcher-url "${watcherUrl}" is not an http(s) URL`);
+      const { runtime: rt, definitions } = await startWithDefinitions(cfg, { onCommit: reportCommits(() => committer, { watcherUrl }).onCommit });
       committer = rt.committer;
       // The sidecar commits too, so it follows the definitions as the watcher does: with stale
       // ones, its commits would regenerate groups as they were. TTLs stay the watcher's.

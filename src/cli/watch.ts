@@ -19,6 +19,7 @@ import { Definitions } from '../watch/definitions.ts';
 import { LockFileElector } from '../watch/lock.ts';
 import { DEFAULT_FOLLOW_EVERY_MS, DEFAULT_RETIRE_AFTER_MS, Watcher } from '../watch/watcher.ts';
 import { clusterConfig, DeploymentSources, LeaseElector } from '../watch/cluster.ts';
+import { startWatcherServer } from '../watch/http.ts';
 import { reportCommits } from './argo.ts';
 import { repoOptions, repoSettings, type RepoFlags } from './options.ts';
 import { runtimeConfig, serveOptions, startWithDefinitions, untilSignal, type ServeFlags } from './serve.ts';
@@ -71,10 +72,12 @@ function followEveryMs(f: { followEvery?: string }): number {
 
 export function registerWatch(program: Command): void {
   retireOption(repoOptions(program.command('watch').description('the watcher: re-synthesize and commit on definition changes and TTL expiry')))
+    .option('--listen <host:port>', 'serve POST /follow ("I pushed": fetch now and ask Argo CD to refresh) and GET /healthz here (env PADDOCK_WATCH_LISTEN; default none)')
     .option('--follow-every <duration>', 'how often the leader fetches the repo for other writers\' commits: their TTLs and removals, and Argo CD refreshes for them (env PADDOCK_FOLLOW_EVERY; default 5s)')
-    .action(async (f: RepoFlags & { retireAfter?: string; followEvery?: string }) => {
+    .action(async (f: RepoFlags & { retireAfter?: string; followEvery?: string; listen?: string }) => {
       const retireAfter = retireAfterMs(f);
       const followEvery = followEveryMs(f);
+      const listen = setting(f.listen, 'PADDOCK_WATCH_LISTEN', '') || undefined;
       const s = repoSettings(f);
       if (!s.writer.gcSecret) throw new UserError('GcSecretMissing', 'no GC secret: set PADDOCK_GC_SECRET or give --gc-secret-file');
       let watcher: Watcher | undefined;
@@ -97,9 +100,13 @@ export function registerWatch(program: Command): void {
       await watcher.start();
       watcher.watch();
       watcher.startTicking();
+      const w = watcher;
+      const server = listen ? await startWatcherServer(listen, { follow: () => w.follow() }) : undefined;
+      if (server) console.log(`paddock watch: follow requests on ${server.url}/follow`);
       console.log(`paddock watch: watching ${s.definitionsDir}, committing to ${withoutCredentials(s.repo)} (branch ${s.branch})`);
       const sig = await untilSignal();
       console.log(`${sig}: stopping after the current commit`);
+      await server?.close();
       await watcher.stop();
       await sources?.stop();
       await committer.close();

@@ -80,6 +80,8 @@ export class Watcher {
   private target?: string;
   private linkTimer?: NodeJS.Timeout;
   private followedAt?: number;
+  private following?: Promise<string | undefined>;
+  private followAgain?: Promise<string | undefined>;
 
   constructor(private readonly opts: WatcherOptions) {}
 
@@ -236,7 +238,7 @@ export class Watcher {
     // an expiry): look at the remote now and then, not only at this watcher's own commits.
     const followEvery = this.opts.followEveryMs ?? DEFAULT_FOLLOW_EVERY_MS;
     if (this.followedAt === undefined || now.getTime() - this.followedAt >= followEvery) {
-      await this.opts.committer.refresh();
+      await this.follow();
       this.followedAt = now.getTime();
     }
     const synth = await this.opts.committer.synthesis();
@@ -256,6 +258,24 @@ export class Watcher {
       }
     }));
     return done;
+  }
+
+  /**
+   * Looks at the remote now (another writer says it pushed, or the leader's period is up): the
+   * committer fetches, and hands what others changed to its `onFollow`. Calls that arrive
+   * while a fetch runs share one more fetch after it, so a burst costs two. Resolves with the
+   * tip then known.
+   */
+  follow(): Promise<string | undefined> {
+    if (!this.following) {
+      this.following = this.opts.committer.refresh().then((v) => v.head).finally(() => (this.following = undefined));
+      return this.following;
+    }
+    this.followAgain ??= this.following.catch(() => undefined).then(() => {
+      this.followAgain = undefined;
+      return this.follow();
+    });
+    return this.followAgain;
   }
 
   private async sync(summary: string): Promise<void> {

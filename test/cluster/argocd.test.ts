@@ -154,16 +154,19 @@ describe.skipIf(!cluster)('Argo CD syncs and prunes paddock\'s repo', () => {
     expect(root.status?.sync?.status).toBe('Synced');
     expect((root.status?.history ?? []).length).toBe(before);
 
-    // As PaddockControlPlane runs them: the sidecar has no Kubernetes access at all, and the
-    // watcher asks Argo CD to look now, after its own commits and, as the leader following the
-    // repo every 2 s, after the sidecar's. With Argo CD's 3-minute poll and revision cache,
-    // nothing would happen within these waits otherwise. The watcher leads (its Lease in a
-    // namespace of this test's) and deletes an emptied Application 5 s after the removal.
+    // As PaddockControlPlane runs them: the sidecar has no Kubernetes access at all; after each
+    // push it tells the watcher (POST /follow on the watcher's port), which fetches and asks
+    // Argo CD to look now, as it does after its own commits. With Argo CD's 3-minute poll and
+    // revision cache, nothing would happen within these waits otherwise, and the watcher's own
+    // periodic fetch is set to 10 minutes here, so only the sidecar's word can make it look. The
+    // watcher leads (its Lease in a namespace of this test's) and deletes an emptied
+    // Application 20 s after it sees the removal.
     const ctl = `${prefix}-ctl`;
     expect((await kubectl(['create', 'namespace', ctl])).code).toBe(0);
     const common = { PADDOCK_GC_SECRET: SECRET, PADDOCK_SIDECAR_URL: `http://127.0.0.1:${port}`, PADDOCK_ARGO_PROJECT: project };
-    serve = await startServe(['--repo', url, '--definitions', dir, '--listen', `127.0.0.1:${port}`, '--cleaning-delay', '20s'], { ...common, KUBECONFIG: undefined, KUBERNETES_SERVICE_HOST: undefined, PADDOCK_API_TOKENS: API_TOKEN });
-    watch = await startWatch(['--repo', url, '--definitions', dir, '--retire-after', '20s', '--follow-every', '2s'], { ...common, KUBECONFIG: process.env.KUBECONFIG!, POD_NAMESPACE: ctl });
+    const watcherPort = await freePort();
+    watch = await startWatch(['--repo', url, '--definitions', dir, '--retire-after', '20s', '--follow-every', '10m', '--listen', `127.0.0.1:${watcherPort}`], { ...common, KUBECONFIG: process.env.KUBECONFIG!, POD_NAMESPACE: ctl });
+    serve = await startServe(['--repo', url, '--definitions', dir, '--listen', `127.0.0.1:${port}`, '--cleaning-delay', '20s', '--watcher-url', `http://127.0.0.1:${watcherPort}`], { ...common, KUBECONFIG: undefined, KUBERNETES_SERVICE_HOST: undefined, PADDOCK_API_TOKENS: API_TOKEN });
 
     // A pod of group 1 says it is done: its objects go, the others stay.
     const gone = `${prefix}-1`;
@@ -171,9 +174,9 @@ describe.skipIf(!cluster)('Argo CD syncs and prunes paddock\'s repo', () => {
     await expect.poll(() => groupObjectsExist(gone), { timeout: 60_000, interval: 1_000 }).toBe(false);
     expect(await groupObjectsExist(`${prefix}-0`)).toBe(true);
     expect(await groupObjectsExist(`${prefix}-2`)).toBe(true);
-    // Pruned through its emptied Application, which Argo CD saw because the watcher, following
-    // the sidecar's commit, asked it to look: the leader's own retire commit (which would make
-    // Argo CD look too) comes only 20 s later.
+    // Pruned through its emptied Application, which Argo CD saw because the watcher, told of the
+    // sidecar's commit, asked it to look: the leader's own retire commit (which would make Argo CD
+    // look too) comes only 20 s later.
     const emptied = await application(gone);
     expect(emptied.metadata?.deletionTimestamp, 'the Application is not being deleted yet').toBeUndefined();
     expect(emptied.spec?.source?.path).toBe('retired');

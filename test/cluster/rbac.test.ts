@@ -195,6 +195,7 @@ export default (scope) => {
       'rolebinding.rbac.authorization.k8s.io/paddock-watcher',
       'rolebinding.rbac.authorization.k8s.io/paddock-watcher',
       'service/paddock-sidecar',
+      'service/paddock-watcher',
       'serviceaccount/paddock-sidecar',
       'serviceaccount/paddock-watcher',
     ]);
@@ -206,6 +207,7 @@ export default (scope) => {
       'role.rbac.authorization.k8s.io/paddock-watcher',
       'rolebinding.rbac.authorization.k8s.io/paddock-watcher',
       'service/paddock-sidecar',
+      'service/paddock-watcher',
       'serviceaccount/paddock-sidecar',
       'serviceaccount/paddock-watcher',
     ]);
