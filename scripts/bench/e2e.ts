@@ -3,8 +3,9 @@
  * the cluster tier's API server (scripts/cluster-up); GC calls to the real `paddock serve`, one
  * after another; the time from each 2xx to the group's last object gone from the API server.
  * Two paths: the sidecar with a cluster refreshing Argo CD itself after each push (`paddock serve`
- * with KUBECONFIG, as on a laptop), and as PaddockControlPlane deploys it, a sidecar with no
- * Kubernetes access and `paddock watch` (default `--follow-every`) refreshing for its commits.
+ * with KUBECONFIG, as on a laptop), and as PaddockControlPlane deploys it: a sidecar with no
+ * Kubernetes access that tells `paddock watch --listen` of each push (`--watcher-url`), and the
+ * watcher refreshing for it.
  *
  * Baseline in the same run: Argo CD's plain polling (PADDOCK_ARGO_REFRESH=off, Argo CD's default
  * 3-minute resync and revision cache), on a few groups removed at once, before paddock's path so
@@ -91,12 +92,13 @@ try {
   for (const g of groups.slice(0, TIMED)) timed.push(await timeRemoval(g, GONE_WITHIN_MS));
   await h.stop(served.child);
 
-  // As deployed: the sidecar cannot reach the API server; the watcher's leader follows the repo
-  // and refreshes for the sidecar's commits.
+  // As deployed: the sidecar cannot reach the API server; it tells the watcher of each push, and
+  // the watcher refreshes for it.
   const ctl = `${prefix}-ctl`;
   await kubectl(['create', 'namespace', ctl]);
-  served = await h.serve(['--repo', repo.url, '--definitions', defs, '--listen', `127.0.0.1:${port}`], { ...env, KUBECONFIG: '' });
-  const watcher = await h.watch(['--repo', repo.url, '--definitions', defs], { ...env, KUBECONFIG: kubectlEnv.KUBECONFIG, POD_NAMESPACE: ctl });
+  const watcherPort = await freePort();
+  const watcher = await h.watch(['--repo', repo.url, '--definitions', defs, '--listen', `127.0.0.1:${watcherPort}`], { ...env, KUBECONFIG: kubectlEnv.KUBECONFIG, POD_NAMESPACE: ctl });
+  served = await h.serve(['--repo', repo.url, '--definitions', defs, '--listen', `127.0.0.1:${port}`, '--watcher-url', `http://127.0.0.1:${watcherPort}`], { ...env, KUBECONFIG: '' });
   await until(async () => watcher.stdout.includes('now runs TTL removals') || watcher.stderr.includes('now runs TTL removals'), 60_000, 'the watcher leads');
   const deployed: Array<number | undefined> = [];
   for (const g of groups.slice(TIMED, 2 * TIMED)) deployed.push(await timeRemoval(g, GONE_WITHIN_MS));
