@@ -363,16 +363,7 @@ export class PaddockControlPlane extends Construct {
     });
 
     // Any replica can follow and refresh (each has the Role), so the Service selects them all.
-    this.watcherService = new ApiObject(this, 'watcher-service', {
-      apiVersion: 'v1',
-      kind: 'Service',
-      metadata: { name: this.watcherName, labels: watcherLabels },
-      spec: {
-        type: 'ClusterIP',
-        selector: watcherLabels,
-        ports: [{ name: 'http', port: WATCHER_PORT, targetPort: 'http', protocol: 'TCP' }],
-      },
-    });
+    this.watcherService = this.httpService('watcher-service', this.watcherName, watcherLabels, WATCHER_PORT);
 
     // --- the sidecar: no Kubernetes API access at all; it tells the watcher of its pushes ---
     const sidecarLabels = selectorOf('sidecar');
@@ -410,15 +401,16 @@ export class PaddockControlPlane extends Construct {
         },
       },
     });
-    this.sidecarService = new ApiObject(this, 'sidecar-service', {
+    this.sidecarService = this.httpService('sidecar-service', this.sidecarName, sidecarLabels, SIDECAR_PORT);
+  }
+
+  /** A ClusterIP Service `name` on `port` for the pods labelled `labels`, to their port named `http`. */
+  private httpService(id: string, name: string, labels: Record<string, string>, port: number): ApiObject {
+    return new ApiObject(this, id, {
       apiVersion: 'v1',
       kind: 'Service',
-      metadata: { name: this.sidecarName, labels: sidecarLabels },
-      spec: {
-        type: 'ClusterIP',
-        selector: sidecarLabels,
-        ports: [{ name: 'http', port: SIDECAR_PORT, targetPort: 'http', protocol: 'TCP' }],
-      },
+      metadata: { name, labels },
+      spec: { type: 'ClusterIP', selector: labels, ports: [{ name: 'http', port, targetPort: 'http', protocol: 'TCP' }] },
     });
   }
 }

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import YAML from 'yaml';
 import { paddock, run, startServe } from './helpers/cli.ts';
+import { freePort } from './helpers/git-daemon.ts';
 import { bareRepo, commitCount, gitOut, groupApp, groupsSource, remoteFile, remoteFiles } from './helpers/repo.ts';
 import { definitionsDir, tempDir } from './helpers/synth.ts';
 
@@ -70,7 +71,7 @@ describe('paddock serve and the seed curl', () => {
   it('GIVEN a running paddock serve WHEN a pod runs the contract\'s curl THEN exactly its group is removed in one commit, synth does not bring it back, revive does', async () => {
     const remote = await bareRepo();
     const dir = definitionsDir({ 'g.ts': groupsSource(3) });
-    const port = 20000 + Math.floor(Math.random() * 20000);
+    const port = await freePort();
     // The first commit records the sidecar URL every writer then agrees on.
     const here = { ...env, PADDOCK_SIDECAR_URL: `http://127.0.0.1:${port}` };
     await paddock(['push', '--repo', remote, '--definitions', dir], { env: here });
@@ -112,14 +113,13 @@ describe('paddock serve and the seed curl', () => {
     const remote = await bareRepo();
     const cm = (v: string) => `import { ApiObject } from 'cdk8s';\nimport { Environment } from 'paddock';\nexport default (scope) => {\n  const env = new Environment(scope, 'edited', { namespace: 'edited' });\n  new ApiObject(env, 'cm', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'cm' }, data: { v: '${v}' } });\n};\n`;
     const dir = definitionsDir({ 'g.ts': groupsSource(2), 'edited.ts': cm('one') });
-    const port = 20000 + Math.floor(Math.random() * 20000);
+    const port = await freePort();
     const serve = await startServe(['--repo', remote, '--definitions', dir, '--listen', `127.0.0.1:${port}`], env);
     const value = () => YAML.parse(remoteFile(remote, 'groups/edited/configmap-cm.yaml')).data.v;
     try {
       expect(value()).toBe('one');
       writeFileSync(path.join(dir, 'edited.ts'), cm('two'));
-      for (const end = Date.now() + 20_000; value() !== 'two' && Date.now() < end;) await new Promise((r) => setTimeout(r, 100));
-      expect(value()).toBe('two');
+      await expect.poll(value, { timeout: 20_000, interval: 100 }).toBe('two');
       expect(gitOut(remote, 'log', '-1', '--format=%s', 'main')).toMatch(/^sync\(definitions\): .*edited\.ts changed$/);
       const { gcUrl } = await import('../core/gc-token.ts');
       const r = await fetch(gcUrl(`http://127.0.0.1:${port}`, 'cli-secret', 'g-0'), { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"group":"g-0"}' });

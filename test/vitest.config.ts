@@ -8,5 +8,8 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',
+    // Most of a test's time is spent waiting on git, child processes and sockets, not on this
+    // process: three files at once on a 2-core machine (vitest's default would be one).
+    maxWorkers: 3,
   },
 });
