@@ -9,3 +9,4 @@ export { synthesize, SynthCache, type SynthInputs, type SynthResult, type GroupI
 export { parseState, readStateDir, recordFile } from './state.ts';
 export { writeOwnedFiles, listOwnedFiles, isOwnedPath } from './output.ts';
 export * from './layout.ts';
+export * from './argo-objects.ts';

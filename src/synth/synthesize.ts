@@ -6,7 +6,7 @@
  * cdk8s `App` (one App for many charts is quadratic), and everything is validated before
  * anything is returned, so a caller writes all of it or nothing.
  *
- * Two stages. A file's output (its groups' objects, validated and serialized) depends only on
+ * Two stages. A file's output (build-file.ts: its groups' objects, validated and serialized) depends only on
  * the file and on the state records it read while being built; with a `SynthCache` it is
  * reused while both are unchanged, so a commit that touches one group re-renders one file.
  * Assembly (removals, clones of sources in other files or live, cross-file checks, the
@@ -14,25 +14,20 @@
  *
  * Owns: the file map and the checks on it. Must not touch: git, the clock, the disk.
  */
-import { ApiObject, App } from 'cdk8s';
-import { Clone } from '../../constructs/clone.ts';
-import { Environment } from '../../constructs/environment.ts';
-import { LeasePool } from '../../constructs/lease-pool.ts';
-import { Release, type ReleaseRules } from '../../constructs/release.ts';
-import { cloneDeployment, type CloneSpec } from '../../core/clone-transform.ts';
-import { isClusterScoped, scopeProblem, type GroupScope } from '../../core/kinds.ts';
+import { cloneDeployment } from '../../core/clone-transform.ts';
+import { isClusterScoped } from '../../core/kinds.ts';
 import { apiGroupOf } from '../../core/names.ts';
-import { attachContext } from '../../core/context.ts';
 import type { SettingsRecord, StateRecords } from '../../core/records.ts';
-import { stampObject, type GroupStamp } from '../../core/stamp.ts';
+import { stampObject } from '../../core/stamp.ts';
+import type { ReleaseRules } from '../../constructs/release.ts';
 import { Workspace } from '../../constructs/workspace.ts';
-import type { ArgoDestination } from '../../constructs/environment.ts';
 import { DefinitionError } from '../errors.ts';
-import { firstLine } from '../errors.ts';
 import type { Definition } from './loader.ts';
-import { appPath, argoRefreshRbac, groupApplication, groupDir, groupsProject, objectFileName, projectPath, rbacPath, readme, retiredApplication, retiredReadme, RETIRED_DIR, rootApplication, rootProject, rootProjectName, ROOT_APP, toYaml, type ArgoOptions, type ProjectDestination, type RbacSubject, README } from './layout.ts';
-import { fingerprint, trackedState, type Reads } from './tracked-state.ts';
-import { prepareValidators, validateObject } from './validate.ts';
+import { argoRefreshRbac, groupApplication, groupsProject, rbacPath, retiredApplication, rootApplication, rootProject, type ProjectDestination, type RbacSubject } from './argo-objects.ts';
+import { buildFile, checkObject, checkScope, type FileOutput, type RenderedObject } from './build-file.ts';
+import { appPath, groupDir, objectFileName, projectPath, readme, retiredReadme, RETIRED_DIR, rootProjectName, ROOT_APP, toYaml, type ArgoOptions, README } from './layout.ts';
+import { fingerprint } from './tracked-state.ts';
+import { prepareValidators } from './validate.ts';
 
 type Json = Record<string, any>;
 
@@ -112,51 +107,6 @@ export class SynthCache {
   public lastBuilt = 0;
 }
 
-interface RenderedObject {
-  readonly object: Json;
-  readonly yaml: string;
-  /** Construct path of the ApiObject that made it. */
-  readonly path: string;
-}
-
-interface DeferredClone {
-  readonly path: string;
-  readonly source: { readonly namespace: string; readonly name: string };
-  readonly spec: CloneSpec;
-}
-
-interface EnvOutput {
-  readonly group: string;
-  readonly path: string;
-  readonly namespace: string;
-  readonly destination: ArgoDestination;
-  /** Where its objects may be (namespaces, cluster-scoped kinds). */
-  readonly scope: GroupScope;
-  readonly owner?: string;
-  readonly ttl?: string;
-  readonly ttlMs?: number;
-  readonly stamp: GroupStamp;
-  readonly lease?: { readonly type: string; readonly name: string };
-  readonly objects: readonly RenderedObject[];
-  readonly deferred: readonly DeferredClone[];
-  /** A Release of the group has no active record (none yet, or all soft-deleted): empty is not an error. */
-  readonly releasePending: boolean;
-  readonly releases: readonly ReleaseRules[];
-  /** ServiceAccounts of `namespace` that may ask Argo CD to refresh Applications. */
-  readonly argoRefreshers: readonly string[];
-}
-
-interface FileOutput {
-  readonly file: string;
-  /** The definition's file name, recorded on each of its Applications (`paddock.dev/definition`). */
-  readonly name: string;
-  readonly envs: readonly EnvOutput[];
-  readonly pools: readonly PoolInfo[];
-  readonly claimsWorkspaces: boolean;
-  readonly reads: Reads;
-  readonly fingerprint: string;
-}
-
 /** Workspace records render even when no definition calls `Workspace.fromRecords` to style them. */
 const DEFAULT_WORKSPACES: Definition = {
   file: '(workspace records)',
@@ -190,86 +140,6 @@ async function fileOutput(def: Definition, inputs: SynthInputs, cache: SynthCach
   cache.files.set(def, out);
   cache.lastBuilt++;
   return out;
-}
-
-/** Builds one definition file and renders, validates and serializes its groups' objects. */
-async function buildFile(def: Definition, inputs: SynthInputs): Promise<FileOutput> {
-  const reads: Reads = new Set();
-  const app = new App({ outdir: '/nonexistent-paddock-never-writes-here' });
-  attachContext(app, { sidecarUrl: inputs.sidecarUrl, gcSecret: inputs.gcSecret, state: trackedState(inputs.state, reads) });
-  try {
-    def.build(app);
-  } catch (e) {
-    throw new DefinitionError(def.file, firstLine(e));
-  }
-  const environments: Environment[] = [];
-  const pools: PoolInfo[] = [];
-  const leaseOf = new Map<Environment, { type: string; name: string }>();
-  let claimsWorkspaces = false;
-  for (const c of app.node.findAll()) {
-    if (Environment.isEnvironment(c)) environments.push(c);
-    else if (LeasePool.isLeasePool(c)) {
-      pools.push({ type: c.type, names: c.names, file: def.file });
-      for (const [name, env] of c.environments) leaseOf.set(env, { type: c.type, name });
-    } else if (c instanceof Workspace) claimsWorkspaces = true;
-  }
-
-  const envs: EnvOutput[] = [];
-  const pending: Array<{ object: Json; apiObject: ApiObject }> = [];
-  for (const env of environments) {
-    for (const c of env.node.findAll()) {
-      const errors = c.node.validate();
-      if (errors.length) throw new DefinitionError(def.file, `${c.node.path}: ${errors[0]}`);
-    }
-    const stamp = env.stamp;
-    const groupScope = env.scope;
-    const objects: Array<{ object: Json; apiObject: ApiObject }> = [];
-    const deferred: DeferredClone[] = [];
-    for (const apiObject of env.allApiObjects) {
-      const scope = apiObject.node.scope;
-      if (scope instanceof Clone && scope.sourceRef) {
-        deferred.push({ path: apiObject.node.path, source: { ...scope.sourceRef }, spec: scope.spec });
-        continue;
-      }
-      let object: Json;
-      try {
-        object = env.render(apiObject, stamp);
-      } catch (e) {
-        throw new DefinitionError(def.file, firstLine(e));
-      }
-      checkScope(object, groupScope, apiObject.node.path, def.file);
-      objects.push({ object, apiObject });
-      pending.push({ object, apiObject });
-    }
-    const releases = env.node.findAll().filter((c): c is Release => c instanceof Release);
-    envs.push({
-      group: env.group, path: env.node.path, namespace: env.namespace, destination: env.destination, scope: groupScope, owner: env.owner,
-      ttl: env.ttl, ttlMs: env.ttlMs, stamp, lease: leaseOf.get(env), deferred,
-      releasePending: releases.some((r) => !r.active),
-      releases: releases.map((r) => r.rules),
-      argoRefreshers: env.argoRefreshers,
-      objects: objects.map(({ object, apiObject }) => ({ object, yaml: '', path: apiObject.node.path })),
-    });
-  }
-  await prepareValidators(pending.map((p) => p.object as { apiVersion: string; kind: string }));
-  for (const { object, apiObject } of pending) checkObject(object, apiObject.node.path, def.file);
-  for (const env of envs) for (const o of env.objects) (o as { yaml: string }).yaml = toYaml(o.object);
-  const name = def.absPath.split('/').pop() ?? def.file;
-  return { file: def.file, name, envs, pools, claimsWorkspaces, reads, fingerprint: fingerprint(inputs.state, reads) };
-}
-
-/** An object outside its group's namespaces, or cluster-scoped without leave, is an error naming it. */
-function checkScope(object: Json, scope: GroupScope, path: string, file: string): void {
-  const problem = scopeProblem(object, scope);
-  if (problem) throw new DefinitionError(file, `${path}: ${object.kind} ${object.metadata?.name ?? ''}: ${problem}`, 'InvalidObject');
-}
-
-function checkObject(object: Json, path: string, file: string): void {
-  const bad = validateObject(object);
-  if (bad) {
-    const field = bad.field ? `${bad.field}: ` : '';
-    throw new DefinitionError(file, `${path}: ${object.kind} ${object.metadata?.name ?? ''}: ${field}${bad.message}`, 'InvalidObject');
-  }
 }
 
 async function assemble(outputs: readonly FileOutput[], inputs: SynthInputs, cache: SynthCache): Promise<SynthResult> {
