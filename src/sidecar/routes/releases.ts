@@ -22,22 +22,19 @@
  * 200 `{id}`); the core fields (`registry`, `image`, ...) are the record's own, not attributes,
  * though templates see them at the top level all the same; a template is refused unless it
  * renders, with the release's own fields, to Kubernetes objects (kubernaut only checks syntax).
+ *
+ * The rules (checks against the `Release` constructs, views, order) are src/releases'; this file
+ * parses forms and JSON, submits and answers.
  */
 import multipart from '@fastify/multipart';
 import type { FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { DNS_LABEL } from '../../../core/names.ts';
 import { activeRelease, type ReleaseRecord } from '../../../core/records.ts';
-import { DEFAULT_RELEASE_KINDS, parseKindRef } from '../../../core/kinds.ts';
-import { DisallowedObjectError, renderRelease, TemplateError, type ReleaseRules } from '../../../constructs/release.ts';
 import { UserError } from '../../errors.ts';
-import type { ReleaseTarget } from '../../synth/synthesize.ts';
-import { prepareValidators, validateObject } from '../../synth/validate.ts';
+import { checkRelease, DEFAULT_REGISTRY, manifestsOf, publicRelease, RELEASE_ID, sortReleases } from '../../releases/index.ts';
 import { BODY_LIMIT, parse, type RouteModule } from '../server.ts';
 
-/** Release ids paddock makes (UUIDs) and accepts in URLs: never a path separator or a dot. */
-export const RELEASE_ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/;
-export const DEFAULT_REGISTRY = 'default';
 /** Form fields that are release fields; every other field is an attribute. */
 const FIELDS = ['service', 'version', 'registry', 'comment', 'template', 'image', 'namespace'] as const;
 
@@ -111,81 +108,6 @@ function withoutEmpty(body: unknown): unknown {
   return out;
 }
 
-/**
- * Renders `r` as each `Release` of its service would and checks every object: values as data,
- * kinds the `Release` allows, its group's namespace only, and the schemas. Throws the
- * `UserError` a caller gets: InvalidTemplate, DisallowedObject or InvalidObject.
- */
-export async function checkRelease(r: ReleaseRecord, targets: readonly ReleaseTarget[]): Promise<void> {
-  for (const { rules, group } of targets) {
-    if ((r.template ?? rules.template) === undefined) continue; // rendered by the definition's own constructs
-    const objects = renderOrRefuse(rules, r);
-    await prepareValidators(objects as Array<{ apiVersion: string; kind: string }>);
-    objects.forEach((o, i) => {
-      const bad = validateObject({ ...o, metadata: { ...o.metadata, namespace: o.metadata.namespace ?? rules.namespace } });
-      if (bad) throw new UserError('InvalidObject', `release ${r.service}@${r.version} in group ${group}: template document ${i + 1} (${o.kind} ${o.metadata.name}): ${bad.field ? `${bad.field}: ` : ''}${bad.message}`);
-    });
-  }
-}
-
-function renderOrRefuse(rules: ReleaseRules, r: ReleaseRecord): Array<Record<string, any>> {
-  try {
-    return renderRelease(rules, r);
-  } catch (e) {
-    if (e instanceof DisallowedObjectError) throw new UserError('DisallowedObject', e.message);
-    if (e instanceof TemplateError) throw new UserError('InvalidTemplate', e.message);
-    throw e;
-  }
-}
-
-/** The rules a stored release is looked at with when no `Release` renders its service any more. */
-function fallbackRules(r: ReleaseRecord): ReleaseRules {
-  return {
-    service: r.service, namespace: r.namespace ?? 'default', allowedKinds: DEFAULT_RELEASE_KINDS.map(parseKindRef),
-    namespaceAttributes: {}, serviceAttributes: {}, requestAttributes: {},
-  };
-}
-
-/** A release as the API shows it (the template only on `GET /api/releases/:id`). */
-export function publicRelease(r: ReleaseRecord) {
-  return {
-    id: r.id,
-    service: r.service,
-    version: r.version,
-    image: r.image ?? null,
-    namespace: r.namespace ?? null,
-    registry: r.registry ?? DEFAULT_REGISTRY,
-    comment: r.comment ?? null,
-    attributes: r.attributes ?? {},
-    createdAt: r.createdAt,
-  };
-}
-
-/** The files under `groups/` rendered from `r` (see the header for how they are found). */
-export function manifestsOf(r: ReleaseRecord, ofService: readonly ReleaseRecord[], files: ReadonlyMap<string, string>, rules = fallbackRules(r)): string[] {
-  if (r.deletedAt || activeRelease(ofService)?.id !== r.id) return [];
-  const groupFiles = [...files.keys()].filter((p) => p.startsWith('groups/'));
-  if (r.template) {
-    let objects: Array<Record<string, any>>;
-    try {
-      objects = renderRelease(rules, r);
-    } catch {
-      return [];
-    }
-    // `<kind>-<name>.yaml`, or `<kind>-<name>.<namespace>.yaml` when a group has two of them.
-    const bases = objects.map((o) => `${String(o.kind).toLowerCase()}-${o.metadata.name}`);
-    return groupFiles.filter((p) => {
-      const file = p.slice(p.lastIndexOf('/') + 1);
-      return bases.some((b) => file === `${b}.yaml` || (file.startsWith(`${b}.`) && /^[a-z0-9-]+\.yaml$/.test(file.slice(b.length + 1))));
-    }).sort();
-  }
-  if (!r.image) return [];
-  const runs = new RegExp(`^\\s*(?:- )?image: ["']?${r.image.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}["']?\\s*$`, 'm');
-  return groupFiles.filter((p) => runs.test(files.get(p)!)).sort();
-}
-
-
-const byVersion = new Intl.Collator('en', { numeric: true });
 
 export const releaseRoutes: RouteModule = (app, ctx) => {
   // Encapsulated: the multipart parser serves these routes only.
@@ -249,17 +171,7 @@ export const releaseRoutes: RouteModule = (app, ctx) => {
         && (q.service === undefined || r.service === q.service)
         && (q.version === undefined || r.version === q.version)
         && (q.registry === undefined || (r.registry ?? DEFAULT_REGISTRY) === q.registry));
-      const text = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
-      const created = (a: ReleaseRecord, b: ReleaseRecord) => Date.parse(a.createdAt) - Date.parse(b.createdAt);
-      const key = {
-        createdAt: created,
-        created,
-        version: (a: ReleaseRecord, b: ReleaseRecord) => byVersion.compare(a.version, b.version),
-        service: (a: ReleaseRecord, b: ReleaseRecord) => text(a.service, b.service),
-        registry: (a: ReleaseRecord, b: ReleaseRecord) => text(a.registry ?? DEFAULT_REGISTRY, b.registry ?? DEFAULT_REGISTRY),
-      }[q.sort];
-      const sign = q.order === 'asc' ? 1 : -1;
-      items.sort((a, b) => sign * (key(a, b) || created(a, b) || text(a.id, b.id)));
+      sortReleases(items, q.sort, q.order);
       return { count: items.length, limit: q.limit, offset: q.offset, items: items.slice(q.offset, q.offset + q.limit).map(publicRelease) };
     });
 
