@@ -5,7 +5,7 @@ import { withoutCredentials } from '../../core/urls.ts';
 import { DEFAULTS, secret, setting, tokenList } from '../config.ts';
 import { UserError } from '../errors.ts';
 import type { DefinitionSet } from '../repo/committer.ts';
-import { checkoutCommit } from '../repo/git.ts';
+import { checkoutCommit } from '../repo/git/index.ts';
 import type { Claim, SettingKey, WriterSettings } from '../repo/settings.ts';
 import { loadDefinitions } from '../synth/index.ts';
 

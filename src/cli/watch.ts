@@ -10,7 +10,7 @@ import { isRemoteUrl, withoutCredentials } from '../../core/urls.ts';
 import { DEFAULTS, setting } from '../config.ts';
 import { UserError } from '../errors.ts';
 import { Committer } from '../repo/committer.ts';
-import { initBareRepo } from '../repo/git.ts';
+import { initBareRepo } from '../repo/git/index.ts';
 import { logger, type Runtime } from '../runtime.ts';
 import { projectPath, ROOT_APP, rootProjectName } from '../synth/layout.ts';
 import { decideSettings } from '../repo/settings.ts';

@@ -12,20 +12,18 @@
  * Owns: the work tree, git, commits. Must not touch: HTTP, lease rules, definition loading.
  */
 import { mkdirSync, mkdtempSync } from 'node:fs';
-import { mkdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { SimpleGit } from 'simple-git';
 import { recordPath, type SettingsRecord, type StateRecords } from '../../core/records.ts';
 import { paddockVersion } from '../../core/version.ts';
-import { isRemoteUrl } from '../../core/urls.ts';
 import { isUserError, oneLine, TransientError, UserError } from '../errors.ts';
 import { groupDir, groupOfAppPath } from '../synth/layout.ts';
 import { isOwnedPath, writePaths } from '../synth/output.ts';
 import { parseState, patchState, recordFile } from '../synth/state.ts';
 import { DEFINITION_ANNOTATION, synthesize, synthInputs, SynthCache, type SynthInputs, type SynthResult } from '../synth/synthesize.ts';
 import { definitionsDigest, type Definition } from '../synth/loader.ts';
-import { classifyGitError, createGit, isRetryable, isUnclear, type GitFailure } from './git.ts';
+import { classifyGitError, isRetryable, isUnclear, WorkTree, type GitFailure } from './git/index.ts';
 import { applyIntent, StateDraft, type Intent, type Outcome } from './intents.ts';
 import { retiringChanges } from './retiring.ts';
 import { decideSettings, type SettingsDecision, type WriterSettings } from './settings.ts';
@@ -114,8 +112,6 @@ export interface RepoView {
 }
 
 const DEFAULT_RETRY: RetryPolicy = { initialMs: 1000, factor: 1.5, capMs: 30_000, tries: 10 };
-/** What git says when the remote has no such branch yet (an empty repo). */
-const NO_BRANCH_YET = /couldn't find remote ref|unknown revision|ambiguous argument/i;
 /** Immediate redos of one batch (stale optimistic push, remote moved under a slow cycle) before the backoff applies. */
 const MAX_QUICK_REDOS = 3;
 /** A cycle that took this long between its fetch and its commit looks at the remote again first. */
@@ -139,7 +135,7 @@ interface Snapshot {
 }
 
 export class Committer {
-  private readonly git: SimpleGit;
+  private readonly tree: WorkTree;
   private readonly workDir: string;
   private readonly ownsWorkDir: boolean;
   private readonly retry: RetryPolicy;
@@ -171,7 +167,7 @@ export class Committer {
     this.ownsWorkDir = !opts.workDir;
     this.workDir = opts.workDir ?? mkdtempSync(path.join(tmpdir(), 'paddock-work-'));
     mkdirSync(this.workDir, { recursive: true });
-    this.git = createGit(this.workDir);
+    this.tree = new WorkTree(this.workDir, opts.repo, opts.branch);
     this.retry = { ...DEFAULT_RETRY, ...opts.retry };
     this.clock = opts.clock ?? (() => new Date());
     this.sleep = opts.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
@@ -252,15 +248,14 @@ export class Committer {
   async headCommit(): Promise<{ sha: string; subject: string; date: Date } | undefined> {
     const head = this.snapshot?.head;
     if (!head) return undefined;
-    const [sha, date, ...subject] = (await this.git.raw(['log', '-1', '--format=%h%n%cI%n%s', head])).trim().split('\n');
-    return { sha, subject: subject.join(' '), date: new Date(date) };
+    return this.tree.describe(head);
   }
 
   /** Checks the remote answers, without changing anything. */
   async probe(): Promise<boolean> {
     try {
       await this.ensureStarted();
-      await this.git.listRemote(['--heads', this.url]);
+      await this.tree.probe();
       this.lastContactOk = true;
     } catch {
       this.lastContactOk = false;
@@ -331,8 +326,7 @@ export class Committer {
   private ensureStarted(): Promise<void> {
     this.started ??= (async () => {
       await mkdir(this.workDir, { recursive: true });
-      // No named remote: fetch and push name the URL (two fewer git commands for a fresh clone).
-      await this.git.raw(['init', `--initial-branch=${this.opts.branch}`]);
+      await this.tree.init();
     })().catch((e) => {
       this.started = undefined;
       throw e;
@@ -505,7 +499,7 @@ export class Committer {
     writePaths(this.workDir, changed, files);
     const message = commitMessage(applied.length ? applied : batch, outcomes, changed, this.provenance(defs), settings.changes);
     this.localAhead = true;
-    const sha = await this.commit(changed, message, snap.head);
+    const sha = await this.tree.commit(changed, message, snap.head);
     phases.write = lap();
     await this.push(batch[0].intent.requestId, sha);
     phases.push = lap();
@@ -522,55 +516,24 @@ export class Committer {
 
   /** True when the remote tip is no longer `head`. */
   private async remoteMoved(head: string | undefined): Promise<boolean> {
-    return (await this.fetchTip()) !== head;
-  }
-
-  private get url(): string {
-    return remoteUrl(this.opts.repo);
-  }
-
-  /** Where the remote branch's tip is kept locally. */
-  private get tracking(): string {
-    return `refs/remotes/origin/${this.opts.branch}`;
-  }
-
-  private async fetch(): Promise<void> {
-    await this.git.raw(['fetch', '--verbose', '--no-tags', this.url, `+refs/heads/${this.opts.branch}:${this.tracking}`]);
-  }
-
-  /** Fetches the branch and returns its tip; undefined while the remote has no such branch (an empty repo). */
-  private async fetchTip(): Promise<string | undefined> {
-    try {
-      await this.fetch();
-      return (await this.git.revparse([this.tracking])).trim();
-    } catch (e) {
-      if (!NO_BRANCH_YET.test(String((e as Error).message))) throw e;
-      return undefined;
-    }
+    return (await this.tree.fetchTip()) !== head;
   }
 
   /** Fetches; resets the work tree and reloads the tree when the remote tip moved. */
   private async sync(): Promise<Snapshot> {
-    const remoteHead = await this.fetchTip();
+    const remoteHead = await this.tree.fetchTip();
     if (this.snapshot && this.snapshot.head === remoteHead && !this.localAhead) return this.snapshot;
-    if (remoteHead) {
-      await this.git.raw(['reset', '--hard', remoteHead]);
-    } else {
-      await this.git.raw(['read-tree', '--empty']);
-      await this.git.raw(['symbolic-ref', 'HEAD', `refs/heads/${this.opts.branch}`]);
-      await this.git.raw(['update-ref', '-d', `refs/heads/${this.opts.branch}`]).catch(() => undefined);
-    }
     // Leftovers exist only after a cycle that wrote files but did not push.
-    if (this.localAhead || (!this.snapshot && !this.ownsWorkDir)) await this.git.raw(['clean', '-fdx']);
+    await this.tree.moveTo(remoteHead, this.localAhead || (!this.snapshot && !this.ownsWorkDir));
     const prev = this.snapshot;
     let files: Map<string, string>;
     let state: StateRecords;
     let followed: string[] = [];
     if (prev?.head && remoteHead) {
       // Follow the remote: read and parse only what changed since the tip we knew.
-      const changed = (await this.git.raw(['diff', '--name-only', '-z', '--no-renames', prev.head, remoteHead])).split('\0').filter(Boolean);
+      const changed = await this.tree.changedBetween(prev.head, remoteHead);
       const changes = new Map<string, string | null>();
-      await Promise.all(changed.map(async (p) => changes.set(p, await readFile(path.join(this.workDir, p), 'utf8').catch(() => null))));
+      await Promise.all(changed.map(async (p) => changes.set(p, await this.tree.read(p))));
       files = new Map(prev.files);
       for (const [p, c] of changes) {
         if (c === null) files.delete(p);
@@ -581,8 +544,8 @@ export class Committer {
     } else {
       files = new Map();
       if (remoteHead) {
-        const listed = (await this.git.raw(['ls-files', '-z'])).split('\0').filter(Boolean);
-        await Promise.all(listed.map(async (p) => files.set(p, await readFile(path.join(this.workDir, p), 'utf8'))));
+        const listed = await this.tree.listFiles();
+        await Promise.all(listed.map(async (p) => files.set(p, (await this.tree.read(p)) ?? '')));
       }
       state = parseState(files);
     }
@@ -619,41 +582,16 @@ export class Committer {
     ];
   }
 
-  /**
-   * Stages `changed` and writes a commit of the index on `parent` with plumbing (update-index,
-   * write-tree, commit-tree: each prints, so simple-git never waits on a silent command, and
-   * no pathspec matching or diffstat is paid for). The local branch is not moved: the commit is
-   * pushed by its sha, and the work tree is reset whenever the remote moves another way.
-   */
-  private async commit(changed: readonly string[], message: readonly string[], parent: string | undefined): Promise<string> {
-    for (let i = 0; i < changed.length; i += 1000) {
-      await this.git.raw(['update-index', '--verbose', '--add', '--remove', '--', ...changed.slice(i, i + 1000)]);
-    }
-    const tree = (await this.git.raw(['write-tree'])).trim();
-    const paragraphs = message.filter((m) => m.trim()).flatMap((m) => ['-m', m]);
-    return (await this.git.raw(['commit-tree', tree, ...(parent ? ['-p', parent] : []), ...paragraphs])).trim();
-  }
-
   private async push(requestId: string, sha: string): Promise<void> {
     try {
-      await this.git.raw(['push', '--verbose', this.url, `${sha}:refs/heads/${this.opts.branch}`]);
+      await this.tree.push(sha);
     } catch (e) {
       const kind = classifyGitError(e);
       if (isRetryable(kind)) throw e;
       if (!isUnclear(kind)) throw e;
       // The push may have landed: look for our commit before anything else.
-      if (await this.remoteHas(requestId, sha)) return;
+      if (await this.tree.remoteHas(requestId, sha)) return;
       throw new PushUnclear(kind, e);
-    }
-  }
-
-  private async remoteHas(requestId: string, sha: string): Promise<boolean> {
-    try {
-      await this.fetch();
-      const log = await this.git.raw(['log', '-n', '200', '--format=%H%n%B%x00', this.tracking]);
-      return log.split('\0').some((entry) => entry.trim().startsWith(sha) || entry.includes(`Paddock-Request-Id: ${requestId}\n`));
-    } catch {
-      return false;
     }
   }
 
@@ -762,9 +700,3 @@ export function commitMessage(batch: readonly Pending[], outcomes: ReadonlyMap<P
   const trailers = [...batch.flatMap((p) => [`Paddock-Request-Id: ${p.intent.requestId}`, `Paddock-Requested-By: ${p.intent.requestedBy}`]), ...provenance].join('\n');
   return [subject, body, trailers];
 }
-
-/** A local path as an absolute path (git resolves relative remotes against the work dir); URLs unchanged. */
-export function remoteUrl(repo: string): string {
-  return isRemoteUrl(repo) ? repo : path.resolve(repo);
-}
-

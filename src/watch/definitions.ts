@@ -12,7 +12,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { DefinitionError, isUserError } from '../errors.ts';
 import type { DefinitionSet } from '../repo/committer.ts';
-import { checkoutCommit } from '../repo/git.ts';
+import { checkoutCommit } from '../repo/git/index.ts';
 import { listDefinitionFiles, loadDefinitions, type Definition } from '../synth/loader.ts';
 import { synthesize, SynthCache, type SynthInputs } from '../synth/synthesize.ts';
 

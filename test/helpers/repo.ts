@@ -2,7 +2,7 @@
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { Committer, type CommitterOptions, type DefinitionSet } from '../../src/repo/committer.ts';
-import { initBareRepo } from '../../src/repo/git.ts';
+import { initBareRepo } from '../../src/repo/git/index.ts';
 import type { WriterSettings } from '../../src/repo/settings.ts';
 import { loadDefinitions, type Definition } from '../../src/synth/index.ts';
 import { definitionsDir, TEST_SECRET, tempDir } from './synth.ts';

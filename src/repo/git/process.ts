@@ -1,0 +1,91 @@
+/**
+ * The one git factory: every git call in paddock goes through src/repo/git/, and nothing else
+ * imports simple-git. Each instance runs git with a fixed environment: C locale (so errors can be
+ * classified by their text), no prompts (a missing credential fails at once instead of
+ * hanging), batch-mode SSH, and a timeout on every command.
+ *
+ * simple-git sleeps 50 ms after any command that printed nothing, whatever its completion
+ * options; that would triple a commit cycle. Callers on hot paths therefore run git verbose
+ * (`fetch -v`, `add --verbose`, `push -v`, `reset --hard` without `-q`) so it always prints.
+ */
+import { simpleGit, type SimpleGit } from 'simple-git';
+
+const ALLOWED_ENV = ['GIT_TERMINAL_PROMPT', 'GIT_SSH_COMMAND', 'GIT_CONFIG_NOSYSTEM', 'GIT_HTTP_LOW_SPEED_LIMIT', 'GIT_HTTP_LOW_SPEED_TIME'];
+
+export interface GitOptions {
+  /** Kill a git command silent for this long. @default 60 s */
+  readonly timeoutMs?: number;
+}
+
+export const AUTHOR = { name: 'paddock', email: 'paddock@paddock.invalid' };
+
+export function createGit(baseDir: string, opts: GitOptions = {}): SimpleGit {
+  const env: Record<string, string> = {};
+  for (const k of ['PATH', 'HOME', 'TMPDIR', 'SSH_AUTH_SOCK', 'http_proxy', 'https_proxy', 'no_proxy', 'HTTP_PROXY', 'HTTPS_PROXY', 'NO_PROXY']) {
+    if (process.env[k]) env[k] = process.env[k]!;
+  }
+  Object.assign(env, {
+    LC_ALL: 'C',
+    LANG: 'C',
+    GIT_TERMINAL_PROMPT: '0',
+    GIT_SSH_COMMAND: process.env.GIT_SSH_COMMAND ?? 'ssh -o BatchMode=yes -o ConnectTimeout=10',
+    GIT_CONFIG_NOSYSTEM: '1',
+    GIT_HTTP_LOW_SPEED_LIMIT: '1000',
+    GIT_HTTP_LOW_SPEED_TIME: '20',
+  });
+  return simpleGit({
+    baseDir,
+    binary: 'git',
+    maxConcurrentProcesses: 4,
+    // Resolve on the process's close event; the default also waits 50 ms after exit.
+    completion: { onClose: true, onExit: false },
+    timeout: { block: opts.timeoutMs ?? 60_000 },
+    allowEnvironment: ALLOWED_ENV,
+    // The SSH command is paddock's own fixed one (batch mode: fail, never prompt), not user input.
+    unsafe: { allowUnsafeSshCommand: true },
+    config: [`user.name=${AUTHOR.name}`, `user.email=${AUTHOR.email}`, 'core.quotepath=off', 'commit.gpgsign=false', 'gc.auto=0'],
+  }).env(env);
+}
+
+/** What went wrong with a git command, from its message. */
+export type GitFailure = 'non-fast-forward' | 'lock' | 'auth' | 'missing-repo' | 'unreachable' | 'timeout' | 'other';
+
+export function classifyGitError(e: unknown): GitFailure {
+  const text = String((e as Error)?.message ?? e);
+  if (/\[rejected\]|\[remote rejected\]|non-fast-forward|fetch first|failed to update ref|cannot lock ref|stale info|updates were rejected/i.test(text)) {
+    return /cannot lock ref|unable to create .*\.lock|index\.lock/i.test(text) && !/rejected/i.test(text) ? 'lock' : 'non-fast-forward';
+  }
+  if (/\.lock': File exists|Unable to create .*\.lock/i.test(text)) return 'lock';
+  if (/Authentication failed|Permission denied|could not read Username|terminal prompts disabled|403|401/i.test(text)) return 'auth';
+  if (/does not appear to be a git repository|repository .* not found|not a git repository|No such file or directory|does not exist/i.test(text)) return 'missing-repo';
+  if (/block timeout|timed out|timeout reached/i.test(text)) return 'timeout';
+  if (/Could not resolve host|Connection refused|Connection reset|could not connect|unable to access|Network is unreachable|remote end hung up|early EOF|unexpected disconnect|Broken pipe|unable to connect/i.test(text)) return 'unreachable';
+  return 'other';
+}
+
+/** Retry the whole cycle: someone else pushed first, or a lock was briefly held. */
+export const isRetryable = (f: GitFailure) => f === 'non-fast-forward' || f === 'lock';
+/** The push may or may not have landed: look for our commit before retrying. */
+export const isUnclear = (f: GitFailure) => f === 'timeout' || f === 'unreachable' || f === 'other';
+
+/** Creates a bare repository (for `paddock up` and tests) whose HEAD names `branch`. */
+export async function initBareRepo(dir: string, branch: string): Promise<void> {
+  await createGit(process.cwd()).raw(['init', '--bare', '--quiet', `--initial-branch=${branch}`, dir]);
+}
+
+/**
+ * The commit a directory is checked out at, when it is in a git work tree (a git-sync checkout,
+ * a developer's clone), with ` (modified)` when files under it differ from that commit.
+ * Undefined when it is not in a work tree.
+ */
+export async function checkoutCommit(dir: string): Promise<string | undefined> {
+  try {
+    // One command: the commit (`# branch.oid`) and whether anything under `dir` differs from it.
+    const out = await createGit(dir, { timeoutMs: 10_000 }).raw(['status', '--porcelain=v2', '--branch', '--untracked-files=normal', '--', '.']);
+    const head = /^# branch\.oid ([0-9a-f]{40,64})$/m.exec(out)?.[1];
+    if (!head) return undefined;
+    return out.split('\n').some((l) => l && !l.startsWith('#')) ? `${head} (modified)` : head;
+  } catch {
+    return undefined;
+  }
+}

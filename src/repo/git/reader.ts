@@ -1,0 +1,106 @@
+/**
+ * Reading a repository without a work tree: commits, trees and blobs of a fetched bare copy
+ * (`paddock verify`), where a directory sits in a work tree, and a commit's tree exported.
+ */
+import { execFile, spawn } from 'node:child_process';
+import type { SimpleGit } from 'simple-git';
+import { createGit, initBareRepo } from './process.ts';
+
+/** Reads commits, trees and blobs of a local repository (a fetched copy), for `paddock verify`. */
+export class RepoReader {
+  private readonly git: SimpleGit;
+  private readonly blobs = new Map<string, string>();
+
+  constructor(private readonly gitDir: string) {
+    this.git = createGit(gitDir);
+  }
+
+  /** A bare copy of `url`'s branches in `gitDir` (created when missing). */
+  static async fetch(url: string, gitDir: string): Promise<RepoReader> {
+    await initBareRepo(gitDir, 'main');
+    const r = new RepoReader(gitDir);
+    await r.git.raw(['fetch', '--verbose', '--no-tags', url, '+refs/heads/*:refs/heads/*']);
+    return r;
+  }
+
+  /** The full sha of `rev`, or undefined when it names no commit. */
+  async resolve(rev: string): Promise<string | undefined> {
+    try {
+      return (await this.git.raw(['rev-parse', '--verify', '-q', `${rev}^{commit}`])).trim() || undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Commits of `range` (e.g. `main`, `a..main`), oldest first, first parents only: sha, parent, message. */
+  async log(range: string): Promise<Array<{ sha: string; parent?: string; message: string }>> {
+    const out = await this.git.raw(['log', '--first-parent', '--reverse', '--format=%H %P%x00%B%x01', range, '--']);
+    return out.split('\x01').map((e) => e.replace(/^\n/, '')).filter((e) => e.trim()).map((e) => {
+      const [head, message] = e.split('\0');
+      const [sha, parent] = head.trim().split(' ');
+      return { sha, parent: parent || undefined, message };
+    });
+  }
+
+  /** Every file of `sha`'s tree under `filter`'s paths: path -> text. */
+  async files(sha: string, filter: (p: string) => boolean = () => true): Promise<Map<string, string>> {
+    const listed = (await this.git.raw(['ls-tree', '-r', '-z', '--full-tree', sha])).split('\0').filter(Boolean);
+    const entries: Array<[string, string]> = [];
+    for (const line of listed) {
+      const tab = line.indexOf('\t');
+      const [, type, oid] = line.slice(0, tab).split(' ');
+      const p = line.slice(tab + 1);
+      if (type === 'blob' && filter(p)) entries.push([p, oid]);
+    }
+    await this.readBlobs(entries.map(([, oid]) => oid).filter((oid) => !this.blobs.has(oid)));
+    return new Map(entries.map(([p, oid]) => [p, this.blobs.get(oid)!]));
+  }
+
+  /** Reads blobs through one `git cat-file --batch` (blobs seen before come from memory). */
+  private readBlobs(oids: readonly string[]): Promise<void> {
+    if (!oids.length) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const p = spawn('git', ['--git-dir', this.gitDir, 'cat-file', '--batch'], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, LC_ALL: 'C', GIT_TERMINAL_PROMPT: '0', GIT_CONFIG_NOSYSTEM: '1' } });
+      const chunks: Buffer[] = [];
+      let err = '';
+      p.stdout.on('data', (c: Buffer) => chunks.push(c));
+      p.stderr.on('data', (c: Buffer) => (err += String(c)));
+      p.on('error', reject);
+      p.on('close', (code) => {
+        if (code !== 0) return reject(new Error(`git cat-file failed: ${err.trim()}`));
+        const buf = Buffer.concat(chunks);
+        let at = 0;
+        while (at < buf.length) {
+          const nl = buf.indexOf(0x0a, at);
+          const [oid, , size] = buf.subarray(at, nl).toString().split(' ');
+          const n = Number(size);
+          this.blobs.set(oid, buf.subarray(nl + 1, nl + 1 + n).toString('utf8'));
+          at = nl + 1 + n + 1;
+        }
+        resolve();
+      });
+      p.stdin.end(`${oids.join('\n')}\n`);
+    });
+  }
+}
+
+/** The top of the work tree holding `dir`, and `dir`'s path inside it; undefined outside a work tree. */
+export async function workTreeOf(dir: string): Promise<{ top: string; prefix: string } | undefined> {
+  try {
+    const [top, prefix] = (await createGit(dir, { timeoutMs: 10_000 }).raw(['rev-parse', '--show-toplevel', '--show-prefix'])).split('\n');
+    return top ? { top: top.trim(), prefix: (prefix ?? '').trim() } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Writes the tree of `commit` in the repository at `top` into `outDir` (nothing of the repository's own state changes). */
+export async function exportTree(top: string, commit: string, outDir: string): Promise<void> {
+  const tar = await new Promise<Buffer>((resolve, reject) => {
+    execFile('git', ['-C', top, 'archive', '--format=tar', commit], { encoding: 'buffer', maxBuffer: 512 * 1024 * 1024 }, (e, out, stderr) => (e ? reject(new Error(`git archive ${commit}: ${String(stderr).trim() || e.message}`)) : resolve(out)));
+  });
+  await new Promise<void>((resolve, reject) => {
+    const p = execFile('tar', ['-x', '-C', outDir], (e) => (e ? reject(e) : resolve()));
+    p.stdin!.end(tar);
+  });
+}
