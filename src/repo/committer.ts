@@ -15,101 +15,19 @@ import { mkdirSync, mkdtempSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { recordPath, type SettingsRecord, type StateRecords } from '../../core/records.ts';
+import type { SettingsRecord, StateRecords } from '../../core/records.ts';
 import { paddockVersion } from '../../core/version.ts';
 import { isUserError, oneLine, TransientError, UserError } from '../errors.ts';
-import { groupDir, groupOfAppPath } from '../synth/layout.ts';
-import { isOwnedPath, writePaths } from '../synth/output.ts';
-import { parseState, patchState, recordFile } from '../synth/state.ts';
-import { DEFINITION_ANNOTATION, synthesize, synthInputs, SynthCache, type SynthInputs, type SynthResult } from '../synth/synthesize.ts';
-import { definitionsDigest, type Definition } from '../synth/loader.ts';
+import { writePaths } from '../synth/output.ts';
+import { parseState, patchState } from '../synth/state.ts';
+import { synthesize, synthInputs, SynthCache, type SynthInputs, type SynthResult } from '../synth/synthesize.ts';
+import { definitionsDigest } from '../synth/loader.ts';
 import { classifyGitError, isRetryable, isUnclear, WorkTree, type GitFailure } from './git/index.ts';
-import { applyIntent, StateDraft, type Intent, type Outcome } from './intents.ts';
-import { retiringChanges } from './retiring.ts';
-import { decideSettings, type SettingsDecision, type WriterSettings } from './settings.ts';
-
-/** The definitions the committer synthesizes with, as its owner currently knows them. */
-export interface DefinitionSet {
-  readonly definitions: readonly Definition[];
-  /** Bumped whenever the set changes. */
-  readonly version: number;
-  /**
-   * File names of definitions that exist but cannot be read now and have no good version in
-   * memory: the groups they made stay in the repo exactly as committed.
-   */
-  readonly broken?: readonly string[];
-  /** The git commit the definitions were checked out at, when they come from a checkout. */
-  readonly commit?: string;
-}
-
-export interface CommitterOptions {
-  /** Remote URL or local path of the manifests repo. */
-  readonly repo: string;
-  readonly branch: string;
-  readonly definitions: () => DefinitionSet;
-  /** This writer's settings and GC secret, held against the repo's `state/settings.yaml` every cycle. */
-  readonly writer: WriterSettings;
-  /** Allow a definitions change that removes more than half of the groups (and more than 3). */
-  readonly allowMassRemoval?: boolean;
-  /** Local clone to work in. @default a new temp dir */
-  readonly workDir?: string;
-  readonly clock?: () => Date;
-  readonly sleep?: (ms: number) => Promise<void>;
-  readonly random?: () => number;
-  readonly retry?: Partial<RetryPolicy>;
-  readonly log?: Logger;
-  readonly onCommit?: (c: CommitInfo) => void;
-  /**
-   * Called when a fetch finds commits this writer did not make on top of the tip it knew, with
-   * the paths they changed (sorted). Not at the first fetch.
-   */
-  readonly onFollow?: (paths: readonly string[]) => void;
-  /** Most intents in one commit. @default 500 */
-  readonly maxBatch?: number;
-  /** Synth cache, shared with whoever else synthesizes the same definitions in this process. @default its own */
-  readonly cache?: SynthCache;
-}
-
-export interface RetryPolicy {
-  readonly initialMs: number;
-  readonly factor: number;
-  readonly capMs: number;
-  readonly tries: number;
-}
-
-export interface Logger {
-  info(obj: object, msg?: string): void;
-  warn(obj: object, msg?: string): void;
-  error(obj: object, msg?: string): void;
-}
-
-export interface CommitInfo {
-  readonly sha: string;
-  readonly subject: string;
-  readonly intents: number;
-  readonly ms: number;
-  readonly retries: number;
-  /** Milliseconds spent in each step of the cycle that pushed: sync (fetch + reload), synth, write (files, index, commit), push. */
-  readonly phases: Readonly<Record<'sync' | 'synth' | 'write' | 'push', number>>;
-  /** Settings this commit changed (`paddock up` adopting its flags, `paddock settings set`). */
-  readonly settingsChanged: readonly string[];
-  /** The paths the commit changed, sorted. */
-  readonly paths: readonly string[];
-}
-
-export interface Answer {
-  readonly outcome: Outcome;
-  /** The pushed commit holding the intent; undefined when nothing changed. */
-  readonly commit?: string;
-}
-
-/** The repo as of the last fetch or push. */
-export interface RepoView {
-  readonly head?: string;
-  readonly state: StateRecords;
-  readonly synth?: SynthResult;
-  readonly files: ReadonlyMap<string, string>;
-}
+import type { Intent, Outcome } from './intents.ts';
+import { commitMessage, massRemoval, plan } from './plan.ts';
+import { decideSettings, type SettingsDecision } from './settings.ts';
+import type { Answer, CommitterOptions, DefinitionSet, Logger, RepoView, RetryPolicy } from './types.ts';
+export type { Answer, CommitInfo, CommitterOptions, DefinitionSet, Logger, RepoView, RetryPolicy } from './types.ts';
 
 const DEFAULT_RETRY: RetryPolicy = { initialMs: 1000, factor: 1.5, capMs: 30_000, tries: 10 };
 /** Immediate redos of one batch (stale optimistic push, remote moved under a slow cycle) before the backoff applies. */
@@ -413,7 +331,7 @@ export class Committer {
     // Guard: definitions that would remove many groups (or all, when empty) are not trusted.
     let guardError: UserError | undefined;
     if (!this.trusted || this.trusted.version !== defs.version) {
-      const problem = await this.massRemoval(defs, snap, inputs(snap.state));
+      const problem = await massRemoval(defs, snap, inputs(snap.state), this.cache, this.opts.allowMassRemoval);
       if (problem) {
         if (optimistic) return 'stale';
         guardError = problem;
@@ -425,79 +343,23 @@ export class Committer {
       }
     }
 
-    const known = this.lastSynth ?? (await synthesize(defs.definitions, inputs(snap.state), this.cache));
-    const knownGroups = new Set([...known.groups.map((g) => g.name), ...snap.state.removals.keys()]);
-    const draft = new StateDraft(snap.state, now, knownGroups);
-    if (settings.write) {
-      draft.settings = settings.record;
-      draft.write(recordFile.settings(settings.record));
-    }
-    const outcomes = new Map<Pending, Outcome | Error>();
-    for (const p of batch) {
-      if (p.intent.body.kind === 'sync' && guardError) {
-        outcomes.set(p, guardError);
-        continue;
-      }
-      try {
-        outcomes.set(p, applyIntent(draft, p.intent));
-      } catch (e) {
-        if (!isUserError(e)) throw e;
-        outcomes.set(p, e);
-      }
-    }
-
-    let state = stateOf(draft);
-    let result = await synthesize(defs.definitions, inputs(state), this.cache);
-    const born = result.groups.filter((g) => !g.removed && g.files.length && !draft.groups.has(g.name));
-    if (born.length) {
-      for (const g of born) {
-        const rec = { group: g.name, createdAt: now.toISOString() };
-        draft.groups.set(g.name, rec);
-        draft.write(recordFile.group(rec));
-      }
-      state = stateOf(draft);
-      result = await synthesize(defs.definitions, inputs(state), this.cache);
-    }
-
-    // Groups leaving apps/ keep an emptied Application while Argo CD prunes their objects.
-    const broken = new Set(defs.broken ?? []);
-    const retiring = retiringChanges(snap.files, result.files, draft.retiring, new Set(result.groups.filter((g) => g.files.length).map((g) => g.name)), groupsOfBroken(broken, snap.files), now);
-    if (retiring.start.length || retiring.stop.length) {
-      for (const r of retiring.start) {
-        draft.retiring.set(r.group, r);
-        draft.write(recordFile.retiring(r));
-      }
-      for (const g of retiring.stop) {
-        draft.retiring.delete(g);
-        draft.remove(recordPath.retiring(g));
-      }
-      state = stateOf(draft);
-      result = await synthesize(defs.definitions, inputs(state), this.cache);
-    }
-
-    // The new tree: state writes, and the synth's files in place of the old owned files.
-    const files = new Map<string, string>();
-    for (const [p, c] of snap.files) if (!isOwnedPath(p)) files.set(p, c);
-    for (const [p, c] of draft.writes) {
-      if (c === null) files.delete(p);
-      else files.set(p, c);
-    }
-    for (const [p, c] of result.files) files.set(p, c);
-    if (broken.size) keepGroupsOf(broken, snap.files, files);
-    const changed = diff(snap.files, files);
+    const { outcomes, state, result, files, changed } = await plan({
+      tree: snap, definitions: defs, intents: batch.map((p) => p.intent), guardError, settings, now, inputs, cache: this.cache, known: this.lastSynth,
+    });
+    const outcomeOf = new Map(batch.map((p, i) => [p, outcomes[i]]));
     phases.synth = lap();
 
-    const applied = batch.filter((p) => (outcomes.get(p) as Outcome)?.status === 'applied' && (p.intent.body.kind !== 'sync' || changed.length));
+    const applied = batch.filter((p) => (outcomeOf.get(p) as Outcome)?.status === 'applied' && (p.intent.body.kind !== 'sync' || changed.length));
     if (optimistic && (!changed.length || guardError || applied.length < batch.length)) return 'stale';
     if (!changed.length) {
       this.lastSynth = result;
-      for (const p of batch) answer(p, outcomes.get(p)!, undefined);
+      for (const p of batch) answer(p, outcomeOf.get(p)!, undefined);
       return 'done';
     }
     if (!optimistic && lateCheck && performance.now() - syncedAt > LATE_CHECK_AFTER_MS && (await this.remoteMoved(snap.head))) return 'stale';
 
     writePaths(this.workDir, changed, files);
-    const message = commitMessage(applied.length ? applied : batch, outcomes, changed, this.provenance(defs), settings.changes);
+    const message = commitMessage((applied.length ? applied : batch).map((p) => ({ intent: p.intent, outcome: outcomeOf.get(p)! })), changed, this.provenance(defs), settings.changes);
     this.localAhead = true;
     const sha = await this.tree.commit(changed, message, snap.head);
     phases.write = lap();
@@ -510,7 +372,7 @@ export class Committer {
     const ms = Math.round(performance.now() - t0);
     if (settings.changes.length) this.log.warn({ changes: settings.changes }, 'settings changed by this writer');
     this.opts.onCommit?.({ sha, subject: message[0], intents: applied.length, ms, retries, phases, settingsChanged: settings.changes, paths: changed });
-    for (const p of batch) answer(p, outcomes.get(p)!, sha);
+    for (const p of batch) answer(p, outcomeOf.get(p)!, sha);
     return 'done';
   }
 
@@ -595,24 +457,6 @@ export class Committer {
     }
   }
 
-  /** A `MassRemovalRefused` error when `defs` would remove too many of the groups at the remote tip. */
-  private async massRemoval(defs: DefinitionSet, snap: Snapshot, inputs: SynthInputs): Promise<UserError | undefined> {
-    // Live groups only: an emptied Application (a group already leaving) is no group to lose.
-    const before = new Set([...committedGroups(snap.files)].filter((g) => !snap.state.retiring.has(g)));
-    if (!before.size) return undefined;
-    if (!defs.definitions.length) {
-      return new UserError('MassRemovalRefused', `no definitions could be read; refusing to remove the ${before.size} groups in the repo`);
-    }
-    if (this.opts.allowMassRemoval) return undefined;
-    const after = await synthesize(defs.definitions, inputs, this.cache);
-    const kept = new Set(after.groups.filter((g) => g.files.length).map((g) => g.name));
-    const lost = [...before].filter((g) => !kept.has(g) && !snap.state.removals.has(g));
-    if (lost.length > 3 && lost.length * 2 > before.size) {
-      return new UserError('MassRemovalRefused', `the definitions would remove ${lost.length} of ${before.size} groups (${lost.slice(0, 5).join(', ')}${lost.length > 5 ? ', ...' : ''}); refusing without --allow-mass-removal`);
-    }
-    return undefined;
-  }
-
   private rejectAll(batch: Pending[], e: unknown): void {
     for (const p of batch) p.reject(e);
   }
@@ -634,69 +478,3 @@ function unavailable(kind: GitFailure, e: unknown): Error {
   return new TransientError('RemoteUnavailable', `manifests repo unavailable: ${why} (${oneLine(e)})`, kind === 'auth' || kind === 'missing-repo' ? 30 : 5, { cause: e });
 }
 
-function stateOf(d: StateDraft): StateRecords {
-  return { groups: d.groups, removals: d.removals, releases: d.releases, workspaces: d.workspaces, leases: d.leases, sources: d.sources, retiring: d.retiring, ...(d.settings ? { settings: d.settings } : {}) };
-}
-
-function committedGroups(files: ReadonlyMap<string, string>): Set<string> {
-  const out = new Set<string>();
-  for (const p of files.keys()) {
-    const group = groupOfAppPath(p);
-    if (group) out.add(group);
-  }
-  return out;
-}
-
-/** The groups in `before` whose Application names a definition file in `broken`. */
-function groupsOfBroken(broken: ReadonlySet<string>, before: ReadonlyMap<string, string>): Set<string> {
-  const out = new Set<string>();
-  if (!broken.size) return out;
-  const annotation = new RegExp(`^\\s+${DEFINITION_ANNOTATION.replace(/[./]/g, '\\$&')}: "?([^"\\n]+)"?$`, 'm');
-  for (const [p, text] of before) {
-    const group = groupOfAppPath(p);
-    const def = group && annotation.exec(text)?.[1];
-    if (def && broken.has(def)) out.add(group);
-  }
-  return out;
-}
-
-/** Copies from `before` the Application and files of every group whose definition file is in `broken` and that `after` lacks. */
-export function keepGroupsOf(broken: ReadonlySet<string>, before: ReadonlyMap<string, string>, after: Map<string, string>): void {
-  const kept = groupsOfBroken(broken, before);
-  for (const [p, text] of before) {
-    const group = groupOfAppPath(p);
-    if (!group || after.has(p) || !kept.has(group)) continue;
-    after.set(p, text);
-    const dir = `${groupDir(group)}/`;
-    for (const [q, c] of before) if (q.startsWith(dir)) after.set(q, c);
-  }
-}
-
-function diff(before: ReadonlyMap<string, string>, after: ReadonlyMap<string, string>): string[] {
-  const out: string[] = [];
-  for (const [p, c] of after) if (before.get(p) !== c) out.push(p);
-  for (const p of before.keys()) if (!after.has(p)) out.push(p);
-  return out.sort();
-}
-
-/**
- * `<verb>(<kind>/<name>): <what>`, the paths in the body, one trailer pair per intent, then the
- * provenance trailers (`Paddock-Version`, `Paddock-Definitions`, ...).
- */
-export function commitMessage(batch: readonly Pending[], outcomes: ReadonlyMap<Pending, Outcome | Error>, changed: readonly string[], provenance: readonly string[] = [], settingsChanged: readonly string[] = []): string[] {
-  const subjects = batch.map((p) => {
-    const o = outcomes.get(p);
-    return o && !(o instanceof Error) && o.subject ? o.subject : `sync(definitions): regenerate`;
-  });
-  const unique = [...new Set(subjects)];
-  const subject = unique.length === 1 ? unique[0] : `batch(paddock): ${batch.length} changes`;
-  const groupsTouched = [...new Set(changed.filter((p) => p.startsWith('groups/')).map((p) => p.split('/')[1]))];
-  const body = [
-    ...(settingsChanged.length ? [...settingsChanged.map((c) => `settings: ${c}`), ''] : []),
-    ...(unique.length > 1 ? [...unique.slice(0, 50).map((s) => `- ${s}`), ...(unique.length > 50 ? [`- ... and ${unique.length - 50} more`] : []), ''] : []),
-    ...changed.slice(0, 200),
-    ...(changed.length > 200 ? [`... and ${changed.length - 200} more paths (groups: ${groupsTouched.length})`] : []),
-  ].join('\n');
-  const trailers = [...batch.flatMap((p) => [`Paddock-Request-Id: ${p.intent.requestId}`, `Paddock-Requested-By: ${p.intent.requestedBy}`]), ...provenance].join('\n');
-  return [subject, body, trailers];
-}

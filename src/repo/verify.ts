@@ -18,7 +18,7 @@ import { definitionsDigest, loadDefinitions, type Definition } from '../synth/lo
 import { isOwnedPath } from '../synth/output.ts';
 import { parseState } from '../synth/state.ts';
 import { synthesize, synthInputs, SynthCache } from '../synth/synthesize.ts';
-import { keepGroupsOf } from './committer.ts';
+import { keepGroupsOf } from './plan.ts';
 import { remoteUrl } from './git/index.ts';
 import { exportTree, RepoReader, workTreeOf } from './git/index.ts';
 import { secretFingerprint, shortFingerprint } from './settings.ts';
