@@ -2,42 +2,36 @@
  * src/repo: the committer, the only writer of the manifests repo.
  *
  * Callers hand it intents and get an answer once the commit holding their intent is pushed
- * (or once it is clear nothing needed to change). One cycle at a time: fetch; reset the work
- * tree to the remote tip when it moved; apply every pending intent to `state/`; regenerate
- * `apps/` and `groups/` with the synth; commit; push. Intents that arrive during a cycle are
- * coalesced into the next one. A rejected push (someone else pushed first) retries the whole
- * cycle with backoff; after an unclear failure the remote is searched for the batch's request
- * id before anything is retried. Never force-pushes; no change, no commit.
+ * (or once it is clear nothing needed to change). One cycle at a time: sync the mirror
+ * (mirror.ts: fetch, follow the remote), plan the batch (plan.ts: pure, the guards as named
+ * steps), write the commit and push it through the work tree (git/). Intents that arrive
+ * meanwhile share the next commit (batcher.ts); a rejected push retries from a fetch with
+ * backoff (retry.ts). Never force-pushes; no change, no commit.
  *
- * Owns: the work tree, git, commits. Must not touch: HTTP, lease rules, definition loading.
+ * Owns: the cycle and the repo as last seen. Must not touch: HTTP, lease rules, definition loading.
  */
 import { mkdirSync, mkdtempSync } from 'node:fs';
-import { mkdir, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { SettingsRecord, StateRecords } from '../../core/records.ts';
-import { paddockVersion } from '../../core/version.ts';
-import { isUserError, oneLine, TransientError, UserError } from '../errors.ts';
+import { isUserError, TransientError, UserError } from '../errors.ts';
 import { writePaths } from '../synth/output.ts';
-import { parseState, patchState } from '../synth/state.ts';
+import { parseState } from '../synth/state.ts';
 import { synthesize, synthInputs, SynthCache, type SynthInputs, type SynthResult } from '../synth/synthesize.ts';
-import { definitionsDigest } from '../synth/loader.ts';
-import { classifyGitError, isRetryable, isUnclear, WorkTree, type GitFailure } from './git/index.ts';
+import { classifyGitError, unavailableError, WorkTree } from './git/index.ts';
 import type { Intent, Outcome } from './intents.ts';
-import { commitMessage, massRemoval, plan } from './plan.ts';
+import { Batcher } from './batcher.ts';
+import { withRetries, type RetryDeps } from './retry.ts';
+import { Mirror, type Snapshot } from './mirror.ts';
+import { commitMessage, Guard, plan, provenance } from './plan.ts';
 import { decideSettings, type SettingsDecision } from './settings.ts';
-import type { Answer, CommitterOptions, DefinitionSet, Logger, RepoView, RetryPolicy } from './types.ts';
+import type { Answer, CommitterOptions, Logger, RepoView, RetryPolicy } from './types.ts';
 export type { Answer, CommitInfo, CommitterOptions, DefinitionSet, Logger, RepoView, RetryPolicy } from './types.ts';
 
 const DEFAULT_RETRY: RetryPolicy = { initialMs: 1000, factor: 1.5, capMs: 30_000, tries: 10 };
-/** Immediate redos of one batch (stale optimistic push, remote moved under a slow cycle) before the backoff applies. */
-const MAX_QUICK_REDOS = 3;
 /** A cycle that took this long between its fetch and its commit looks at the remote again first. */
 const LATE_CHECK_AFTER_MS = 250;
-/** Longest a cycle waits for callers of the last commit to come back (see `gather`). */
-const GATHER_MAX_MS = 25;
-/** ...and stops waiting once no caller came for this many 1 ms ticks. */
-const GATHER_QUIET_TICKS = 6;
 const silent: Logger = { info() {}, warn() {}, error() {} };
 
 interface Pending {
@@ -46,37 +40,20 @@ interface Pending {
   readonly reject: (e: unknown) => void;
 }
 
-interface Snapshot {
-  head?: string;
-  files: Map<string, string>;
-  state: StateRecords;
-}
-
 export class Committer {
-  private readonly tree: WorkTree;
+  private readonly mirror: Mirror;
   private readonly workDir: string;
   private readonly ownsWorkDir: boolean;
-  private readonly retry: RetryPolicy;
+  private readonly retry: RetryDeps;
   private readonly clock: () => Date;
-  private readonly sleep: (ms: number) => Promise<void>;
-  private readonly random: () => number;
   private readonly log: Logger;
   private readonly cache: SynthCache;
-  private readonly queue: Pending[] = [];
-  private readonly reads: Array<{ resolve: (v: RepoView) => void; reject: (e: unknown) => void }> = [];
-  private running?: Promise<void>;
-  private started?: Promise<void>;
-  private snapshot?: Snapshot;
-  /** The work tree and index hold a commit the remote may not have: reset before the next cycle. */
-  private localAhead = false;
+  private readonly batcher: Batcher<Pending, RepoView>;
   private lastSynth?: SynthResult;
-  /** Definitions of the last commit that went through the mass-removal guard. */
-  private trusted?: DefinitionSet;
+  private readonly guard = new Guard();
   private lastContactOk = false;
   /** Why this writer may not commit to the repo as last seen (settings or GC secret), if it may not. */
   private settingsError?: UserError;
-  /** How many intents the last batch held (see `gather`). */
-  private crowd = 0;
   private closed = false;
   /** Counters for /metrics. */
   readonly stats = { commits: 0, pushRetries: 0, coalesced: 0, cycles: 0, staleSkips: 0 };
@@ -85,21 +62,30 @@ export class Committer {
     this.ownsWorkDir = !opts.workDir;
     this.workDir = opts.workDir ?? mkdtempSync(path.join(tmpdir(), 'paddock-work-'));
     mkdirSync(this.workDir, { recursive: true });
-    this.tree = new WorkTree(this.workDir, opts.repo, opts.branch);
-    this.retry = { ...DEFAULT_RETRY, ...opts.retry };
+    this.mirror = new Mirror(new WorkTree(this.workDir, opts.repo, opts.branch), { ownsDir: this.ownsWorkDir, onFollow: opts.onFollow });
     this.clock = opts.clock ?? (() => new Date());
-    this.sleep = opts.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
-    this.random = opts.random ?? Math.random;
     this.log = opts.log ?? silent;
+    this.retry = {
+      policy: { ...DEFAULT_RETRY, ...opts.retry },
+      sleep: opts.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms))),
+      random: opts.random ?? Math.random,
+      log: this.log,
+      stats: this.stats,
+    };
     this.cache = opts.cache ?? new SynthCache();
+    this.batcher = new Batcher({
+      maxBatch: opts.maxBatch ?? 500,
+      write: (batch) => this.runBatch(batch),
+      read: () => this.readView(),
+      coalesced: (n) => (this.stats.coalesced += n),
+    });
   }
 
   /** Hands an intent over; resolves once it is pushed or found already in effect. */
   submit(intent: Intent): Promise<Answer> {
     if (this.closed) return Promise.reject(new TransientError('RemoteUnavailable', 'paddock is shutting down', 5));
     return new Promise<Answer>((resolve, reject) => {
-      this.queue.push({ intent, resolve, reject });
-      this.kick();
+      this.batcher.add({ intent, resolve, reject });
     });
   }
 
@@ -138,7 +124,7 @@ export class Committer {
 
   /** The repo as last seen; `refresh` first for a fresh view. */
   view(): RepoView {
-    const s = this.snapshot;
+    const s = this.mirror.current;
     return { head: s?.head, state: s?.state ?? parseState(new Map()), synth: this.lastSynth, files: s?.files ?? new Map() };
   }
 
@@ -149,31 +135,27 @@ export class Committer {
    */
   async synthesis(): Promise<SynthResult> {
     if (this.lastSynth) return this.lastSynth;
-    const defs = this.trusted ?? this.opts.definitions();
+    const defs = this.guard.trusted ?? this.opts.definitions();
     return synthesize(defs.definitions, this.synthInputs(), this.cache);
   }
 
   /** Fetches the remote tip (between cycles, never racing one) and returns the view. Never commits. */
   refresh(): Promise<RepoView> {
     if (this.closed) return Promise.reject(new TransientError('RemoteUnavailable', 'paddock is shutting down', 5));
-    return new Promise<RepoView>((resolve, reject) => {
-      this.reads.push({ resolve, reject });
-      this.kick();
-    });
+    return this.batcher.read();
   }
 
   /** The commit at the remote tip as last seen: short sha, subject and date. */
   async headCommit(): Promise<{ sha: string; subject: string; date: Date } | undefined> {
-    const head = this.snapshot?.head;
-    if (!head) return undefined;
-    return this.tree.describe(head);
+    const head = this.mirror.current?.head;
+    return head ? this.mirror.tree.describe(head) : undefined;
   }
 
   /** Checks the remote answers, without changing anything. */
   async probe(): Promise<boolean> {
     try {
-      await this.ensureStarted();
-      await this.tree.probe();
+      await this.mirror.start();
+      await this.mirror.tree.probe();
       this.lastContactOk = true;
     } catch {
       this.lastContactOk = false;
@@ -183,120 +165,33 @@ export class Committer {
 
   /** Waits for the queue to drain, then stops taking intents. */
   async close(): Promise<void> {
-    while (this.running) await this.running;
+    await this.batcher.drained();
     this.closed = true;
     if (this.ownsWorkDir) await rm(this.workDir, { recursive: true, force: true });
   }
 
-  private kick(): void {
-    if (this.running) return;
-    this.running = (async () => {
-      try {
-        while (this.queue.length || this.reads.length) {
-          if (this.reads.length) await this.serveReads();
-          if (!this.queue.length) continue;
-          await this.gather();
-          const batch = this.queue.splice(0, this.opts.maxBatch ?? 500);
-          if (batch.length > 1) this.stats.coalesced += batch.length - 1;
-          await this.runBatch(batch);
-          this.crowd = batch.length;
-        }
-      } finally {
-        this.running = undefined;
-      }
-    })();
-  }
-
-  /**
-   * Group commit: the callers the last commit answered tend to come straight back, and the
-   * first of them would otherwise start a cycle alone and leave the rest for the next one.
-   * Wait (a few ms, never more than GATHER_MAX_MS) while they are still coming, so they share
-   * a commit. A lone caller (the watcher, a CLI) never waits.
-   */
-  private async gather(): Promise<void> {
-    if (this.crowd < 2) return;
-    const want = Math.min(this.opts.maxBatch ?? 500, this.queue.length + this.crowd);
-    const until = performance.now() + GATHER_MAX_MS;
-    let seen = this.queue.length;
-    let still = 0;
-    while (this.queue.length < want && still < GATHER_QUIET_TICKS && performance.now() < until) {
-      await new Promise((r) => setTimeout(r, 1));
-      still = this.queue.length === seen ? still + 1 : 0;
-      seen = this.queue.length;
-    }
-  }
-
-  private async serveReads(): Promise<void> {
-    const readers = this.reads.splice(0);
+  /** A fetch for the readers waiting between batches. */
+  private async readView(): Promise<RepoView> {
     try {
-      await this.ensureStarted();
+      await this.mirror.start();
       await this.sync();
       this.lastContactOk = true;
-      const v = this.view();
-      for (const r of readers) r.resolve(v);
+      return this.view();
     } catch (e) {
       this.lastContactOk = false;
-      const err = isUserError(e) ? e : unavailable(classifyGitError(e), e);
-      for (const r of readers) r.reject(err);
+      throw isUserError(e) ? e : unavailableError(classifyGitError(e), e);
     }
-  }
-
-  private ensureStarted(): Promise<void> {
-    this.started ??= (async () => {
-      await mkdir(this.workDir, { recursive: true });
-      await this.tree.init();
-    })().catch((e) => {
-      this.started = undefined;
-      throw e;
-    });
-    return this.started;
   }
 
   private async runBatch(batch: Pending[]): Promise<void> {
     this.stats.cycles++;
     const t0 = performance.now();
-    let delay = this.retry.initialMs;
-    let failure: unknown;
     // When the remote tip we know is one we pushed or fetched, the first try skips the fetch and
     // lets the push's compare-and-swap tell us whether someone else wrote meanwhile.
-    let optimistic = !!this.snapshot && !this.localAhead;
-    let quickRedos = 0;
-    for (let attempt = 1; attempt <= this.retry.tries; attempt++) {
-      let stale = false;
-      try {
-        const outcome = await this.cycle(batch, attempt - 1, t0, optimistic, quickRedos < MAX_QUICK_REDOS);
-        if (outcome === 'done') return;
-        stale = true; // answers that only a fresh fetch may give, or a remote that moved meanwhile
-      } catch (e) {
-        if (isUserError(e)) return this.rejectAll(batch, e);
-        failure = e;
-        const kind = classifyGitError(e);
-        if (optimistic && isRetryable(kind)) {
-          this.stats.staleSkips++;
-          stale = true;
-        } else if (!isRetryable(kind) && !(e instanceof PushUnclear)) {
-          this.lastContactOk = false;
-          this.log.warn({ err: String((e as Error).message ?? e), kind }, 'manifests repo unavailable');
-          return this.rejectAll(batch, unavailable(kind, e));
-        }
-      }
-      // Whatever happened, the next try starts from a fetch.
-      optimistic = false;
-      if (stale) {
-        // Not a real try: what we built on is no longer the tip. Go again at once.
-        quickRedos++;
-        attempt--;
-        continue;
-      }
-      if (attempt < this.retry.tries) {
-        this.stats.pushRetries++;
-        const jittered = delay * (0.8 + 0.4 * this.random());
-        this.log.info({ attempt, waitMs: Math.round(jittered) }, 'push rejected; retrying from fetch');
-        await this.sleep(jittered);
-        delay = Math.min(this.retry.capMs, delay * this.retry.factor);
-      }
-    }
-    this.rejectAll(batch, new TransientError('RemoteRejected', `the manifests repo kept rejecting the push after ${this.retry.tries} tries: ${oneLine(failure)}`, 30));
+    const end = await withRetries(this.retry, !!this.mirror.current && !this.mirror.ahead, (a) => this.cycle(batch, a.retries, t0, a.optimistic, a.lateCheck));
+    if (end.done) return;
+    if (end.unreachable) this.lastContactOk = false;
+    this.rejectAll(batch, end.error);
   }
 
   /**
@@ -308,20 +203,15 @@ export class Committer {
    * and returns 'stale' if it moved, rather than push what would be rejected.
    */
   private async cycle(batch: Pending[], retries: number, t0: number, optimistic: boolean, lateCheck: boolean): Promise<'done' | 'stale'> {
-    await this.ensureStarted();
+    await this.mirror.start();
     let mark = performance.now();
     const lap = () => Math.round(-mark + (mark = performance.now()));
-    const snap = optimistic && this.snapshot ? this.snapshot : await this.sync();
+    const snap = optimistic && this.mirror.current ? this.mirror.current : await this.sync();
     const syncedAt = performance.now();
     const phases = { sync: lap(), synth: 0, write: 0, push: 0 };
     this.lastContactOk = true;
     // Intents that arrived while we fetched ride along: deciding the batch later fills commits.
-    const room = (this.opts.maxBatch ?? 500) - batch.length;
-    if (room > 0 && this.queue.length) {
-      const more = this.queue.splice(0, room);
-      this.stats.coalesced += more.length;
-      batch.push(...more);
-    }
+    batch.push(...this.batcher.take((this.opts.maxBatch ?? 500) - batch.length));
     const now = this.clock();
     let defs = this.opts.definitions();
     // This writer's settings and secret against the repo's: a disagreement refuses the batch.
@@ -329,19 +219,11 @@ export class Committer {
     const inputs = (state: StateRecords): SynthInputs => synthInputs(settings.record, state, this.opts.writer.gcSecret);
 
     // Guard: definitions that would remove many groups (or all, when empty) are not trusted.
-    let guardError: UserError | undefined;
-    if (!this.trusted || this.trusted.version !== defs.version) {
-      const problem = await massRemoval(defs, snap, inputs(snap.state), this.cache, this.opts.allowMassRemoval);
-      if (problem) {
-        if (optimistic) return 'stale';
-        guardError = problem;
-        this.log.error({ err: problem.message }, 'definitions change refused');
-        if (!this.trusted) return this.rejectAll(batch, problem), 'done';
-        defs = this.trusted;
-      } else {
-        this.trusted = defs;
-      }
-    }
+    const { use, refused: guardError } = await this.guard.check(defs, snap, inputs(snap.state), this.cache, this.opts.allowMassRemoval);
+    if (guardError && optimistic) return 'stale';
+    if (guardError) this.log.error({ err: guardError.message }, 'definitions change refused');
+    if (!use) return this.rejectAll(batch, guardError), 'done';
+    defs = use;
 
     const { outcomes, state, result, files, changed } = await plan({
       tree: snap, definitions: defs, intents: batch.map((p) => p.intent), guardError, settings, now, inputs, cache: this.cache, known: this.lastSynth,
@@ -356,17 +238,16 @@ export class Committer {
       for (const p of batch) answer(p, outcomeOf.get(p)!, undefined);
       return 'done';
     }
-    if (!optimistic && lateCheck && performance.now() - syncedAt > LATE_CHECK_AFTER_MS && (await this.remoteMoved(snap.head))) return 'stale';
+    if (!optimistic && lateCheck && performance.now() - syncedAt > LATE_CHECK_AFTER_MS && (await this.mirror.tree.fetchTip()) !== snap.head) return 'stale';
 
     writePaths(this.workDir, changed, files);
-    const message = commitMessage((applied.length ? applied : batch).map((p) => ({ intent: p.intent, outcome: outcomeOf.get(p)! })), changed, this.provenance(defs), settings.changes);
-    this.localAhead = true;
-    const sha = await this.tree.commit(changed, message, snap.head);
+    const message = commitMessage((applied.length ? applied : batch).map((p) => ({ intent: p.intent, outcome: outcomeOf.get(p)! })), changed, provenance(defs), settings.changes);
+    this.mirror.ahead = true;
+    const sha = await this.mirror.tree.commit(changed, message, snap.head);
     phases.write = lap();
-    await this.push(batch[0].intent.requestId, sha);
+    await this.mirror.tree.push(sha, batch[0].intent.requestId);
     phases.push = lap();
-    this.localAhead = false;
-    this.snapshot = { head: sha, files, state };
+    this.mirror.pushed({ head: sha, files, state });
     this.lastSynth = result;
     this.stats.commits++;
     const ms = Math.round(performance.now() - t0);
@@ -376,51 +257,18 @@ export class Committer {
     return 'done';
   }
 
-  /** True when the remote tip is no longer `head`. */
-  private async remoteMoved(head: string | undefined): Promise<boolean> {
-    return (await this.tree.fetchTip()) !== head;
-  }
-
-  /** Fetches; resets the work tree and reloads the tree when the remote tip moved. */
+  /** Fetches; when the remote moved, the mirror follows it and the settings are looked at again. */
   private async sync(): Promise<Snapshot> {
-    const remoteHead = await this.tree.fetchTip();
-    if (this.snapshot && this.snapshot.head === remoteHead && !this.localAhead) return this.snapshot;
-    // Leftovers exist only after a cycle that wrote files but did not push.
-    await this.tree.moveTo(remoteHead, this.localAhead || (!this.snapshot && !this.ownsWorkDir));
-    const prev = this.snapshot;
-    let files: Map<string, string>;
-    let state: StateRecords;
-    let followed: string[] = [];
-    if (prev?.head && remoteHead) {
-      // Follow the remote: read and parse only what changed since the tip we knew.
-      const changed = await this.tree.changedBetween(prev.head, remoteHead);
-      const changes = new Map<string, string | null>();
-      await Promise.all(changed.map(async (p) => changes.set(p, await this.tree.read(p))));
-      files = new Map(prev.files);
-      for (const [p, c] of changes) {
-        if (c === null) files.delete(p);
-        else files.set(p, c);
+    const { snapshot, moved } = await this.mirror.sync();
+    if (moved) {
+      this.lastSynth = undefined;
+      try {
+        this.checkSettings(snapshot.state);
+      } catch {
+        // remembered in settingsError: readiness reports it, the next cycle refuses with it
       }
-      state = patchState(prev.state, changes);
-      followed = changed;
-    } else {
-      files = new Map();
-      if (remoteHead) {
-        const listed = await this.tree.listFiles();
-        await Promise.all(listed.map(async (p) => files.set(p, (await this.tree.read(p)) ?? '')));
-      }
-      state = parseState(files);
     }
-    this.snapshot = { head: remoteHead, files, state };
-    this.localAhead = false;
-    this.lastSynth = undefined;
-    try {
-      this.checkSettings(state);
-    } catch {
-      // remembered in settingsError: readiness reports it, the next cycle refuses with it
-    }
-    if (followed.length) this.opts.onFollow?.(followed.sort());
-    return this.snapshot;
+    return snapshot;
   }
 
   /** Holds this writer's settings against `state`'s; remembers (and throws) the disagreement. */
@@ -435,36 +283,8 @@ export class Committer {
     }
   }
 
-  /** Trailers saying what made a commit: paddock's version and the definitions (digest, and checkout commit when known). */
-  private provenance(defs: DefinitionSet): string[] {
-    return [
-      `Paddock-Version: ${paddockVersion() ?? 'unknown'}`,
-      `Paddock-Definitions: ${definitionsDigest(defs.definitions, defs.broken)}`,
-      ...(defs.commit ? [`Paddock-Definitions-Commit: ${defs.commit}`] : []),
-    ];
-  }
-
-  private async push(requestId: string, sha: string): Promise<void> {
-    try {
-      await this.tree.push(sha);
-    } catch (e) {
-      const kind = classifyGitError(e);
-      if (isRetryable(kind)) throw e;
-      if (!isUnclear(kind)) throw e;
-      // The push may have landed: look for our commit before anything else.
-      if (await this.tree.remoteHas(requestId, sha)) return;
-      throw new PushUnclear(kind, e);
-    }
-  }
-
   private rejectAll(batch: Pending[], e: unknown): void {
     for (const p of batch) p.reject(e);
-  }
-}
-
-class PushUnclear extends Error {
-  constructor(readonly kind: GitFailure, cause: unknown) {
-    super(`push failed (${kind}): ${oneLine(cause)}`, { cause });
   }
 }
 
@@ -472,9 +292,3 @@ function answer(p: Pending, o: Outcome | Error, sha: string | undefined): void {
   if (o instanceof Error) p.reject(o);
   else p.resolve({ outcome: o, commit: o.status === 'applied' ? sha : undefined });
 }
-
-function unavailable(kind: GitFailure, e: unknown): Error {
-  const why = kind === 'auth' ? 'credentials were refused' : kind === 'missing-repo' ? 'the repository does not exist' : 'the remote cannot be reached';
-  return new TransientError('RemoteUnavailable', `manifests repo unavailable: ${why} (${oneLine(e)})`, kind === 'auth' || kind === 'missing-repo' ? 30 : 5, { cause: e });
-}
-

@@ -7,10 +7,12 @@
  * Owns: the tree a batch makes, and the commit message. Must not touch: git, the clock, the disk.
  */
 import { recordPath, type StateRecords } from '../../core/records.ts';
+import { paddockVersion } from '../../core/version.ts';
 import { UserError, isUserError } from '../errors.ts';
 import { groupDir, groupOfAppPath } from '../synth/layout.ts';
 import { isOwnedPath } from '../synth/output.ts';
 import { recordFile } from '../synth/state.ts';
+import { definitionsDigest } from '../synth/loader.ts';
 import { DEFINITION_ANNOTATION, synthesize, type SynthCache, type SynthInputs, type SynthResult } from '../synth/synthesize.ts';
 import { applyIntent, StateDraft, type Intent, type Outcome } from './intents.ts';
 import { retiringChanges } from './retiring.ts';
@@ -109,6 +111,32 @@ export async function plan(input: PlanInput): Promise<Plan> {
   for (const [p, c] of result.files) files.set(p, c);
   if (broken.size) keepGroupsOf(broken, tree.files, files);
   return { outcomes, state, result, files, changed: diff(tree.files, files) };
+}
+
+/**
+ * Holds each new version of the definitions to the mass-removal guard, and remembers the last
+ * version it let through: a refused change is answered with that one (`use`), or with nothing
+ * to use before any was trusted.
+ */
+export class Guard {
+  /** Definitions of the last commit that went through the guard. */
+  trusted?: DefinitionSet;
+
+  async check(defs: DefinitionSet, tree: Tree, inputs: SynthInputs, cache: SynthCache, allowMassRemoval = false): Promise<{ use?: DefinitionSet; refused?: UserError }> {
+    if (this.trusted && this.trusted.version === defs.version) return { use: defs };
+    const refused = await massRemoval(defs, tree, inputs, cache, allowMassRemoval);
+    if (!refused) this.trusted = defs;
+    return refused ? { use: this.trusted, refused } : { use: defs };
+  }
+}
+
+/** Trailers saying what made a commit: paddock's version and the definitions (digest, and checkout commit when known). */
+export function provenance(defs: DefinitionSet): string[] {
+  return [
+    `Paddock-Version: ${paddockVersion() ?? 'unknown'}`,
+    `Paddock-Definitions: ${definitionsDigest(defs.definitions, defs.broken)}`,
+    ...(defs.commit ? [`Paddock-Definitions-Commit: ${defs.commit}`] : []),
+  ];
 }
 
 /**

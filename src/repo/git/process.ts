@@ -9,6 +9,7 @@
  * (`fetch -v`, `add --verbose`, `push -v`, `reset --hard` without `-q`) so it always prints.
  */
 import { simpleGit, type SimpleGit } from 'simple-git';
+import { oneLine, TransientError } from '../../errors.ts';
 
 const ALLOWED_ENV = ['GIT_TERMINAL_PROMPT', 'GIT_SSH_COMMAND', 'GIT_CONFIG_NOSYSTEM', 'GIT_HTTP_LOW_SPEED_LIMIT', 'GIT_HTTP_LOW_SPEED_TIME'];
 
@@ -67,6 +68,12 @@ export function classifyGitError(e: unknown): GitFailure {
 export const isRetryable = (f: GitFailure) => f === 'non-fast-forward' || f === 'lock';
 /** The push may or may not have landed: look for our commit before retrying. */
 export const isUnclear = (f: GitFailure) => f === 'timeout' || f === 'unreachable' || f === 'other';
+
+/** The error a caller gets when the remote cannot be used: why, in words, and when to try again. */
+export function unavailableError(kind: GitFailure, e: unknown): TransientError {
+  const why = kind === 'auth' ? 'credentials were refused' : kind === 'missing-repo' ? 'the repository does not exist' : 'the remote cannot be reached';
+  return new TransientError('RemoteUnavailable', `manifests repo unavailable: ${why} (${oneLine(e)})`, kind === 'auth' || kind === 'missing-repo' ? 30 : 5, { cause: e });
+}
 
 /** Creates a bare repository (for `paddock up` and tests) whose HEAD names `branch`. */
 export async function initBareRepo(dir: string, branch: string): Promise<void> {

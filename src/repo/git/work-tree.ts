@@ -8,7 +8,8 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { SimpleGit } from 'simple-git';
 import { isRemoteUrl } from '../../../core/urls.ts';
-import { createGit } from './process.ts';
+import { oneLine } from '../../errors.ts';
+import { classifyGitError, createGit, isRetryable, isUnclear, type GitFailure } from './process.ts';
 
 /** What git says when the remote has no such branch yet (an empty repo). */
 const NO_BRANCH_YET = /couldn't find remote ref|unknown revision|ambiguous argument/i;
@@ -90,9 +91,20 @@ export class WorkTree {
     return (await this.git.raw(['commit-tree', tree, ...(parent ? ['-p', parent] : []), ...paragraphs])).trim();
   }
 
-  /** Pushes `sha` to the branch: a fast-forward, or git's rejection. */
-  async push(sha: string): Promise<void> {
-    await this.git.raw(['push', '--verbose', this.url, `${sha}:refs/heads/${this.branch}`]);
+  /**
+   * Pushes `sha` to the branch: a fast-forward, or git's rejection. When git cannot say whether
+   * it landed (a timeout, a dropped connection), looks for `sha` or a commit of `requestId`
+   * first, and throws `PushUnclear` only when it is not there.
+   */
+  async push(sha: string, requestId: string): Promise<void> {
+    try {
+      await this.git.raw(['push', '--verbose', this.url, `${sha}:refs/heads/${this.branch}`]);
+    } catch (e) {
+      const kind = classifyGitError(e);
+      if (isRetryable(kind) || !isUnclear(kind)) throw e;
+      if (await this.remoteHas(requestId, sha)) return;
+      throw new PushUnclear(kind, e);
+    }
   }
 
   /** Whether the remote branch's last 200 commits hold `sha` or a commit of `requestId` (after a push whose outcome is unclear). */
@@ -119,5 +131,12 @@ export class WorkTree {
 
   private async fetch(): Promise<void> {
     await this.git.raw(['fetch', '--verbose', '--no-tags', this.url, `+refs/heads/${this.branch}:${this.tracking}`]);
+  }
+}
+
+/** A push that may or may not have landed, and whose commit is not at the remote: try again from a fetch. */
+export class PushUnclear extends Error {
+  constructor(readonly kind: GitFailure, cause: unknown) {
+    super(`push failed (${kind}): ${oneLine(cause)}`, { cause });
   }
 }

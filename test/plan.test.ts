@@ -1,0 +1,72 @@
+/**
+ * The committer's plan, without git (src/repo/plan.ts): what a batch of intents makes of the
+ * repo as fetched, and the mass-removal guard as its own step. The committer's own tests drive
+ * the same plan through a real bare repo.
+ */
+import { describe, expect, it } from 'vitest';
+import { EMPTY_STATE, type StateRecords } from '../core/records.ts';
+import { isUserError } from '../src/errors.ts';
+import { Guard, plan, type Tree } from '../src/repo/plan.ts';
+import { decideSettings } from '../src/repo/settings.ts';
+import { SynthCache, synthInputs } from '../src/synth/synthesize.ts';
+import { groupsSource, loadSet, rid, testWriter } from './helpers/repo.ts';
+
+const NOW = new Date('2026-11-23T12:00:00.000Z');
+const settings = decideSettings(undefined, testWriter('https://git.test/m.git'));
+const inputs = (state: StateRecords) => synthInputs(settings.record, state, testWriter('x').gcSecret);
+const EMPTY: Tree = { files: new Map(), state: EMPTY_STATE };
+
+describe('the plan of a commit', () => {
+  it('GIVEN an empty repo and definitions WHEN a sync is planned THEN the tree holds apps/, groups/, the settings and a creation record per group, and every path is new', async () => {
+    const defs = await loadSet({ 'g.ts': groupsSource(3) });
+    const p = await plan({ tree: EMPTY, definitions: defs, intents: [{ body: { kind: 'sync', summary: 's' }, requestId: rid(), requestedBy: 't' }], settings, now: NOW, inputs, cache: new SynthCache() });
+    expect(p.outcomes.map((o) => (o instanceof Error ? o.message : o.status))).toEqual(['applied']);
+    expect(p.changed).toEqual([...p.files.keys()].sort());
+    for (const g of ['g-0', 'g-1', 'g-2']) {
+      expect(p.files.has(`apps/${g}.yaml`)).toBe(true);
+      expect(p.files.has(`state/groups/${g}.yaml`)).toBe(true);
+    }
+    expect(p.files.has('state/settings.yaml')).toBe(true);
+    expect(p.state.groups.get('g-1')?.createdAt).toBe(NOW.toISOString());
+  });
+
+  it('GIVEN that tree WHEN a removal of a known and of an unknown group are planned THEN one is applied (emptied Application, retiring record), the other is UnknownGroup, in the order given', async () => {
+    const defs = await loadSet({ 'g.ts': groupsSource(3) });
+    const cache = new SynthCache();
+    const first = await plan({ tree: EMPTY, definitions: defs, intents: [], settings, now: NOW, inputs, cache });
+    const tree: Tree = { files: first.files, state: first.state };
+    const p = await plan({
+      tree, definitions: defs, settings: decideSettings(first.state.settings, testWriter('https://git.test/m.git')), now: NOW, inputs, cache,
+      intents: [
+        { body: { kind: 'remove', group: 'nope', reason: 'gc' }, requestId: rid(), requestedBy: 't' },
+        { body: { kind: 'remove', group: 'g-1', reason: 'gc' }, requestId: rid(), requestedBy: 't' },
+      ],
+    });
+    const [unknown, applied] = p.outcomes;
+    expect(isUserError(unknown) && unknown.code).toBe('UnknownGroup');
+    expect(applied).toMatchObject({ status: 'applied' });
+    expect(p.changed).toEqual(expect.arrayContaining(['apps/g-1.yaml', 'groups/g-1/configmap-cm-g-1.yaml', 'state/removals/g-1.yaml', 'state/retiring/g-1.yaml']));
+    expect(p.files.get('apps/g-1.yaml')).toMatch(/path: retired/);
+    expect(p.files.has('groups/g-1/configmap-cm-g-1.yaml')).toBe(false);
+    expect(p.changed.some((f) => f.includes('g-0') || f.includes('g-2'))).toBe(false);
+  });
+
+  it('GIVEN a repo of 8 groups WHEN definitions that keep 2 are checked THEN the guard refuses them and keeps the last trusted ones; allowed, or a small change, THEN it lets them through', async () => {
+    const cache = new SynthCache();
+    const eight = await loadSet({ 'g.ts': groupsSource(8) }, 1);
+    const first = await plan({ tree: EMPTY, definitions: eight, intents: [], settings, now: NOW, inputs, cache });
+    const tree: Tree = { files: first.files, state: first.state };
+    const guard = new Guard();
+    expect(await guard.check(eight, tree, inputs(tree.state), cache)).toEqual({ use: eight });
+    const two = await loadSet({ 'g.ts': groupsSource(2) }, 2);
+    const refused = await guard.check(two, tree, inputs(tree.state), cache);
+    expect(refused.use).toBe(eight);
+    expect(refused.refused?.code).toBe('MassRemovalRefused');
+    expect(refused.refused?.message).toMatch(/would remove 6 of 8 groups/);
+    expect((await new Guard().check(two, tree, inputs(tree.state), cache, true)).use).toBe(two);
+    const seven = await loadSet({ 'g.ts': groupsSource(7) }, 3);
+    expect(await guard.check(seven, tree, inputs(tree.state), cache)).toEqual({ use: seven });
+    const none = await loadSet({}, 4);
+    expect((await new Guard().check(none, tree, inputs(tree.state), cache)).refused?.message).toMatch(/no definitions could be read/);
+  });
+});
