@@ -17,6 +17,7 @@ import { realpathSync } from 'node:fs';
 import path from 'node:path';
 import { isUserError } from '../errors.ts';
 import type { Committer, Logger } from '../repo/committer.ts';
+import { coalesced } from './coalesce.ts';
 import { Definitions } from './definitions.ts';
 import type { Elector } from './lock.ts';
 import { sourceRecordOf } from './live-sources.ts';
@@ -80,8 +81,12 @@ export class Watcher {
   private target?: string;
   private linkTimer?: NodeJS.Timeout;
   private followedAt?: number;
-  private following?: Promise<string | undefined>;
-  private followAgain?: Promise<string | undefined>;
+  /**
+   * Looks at the remote now (another writer says it pushed, or the leader's period is up): the
+   * committer fetches, and hands what others changed to its `onFollow`. A burst of calls costs
+   * two fetches. Resolves with the tip then known.
+   */
+  readonly follow = coalesced(() => this.opts.committer.refresh().then((v) => v.head));
 
   constructor(private readonly opts: WatcherOptions) {}
 
@@ -258,24 +263,6 @@ export class Watcher {
       }
     }));
     return done;
-  }
-
-  /**
-   * Looks at the remote now (another writer says it pushed, or the leader's period is up): the
-   * committer fetches, and hands what others changed to its `onFollow`. Calls that arrive
-   * while a fetch runs share one more fetch after it, so a burst costs two. Resolves with the
-   * tip then known.
-   */
-  follow(): Promise<string | undefined> {
-    if (!this.following) {
-      this.following = this.opts.committer.refresh().then((v) => v.head).finally(() => (this.following = undefined));
-      return this.following;
-    }
-    this.followAgain ??= this.following.catch(() => undefined).then(() => {
-      this.followAgain = undefined;
-      return this.follow();
-    });
-    return this.followAgain;
   }
 
   private async sync(summary: string): Promise<void> {
