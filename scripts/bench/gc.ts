@@ -88,7 +88,9 @@ try {
   // What landed: every acknowledged group's app is gone and its removal record is there.
   const commits = (await commitCount(manifests.path)) - beforeCommits;
   const files = await treeFiles(manifests.path);
-  const lostGroups = acked.filter((g) => files.has(`apps/${g}.yaml`) || !files.has(`state/removals/${g}.yaml`));
+  // Removed: a removal record, and its Application gone, or emptied (a retiring record) until the leader retires it.
+  const live = (g: string) => files.has(`apps/${g}.yaml`) && !files.has(`state/retiring/${g}.yaml`);
+  const lostGroups = acked.filter((g) => live(g) || !files.has(`state/removals/${g}.yaml`));
   const leftovers = acked.filter((g) => [...files].some((f) => f.startsWith(`groups/${g}/`))).length;
 
   const lat = sorted(latency);

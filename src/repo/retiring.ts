@@ -28,7 +28,7 @@ export function retiringChanges(
   before: ReadonlyMap<string, string>, after: ReadonlyMap<string, string>, retiring: ReadonlyMap<string, { readonly group: string }>,
   active: ReadonlySet<string>, kept: ReadonlySet<string>, now: Date,
 ): RetiringChange {
-  const start: RetiringRecord[] = [];
+  const leaving: Array<Omit<RetiringRecord, 'clusterKinds'>> = [];
   for (const [p, text] of before) {
     const group = groupOfAppPath(p);
     if (!group || after.has(p) || retiring.has(group) || kept.has(group)) continue;
@@ -37,26 +37,27 @@ export function retiringChanges(
     if (spec?.source?.path !== groupDir(group)) continue;
     const { namespace, server, name } = spec.destination ?? {};
     if (!namespace || !(server || name)) continue;
-    start.push({
-      group, since: now.toISOString(), namespace,
-      destination: name ? { name } : { server },
-      ...clusterKindsOf(before, group),
-    });
+    leaving.push({ group, since: now.toISOString(), namespace, destination: name ? { name } : { server } });
   }
+  const kinds = clusterKindsOf(before, new Set(leaving.map((r) => r.group)));
+  const start: RetiringRecord[] = leaving.map((r) => (kinds.has(r.group) ? { ...r, clusterKinds: kinds.get(r.group) } : r));
   const stop = [...retiring.keys()].filter((g) => active.has(g) && after.has(appPath(g)));
   return { start: start.sort((a, b) => (a.group < b.group ? -1 : 1)), stop: stop.sort() };
 }
 
-/** The cluster-scoped kinds among a group's files (objects without a namespace). */
-function clusterKindsOf(files: ReadonlyMap<string, string>, group: string): { clusterKinds?: RetiringRecord['clusterKinds'] } {
-  const dir = `${groupDir(group)}/`;
-  const kinds = new Map<string, { group: string; kind: string }>();
+/** For each of `groups`, the cluster-scoped kinds among its files (objects without a namespace), when it has any. One pass over `files`. */
+function clusterKindsOf(files: ReadonlyMap<string, string>, groups: ReadonlySet<string>): Map<string, NonNullable<RetiringRecord['clusterKinds']>> {
+  const found = new Map<string, Map<string, { group: string; kind: string }>>();
+  if (!groups.size) return new Map();
   for (const [p, text] of files) {
-    if (!p.startsWith(dir)) continue;
+    const group = /^groups\/([^/]+)\//.exec(p)?.[1];
+    if (!group || !groups.has(group)) continue;
     const o = YAML.parse(text);
     if (!o?.kind || o.metadata?.namespace) continue;
     const k = { group: apiGroupOf(String(o.apiVersion)), kind: String(o.kind) };
-    kinds.set(`${k.group}/${k.kind}`, k);
+    const of = found.get(group) ?? new Map();
+    of.set(`${k.group}/${k.kind}`, k);
+    found.set(group, of);
   }
-  return kinds.size ? { clusterKinds: [...kinds.keys()].sort().map((k) => kinds.get(k)!) } : {};
+  return new Map([...found].map(([g, kinds]) => [g, [...kinds.keys()].sort().map((k) => kinds.get(k)!)]));
 }

@@ -261,7 +261,8 @@ async function assemble(outputs: readonly FileOutput[], inputs: SynthInputs, cac
     clusterKinds.push(...(r.clusterKinds ?? []));
     if (r.retiredAt) continue;
     const annotations = { 'paddock.dev/retiring-since': r.since };
-    files.set(appPath(r.group), toYaml(retiredApplication({ group: r.group, namespace: r.namespace, destination: r.destination, annotations }, inputs.argo)));
+    const app = { group: r.group, namespace: r.namespace, destination: r.destination, annotations };
+    files.set(appPath(r.group), memoYaml(cache, { retired: app }, () => retiredApplication(app, inputs.argo)));
     retiring++;
   }
   if (retiring) files.set(`${RETIRED_DIR}/${README}`, retiredReadme());
