@@ -100,6 +100,7 @@ describe('two watcher processes on one repo (lock file)', () => {
     [['--follow-every', '500ms'], /--follow-every "500ms" is not a duration of at least 1s/],
     [['--follow-every', 'often'], /--follow-every "often" is not a duration of at least 1s/],
     [['--retire-after', 'later'], /--retire-after "later" is not a duration such as 10m/],
+    [['--definitions', '/nonexistent-paddock-defs'], /\/nonexistent-paddock-defs: no such definitions directory/],
   ])('GIVEN paddock watch %j THEN it exits 1 naming the flag, and the repo is untouched', async (flags, message) => {
     const remote = await bareRepo();
     const dir = definitionsDir({ 'g.ts': ttlGroup('g', '1h') });

@@ -86,14 +86,20 @@ export function loadMailer(): Mailer | undefined {
   }
 }
 
+/** `dir` resolved; InvalidConfig when there is no such directory (a writer must never take a typo for "no definitions"). */
+export function definitionsDirOf(dir: string): string {
+  const abs = path.resolve(dir);
+  if (!existsSync(abs)) throw new UserError('InvalidConfig', `${dir}: no such definitions directory`);
+  return abs;
+}
+
 /**
  * The definitions of `cfg.definitionsDir`, kept in force as files change, and a runtime
  * (committer, lease ranch, sidecar) that synthesizes with them through one shared cache.
  * A file that cannot be read is reported as one line; its committed groups stay as they are.
  */
 export async function startWithDefinitions(cfg: RuntimeConfig & { definitionsDir: string }, opts: Omit<RuntimeOptions, 'cache'> = {}): Promise<{ runtime: Runtime; definitions: Definitions }> {
-  const dir = path.resolve(cfg.definitionsDir);
-  if (!existsSync(dir)) throw new UserError('InvalidConfig', `${cfg.definitionsDir}: no such definitions directory`);
+  const dir = definitionsDirOf(cfg.definitionsDir);
   const cache = new SynthCache();
   let runtime: Runtime | undefined;
   // Until the repo is read, definitions are checked with the settings this writer proposes.

@@ -22,7 +22,7 @@ import { clusterConfig, DeploymentSources, LeaseElector } from '../watch/cluster
 import { startWatcherServer } from '../watch/http.ts';
 import { reportCommits } from './argo.ts';
 import { repoOptions, repoSettings, type RepoFlags } from './options.ts';
-import { runtimeConfig, serveOptions, startWithDefinitions, untilSignal, type ServeFlags } from './serve.ts';
+import { definitionsDirOf, runtimeConfig, serveOptions, startWithDefinitions, untilSignal, type ServeFlags } from './serve.ts';
 import { table } from './table.ts';
 
 const STATE_DIR = '.paddock';
@@ -80,13 +80,14 @@ export function registerWatch(program: Command): void {
       const listen = setting(f.listen, 'PADDOCK_WATCH_LISTEN', '') || undefined;
       const s = repoSettings(f);
       if (!s.writer.gcSecret) throw new UserError('GcSecretMissing', 'no GC secret: set PADDOCK_GC_SECRET or give --gc-secret-file');
+      const dir = definitionsDirOf(s.definitionsDir);
       let watcher: Watcher | undefined;
       const cluster = clusterParts(s.repo);
       const sources = followSources(cluster.sources, () => watcher);
       const cache = new SynthCache();
       const proposed = synthInputs(decideSettings(undefined, s.writer).record, EMPTY_STATE, s.writer.gcSecret);
       let committer: Committer | undefined;
-      const definitions = new Definitions(path.resolve(s.definitionsDir), () => committer?.synthInputs() ?? proposed, cache);
+      const definitions = new Definitions(dir, () => committer?.synthInputs() ?? proposed, cache);
       // The sidecar and the CLI commit too: Argo CD is told of their commits as this watcher follows them.
       const report = reportCommits(() => committer);
       committer = new Committer({
