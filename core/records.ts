@@ -7,6 +7,7 @@
  */
 import { z } from 'zod';
 import { isDnsSubdomain, LEASE_WORD } from './names.ts';
+import { HTTP_URL } from './urls.ts';
 
 const dnsLabel = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const stringMap = z.record(z.string(), z.string());
@@ -80,7 +81,7 @@ export type LeaseRecord = z.infer<typeof LeaseRecordSchema>;
  */
 export const SettingsRecordSchema = z.object({
   /** Base of every `GARBAGE_COLLECTOR_URL`. */
-  sidecarUrl: z.string().regex(/^https?:\/\/[^\s/]+(\/\S*)?$/, 'must be an http(s) URL'),
+  sidecarUrl: z.string().regex(HTTP_URL, 'must be an http(s) URL'),
   argo: z.object({
     /** The URL Argo CD reads the manifests repo from (no credentials). */
     repoURL: z.string().min(1).regex(/^\S+$/, 'must have no spaces'),

@@ -7,6 +7,9 @@ const SCHEME = /^[a-z][a-z0-9+.-]*:\/\//i;
 /** scp-like `user@host:path`. */
 const SCP_LIKE = /^[^/:\s]+@[^/:\s]+:/;
 
+/** An http(s) URL with a host and no spaces, such as the sidecar's or the watcher's. */
+export const HTTP_URL = /^https?:\/\/[^\s/]+(\/\S*)?$/;
+
 /** A URL git reaches over the network (`scheme://...` or `user@host:path`), not a local path. */
 export function isRemoteUrl(url: string): boolean {
   return SCHEME.test(url) || SCP_LIKE.test(url);

@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { parseDuration } from '../../core/duration.ts';
-import { withoutCredentials } from '../../core/urls.ts';
+import { HTTP_URL, withoutCredentials } from '../../core/urls.ts';
 import { DEFAULTS, parseRange, setting, tokenList } from '../config.ts';
 import { UserError } from '../errors.ts';
 import type { Mailer } from '../sidecar/index.ts';
@@ -118,7 +118,7 @@ export function registerServe(program: Command): void {
       const cfg = runtimeConfig(f);
       let committer: Committer | undefined;
       const watcherUrl = setting(f.watcherUrl, 'PADDOCK_WATCHER_URL', '') || undefined;
-      if (watcherUrl && !/^https?:\/\/[^/\s]+/.test(watcherUrl)) throw new UserError('InvalidConfig', `--watcher-url "${watcherUrl}" is not an http(s) URL`);
+      if (watcherUrl && !HTTP_URL.test(watcherUrl)) throw new UserError('InvalidConfig', `--watcher-url "${watcherUrl}" is not an http(s) URL`);
       const { runtime: rt, definitions } = await startWithDefinitions(cfg, { onCommit: reportCommits(() => committer, { watcherUrl }).onCommit });
       committer = rt.committer;
       // The sidecar commits too, so it follows the definitions as the watcher does: with stale

@@ -101,8 +101,7 @@ export function registerWatch(program: Command): void {
       await watcher.start();
       watcher.watch();
       watcher.startTicking();
-      const w = watcher;
-      const server = listen ? await startWatcherServer(listen, { follow: () => w.follow() }) : undefined;
+      const server = listen ? await startWatcherServer(listen, { follow: watcher.follow }) : undefined;
       if (server) console.log(`paddock watch: follow requests on ${server.url}/follow`);
       console.log(`paddock watch: watching ${s.definitionsDir}, committing to ${withoutCredentials(s.repo)} (branch ${s.branch})`);
       const sig = await untilSignal();

@@ -9,7 +9,7 @@
 import { recordPath, type StateRecords } from '../../core/records.ts';
 import { paddockVersion } from '../../core/version.ts';
 import { UserError, isUserError } from '../errors.ts';
-import { groupDir, groupOfAppPath } from '../synth/layout.ts';
+import { groupDir, groupOfAppPath, groupOfObjectPath } from '../synth/layout.ts';
 import { isOwnedPath } from '../synth/output.ts';
 import { recordFile } from '../synth/state.ts';
 import { definitionsDigest } from '../synth/loader.ts';
@@ -216,7 +216,7 @@ export function commitMessage(batch: ReadonlyArray<{ readonly intent: Intent; re
   });
   const unique = [...new Set(subjects)];
   const subject = unique.length === 1 ? unique[0] : `batch(paddock): ${batch.length} changes`;
-  const groupsTouched = [...new Set(changed.filter((p) => p.startsWith('groups/')).map((p) => p.split('/')[1]))];
+  const groupsTouched = [...new Set(changed.flatMap((p) => groupOfObjectPath(p) ?? []))];
   const body = [
     ...(settingsChanged.length ? [...settingsChanged.map((c) => `settings: ${c}`), ''] : []),
     ...(unique.length > 1 ? [...unique.slice(0, 50).map((s) => `- ${s}`), ...(unique.length > 50 ? [`- ... and ${unique.length - 50} more`] : []), ''] : []),

@@ -9,7 +9,7 @@
 import YAML from 'yaml';
 import { apiGroupOf } from '../../core/names.ts';
 import type { RetiringRecord } from '../../core/records.ts';
-import { appPath, groupDir, groupOfAppPath } from '../synth/layout.ts';
+import { appPath, groupDir, groupOfAppPath, groupOfObjectPath } from '../synth/layout.ts';
 
 export interface RetiringChange {
   /** Groups whose Application the new tree drops: they start retiring. */
@@ -50,7 +50,7 @@ function clusterKindsOf(files: ReadonlyMap<string, string>, groups: ReadonlySet<
   const found = new Map<string, Map<string, { group: string; kind: string }>>();
   if (!groups.size) return new Map();
   for (const [p, text] of files) {
-    const group = /^groups\/([^/]+)\//.exec(p)?.[1];
+    const group = groupOfObjectPath(p);
     if (!group || !groups.has(group)) continue;
     const o = YAML.parse(text);
     if (!o?.kind || o.metadata?.namespace) continue;

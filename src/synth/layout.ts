@@ -44,6 +44,12 @@ export function groupOfAppPath(p: string): string | undefined {
 }
 export const groupDir = (group: string) => `${GROUPS_DIR}/${group}`;
 
+/** The group whose directory holds `p` (`groups/<group>/...`), or undefined for any other path. */
+export function groupOfObjectPath(p: string): string | undefined {
+  const group = /^groups\/([^/]+)\//.exec(p)?.[1];
+  return group !== undefined && isDnsLabel(group) ? group : undefined;
+}
+
 /**
  * The Applications whose view of the repo a commit changed: the app of apps when anything
  * under `apps/` changed (it prunes a removed group's Application, syncs a new one), and each
@@ -54,8 +60,8 @@ export function applicationsChangedBy(paths: readonly string[]): string[] {
   let root = false;
   for (const p of paths) {
     if (p.startsWith(`${APPS_DIR}/`)) root = true;
-    const g = /^groups\/([^/]+)\//.exec(p)?.[1];
-    if (g && isDnsLabel(g)) groups.add(g);
+    const g = groupOfObjectPath(p);
+    if (g) groups.add(g);
   }
   return [...(root ? [ROOT_APP] : []), ...[...groups].sort()];
 }
