@@ -84,8 +84,8 @@ export interface HttpError {
   readonly headers: Record<string, string>;
 }
 
-/** The HTTP answer for any error. Bugs become 500 without their details. */
-export function httpErrorOf(e: unknown): HttpError {
+/** The HTTP answer for any error. Bugs become 500 without their details, naming `requestId`, under which the log has them. */
+export function httpErrorOf(e: unknown, requestId?: string): HttpError {
   if (e instanceof UserError) return { status: HTTP_STATUS[e.code], body: { error: e.message, code: e.code }, headers: {} };
   if (e instanceof TransientError) {
     return {
@@ -94,7 +94,7 @@ export function httpErrorOf(e: unknown): HttpError {
       headers: { 'retry-after': String(Math.max(1, Math.ceil(e.retryAfterSeconds))) },
     };
   }
-  return { status: 500, body: { error: 'internal error; see the sidecar log', code: 'Internal' }, headers: {} };
+  return { status: 500, body: { error: `internal error; its cause is in paddock's log${requestId ? ` under request ${requestId}` : ''}`, code: 'Internal' }, headers: {} };
 }
 
 /** One line for the terminal and the exit code: 1 for what the user can fix or wait out, 70 for a bug. */

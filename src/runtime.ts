@@ -5,14 +5,14 @@
  */
 import { readFile, stat } from 'node:fs/promises';
 import type { FastifyInstance } from 'fastify';
-import pino from 'pino';
 import { parseListen } from './config.ts';
+import { logger } from './log.ts';
 import { parseLeaseConfig } from './leases/config.ts';
 import { Ranch, type PoolSpec } from './leases/ranch.ts';
 import { Committer, type CommitInfo, type DefinitionSet } from './repo/committer.ts';
 import type { WriterSettings } from './repo/settings.ts';
 import type { SynthCache } from './synth/synthesize.ts';
-import { ALL_ROUTES, buildSidecar, type Mailer } from './sidecar/index.ts';
+import { ALL_ROUTES, buildSidecar, Metrics, type Mailer } from './sidecar/index.ts';
 
 export interface RuntimeConfig {
   readonly repo: string;
@@ -42,8 +42,6 @@ export interface Runtime {
   reloadPools(): Promise<void>;
   stop(): Promise<void>;
 }
-
-export const logger = pino({ level: process.env.PADDOCK_LOG_LEVEL ?? 'warn' }, pino.destination(2));
 
 /** One line per commit, for people: verb, what, files changed, time. */
 export function commitLine(c: CommitInfo): string {
@@ -81,6 +79,7 @@ export async function startRuntime(cfg: RuntimeConfig, definitions: () => Defini
       await committer.submit({ body: { kind: 'delete-leases', keys }, requestId, requestedBy: 'paddock pool sync' });
     },
   }, clock);
+  const metrics = new Metrics(committer, ranch);
 
   let leaseFileStamp = '';
   let filePools: PoolSpec[] = [];
@@ -101,7 +100,7 @@ export async function startRuntime(cfg: RuntimeConfig, definitions: () => Defini
   const view = await committer.refresh();
   ranch.load(view.state.leases.values());
   await committer.submit({ body: { kind: 'sync', summary: 'sync(definitions): start' }, requestId: `start-${clock().getTime()}`, requestedBy: 'paddock' }).catch((e) => {
-    logger.error({ err: String(e?.message ?? e) }, 'first synchronisation failed');
+    logger.error({ err: e }, 'first synchronisation failed');
   });
   await reloadPools();
 
@@ -112,7 +111,8 @@ export async function startRuntime(cfg: RuntimeConfig, definitions: () => Defini
     apiTokens: cfg.apiTokens,
     workspaces: { domains: cfg.workspaceDomains, ports: cfg.nodeportRange, nodeAddress: cfg.nodeAddress, mailer: cfg.mailer },
     clock,
-    logger: false,
+    metrics,
+    logger: logger.child({ component: 'sidecar' }),
   }, ALL_ROUTES);
   const { host, port } = parseListen(cfg.listen);
   const url = await server.listen({ host, port });
@@ -128,7 +128,7 @@ export async function startRuntime(cfg: RuntimeConfig, definitions: () => Defini
         await ranch.janitor(cfg.cleaningDelayMs);
         await reloadPools();
       } catch (e) {
-        logger.warn({ err: String((e as Error)?.message ?? e) }, 'lease upkeep failed; will retry');
+        logger.warn({ err: e }, 'lease upkeep failed; will retry');
       } finally {
         ticking = false;
       }

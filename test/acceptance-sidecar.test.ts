@@ -172,12 +172,14 @@ describe('paddock serve killed mid-burst', () => {
     expect((await paddock(['push', '--repo', remote, '--definitions', dir], { env })).code).toBe(0);
     const port = await freePort();
     const start = () => new Promise<ChildProcess>((resolve, reject) => {
-      const child = spawn(process.execPath, [PADDOCK_BIN, 'serve', '--repo', remote, '--definitions', dir, '--listen', `127.0.0.1:${port}`], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+      const child = spawn(process.execPath, [PADDOCK_BIN, 'serve', '--repo', remote, '--definitions', dir, '--listen', `127.0.0.1:${port}`], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
       let out = '';
-      child.stdout!.on('data', (d) => {
+      const read = (d: Buffer) => {
         out += d;
         if (out.includes('listening on')) resolve(child);
-      });
+      };
+      child.stdout!.on('data', read);
+      child.stderr!.on('data', read);
       child.once('exit', (code) => reject(new Error(`serve exited ${code}: ${out}`)));
     });
     let child = await start();

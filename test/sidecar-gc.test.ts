@@ -67,7 +67,7 @@ describe('POST /gc/<token>', () => {
     expect((await call(`${s.url}/healthz`)).status).toBe(200);
     expect((await call(`${s.url}/readyz`)).body).toMatchObject({ status: 'ready' });
     const m = await call(`${s.url}/metrics`);
-    expect(m.body).toMatch(/paddock_commits_total \d+/);
+    expect(m.body).toMatch(/^paddock_commits_total\{kind="gc"\} [1-9]\d*$/m);
     expect(m.body).toMatch(/paddock_http_requests_total\{route="\/gc\/:token",method="POST",status="202"\}/);
   });
 });

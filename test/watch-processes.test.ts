@@ -4,7 +4,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
-import { paddock, PADDOCK_BIN } from './helpers/cli.ts';
+import { logMessages, paddock, PADDOCK_BIN } from './helpers/cli.ts';
 import { bareRepo, gitOut, remoteFiles } from './helpers/repo.ts';
 import { definitionsDir, tempDir } from './helpers/synth.ts';
 
@@ -39,7 +39,7 @@ function startWatch(cwd: string, remote: string, dir: string): Promise<Watch> {
     const t = setInterval(() => {
       if (/paddock watch: watching/.test(out)) {
         clearInterval(t);
-        resolve({ child, out: () => out });
+        resolve({ child, out: () => logMessages(out) });
       }
     }, 50);
     child.once('exit', (code) => (clearInterval(t), reject(new Error(`paddock watch exited ${code}: ${out}`))));

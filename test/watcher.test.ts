@@ -6,6 +6,7 @@ import type { Committer, CommitterOptions } from '../src/repo/committer.ts';
 import { startWatcherServer } from '../src/watch/http.ts';
 import { Definitions } from '../src/watch/definitions.ts';
 import { LockFileElector } from '../src/watch/lock.ts';
+import { WatcherMetrics } from '../src/watch/metrics.ts';
 import { Watcher } from '../src/watch/watcher.ts';
 import { bareRepo, commitCount, committer, gitOut, groupApp, remoteFile, remoteFiles, rid } from './helpers/repo.ts';
 import { definitionsDir, inputs, tempDir } from './helpers/synth.ts';
@@ -250,6 +251,55 @@ describe('leadership by lock file', () => {
     } finally {
       await server.close();
       await other.close();
+      await c.close();
+    }
+  });
+
+  it('GIVEN the watcher\'s port WHEN it starts, commits an edit and its remote goes away THEN /readyz says why it is not ready, /metrics counts the commit by kind, its steps and the lag, and the broken definitions', async () => {
+    const t = new Date('2026-11-23T12:00:00.000Z');
+    const { remote, dir, c, defs } = await setup({ 'a.ts': cm('a', 'one') }, () => t);
+    let lags = 0;
+    const metrics = new WatcherMetrics({ committer: c, watcher: () => watcher, definitions: defs });
+    const watcher: Watcher = new Watcher({ definitions: defs, committer: c, say: () => {}, onSynced: (ms) => (lags++, metrics.lag.observe(ms / 1000)) });
+    const server = await startWatcherServer('127.0.0.1:0', { follow: () => watcher.follow(), readiness: () => watcher.readiness(), registry: metrics.registry });
+    const get = async (p: string) => {
+      const r = await fetch(`${server.url}${p}`);
+      return { status: r.status, text: await r.text() };
+    };
+    try {
+      const before = await get('/readyz');
+      expect(before.status).toBe(503);
+      expect(JSON.parse(before.text)).toMatchObject({ code: 'NotReady', reasons: ['the definitions are not loaded and committed yet'] });
+      await watcher.start();
+      expect(await get('/readyz')).toEqual({ status: 200, text: JSON.stringify({ status: 'ready' }) });
+
+      writeFileSync(path.join(dir, 'a.ts'), cm('a', 'two'));
+      writeFileSync(path.join(dir, 'b.ts'), 'export default (scope) => { throw new Error("b is broken"); };');
+      watcher.changed(path.join(dir, 'a.ts'));
+      watcher.changed(path.join(dir, 'b.ts'));
+      await watcher.flush();
+      expect(lags).toBe(1);
+      const m = (await get('/metrics')).text;
+      expect(m).toMatch(/^paddock_commits_total\{kind="sync"\} 2$/m);
+      expect(m).toMatch(/^paddock_committed_requests_total\{kind="sync"\} 2$/m);
+      for (const step of ['sync', 'synth', 'write', 'push']) expect(m).toMatch(new RegExp(`^paddock_commit_step_seconds_count\\{step="${step}"\\} 2$`, 'm'));
+      expect(m).toMatch(/^paddock_watcher_lag_seconds_count 1$/m);
+      expect(m).toMatch(/^paddock_definition_errors 1$/m);
+      expect(m).toMatch(/^paddock_groups\{state="active",reason=""\} 1$/m);
+      expect(m).toMatch(/^paddock_failed_cycles_total 0$/m);
+
+      // The remote goes: the next commit fails, and the watcher says so until one succeeds.
+      rmSync(remote, { recursive: true, force: true });
+      writeFileSync(path.join(dir, 'a.ts'), cm('a', 'three'));
+      watcher.changed(path.join(dir, 'a.ts'));
+      await watcher.flush();
+      const after = await get('/readyz');
+      expect(after.status).toBe(503);
+      expect(JSON.parse(after.text).reasons).toEqual(['the last commit failed', 'the manifests repo did not answer last time']);
+      expect((await get('/metrics')).text).toMatch(/^paddock_failed_cycles_total 1$/m);
+    } finally {
+      await server.close();
+      await watcher.stop();
       await c.close();
     }
   });

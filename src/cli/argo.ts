@@ -8,7 +8,8 @@
  */
 import { UserError } from '../errors.ts';
 import type { CommitInfo, Committer } from '../repo/committer.ts';
-import { commitLine, logger } from '../runtime.ts';
+import { logger, type Logger } from '../log.ts';
+import { commitLine } from '../runtime.ts';
 import { applicationsChangedBy } from '../synth/layout.ts';
 import { ArgoRefresher, clusterConfig } from '../watch/cluster.ts';
 import { pokeWatcher } from '../watch/http.ts';
@@ -28,19 +29,20 @@ export interface CommitReporter {
  * is made). `watcherUrl`: a `paddock watch --listen` told after each push, which asks Argo CD in
  * this writer's stead (the sidecar in a pod has no Kubernetes access).
  */
-export function reportCommits(committer: () => Committer | undefined, opts: { readonly watcherUrl?: string } = {}): CommitReporter {
+export function reportCommits(committer: () => Committer | undefined, opts: { readonly watcherUrl?: string; readonly log?: Logger } = {}): CommitReporter {
   const argo = argoRefresh(committer);
-  const { watcherUrl } = opts;
+  const { watcherUrl, log } = opts;
+  const say = (line: string, fields?: object) => (log ? log.info(fields ?? {}, line) : console.log(line));
   return {
     onCommit(c) {
-      console.log(commitLine(c));
+      say(commitLine(c), { commit: c.sha, subject: c.subject, kinds: c.kinds, requests: c.intents, files: c.paths.length, ms: c.ms, retries: c.retries, steps: c.phases });
       argo?.after(c.paths);
       if (watcherUrl && applicationsChangedBy(c.paths).length) {
-        pokeWatcher(watcherUrl, (e) => logger.warn({ err: String((e as Error)?.message ?? e), watcherUrl }, 'telling the watcher of a push failed; it will see the commit at its next fetch'));
+        pokeWatcher(watcherUrl, (e) => logger.warn({ err: e, watcherUrl }, 'telling the watcher of a push failed; it will see the commit at its next fetch'));
       }
     },
     onFollow(paths) {
-      argo?.after(paths, (apps) => console.log(`asked Argo CD to refresh ${apps.join(', ')} for the commits of other writers`));
+      argo?.after(paths, (apps) => say(`asked Argo CD to refresh ${apps.join(', ')} for the commits of other writers`, { applications: apps }));
     },
     async flush() {
       await argo?.flush();
@@ -62,7 +64,7 @@ function argoRefresh(committer: () => Committer | undefined): AfterCommit | unde
   if (mode !== 'hard' && mode !== 'normal') throw new UserError('InvalidConfig', `PADDOCK_ARGO_REFRESH "${mode}" must be hard, normal or off`);
   const kc = clusterConfig();
   if (!kc) return undefined;
-  const refresher = new ArgoRefresher(kc, { mode, onError: (e) => logger.warn({ err: String((e as Error)?.message ?? e) }, 'asking Argo CD to refresh failed; it will see the commit at its next poll') });
+  const refresher = new ArgoRefresher(kc, { mode, onError: (e) => logger.warn({ err: e }, 'asking Argo CD to refresh failed; it will see the commit at its next poll') });
   const pending = new Set<Promise<void>>();
   return {
     after(paths, done) {

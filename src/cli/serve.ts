@@ -5,6 +5,7 @@ import type { Command } from 'commander';
 import { parseDuration } from '../../core/duration.ts';
 import { HTTP_URL, withoutCredentials } from '../../core/urls.ts';
 import { DEFAULTS, parseRange, setting, tokenList } from '../config.ts';
+import { logger } from '../log.ts';
 import { UserError } from '../errors.ts';
 import type { Mailer } from '../sidecar/index.ts';
 import { mailerFromEnv } from '../sidecar/mailer.ts';
@@ -106,7 +107,7 @@ export async function startWithDefinitions(cfg: RuntimeConfig & { definitionsDir
   const proposed = synthInputs(decideSettings(undefined, cfg.writer).record, EMPTY_STATE, cfg.writer.gcSecret);
   const definitions = new Definitions(dir, () => runtime?.committer.synthInputs() ?? proposed, cache);
   const first = await definitions.loadAll();
-  for (const p of first.problems) console.log(`definition error: ${p}`);
+  for (const p of first.problems) logger.warn(`definition error: ${p}`);
   runtime = await startRuntime({ ...cfg, mailer: loadMailer() }, definitions.current, { ...opts, cache });
   return { runtime, definitions };
 }
@@ -119,18 +120,18 @@ export function registerServe(program: Command): void {
       let committer: Committer | undefined;
       const watcherUrl = setting(f.watcherUrl, 'PADDOCK_WATCHER_URL', '') || undefined;
       if (watcherUrl && !HTTP_URL.test(watcherUrl)) throw new UserError('InvalidConfig', `--watcher-url "${watcherUrl}" is not an http(s) URL`);
-      const { runtime: rt, definitions } = await startWithDefinitions(cfg, { onCommit: reportCommits(() => committer, { watcherUrl }).onCommit });
+      const { runtime: rt, definitions } = await startWithDefinitions(cfg, { onCommit: reportCommits(() => committer, { watcherUrl, log: logger.child({ component: 'sidecar' }) }).onCommit });
       committer = rt.committer;
       // The sidecar commits too, so it follows the definitions as the watcher does: with stale
       // ones, its commits would regenerate groups as they were. TTLs stay the watcher's.
-      const watcher = new Watcher({ definitions, committer: rt.committer });
+      const watcher = new Watcher({ definitions, committer: rt.committer, log: logger });
       watcher.watch();
-      console.log(`paddock serve: listening on ${rt.url}, manifests repo ${withoutCredentials(cfg.repo)} (branch ${cfg.branch})`);
-      if (!cfg.apiTokens.length) console.log('note: no API tokens (PADDOCK_API_TOKENS); release and workspace writes will be refused');
+      logger.info(`paddock serve: listening on ${rt.url}, manifests repo ${withoutCredentials(cfg.repo)} (branch ${cfg.branch})`);
+      if (!cfg.apiTokens.length) logger.warn('note: no API tokens (PADDOCK_API_TOKENS); release and workspace writes will be refused');
       const problem = rt.committer.settingsProblem;
-      if (problem) console.log(`not ready: ${problem.message}; every write gets 503 ${problem.code} until this is fixed`);
+      if (problem) logger.error(`not ready: ${problem.message}; every write gets 503 ${problem.code} until this is fixed`);
       const sig = await untilSignal();
-      console.log(`${sig}: stopping after the current commit`);
+      logger.info(`${sig}: stopping after the current commit`);
       await watcher.stop();
       await rt.stop();
     });

@@ -11,7 +11,8 @@ import { DEFAULTS, setting } from '../config.ts';
 import { UserError } from '../errors.ts';
 import { Committer } from '../repo/committer.ts';
 import { initBareRepo } from '../repo/git/index.ts';
-import { logger, type Runtime } from '../runtime.ts';
+import { logger } from '../log.ts';
+import type { Runtime } from '../runtime.ts';
 import { projectPath, ROOT_APP, rootProjectName } from '../synth/layout.ts';
 import { decideSettings } from '../repo/settings.ts';
 import { SynthCache, synthInputs } from '../synth/synthesize.ts';
@@ -20,6 +21,7 @@ import { LockFileElector } from '../watch/lock.ts';
 import { DEFAULT_FOLLOW_EVERY_MS, DEFAULT_RETIRE_AFTER_MS, Watcher } from '../watch/watcher.ts';
 import { clusterConfig, DeploymentSources, LeaseElector } from '../watch/cluster.ts';
 import { startWatcherServer } from '../watch/http.ts';
+import { WatcherMetrics } from '../watch/metrics.ts';
 import { reportCommits } from './argo.ts';
 import { repoOptions, repoSettings, type RepoFlags } from './options.ts';
 import { definitionsDirOf, runtimeConfig, serveOptions, startWithDefinitions, untilSignal, type ServeFlags } from './serve.ts';
@@ -42,7 +44,7 @@ function clusterParts(repo: string) {
 /** Informers on the Deployments clones name, when there is a cluster; each change wakes the watcher. */
 function followSources(kc: ReturnType<typeof clusterConfig>, watcher: () => Watcher | undefined): DeploymentSources | undefined {
   if (!kc) return undefined;
-  return new DeploymentSources(kc, (src) => watcher()?.sourceChanged(src), (e) => logger.warn({ err: String((e as Error)?.message ?? e) }, 'deployment informer error'));
+  return new DeploymentSources(kc, (src) => watcher()?.sourceChanged(src), (e) => logger.warn({ err: e }, 'deployment informer error'));
 }
 
 function lockFileFor(repo: string): string {
@@ -88,24 +90,32 @@ export function registerWatch(program: Command): void {
       const proposed = synthInputs(decideSettings(undefined, s.writer).record, EMPTY_STATE, s.writer.gcSecret);
       let committer: Committer | undefined;
       const definitions = new Definitions(dir, () => committer?.synthInputs() ?? proposed, cache);
+      const log = logger.child({ component: 'watcher' });
       // The sidecar and the CLI commit too: Argo CD is told of their commits as this watcher follows them.
-      const report = reportCommits(() => committer);
+      const report = reportCommits(() => committer, { log });
       committer = new Committer({
         cache,
-        repo: s.repo, branch: s.branch, definitions: definitions.current, writer: s.writer, allowMassRemoval: f.allowMassRemoval, log: logger,
+        repo: s.repo, branch: s.branch, definitions: definitions.current, writer: s.writer, allowMassRemoval: f.allowMassRemoval, log,
         onCommit: report.onCommit, onFollow: report.onFollow,
       });
+      const metrics = new WatcherMetrics({ committer, watcher: () => watcher, definitions, elector: cluster.elector });
       await committer.refresh();
       if (committer.settingsProblem) throw committer.settingsProblem;
-      watcher = new Watcher({ definitions, committer, elector: cluster.elector, sources, retireAfterMs: retireAfter, followEveryMs: followEvery });
+      watcher = new Watcher({
+        definitions, committer, elector: cluster.elector, sources, retireAfterMs: retireAfter, followEveryMs: followEvery,
+        log,
+        onSynced: (ms) => metrics.lag.observe(ms / 1000),
+      });
+      // The port first, so that probes answer (not ready) while the definitions load.
+      const w = watcher;
+      const server = listen ? await startWatcherServer(listen, { follow: () => w.follow(), readiness: () => w.readiness(), registry: metrics.registry, logger: log }) : undefined;
+      if (server) log.info(`paddock watch: follow requests, probes and metrics on ${server.url}`);
       await watcher.start();
       watcher.watch();
       watcher.startTicking();
-      const server = listen ? await startWatcherServer(listen, { follow: watcher.follow }) : undefined;
-      if (server) console.log(`paddock watch: follow requests on ${server.url}/follow`);
-      console.log(`paddock watch: watching ${s.definitionsDir}, committing to ${withoutCredentials(s.repo)} (branch ${s.branch})`);
+      log.info(`paddock watch: watching ${s.definitionsDir}, committing to ${withoutCredentials(s.repo)} (branch ${s.branch})`);
       const sig = await untilSignal();
-      console.log(`${sig}: stopping after the current commit`);
+      log.info(`${sig}: stopping after the current commit`);
       await server?.close();
       await watcher.stop();
       await sources?.stop();
@@ -133,14 +143,14 @@ export function registerWatch(program: Command): void {
       let runtime: Runtime | undefined;
       const cluster = clusterParts(cfg.repo);
       const sources = followSources(cluster.sources, () => watcher);
-      const started = await startWithDefinitions(cfg, { onCommit: reportCommits(() => runtime?.committer).onCommit });
+      const started = await startWithDefinitions(cfg, { onCommit: reportCommits(() => runtime?.committer, { log: logger }).onCommit });
       runtime = started.runtime;
       if (runtime.committer.settingsProblem) {
         await runtime.stop();
         throw runtime.committer.settingsProblem;
       }
       const definitions = started.definitions;
-      watcher = new Watcher({ definitions, committer: runtime.committer, elector: cluster.elector, sources, retireAfterMs: retireAfter });
+      watcher = new Watcher({ definitions, committer: runtime.committer, elector: cluster.elector, sources, retireAfterMs: retireAfter, log: logger });
       await watcher.recordSources();
       watcher.watch();
       watcher.startTicking();

@@ -24,9 +24,9 @@ import type { Intent, Outcome } from './intents.ts';
 import { Batcher } from './batcher.ts';
 import { withRetries, type RetryDeps } from './retry.ts';
 import { Mirror, type Snapshot } from './mirror.ts';
-import { commitMessage, Guard, plan, provenance } from './plan.ts';
+import { commitMessage, Guard, kindsOf, plan, provenance } from './plan.ts';
 import { decideSettings, type SettingsDecision } from './settings.ts';
-import type { Answer, CommitterOptions, Logger, RepoView, RetryPolicy } from './types.ts';
+import type { Answer, CommitInfo, CommitterOptions, Logger, RepoView, RetryPolicy } from './types.ts';
 export type { Answer, CommitInfo, CommitterOptions, DefinitionSet, Logger, RepoView, RetryPolicy } from './types.ts';
 
 const DEFAULT_RETRY: RetryPolicy = { initialMs: 1000, factor: 1.5, capMs: 30_000, tries: 10 };
@@ -56,7 +56,9 @@ export class Committer {
   private settingsError?: UserError;
   private closed = false;
   /** Counters for /metrics. */
-  readonly stats = { commits: 0, pushRetries: 0, coalesced: 0, cycles: 0, staleSkips: 0 };
+  readonly stats = { commits: 0, pushRetries: 0, coalesced: 0, cycles: 0, staleSkips: 0, failedCycles: 0 };
+  private lastCycleOk = true;
+  private readonly commitListeners: Array<(c: CommitInfo) => void> = [];
 
   constructor(private readonly opts: CommitterOptions) {
     this.ownsWorkDir = !opts.workDir;
@@ -92,6 +94,16 @@ export class Committer {
   /** True when the last contact with the remote worked. */
   get ready(): boolean {
     return this.lastContactOk;
+  }
+
+  /** Hears of every commit this committer pushes, after the `onCommit` option (metrics). */
+  onCommitted(listener: (c: CommitInfo) => void): void {
+    this.commitListeners.push(listener);
+  }
+
+  /** True unless the last batch of intents failed (every retry spent, or refused). */
+  get lastCommitOk(): boolean {
+    return this.lastCycleOk;
   }
 
   get remote(): string {
@@ -189,7 +201,9 @@ export class Committer {
     // When the remote tip we know is one we pushed or fetched, the first try skips the fetch and
     // lets the push's compare-and-swap tell us whether someone else wrote meanwhile.
     const end = await withRetries(this.retry, !!this.mirror.current && !this.mirror.ahead, (a) => this.cycle(batch, a.retries, t0, a.optimistic, a.lateCheck));
+    this.lastCycleOk = end.done;
     if (end.done) return;
+    this.stats.failedCycles++;
     if (end.unreachable) this.lastContactOk = false;
     this.rejectAll(batch, end.error);
   }
@@ -252,7 +266,9 @@ export class Committer {
     this.stats.commits++;
     const ms = Math.round(performance.now() - t0);
     if (settings.changes.length) this.log.warn({ changes: settings.changes }, 'settings changed by this writer');
-    this.opts.onCommit?.({ sha, subject: message[0], intents: applied.length, ms, retries, phases, settingsChanged: settings.changes, paths: changed });
+    const info: CommitInfo = { sha, subject: message[0], intents: applied.length, kinds: kindsOf(applied), ms, retries, phases, settingsChanged: settings.changes, paths: changed };
+    this.opts.onCommit?.(info);
+    for (const listener of this.commitListeners) listener(info);
     for (const p of batch) answer(p, outcomeOf.get(p)!, sha);
     return 'done';
   }
@@ -292,3 +308,4 @@ function answer(p: Pending, o: Outcome | Error, sha: string | undefined): void {
   if (o instanceof Error) p.reject(o);
   else p.resolve({ outcome: o, commit: o.status === 'applied' ? sha : undefined });
 }
+

@@ -226,3 +226,13 @@ export function commitMessage(batch: ReadonlyArray<{ readonly intent: Intent; re
   const trailers = [...batch.flatMap((p) => [`Paddock-Request-Id: ${p.intent.requestId}`, `Paddock-Requested-By: ${p.intent.requestedBy}`]), ...provenance].join('\n');
   return [subject, body, trailers];
 }
+
+/** The intents of a commit by kind; a removal counts under its reason. */
+export function kindsOf(batch: ReadonlyArray<{ readonly intent: Intent }>): Record<string, number> {
+  const kinds: Record<string, number> = {};
+  for (const { intent: { body } } of batch) {
+    const kind = body.kind === 'remove' ? body.reason : body.kind;
+    kinds[kind] = (kinds[kind] ?? 0) + 1;
+  }
+  return kinds;
+}

@@ -48,7 +48,7 @@ export async function withRetries(deps: RetryDeps, optimistic: boolean, cycle: (
         deps.stats.staleSkips++;
         stale = true;
       } else if (!isRetryable(kind) && !(e instanceof PushUnclear)) {
-        deps.log.warn({ err: String((e as Error).message ?? e), kind }, 'manifests repo unavailable');
+        deps.log.warn({ err: e, kind }, 'manifests repo unavailable');
         return { done: false, error: unavailableError(kind, e), unreachable: true };
       }
     }

@@ -57,16 +57,19 @@ export interface RetryPolicy {
   readonly tries: number;
 }
 
+/** The part of a pino logger paddock's layers use. */
 export interface Logger {
-  info(obj: object, msg?: string): void;
-  warn(obj: object, msg?: string): void;
-  error(obj: object, msg?: string): void;
+  info(obj: object | string, msg?: string): void;
+  warn(obj: object | string, msg?: string): void;
+  error(obj: object | string, msg?: string): void;
 }
 
 export interface CommitInfo {
   readonly sha: string;
   readonly subject: string;
   readonly intents: number;
+  /** The requests the commit holds, by kind (`gc`, `ttl` and `demolish` for removals, else the intent's kind). */
+  readonly kinds: Readonly<Record<string, number>>;
   readonly ms: number;
   readonly retries: number;
   /** Milliseconds spent in each step of the cycle that pushed: sync (fetch + reload), synth, write (files, index, commit), push. */

@@ -6,10 +6,11 @@
  * Owns: routes, input validation, auth. Must not touch: git, lease rules, synthesis.
  */
 import { randomUUID, timingSafeEqual } from 'node:crypto';
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import type { Logger as PinoLogger } from 'pino';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { httpErrorOf, UserError } from '../errors.ts';
+import { echoRequestId, logFailure, RequestLog } from '../http-log.ts';
+import type { Logger } from '../log.ts';
 import type { Ranch } from '../leases/ranch.ts';
 import type { Committer } from '../repo/committer.ts';
 import { Metrics } from './metrics.ts';
@@ -42,7 +43,8 @@ export interface SidecarDeps {
   };
   readonly clock?: () => Date;
   readonly newId?: () => string;
-  readonly logger?: PinoLogger | false;
+  /** Where the request log goes; none when not given. */
+  readonly logger?: Logger;
   readonly metrics?: Metrics;
 }
 
@@ -61,10 +63,15 @@ export type RouteModule = (app: FastifyInstance, ctx: Context) => void;
 
 export async function buildSidecar(deps: SidecarDeps, routes: readonly RouteModule[]): Promise<FastifyInstance> {
   const app = Fastify({
-    logger: deps.logger ?? false,
+    ...(deps.logger ? { loggerInstance: deps.logger as FastifyBaseLogger } : { logger: false }),
+    logController: new RequestLog(),
     bodyLimit: BODY_LIMIT,
-    requestIdHeader: 'x-request-id',
-    genReqId: () => randomUUID(),
+    // The caller's `x-request-id` when it is a sane one (it goes into commits and logs), else a new one.
+    requestIdHeader: false,
+    genReqId: (raw) => {
+      const h = raw.headers['x-request-id'];
+      return typeof h === 'string' && /^[\w.:-]{1,128}$/.test(h) ? h : randomUUID();
+    },
     // Errors the router raises before any route runs (a bad URL, an over-long path segment).
     frameworkErrors: (err, _req, reply: FastifyReply) => {
       const e = err as { code?: string; message?: string };
@@ -87,10 +94,7 @@ export async function buildSidecar(deps: SidecarDeps, routes: readonly RouteModu
       const given = Buffer.from(m[1]);
       if (!tokens.some((t) => t.length === given.length && timingSafeEqual(t, given))) throw new UserError('Unauthorized', 'the API token is not valid');
     },
-    requestId(req) {
-      const h = req.headers['x-request-id'];
-      return typeof h === 'string' && /^[\w.:-]{1,128}$/.test(h) ? h : req.id;
-    },
+    requestId: (req) => req.id,
   };
 
   // JSON bodies may be empty (Boskos clients POST without one).
@@ -111,6 +115,7 @@ export async function buildSidecar(deps: SidecarDeps, routes: readonly RouteModu
     const problem = deps.committer.settingsProblem;
     if (problem && (req.routeOptions.config?.writes || (req.method !== 'GET' && req.method !== 'HEAD'))) throw problem;
   });
+  echoRequestId(app);
   app.addHook('onResponse', async (req, reply) => {
     metrics.requests.inc({ route: req.routeOptions.url ?? 'unknown', method: req.method, status: String(reply.statusCode) });
   });
@@ -118,8 +123,8 @@ export async function buildSidecar(deps: SidecarDeps, routes: readonly RouteModu
     void reply.status(404).send({ error: `no route ${req.method} ${req.url.split('?')[0]}`, code: 'NotFound' });
   });
   app.setErrorHandler((err, req, reply) => {
-    const mapped = httpErrorOf(fromFramework(err));
-    if (mapped.status >= 500) req.log.error({ err }, 'request failed');
+    const mapped = httpErrorOf(fromFramework(err), req.id);
+    logFailure(req, err, mapped.status);
     void reply.status(mapped.status).headers(mapped.headers).send(mapped.body);
   });
 

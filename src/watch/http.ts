@@ -1,33 +1,63 @@
 /**
  * The watcher's own small HTTP port (`paddock watch --listen`): how another writer says "I
- * pushed". The sidecar has no Kubernetes access, so it cannot ask Argo CD to refresh; it posts
- * here after each push, and the watcher, which holds that right, fetches at once and refreshes
- * what the new commits changed. A request carries nothing but the wish: it cannot make the
- * watcher write anything, and a burst costs two fetches.
+ * pushed", and how the watcher is seen (probes, metrics). The sidecar has no Kubernetes access,
+ * so it cannot ask Argo CD to refresh; it posts here after each push, and the watcher, which
+ * holds that right, fetches at once and refreshes what the new commits changed. A request
+ * carries nothing but the wish: it cannot make the watcher write anything, and a burst costs
+ * two fetches.
  *
  * Owns: the watcher's routes. Must not touch: git, synthesis.
  */
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { Registry } from 'prom-client';
 import { parseListen } from '../config.ts';
 import { firstLine } from '../errors.ts';
+import { echoRequestId, logFailure, RequestLog } from '../http-log.ts';
+import type { Logger } from '../log.ts';
+import type { Readiness } from './watcher.ts';
 
 export interface WatcherHttpDeps {
   /** Fetches the remote now; resolves with the tip then known. */
   readonly follow: () => Promise<string | undefined>;
+  /** `/readyz`: ready when the watcher does its job. */
+  readonly readiness?: () => Readiness;
+  /** `/metrics`. */
+  readonly registry?: Registry;
+  /** Where the request log goes; none when not given. */
+  readonly logger?: Logger;
 }
 
 export function buildWatcherServer(deps: WatcherHttpDeps): FastifyInstance {
-  const app = Fastify({ logger: false, bodyLimit: 1024 });
+  const app = Fastify({
+    ...(deps.logger ? { loggerInstance: deps.logger as FastifyBaseLogger } : { logger: false }),
+    logController: new RequestLog(),
+    bodyLimit: 1024,
+  });
+  echoRequestId(app);
+  app.setErrorHandler((err, req, reply) => {
+    logFailure(req, err, 500);
+    void reply.code(500).send({ error: `internal error; its cause is in paddock's log under request ${req.id}`, code: 'Internal' });
+  });
   // "I pushed": answered once the watcher has looked (the caller need not wait for it).
-  app.post('/follow', async (_req, reply) => {
+  app.post('/follow', async (req, reply) => {
     try {
       const head = await deps.follow();
       return reply.send({ head: head ?? null });
     } catch (e) {
+      logFailure(req, e, 503);
       return reply.code(503).header('retry-after', '5').send({ error: `the manifests repo could not be fetched: ${firstLine(e)}`, code: 'RemoteUnavailable' });
     }
   });
-  app.get('/healthz', async () => ({ ok: true }));
+  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/readyz', async (_req, reply) => {
+    const r = deps.readiness?.() ?? { ready: true, reasons: [] };
+    if (r.ready) return reply.send({ status: 'ready' });
+    return reply.code(503).send({ error: `not ready: ${r.reasons.join('; ')}`, code: 'NotReady', reasons: r.reasons });
+  });
+  app.get('/metrics', async (_req, reply) => {
+    if (!deps.registry) return reply.code(404).send({ error: 'no metrics here', code: 'NotFound' });
+    return reply.type(deps.registry.contentType).send(await deps.registry.metrics());
+  });
   return app;
 }
 

@@ -42,6 +42,7 @@ export interface WatcherOptions {
   readonly clock?: () => Date;
   /** Quiet time after the last file event before reacting. @default 50 ms */
   readonly debounceMs?: number;
+  /** Where the lines for people go (info, and warn for failures), when not `say`. */
   readonly log?: Logger;
   /** One line for people per event worth telling (errors, removals). */
   readonly say?: (line: string) => void;
@@ -63,6 +64,14 @@ export interface WatcherOptions {
    * checks, and so that Argo CD hears of the sidecar's commits (which cannot tell it). @default 5 s
    */
   readonly followEveryMs?: number;
+  /** Hears, after each definitions change is committed (or found to change nothing), the ms since its first file event. */
+  readonly onSynced?: (lagMs: number) => void;
+}
+
+/** Whether the watcher does its job, and if not, why (its `/readyz`). */
+export interface Readiness {
+  readonly ready: boolean;
+  readonly reasons: readonly string[];
 }
 
 export const DEFAULT_RETIRE_AFTER_MS = 10 * 60_000;
@@ -81,6 +90,9 @@ export class Watcher {
   private target?: string;
   private linkTimer?: NodeJS.Timeout;
   private followedAt?: number;
+  /** When the first of the pending file events came (performance.now()). */
+  private pendingSince?: number;
+  private started = false;
   /**
    * Looks at the remote now (another writer says it pushed, or the leader's period is up): the
    * committer fetches, and hands what others changed to its `onFollow`. A burst of calls costs
@@ -94,15 +106,38 @@ export class Watcher {
     return this.opts.clock ?? (() => new Date());
   }
 
-  private say(line: string) {
-    (this.opts.say ?? ((l: string) => console.log(l)))(line);
+  /** Tells people: `say` when given, else the log, else stdout. */
+  private say(line: string, level: 'info' | 'warn' = 'info') {
+    if (this.opts.say) this.opts.say(line);
+    else if (this.opts.log) this.opts.log[level](line);
+    else console.log(line);
   }
 
   /** Loads the definitions and commits what they give, then records the live sources clones need. */
   async start(): Promise<void> {
     const change = await this.opts.definitions.loadAll();
-    for (const p of change.problems) this.say(`definition error: ${p}`);
+    for (const p of change.problems) this.say(`definition error: ${p}`, 'warn');
     await this.sync(`sync(definitions): ${change.adopted.length} files loaded`);
+    this.started = true;
+  }
+
+  /**
+   * Ready once the definitions are loaded and committed, every namespace of a live clone source
+   * is listed, and the last batch of requests was committed (or found in effect).
+   */
+  readiness(): Readiness {
+    if (!this.started) return { ready: false, reasons: ['the definitions are not loaded and committed yet'] };
+    const reasons: string[] = [];
+    const feed = this.opts.sources;
+    if (feed) {
+      const view = this.opts.committer.view();
+      const namespaces = new Set([...(view.synth?.sources ?? []), ...view.state.sources.keys()].map((k) => k.split('/')[0]));
+      const waiting = [...namespaces].filter((ns) => !feed.synced(ns)).sort();
+      if (waiting.length) reasons.push(`the Deployments of ${waiting.join(', ')} are not listed yet`);
+    }
+    if (!this.opts.committer.lastCommitOk) reasons.push('the last commit failed');
+    if (!this.opts.committer.ready) reasons.push('the manifests repo did not answer last time');
+    return { ready: !reasons.length, reasons };
   }
 
   /** Watches the definitions directory and every local file the definitions import. */
@@ -117,7 +152,7 @@ export class Watcher {
     this.fsw = chokidar.watch([this.opts.definitions.dir, ...this.outsideInputs()], { ignoreInitial: true, awaitWriteFinish: false });
     const on = (p: string) => (path.basename(p).startsWith('..') ? this.everythingChanged() : this.changed(p));
     this.fsw.on('add', on).on('change', on).on('unlink', on).on('addDir', on).on('unlinkDir', on);
-    this.fsw.on('error', (e) => this.say(`watch error: ${String((e as Error)?.message ?? e)}`));
+    this.fsw.on('error', (e) => this.say(`watch error: ${String((e as Error)?.message ?? e)}`, 'warn'));
   }
 
   /**
@@ -149,12 +184,13 @@ export class Watcher {
 
   /** Runs the periodic leader work (TTL expiry) every `everyMs`. */
   startTicking(everyMs = 1_000): void {
-    this.ticker = setInterval(() => void this.tick().catch((e) => this.say(`ttl check failed: ${String(e?.message ?? e)}`)), everyMs);
+    this.ticker = setInterval(() => void this.tick().catch((e) => this.say(`ttl check failed: ${String(e?.message ?? e)}`, 'warn')), everyMs);
     this.ticker.unref();
   }
 
   /** A file changed: react after the debounce, once for a burst. */
   changed(p: string): void {
+    this.pendingSince ??= performance.now();
     this.pending.add(path.resolve(p));
     clearTimeout(this.timer);
     this.timer = setTimeout(() => void this.flush(), this.opts.debounceMs ?? 50);
@@ -164,19 +200,22 @@ export class Watcher {
   flush(): Promise<void> {
     clearTimeout(this.timer);
     const paths = [...this.pending];
+    const since = this.pendingSince;
     this.pending.clear();
-    this.running = this.running.then(() => this.react(paths));
+    this.pendingSince = undefined;
+    this.running = this.running.then(() => this.react(paths, since));
     return this.running;
   }
 
-  private async react(paths: readonly string[]): Promise<void> {
+  private async react(paths: readonly string[], since?: number): Promise<void> {
     if (!paths.length) return;
     const change = await this.opts.definitions.refresh(paths);
-    for (const p of change.problems) this.say(`definition error: ${p}`);
+    for (const p of change.problems) this.say(`definition error: ${p}`, 'warn');
     const outside = this.outsideInputs();
     if (outside.length) this.fsw?.add(outside);
     const what = [...change.adopted.map((f) => `${f} changed`), ...change.removed.map((f) => `${f} deleted`)];
     if (what.length) await this.sync(`sync(definitions): ${what.join(', ')}`);
+    if (since !== undefined) this.opts.onSynced?.(performance.now() - since);
   }
 
   /** A live clone source changed (from an informer): regenerate, once for a burst. */
@@ -202,7 +241,7 @@ export class Watcher {
     try {
       await feed.follow(wanted);
     } catch (e) {
-      this.say(`following clone sources failed: ${String((e as Error)?.message ?? e)}`);
+      this.say(`following clone sources failed: ${String((e as Error)?.message ?? e)}`, 'warn');
     }
     const live = feed.live();
     const records = [];
@@ -220,7 +259,7 @@ export class Watcher {
     try {
       await this.opts.committer.submit({ body: { kind: 'sources', records, gone }, requestId: `watch-${process.pid}-${++this.seq}`, requestedBy: 'paddock watcher (clone sources)' });
     } catch (e) {
-      this.say(`${isUserError(e) ? '' : 'commit failed: '}${String((e as Error)?.message ?? e)}`);
+      this.say(`${isUserError(e) ? '' : 'commit failed: '}${String((e as Error)?.message ?? e)}`, 'warn');
     }
   }
 
@@ -259,7 +298,7 @@ export class Watcher {
         const a = await this.opts.committer.submit({ body: i.body, requestId: i.requestId, requestedBy: `paddock watcher ${elector.identity} (${i.why})` });
         if (a.outcome.status === 'applied') done.push(i.group);
       } catch (e) {
-        this.say(`${i.why === 'ttl' ? 'ttl removal' : 'retiring the Application'} of ${i.group} failed: ${String((e as Error)?.message ?? e)}`);
+        this.say(`${i.why === 'ttl' ? 'ttl removal' : 'retiring the Application'} of ${i.group} failed: ${String((e as Error)?.message ?? e)}`, 'warn');
       }
     }));
     return done;
@@ -269,7 +308,7 @@ export class Watcher {
     try {
       await this.opts.committer.submit({ body: { kind: 'sync', summary }, requestId: `watch-${process.pid}-${++this.seq}`, requestedBy: 'paddock watcher' });
     } catch (e) {
-      this.say(`${isUserError(e) ? '' : 'commit failed: '}${String((e as Error)?.message ?? e)}`);
+      this.say(`${isUserError(e) ? '' : 'commit failed: '}${String((e as Error)?.message ?? e)}`, 'warn');
       return;
     }
     // Definitions may name sources no record has yet.

@@ -50,9 +50,27 @@ export function treeDigest(dir: string): Record<string, string> {
   return out;
 }
 
-/** A running `paddock serve` child: its output so far, and a stop that waits for it to exit. */
+/**
+ * A process's output with each JSON log line replaced by its message (what `--log-format text`
+ * shows after the time and level), so that tests read lines, not log records.
+ */
+export function logMessages(output: string): string {
+  return output.split('\n').map((line) => {
+    if (!line.startsWith('{')) return line;
+    try {
+      const record = JSON.parse(line) as { msg?: unknown };
+      return typeof record.msg === 'string' ? record.msg : line;
+    } catch {
+      return line;
+    }
+  }).join('\n');
+}
+
+/** A running `paddock serve` child: its output so far (log records as their messages), and a stop that waits for it to exit. */
 export interface ServeProcess {
   readonly out: () => string;
+  /** Its output as written (log records as JSON). */
+  readonly raw: () => string;
   stop(): Promise<void>;
 }
 
@@ -72,7 +90,8 @@ function startPaddock(command: string, args: readonly string[], env: Record<stri
   child.stdout.on('data', (d) => (out += d));
   child.stderr.on('data', (d) => (out += d));
   const proc: ServeProcess = {
-    out: () => out,
+    out: () => logMessages(out),
+    raw: () => out,
     async stop() {
       if (child.exitCode !== null || child.signalCode !== null) return;
       child.kill('SIGTERM');

@@ -1,0 +1,91 @@
+/**
+ * paddock's one logger: pino, JSON lines on stderr (`--log-format json`, the default when
+ * stderr is not a terminal) or pino-pretty's single text lines (`text`). The sidecar, the
+ * watcher and the CLI all write through it.
+ *
+ * Secrets never reach a line: a GC token rides in the URL path (`/gc/<token>`), an API token
+ * or a Boskos password in the Authorization header, a git password in a repo URL. Every URL
+ * and error message is passed through `redact` before it is written, and the headers are not
+ * logged at all.
+ *
+ * Owns: the log format, level and redaction. Must not touch: anything it logs about.
+ */
+import pino, { type Logger } from 'pino';
+import { prettyFactory } from 'pino-pretty';
+import { UserError } from './errors.ts';
+
+export type { Logger };
+export type LogFormat = 'json' | 'text';
+export const LOG_FORMATS: readonly LogFormat[] = ['json', 'text'];
+
+const REDACTED = '[redacted]';
+
+/**
+ * `text` with the secrets it may carry replaced: the token of a `/gc/<token>` path, a
+ * `token=` / `password=` query value, and the password of a `scheme://user:password@host` URL.
+ */
+export function redact(text: string): string {
+  return text
+    .replace(/\/gc\/[^/?#\s"']+/g, `/gc/${REDACTED}`)
+    .replace(/([?&](?:token|password|secret)=)[^&#\s"']+/gi, `$1${REDACTED}`)
+    .replace(/\b([a-z][a-z0-9+.-]*:\/\/[^/:@\s"']+):[^/@\s"']+@/gi, `$1:${REDACTED}@`);
+}
+
+/** An error as logged: its type, code and redacted message and stack. */
+function errorSerializer(err: unknown): Record<string, unknown> {
+  if (!(err instanceof Error)) return { message: redact(String(err)) };
+  const e = err as Error & { code?: unknown; cause?: unknown };
+  return {
+    type: e.name,
+    ...(e.code !== undefined ? { code: e.code } : {}),
+    message: redact(e.message),
+    ...(e.stack ? { stack: redact(e.stack) } : {}),
+    ...(e.cause !== undefined ? { cause: errorSerializer(e.cause) } : {}),
+  };
+}
+
+let format: LogFormat = process.stderr.isTTY ? 'text' : 'json';
+const pretty = prettyFactory({ colorize: false, singleLine: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,component', messageFormat: '{if component}{component}: {end}{msg}' });
+
+/** The process's logger. Its level and format are set once at start by `configureLogging`. */
+export const logger: Logger = pino({
+  level: process.env.PADDOCK_LOG_LEVEL ?? 'warn',
+  base: undefined,
+  serializers: { err: errorSerializer, error: errorSerializer },
+  formatters: { level: (label) => ({ level: label }) },
+  timestamp: pino.stdTimeFunctions.isoTime,
+}, {
+  write(line: string) {
+    process.stderr.write(format === 'text' ? pretty(line) : line);
+  },
+});
+
+export interface LogSettings {
+  /** `--log-format` (else PADDOCK_LOG_FORMAT, else text on a terminal and json elsewhere). */
+  readonly format?: string;
+  /** The level when PADDOCK_LOG_LEVEL is not set: info for the long-running commands. */
+  readonly defaultLevel?: string;
+}
+
+/** Sets the process's log format and level; a format it does not know is refused with its name. */
+export function configureLogging(s: LogSettings): void {
+  const wanted = s.format ?? process.env.PADDOCK_LOG_FORMAT;
+  if (wanted !== undefined) {
+    if (!LOG_FORMATS.includes(wanted as LogFormat)) {
+      throw new UserError('InvalidConfig', `log format "${wanted}" is not one of ${LOG_FORMATS.join(', ')} (--log-format or PADDOCK_LOG_FORMAT)`);
+    }
+    format = wanted as LogFormat;
+  }
+  const level = process.env.PADDOCK_LOG_LEVEL ?? s.defaultLevel;
+  if (level !== undefined) {
+    if (!logger.levels.values[level] && level !== 'silent') {
+      throw new UserError('InvalidConfig', `log level "${level}" is not one of ${Object.keys(logger.levels.values).join(', ')}, silent (PADDOCK_LOG_LEVEL)`);
+    }
+    logger.level = level;
+  }
+}
+
+/** The message of an error or value, redacted, for a log field. */
+export function errText(e: unknown): string {
+  return redact(String((e as Error)?.message ?? e));
+}
