@@ -89,3 +89,19 @@ export function configureLogging(s: LogSettings): void {
 export function errText(e: unknown): string {
   return redact(String((e as Error)?.message ?? e));
 }
+
+/**
+ * A process's output with each JSON log record replaced by its message (what the text format
+ * shows after the time and level): how tests and benches read paddock's lines.
+ */
+export function messagesOf(output: string): string {
+  return output.split('\n').map((line) => {
+    if (!line.startsWith('{')) return line;
+    try {
+      const record = JSON.parse(line) as { msg?: unknown };
+      return typeof record.msg === 'string' ? record.msg : line;
+    } catch {
+      return line;
+    }
+  }).join('\n');
+}

@@ -55,7 +55,7 @@ try {
   const port = await freePort();
   const served = await h.serve(['--repo', manifests.url, '--definitions', defs, '--listen', `127.0.0.1:${port}`], env);
   const beforeCommits = await commitCount(manifests.path);
-  const startCommits = commitLines(served.stdout).length;
+  const startCommits = commitLines(served.log()).length;
   console.log(`setup: paddock serve listening after ${(served.startMs / 1000).toFixed(1)} s (${startCommits} commits at start)`);
 
   const groups = Array.from({ length: REQUESTS }, (_, i) => `g-${i}`);
@@ -82,7 +82,7 @@ try {
     }
   });
   const wallMs = performance.now() - t0;
-  const runCommitLines = commitLines(served.stdout).slice(startCommits);
+  const runCommitLines = commitLines(served.log()).slice(startCommits);
   await h.stop(served.child);
 
   // What landed: every acknowledged group's app is gone and its removal record is there.

@@ -52,7 +52,7 @@ try {
   }));
 
   const beforeCommits = await commitCount(manifests.path);
-  const startLines = commitLines(served.stdout).length;
+  const startLines = commitLines(served.log()).length;
   const holder = new Map<string, number>();
   const lat = { acquire: [] as number[], update: [] as number[], release: [] as number[] };
   const errors = new Map<string, number>();
@@ -102,7 +102,7 @@ try {
   // The end state, in the sidecar and in the remote: every resource free again.
   const after = (await call(`${base}/api/leases?type=${TYPE}`, { method: 'GET' })).body?.items ?? [];
   const heldAtEnd = after.filter((r: any) => r.state !== 'free' || r.owner).length;
-  const runLines = commitLines(served.stdout).slice(startLines);
+  const runLines = commitLines(served.log()).slice(startLines);
   await h.stop(served.child);
   const commits = (await commitCount(manifests.path)) - beforeCommits;
   const recordPaths = [...(await treeFiles(manifests.path))].filter((f) => f.startsWith(`state/leases/${TYPE}/`));

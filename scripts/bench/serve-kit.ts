@@ -10,6 +10,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { messagesOf } from '../../src/log.ts';
 import { GitDaemon } from '../../test/helpers/git-daemon.ts';
 import { REPO_ROOT } from './lib.ts';
 
@@ -87,19 +88,20 @@ export class Harness {
   private async startUntil(args: readonly string[], env: Record<string, string>, ready: RegExp, timeoutMs: number): Promise<Served> {
     const t0 = performance.now();
     const child = this.spawn(args, env);
-    const served: Served = { child, url: '', stdout: '', stderr: '', startMs: 0 };
+    const served: Served = { child, url: '', stdout: '', stderr: '', startMs: 0, log: () => messagesOf(`${served.stdout}\n${served.stderr}`) };
     child.stdout!.on('data', (d) => (served.stdout += d));
     child.stderr!.on('data', (d) => (served.stderr += d));
     served.url = await new Promise<string>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`paddock ${args[0]} was not ready within ${timeoutMs} ms:\n${served.stdout}${served.stderr}`)), timeoutMs);
       const check = () => {
-        const m = ready.exec(served.stdout);
+        const m = ready.exec(served.log());
         if (m) {
           clearTimeout(timer);
           resolve(m[1]);
         }
       };
       child.stdout!.on('data', check);
+      child.stderr!.on('data', check);
       child.on('close', (code) => {
         clearTimeout(timer);
         reject(new Error(`paddock ${args[0]} exited ${code} before it was ready:\n${served.stdout}${served.stderr}`));
@@ -130,7 +132,7 @@ export class Harness {
     const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
     const child = spawn(process.execPath, [...nodeArgs, PADDOCK_BIN, ...args], {
       cwd: this.root,
-      env: { ...process.env, PADDOCK_LOG_LEVEL: 'warn', ...env },
+      env: { ...process.env, PADDOCK_LOG_FORMAT: 'json', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true, // its own process group: its git children die with it
     });
@@ -158,6 +160,8 @@ export interface Served {
   stdout: string;
   stderr: string;
   startMs: number;
+  /** What it said on both streams, log records as their messages. */
+  log(): string;
 }
 
 function killGroup(child: ChildProcess, sig: NodeJS.Signals): void {

@@ -20,6 +20,7 @@ import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
+import { messagesOf } from '../../src/log.ts';
 import { freePort } from '../../test/helpers/git-daemon.ts';
 import { fmt, percentile, printJson, printTable, REPO_ROOT, verdict } from './lib.ts';
 import { writeDefinitions } from './synth-gen.ts';
@@ -210,7 +211,7 @@ try {
   const port = await freePort();
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith('PADDOCK_')) env[k] = v;
-  Object.assign(env, { TMPDIR: childTmp, PADDOCK_LOG_LEVEL: process.env.PADDOCK_LOG_LEVEL ?? 'warn' });
+  Object.assign(env, { TMPDIR: childTmp, PADDOCK_LOG_FORMAT: 'json', ...(process.env.PADDOCK_LOG_LEVEL ? { PADDOCK_LOG_LEVEL: process.env.PADDOCK_LOG_LEVEL } : {}) });
   const traceDir = path.join(root, 'trace2');
   if (phases) {
     const home = path.join(root, 'home');
@@ -226,19 +227,28 @@ try {
   let stdout = '';
   let stderr = '';
   const commitLines: Array<{ sha: string; files: number; ms: number; at: number; line: string }> = [];
-  let partial = '';
+  // Commit lines are log records (stderr); each is timed as it arrives.
+  const lineReader = () => {
+    let partial = '';
+    return (d: Buffer) => {
+      partial += d;
+      const lines = partial.split('\n');
+      partial = lines.pop()!;
+      for (const line of lines) {
+        const m = /^commit ([0-9a-f]{8}) .*\((\d+) files, \d+ requests, (\d+) ms/.exec(messagesOf(line));
+        if (m) commitLines.push({ sha: m[1], files: Number(m[2]), ms: Number(m[3]), at: performance.now(), line });
+      }
+    };
+  };
+  const fromStdout = lineReader();
+  const fromStderr = lineReader();
   child.stdout!.on('data', (d) => {
     stdout += d;
-    partial += d;
-    const lines = partial.split('\n');
-    partial = lines.pop()!;
-    for (const line of lines) {
-      const m = /^commit ([0-9a-f]{8}) .*\((\d+) files, \d+ requests, (\d+) ms/.exec(line);
-      if (m) commitLines.push({ sha: m[1], files: Number(m[2]), ms: Number(m[3]), at: performance.now(), line });
-    }
+    fromStdout(d);
   });
   child.stderr!.on('data', (d) => {
     stderr += d;
+    fromStderr(d);
     if (process.env.PADDOCK_LOG_LEVEL) process.stderr.write(d);
   });
   const tail = () => `\n--- stdout (tail) ---\n${stdout.slice(-3000)}\n--- stderr (tail) ---\n${stderr.slice(-3000)}`;

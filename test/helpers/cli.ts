@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { messagesOf } from '../../src/log.ts';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const PADDOCK_BIN = path.join(REPO_ROOT, 'src/cli/paddock.mjs');
@@ -50,21 +51,7 @@ export function treeDigest(dir: string): Record<string, string> {
   return out;
 }
 
-/**
- * A process's output with each JSON log line replaced by its message (what `--log-format text`
- * shows after the time and level), so that tests read lines, not log records.
- */
-export function logMessages(output: string): string {
-  return output.split('\n').map((line) => {
-    if (!line.startsWith('{')) return line;
-    try {
-      const record = JSON.parse(line) as { msg?: unknown };
-      return typeof record.msg === 'string' ? record.msg : line;
-    } catch {
-      return line;
-    }
-  }).join('\n');
-}
+export { messagesOf as logMessages };
 
 /** A running `paddock serve` child: its output so far (log records as their messages), and a stop that waits for it to exit. */
 export interface ServeProcess {
@@ -90,7 +77,7 @@ function startPaddock(command: string, args: readonly string[], env: Record<stri
   child.stdout.on('data', (d) => (out += d));
   child.stderr.on('data', (d) => (out += d));
   const proc: ServeProcess = {
-    out: () => logMessages(out),
+    out: () => messagesOf(out),
     raw: () => out,
     async stop() {
       if (child.exitCode !== null || child.signalCode !== null) return;
