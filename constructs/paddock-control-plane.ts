@@ -3,12 +3,13 @@ import { Construct } from 'constructs';
 import { Environment } from './environment.ts';
 import { defaultPaddockImage, DEFAULT_GIT_SYNC_IMAGE, PADDOCK_IMAGE_REPOSITORY, resolveControlPlane } from './private/control-plane-config.ts';
 import { commonEnv, DEFINITIONS_LINK, DEFINITIONS_ROOT, paddockPodSpec, secretEnv } from './private/paddock-pod.ts';
+import { Observability } from './private/observability.ts';
 import { WatcherRbac } from './private/watcher-rbac.ts';
 
 export { DEFAULT_GIT_SYNC_IMAGE, PADDOCK_IMAGE_REPOSITORY };
 /** Port the sidecar listens on, in the pod and on its Service. */
 export const SIDECAR_PORT = 8080;
-/** The watcher's own port: `POST /follow` (the sidecar's "I pushed") and `GET /healthz`. */
+/** The watcher's own port: `POST /follow` (the sidecar's "I pushed"), `/healthz`, `/readyz` and `/metrics`. */
 export const WATCHER_PORT = 8081;
 
 export interface PaddockGitSshProps {
@@ -88,6 +89,17 @@ export interface PaddockControlPlaneProps {
    * Service, `POST /follow`), which fetches and refreshes for it. @default 'hard'
    */
   readonly argoRefresh?: 'hard' | 'normal' | 'off';
+  /**
+   * paddock's Grafana dashboard as a ConfigMap labelled `grafana_dashboard: "1"`, which
+   * kube-prometheus-stack's Grafana loads (its dashboard sidecar must search this namespace).
+   * The same JSON is `dashboards/paddock.json`. @default true
+   */
+  readonly dashboard?: boolean;
+  /**
+   * A PodMonitor (Prometheus operator) scraping the watcher's and the sidecar's `/metrics`:
+   * `true`, or the scrape interval. Needs the operator's CRDs in the cluster. @default none
+   */
+  readonly podMonitor?: boolean | { readonly interval?: string };
 }
 
 /**
@@ -146,6 +158,8 @@ export class PaddockControlPlane extends Construct {
       name: 'watcher',
       args: ['watch', '--repo', '$(PADDOCK_REPO)', '--definitions', this.definitionsDir, '--listen', `0.0.0.0:${WATCHER_PORT}`],
       ports: [{ name: 'http', containerPort: WATCHER_PORT, protocol: 'TCP' }],
+      // Ready: definitions committed, clone sources listed, last commit good (its /readyz says which is not).
+      readinessProbe: { httpGet: { path: '/readyz', port: 'http' }, periodSeconds: 10, failureThreshold: 3 },
       livenessProbe: { httpGet: { path: '/healthz', port: 'http' }, initialDelaySeconds: 10, periodSeconds: 20, failureThreshold: 3 },
       env: [
         ...shared,
@@ -182,6 +196,14 @@ export class PaddockControlPlane extends Construct {
       livenessProbe: { httpGet: { path: '/healthz', port: 'http' }, initialDelaySeconds: 10, periodSeconds: 20, failureThreshold: 3 },
     }, { automountServiceAccountToken: false }));
     this.sidecarService = this.httpService('sidecar-service', this.sidecarName, sidecarLabels, SIDECAR_PORT);
+
+    // --- how it is seen: the dashboard, and a PodMonitor when asked ---
+    new Observability(this, 'observability', {
+      prefix: c.prefix,
+      podLabels: { 'app.kubernetes.io/name': 'paddock', 'app.kubernetes.io/instance': c.prefix },
+      dashboard: c.dashboard,
+      podMonitor: c.podMonitor,
+    });
   }
 
   /** A Deployment `name` of the pods labelled `labels`, with `spec`'s other fields (replicas, strategy). */

@@ -56,9 +56,10 @@ describe('the shipped example environments/control-plane.ts', () => {
     for (const [k, v] of Object.entries(saved)) { if (v === undefined) delete process.env[k]; else process.env[k] = v; }
   });
 
-  it('GIVEN the example WHEN synthesized THEN group paddock-system in namespace paddock holds exactly the watcher, sidecar, their Services, two ServiceAccounts and the Roles', () => {
+  it('GIVEN the example WHEN synthesized THEN group paddock-system in namespace paddock holds exactly the watcher, sidecar, their Services, two ServiceAccounts, the Roles and the dashboard', () => {
     expect(result.groups.map((g) => [g.name, g.namespace])).toEqual([['paddock-system', 'paddock']]);
     expect(groupFiles(result).sort()).toEqual([
+      'configmap-paddock-dashboard.yaml',
       'deployment-paddock-sidecar.yaml',
       'deployment-paddock-watcher.yaml',
       'role-paddock-watcher.paddock.yaml',
@@ -141,11 +142,12 @@ describe('the shipped example environments/control-plane.ts', () => {
     expect(envOf(s, 'PADDOCK_SIDECAR_URL').value).toBe(`http://${svc.metadata.name}.${svc.metadata.namespace}.svc:${svc.spec.ports[0].port}`);
   });
 
-  it('GIVEN the watcher WHEN synthesized THEN it listens on 8081 (liveness on /healthz), the Service paddock-watcher:8081 selects exactly its pods, and the sidecar tells it of its pushes there', () => {
+  it('GIVEN the watcher WHEN synthesized THEN it listens on 8081 (liveness on /healthz, readiness on /readyz), the Service paddock-watcher:8081 selects exactly its pods, and the sidecar tells it of its pushes there', () => {
     const spec = podSpec(result, 'paddock-watcher');
     const w = container(spec, 'watcher');
     expect(w.ports).toEqual([{ name: 'http', containerPort: 8081, protocol: 'TCP' }]);
     expect(w.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 'http' });
+    expect(w.readinessProbe.httpGet).toEqual({ path: '/readyz', port: 'http' });
     const svc = at(result, 'service-paddock-watcher.yaml');
     expect(svc.spec.ports).toEqual([{ name: 'http', port: 8081, targetPort: 'http', protocol: 'TCP' }]);
     expect(svc.spec.selector).toEqual(at(result, 'deployment-paddock-watcher.yaml').spec.selector.matchLabels);
@@ -254,7 +256,7 @@ describe('PaddockControlPlane variants', () => {
   it('GIVEN prefix pd, 3 replicas and namespace ops WHEN synthesized THEN names, replicas, URL and RBAC subjects follow', async () => {
     const result = await synthSource(definition(`prefix: 'pd', replicas: 3, branch: 'prod', definitionsBranch: 'release', definitionsPath: 'environments', syncPeriod: '1m'`, `{ namespace: 'ops' }`));
     expect(groupFiles(result).sort()).toEqual([
-      'deployment-pd-sidecar.yaml', 'deployment-pd-watcher.yaml', 'role-pd-watcher.yaml', 'rolebinding-pd-watcher.yaml',
+      'configmap-pd-dashboard.yaml', 'deployment-pd-sidecar.yaml', 'deployment-pd-watcher.yaml', 'role-pd-watcher.yaml', 'rolebinding-pd-watcher.yaml',
       'service-pd-sidecar.yaml', 'service-pd-watcher.yaml', 'serviceaccount-pd-sidecar.yaml', 'serviceaccount-pd-watcher.yaml',
     ]);
     const d = at(result, 'deployment-pd-watcher.yaml');
@@ -386,5 +388,31 @@ describe('PaddockControlPlane props that cannot work', () => {
   it('GIVEN no enclosing Environment WHEN constructed THEN it fails naming its path', () => {
     const app = Testing.app();
     expect(() => new PaddockControlPlane(app, 'loose', { repo: 'git@h:m.git', definitionsRepo: 'https://h/d.git' })).toThrow(/^loose: a PaddockControlPlane must be inside an Environment$/);
+  });
+});
+
+describe('PaddockControlPlane: how it is seen', () => {
+  it('GIVEN the defaults THEN the dashboard ships as a ConfigMap Grafana\'s sidecar loads (grafana_dashboard: "1"), holding dashboards/paddock.json; and no PodMonitor', async () => {
+    const result = await synthSource(definition(''));
+    const cm = at(result, 'configmap-paddock-dashboard.yaml');
+    expect(cm.metadata.labels).toMatchObject({ grafana_dashboard: '1', 'app.kubernetes.io/name': 'paddock' });
+    expect(cm.data['paddock.json']).toBe(readFileSync(path.join(ROOT, 'dashboards/paddock.json'), 'utf8'));
+    expect(JSON.parse(cm.data['paddock.json']).uid).toBe('paddock');
+    expect(groupFiles(result).filter((f) => f.startsWith('podmonitor-'))).toEqual([]);
+  });
+
+  it('GIVEN dashboard: false THEN no ConfigMap; GIVEN podMonitor THEN a PodMonitor (checked against the operator\'s schema) scrapes both components\' http port', async () => {
+    const off = await synthSource(definition('dashboard: false'));
+    expect(groupFiles(off).filter((f) => f.startsWith('configmap-'))).toEqual([]);
+    const on = await synthSource(definition(`podMonitor: { interval: '15s' }`));
+    const pm = at(on, 'podmonitor-paddock.yaml');
+    expect(pm.apiVersion).toBe('monitoring.coreos.com/v1');
+    expect(pm.spec.podMetricsEndpoints).toEqual([{ port: 'http', path: '/metrics', interval: '15s' }]);
+    for (const d of ['paddock-watcher', 'paddock-sidecar']) {
+      const labels = at(on, `deployment-${d}.yaml`).spec.template.metadata.labels;
+      expect(labels).toMatchObject(pm.spec.selector.matchLabels);
+    }
+    expect(at(await synthSource(definition('podMonitor: true')), 'podmonitor-paddock.yaml').spec.podMetricsEndpoints[0].interval).toBe('30s');
+    await expect(synthSource(definition(`podMonitor: { interval: 'often' }`))).rejects.toThrow(/podMonitor.interval "often" must be a duration such as 30s/);
   });
 });

@@ -39,6 +39,8 @@ export interface ControlPlaneConfig {
   /** Relative to the definitions repo's root, '' for the root. */
   readonly definitionsPath: string;
   readonly argoRefresh: 'hard' | 'normal' | 'off';
+  readonly dashboard: boolean;
+  readonly podMonitor?: { readonly interval: string };
   readonly syncPeriod: string;
   readonly image: string;
   readonly gitSyncImage: string;
@@ -76,6 +78,8 @@ export function resolveControlPlane(where: string, props: PaddockControlPlanePro
   }
   const argoRefresh = props.argoRefresh ?? 'hard';
   if (!['hard', 'normal', 'off'].includes(argoRefresh)) throw new Error(`${where}: argoRefresh "${argoRefresh}" must be hard, normal or off`);
+  const podMonitor = props.podMonitor ? { interval: (typeof props.podMonitor === 'object' ? props.podMonitor.interval : undefined) ?? '30s' } : undefined;
+  if (podMonitor && !GO_DURATION.test(podMonitor.interval)) throw new Error(`${where}: podMonitor.interval "${podMonitor.interval}" must be a duration such as 30s`);
   const syncPeriod = props.syncPeriod ?? '30s';
   if (!GO_DURATION.test(syncPeriod) || !/[1-9]/.test(syncPeriod)) throw new Error(`${where}: syncPeriod "${syncPeriod}" must be a duration such as 30s, 1m or 1m30s`);
   const image = props.image ?? defaultPaddockImage();
@@ -118,7 +122,7 @@ export function resolveControlPlane(where: string, props: PaddockControlPlanePro
   }
   return {
     prefix, replicas, repo: props.repo, branch, argoRepoUrl: props.argoRepoUrl, definitionsRepo: props.definitionsRepo, definitionsBranch, definitionsPath,
-    argoRefresh, syncPeriod, image, gitSyncImage, secretName, gitSecretName, keys, watchNamespaces, watchAllNamespaces: !!props.watchAllNamespaces, env,
+    argoRefresh, dashboard: props.dashboard ?? true, podMonitor, syncPeriod, image, gitSyncImage, secretName, gitSecretName, keys, watchNamespaces, watchAllNamespaces: !!props.watchAllNamespaces, env,
     sshForPaddock: isSshUrl(props.repo), sshForGitSync: isSshUrl(props.definitionsRepo),
   };
 }

@@ -1,6 +1,7 @@
 /**
- * Schema validation of synthesized objects against the Kubernetes (kubernetes-models) and
- * Argo CD (@kubernetes-models/argo-cd) schemas, plus the naming rules the schemas do not hold.
+ * Schema validation of synthesized objects against the Kubernetes (kubernetes-models), Argo CD
+ * (@kubernetes-models/argo-cd) and Prometheus operator (@kubernetes-models/prometheus-operator)
+ * schemas, plus the naming rules the schemas do not hold.
  *
  * Validators are loaded per API group-version on first use (`prepareValidators`), so a synth
  * pays only for the groups it uses. Kinds outside both libraries (other custom resources) get
@@ -21,6 +22,7 @@ export interface Invalid {
 /** Where kubernetes-models keeps each API group-version. */
 function moduleFor(apiVersion: string): string | undefined {
   if (apiVersion === 'argoproj.io/v1alpha1') return '@kubernetes-models/argo-cd/argoproj.io/v1alpha1';
+  if (apiVersion === 'monitoring.coreos.com/v1') return '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1';
   if (!/^([a-z0-9.-]+\/)?v[0-9a-z]+$/.test(apiVersion)) return undefined;
   if (apiVersion === 'v1') return 'kubernetes-models/v1';
   const [group, version] = apiVersion.split('/');
