@@ -5,8 +5,9 @@
 #
 # paddock is TypeScript. src/cli/paddock.mjs runs it from one esbuild bundle of the sources
 # (dist/cli/paddock.mjs; esbuild is a runtime dependency anyway, it loads the definition files), built
-# here once, since /app is not writable at run time.
-FROM node:20-bookworm-slim
+# here once, since /app is not writable at run time. Node 24, the active LTS line (paddock runs on
+# 20.19+, 22 and 24; 20 is past its end of life).
+FROM node:24-bookworm-slim
 
 # git and ssh for the manifests repo; CA certificates for HTTPS remotes.
 RUN apt-get update \
