@@ -71,6 +71,11 @@ export interface PaddockControlPlaneProps {
   /** Key of the comma-separated API bearer tokens in `secretName` (`PADDOCK_API_TOKENS`, sidecar only). @default 'api-tokens' */
   readonly apiTokensKey?: string;
   /**
+   * Key of the lease users in `secretName` (`PADDOCK_LEASE_USERS`, sidecar only: `user:password`
+   * pairs): with it, lease calls need the Boskos client's basic auth. @default none (open, as Boskos)
+   */
+  readonly leaseUsersKey?: string;
+  /**
    * The git SSH key, mounted read-only into every container that talks to an SSH URL: the paddock
    * containers for an SSH `repo`, git-sync for an SSH `definitionsRepo`. @default key `ssh-privatekey` and `known_hosts` in `secretName`
    */
@@ -191,6 +196,7 @@ export class PaddockControlPlane extends Construct {
         { name: 'PADDOCK_ARGO_REFRESH', value: 'off' },
         ...(c.argoRefresh !== 'off' ? [{ name: 'PADDOCK_WATCHER_URL', value: `http://${this.watcherName}.${namespace}.svc:${WATCHER_PORT}` }] : []),
         secretEnv(c, 'PADDOCK_API_TOKENS', c.keys.apiTokensKey),
+        ...(c.leaseUsersKey ? [secretEnv(c, 'PADDOCK_LEASE_USERS', c.leaseUsersKey)] : []),
       ],
       readinessProbe: { httpGet: { path: '/readyz', port: 'http' }, periodSeconds: 10, failureThreshold: 3 },
       livenessProbe: { httpGet: { path: '/healthz', port: 'http' }, initialDelaySeconds: 10, periodSeconds: 20, failureThreshold: 3 },

@@ -64,3 +64,18 @@ export function parseRange(value: string, what: string): { min: number; max: num
   if (!m || min > max || max > 65535) throw new UserError('InvalidConfig', `${what} "${value}" must be MIN-MAX, e.g. 30000-32767`);
   return { min, max };
 }
+
+/**
+ * `PADDOCK_LEASE_USERS`: `user:password` pairs, comma or newline separated, for the Boskos
+ * client's basic auth (`NewClient(owner, url, username, passwordFile)`). A bad entry is named
+ * by its position, never by its text (it holds a password).
+ */
+export function parseLeaseUsers(value: string | undefined): ReadonlyMap<string, string> {
+  const users = new Map<string, string>();
+  tokenList(value).forEach((entry, i) => {
+    const at = entry.indexOf(':');
+    if (at < 1 || at === entry.length - 1) throw new UserError('InvalidConfig', `PADDOCK_LEASE_USERS: entry ${i + 1} is not user:password`);
+    users.set(entry.slice(0, at), entry.slice(at + 1));
+  });
+  return users;
+}

@@ -20,6 +20,8 @@ export interface RuntimeConfig {
   /** This writer's settings and GC secret, held against the repo's. */
   readonly writer: WriterSettings & { readonly gcSecret: string };
   readonly apiTokens: readonly string[];
+  /** Basic-auth users the lease routes require (`PADDOCK_LEASE_USERS`); none: open, as Boskos is by default. */
+  readonly leaseUsers?: ReadonlyMap<string, string>;
   readonly listen: string;
   readonly workspaceDomains: readonly string[];
   readonly nodeportRange: { readonly min: number; readonly max: number };
@@ -109,6 +111,7 @@ export async function startRuntime(cfg: RuntimeConfig, definitions: () => Defini
     ranch,
     gcSecret: cfg.writer.gcSecret,
     apiTokens: cfg.apiTokens,
+    leaseUsers: cfg.leaseUsers,
     workspaces: { domains: cfg.workspaceDomains, ports: cfg.nodeportRange, nodeAddress: cfg.nodeAddress, mailer: cfg.mailer },
     clock,
     metrics,

@@ -415,4 +415,12 @@ describe('PaddockControlPlane: how it is seen', () => {
     expect(at(await synthSource(definition('podMonitor: true')), 'podmonitor-paddock.yaml').spec.podMetricsEndpoints[0].interval).toBe('30s');
     await expect(synthSource(definition(`podMonitor: { interval: 'often' }`))).rejects.toThrow(/podMonitor.interval "often" must be a duration such as 30s/);
   });
+
+  it('GIVEN leaseUsersKey THEN the sidecar alone gets PADDOCK_LEASE_USERS from the Secret; GIVEN it in env THEN refused', async () => {
+    const result = await synthSource(definition(`leaseUsersKey: 'lease-users'`));
+    expect(envOf(container(podSpec(result, 'paddock-sidecar'), 'sidecar'), 'PADDOCK_LEASE_USERS')).toEqual({ name: 'PADDOCK_LEASE_USERS', valueFrom: { secretKeyRef: { name: 'paddock-secrets', key: 'lease-users' } } });
+    expect(envOf(container(podSpec(result, 'paddock-watcher'), 'watcher'), 'PADDOCK_LEASE_USERS')).toBeUndefined();
+    expect(envOf(container(podSpec(await synthSource(definition('')), 'paddock-sidecar'), 'sidecar'), 'PADDOCK_LEASE_USERS')).toBeUndefined();
+    await expect(synthSource(definition(`env: { PADDOCK_LEASE_USERS: 'ci:pw' }`))).rejects.toThrow(/PADDOCK_LEASE_USERS is set by the PaddockControlPlane itself \(from a Secret reference\)/);
+  });
 });

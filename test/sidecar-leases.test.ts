@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseLeaseUsers } from '../src/config.ts';
 import { groupApp, poolSource, remoteFile, remoteFiles } from './helpers/repo.ts';
 import { call, startSidecar, type TestSidecar } from './helpers/sidecar.ts';
 
@@ -160,5 +161,35 @@ describe('concurrent acquires', () => {
     } finally {
       await s.close();
     }
+  });
+});
+
+describe('lease calls with PADDOCK_LEASE_USERS', () => {
+  let s: TestSidecar;
+  beforeAll(async () => {
+    s = await startSidecar({ files: { 'pool.ts': poolSource('locked', 2) }, deps: { leaseUsers: parseLeaseUsers('ci-bot:pa:ss, other:x') } });
+  });
+  afterAll(() => s?.close());
+  const basic = (user: string, password: string) => ({ authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}` });
+  const acquire = (headers: Record<string, string> = {}) => call(`${s.url}/acquire?type=locked&state=free&dest=busy&owner=o`, { method: 'POST', headers });
+
+  it('GIVEN no basic auth, an unknown user or a wrong password THEN 401 with a Basic challenge, and nothing is leased; GIVEN a listed user THEN the call works (a password may hold ":")', async () => {
+    for (const headers of [{}, basic('nobody', 'pa:ss'), basic('ci-bot', 'pass'), { authorization: 'Bearer pa:ss' }]) {
+      const r = await acquire(headers);
+      expect([r.status, r.body.code], JSON.stringify(headers)).toEqual([401, 'Unauthorized']);
+      expect(r.headers.get('www-authenticate')).toBe('Basic realm="paddock leases", charset="UTF-8"');
+    }
+    expect((await call(`${s.url}/metric?type=locked`)).status).toBe(401);
+    expect(s.ranch.list('locked').filter((r) => r.owner)).toEqual([]);
+    const ok = await acquire(basic('ci-bot', 'pa:ss'));
+    expect([ok.status, ok.body.owner]).toEqual([200, 'o']);
+    expect((await call(`${s.url}/metric?type=locked`, { headers: basic('other', 'x') })).body).toMatchObject({ type: 'locked', current: { busy: 1, free: 1 } });
+    // Only lease calls: probes stay open.
+    expect((await call(`${s.url}/healthz`)).status).toBe(200);
+  });
+
+  it('GIVEN a PADDOCK_LEASE_USERS entry without a password THEN the error names its position, not its text', () => {
+    expect(() => parseLeaseUsers('ci-bot:ok,secret-looking-entry')).toThrow(/^PADDOCK_LEASE_USERS: entry 2 is not user:password$/);
+    expect(parseLeaseUsers(undefined).size).toBe(0);
   });
 });

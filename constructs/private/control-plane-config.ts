@@ -15,7 +15,7 @@ export const PADDOCK_IMAGE_REPOSITORY = 'ghcr.io/paddock-dev/paddock';
 /** Variables the construct sets itself: not to be given in `env`. */
 const MANAGED_ENV = new Set([
   'PADDOCK_REPO', 'PADDOCK_BRANCH', 'PADDOCK_SIDECAR_URL', 'PADDOCK_ARGO_REPO_URL', 'PADDOCK_GC_SECRET', 'PADDOCK_API_TOKENS',
-  'PADDOCK_LISTEN', 'PADDOCK_DEFINITIONS', 'PADDOCK_ARGO_REFRESH', 'PADDOCK_WATCH_LISTEN', 'PADDOCK_WATCHER_URL', 'GIT_SSH_COMMAND', 'POD_NAME', 'POD_NAMESPACE', 'GROUP_ID', 'GARBAGE_COLLECTOR_URL',
+  'PADDOCK_LISTEN', 'PADDOCK_DEFINITIONS', 'PADDOCK_LEASE_USERS', 'PADDOCK_ARGO_REFRESH', 'PADDOCK_WATCH_LISTEN', 'PADDOCK_WATCHER_URL', 'GIT_SSH_COMMAND', 'POD_NAME', 'POD_NAMESPACE', 'GROUP_ID', 'GARBAGE_COLLECTOR_URL',
 ]);
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const SECRET_KEY = /^[-._a-zA-Z0-9]+$/;
@@ -47,6 +47,8 @@ export interface ControlPlaneConfig {
   readonly secretName: string;
   readonly gitSecretName: string;
   readonly keys: { readonly gcSecretKey: string; readonly apiTokensKey: string; readonly 'gitSsh.privateKeyKey': string; readonly 'gitSsh.knownHostsKey': string };
+  /** Key of the lease users (`PADDOCK_LEASE_USERS`) in the Secret, when lease calls need basic auth. */
+  readonly leaseUsersKey?: string;
   readonly watchNamespaces: readonly string[];
   readonly watchAllNamespaces: boolean;
   readonly env: ReadonlyArray<readonly [string, string]>;
@@ -99,7 +101,8 @@ export function resolveControlPlane(where: string, props: PaddockControlPlanePro
     'gitSsh.privateKeyKey': props.gitSsh?.privateKeyKey ?? 'ssh-privatekey',
     'gitSsh.knownHostsKey': props.gitSsh?.knownHostsKey ?? 'known_hosts',
   };
-  for (const [field, key] of Object.entries(keys)) {
+  const leaseUsersKey = props.leaseUsersKey;
+  for (const [field, key] of [...Object.entries(keys), ...(leaseUsersKey !== undefined ? [['leaseUsersKey', leaseUsersKey]] : [])]) {
     if (!SECRET_KEY.test(key) || key.length > 253) throw new Error(`${where}: ${field} "${key}" is not a Secret key (letters, digits, '-', '_' and '.')`);
   }
 
@@ -117,12 +120,12 @@ export function resolveControlPlane(where: string, props: PaddockControlPlanePro
   const env = Object.entries(props.env ?? {});
   for (const [name, value] of env) {
     if (!ENV_NAME.test(name)) throw new Error(`${where}: env: "${name}" is not an environment variable name`);
-    if (MANAGED_ENV.has(name)) throw new Error(`${where}: env: ${name} is set by the PaddockControlPlane itself${/SECRET|TOKENS/.test(name) ? ' (from a Secret reference)' : ''}`);
+    if (MANAGED_ENV.has(name)) throw new Error(`${where}: env: ${name} is set by the PaddockControlPlane itself${/SECRET|TOKENS|USERS/.test(name) ? ' (from a Secret reference)' : ''}`);
     if (typeof value !== 'string') throw new Error(`${where}: env: ${name} must be a string`);
   }
   return {
     prefix, replicas, repo: props.repo, branch, argoRepoUrl: props.argoRepoUrl, definitionsRepo: props.definitionsRepo, definitionsBranch, definitionsPath,
-    argoRefresh, dashboard: props.dashboard ?? true, podMonitor, syncPeriod, image, gitSyncImage, secretName, gitSecretName, keys, watchNamespaces, watchAllNamespaces: !!props.watchAllNamespaces, env,
+    leaseUsersKey, argoRefresh, dashboard: props.dashboard ?? true, podMonitor, syncPeriod, image, gitSyncImage, secretName, gitSecretName, keys, watchNamespaces, watchAllNamespaces: !!props.watchAllNamespaces, env,
     sshForPaddock: isSshUrl(props.repo), sshForGitSync: isSshUrl(props.definitionsRepo),
   };
 }

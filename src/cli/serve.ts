@@ -4,7 +4,7 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { parseDuration } from '../../core/duration.ts';
 import { HTTP_URL, withoutCredentials } from '../../core/urls.ts';
-import { DEFAULTS, parseRange, setting, tokenList } from '../config.ts';
+import { DEFAULTS, parseLeaseUsers, parseRange, setting, tokenList } from '../config.ts';
 import { logger } from '../log.ts';
 import { UserError } from '../errors.ts';
 import type { Mailer } from '../sidecar/index.ts';
@@ -58,6 +58,7 @@ export function runtimeConfig(f: ServeFlags, defaults: RepoDefaults & { apiToken
     writer: { ...s.writer, gcSecret },
     definitionsDir: s.definitionsDir,
     apiTokens: tokens.length ? tokens : (defaults.apiTokens ?? []),
+    leaseUsers: parseLeaseUsers(process.env.PADDOCK_LEASE_USERS),
     listen: setting(f.listen, 'PADDOCK_LISTEN', DEFAULTS.listen),
     workspaceDomains: tokenList(setting(f.workspaceDomains, 'PADDOCK_WORKSPACE_DOMAINS', '')).map((d) => d.toLowerCase()),
     nodeportRange: parseRange(setting(f.nodeportRange, 'PADDOCK_NODEPORT_RANGE', DEFAULTS.nodeportRange), '--nodeport-range'),

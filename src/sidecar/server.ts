@@ -33,6 +33,8 @@ export interface SidecarDeps {
   readonly ranch?: Ranch;
   readonly gcSecret: string;
   readonly apiTokens: readonly string[];
+  /** Basic-auth users the lease routes require; none or empty: the lease routes are open. */
+  readonly leaseUsers?: ReadonlyMap<string, string>;
   readonly workspaces?: {
     /** Email domains allowed to get workspaces; empty allows any. */
     readonly domains: readonly string[];
@@ -55,6 +57,8 @@ export interface Context {
   readonly metrics: Metrics;
   /** Throws Unauthorized unless the request carries one of the API tokens. */
   requireToken(req: FastifyRequest): void;
+  /** Throws Unauthorized unless lease users are unset or the request's basic auth is one of them. */
+  requireLeaseUser(req: FastifyRequest): void;
   /** The request's id: `x-request-id` when given, else a new one. */
   requestId(req: FastifyRequest): string;
 }
@@ -82,7 +86,11 @@ export async function buildSidecar(deps: SidecarDeps, routes: readonly RouteModu
     },
   });
   const metrics = deps.metrics ?? new Metrics(deps.committer, deps.ranch);
-  const tokens = deps.apiTokens.map((t) => Buffer.from(t));
+  /** Constant time in the secret's content (its length may show, as with any comparison). */
+  const sameSecret = (expected: string, given: string) => {
+    const [a, b] = [Buffer.from(expected), Buffer.from(given)];
+    return a.length === b.length && timingSafeEqual(a, b);
+  };
   const ctx: Context = {
     deps,
     metrics,
@@ -91,8 +99,17 @@ export async function buildSidecar(deps: SidecarDeps, routes: readonly RouteModu
     requireToken(req) {
       const m = /^Bearer\s+(\S+)\s*$/i.exec(String(req.headers.authorization ?? ''));
       if (!m) throw new UserError('Unauthorized', 'this call needs Authorization: Bearer <api token>');
-      const given = Buffer.from(m[1]);
-      if (!tokens.some((t) => t.length === given.length && timingSafeEqual(t, given))) throw new UserError('Unauthorized', 'the API token is not valid');
+      if (!deps.apiTokens.some((t) => sameSecret(t, m[1]))) throw new UserError('Unauthorized', 'the API token is not valid');
+    },
+    requireLeaseUser(req) {
+      const users = deps.leaseUsers;
+      if (!users?.size) return;
+      const m = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(String(req.headers.authorization ?? ''));
+      const [user, ...rest] = m ? Buffer.from(m[1], 'base64').toString('utf8').split(':') : [];
+      const expected = user !== undefined ? users.get(user) : undefined;
+      if (expected === undefined || !sameSecret(expected, rest.join(':'))) {
+        throw new UserError('Unauthorized', m ? 'the lease user or password is not valid' : 'lease calls need basic auth (the Boskos client\'s username and password file)');
+      }
     },
     requestId: (req) => req.id,
   };

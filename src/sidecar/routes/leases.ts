@@ -25,7 +25,16 @@ export function wire(r: Resource) {
   return { type: r.type, name: r.name, state: r.state, owner: r.owner, lastupdate: r.lastUpdate.toISOString(), userdata: r.userdata };
 }
 
-export const leaseRoutes: RouteModule = (app, ctx) => {
+export const leaseRoutes: RouteModule = (root, ctx) => void root.register(async (app) => {
+  // With PADDOCK_LEASE_USERS, every lease call needs one of them (the Boskos client's basic auth).
+  app.addHook('onRequest', async (req, reply) => {
+    try {
+      ctx.requireLeaseUser(req);
+    } catch (e) {
+      void reply.header('www-authenticate', 'Basic realm="paddock leases", charset="UTF-8"');
+      throw e;
+    }
+  });
   const ranch = () => {
     if (!ctx.deps.ranch) throw new UserError('NotFound', 'leases are not served here');
     return ctx.deps.ranch;
@@ -79,7 +88,7 @@ export const leaseRoutes: RouteModule = (app, ctx) => {
     const type = typeof req.query.type === 'string' ? req.query.type : undefined;
     return reply.send({ items: ranch().list(type).map(wire) });
   });
-};
+});
 
 function tryJson(text: string): unknown {
   try {

@@ -60,6 +60,8 @@ func main() {
 	strict := flag.Bool("strict", false, "fail instead of SKIP on optional behaviour (ErrTypeNotFound detection)")
 	timeout := flag.Duration("timeout", 2*time.Minute, "overall deadline")
 	verbose := flag.Bool("v", false, "let the client log")
+	flag.StringVar(&username, "username", "", "basic-auth user, as NewClient takes it (with -password-file)")
+	flag.StringVar(&passwordFile, "password-file", "", "file holding the basic-auth password, as NewClient takes it")
 	flag.Parse()
 	if *url == "" || *rtype == "" || *owner == "" {
 		fmt.Fprintln(os.Stderr, "usage: harness -url http://127.0.0.1:PORT -type TYPE [-owner OWNER]")
@@ -96,8 +98,11 @@ func main() {
 	}
 }
 
+// The Boskos client's own basic auth: NewClient(owner, url, username, passwordFile).
+var username, passwordFile string
+
 func newClient(step, owner, url string, realBackoff bool) *client.Client {
-	c, err := client.NewClient(owner, url, "", "")
+	c, err := client.NewClient(owner, url, username, passwordFile)
 	if err != nil {
 		fail(step, "NewClient: %v", err)
 	}
