@@ -3,6 +3,8 @@
  * (`paddock verify`), where a directory sits in a work tree, and a commit's tree exported.
  */
 import { execFile, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
 import type { SimpleGit } from 'simple-git';
 import { createGit, initBareRepo } from './process.ts';
 
@@ -15,12 +17,18 @@ export class RepoReader {
     this.git = createGit(gitDir);
   }
 
-  /** A bare copy of `url`'s branches in `gitDir` (created when missing). */
-  static async fetch(url: string, gitDir: string): Promise<RepoReader> {
-    await initBareRepo(gitDir, 'main');
+  /** A bare copy of `url`'s branches (or only `branch`) in `gitDir`, created when missing, fetched when not. */
+  static async fetch(url: string, gitDir: string, branch?: string): Promise<RepoReader> {
+    if (!existsSync(path.join(gitDir, 'HEAD'))) await initBareRepo(gitDir, 'main');
     const r = new RepoReader(gitDir);
-    await r.git.raw(['fetch', '--verbose', '--no-tags', url, '+refs/heads/*:refs/heads/*']);
+    await r.git.raw(['fetch', '--no-tags', '--prune', url, branch ? `+refs/heads/${branch}:refs/heads/${branch}` : '+refs/heads/*:refs/heads/*']);
     return r;
+  }
+
+  /** A commit's short sha, subject and committer date. */
+  async describe(sha: string): Promise<{ sha: string; subject: string; date: Date }> {
+    const [short, date, ...subject] = (await this.git.raw(['log', '-1', '--format=%h%n%cI%n%s', sha])).trim().split('\n');
+    return { sha: short, subject: subject.join(' '), date: new Date(date) };
   }
 
   /** The full sha of `rev`, or undefined when it names no commit. */
