@@ -3,8 +3,8 @@
 #   docker build -t ghcr.io/paddock-dev/paddock:0.1.0 .
 #   docker run --rm ghcr.io/paddock-dev/paddock:0.1.0 --help
 #
-# paddock is TypeScript. src/cli/paddock.mjs runs it from one esbuild bundle of the sources
-# (dist/cli/paddock.mjs; esbuild is a runtime dependency anyway, it loads the definition files), built
+# paddock is TypeScript. src/cli/paddock.mjs runs it from an esbuild bundle of the sources
+# (dist/cli/paddock.mjs and a chunk per command; esbuild is a runtime dependency anyway, it loads the definition files), built
 # here once, since /app is not writable at run time. Node 24, the active LTS line (paddock runs on
 # 20.19+, 22 and 24; 20 is past its end of life).
 FROM node:24-bookworm-slim

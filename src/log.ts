@@ -10,8 +10,8 @@
  *
  * Owns: the log format, level and redaction. Must not touch: anything it logs about.
  */
+import { createRequire } from 'node:module';
 import pino, { type Logger } from 'pino';
-import { prettyFactory } from 'pino-pretty';
 import { UserError } from './errors.ts';
 
 export type { Logger };
@@ -45,7 +45,15 @@ function errorSerializer(err: unknown): Record<string, unknown> {
 }
 
 let format: LogFormat = process.stderr.isTTY ? 'text' : 'json';
-const pretty = prettyFactory({ colorize: false, singleLine: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,component', messageFormat: '{if component}{component}: {end}{msg}' });
+let prettyLine: ((line: string) => string) | undefined;
+/** pino-pretty's formatter, loaded on the first text line (JSON runs never load it). */
+function pretty(line: string): string {
+  if (!prettyLine) {
+    const { prettyFactory } = createRequire(import.meta.url)('pino-pretty') as typeof import('pino-pretty');
+    prettyLine = prettyFactory({ colorize: false, singleLine: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,component', messageFormat: '{if component}{component}: {end}{msg}' });
+  }
+  return prettyLine(line);
+}
 
 /** The process's logger. Its level and format are set once at start by `configureLogging`. */
 export const logger: Logger = pino({

@@ -5,9 +5,7 @@ import { withoutCredentials } from '../../core/urls.ts';
 import { DEFAULTS, secret, setting, tokenList } from '../config.ts';
 import { UserError } from '../errors.ts';
 import type { DefinitionSet } from '../repo/committer.ts';
-import { checkoutCommit } from '../repo/git/index.ts';
 import type { Claim, SettingKey, WriterSettings } from '../repo/settings.ts';
-import { loadDefinitions } from '../synth/index.ts';
 
 export interface RepoFlags {
   repo?: string;
@@ -85,6 +83,8 @@ function claimOf(flag: string | undefined, flagName: string, envName: string): C
 
 /** Loads a definitions directory for a one-shot command: any broken file is an error. */
 export async function loadDefinitionSet(dir: string): Promise<DefinitionSet> {
+  const { checkoutCommit } = await import('../repo/git/index.ts');
+  const { loadDefinitions } = await import('../synth/index.ts');
   // The checkout's commit before and after reading: when it moved meanwhile (a git-sync swap),
   // read again, so the set is one commit's and the commit it makes can name it.
   let after = await checkoutCommit(dir);

@@ -4,6 +4,7 @@
  * branch is fetched into a cache copy (`$PADDOCK_CACHE_DIR`, else `$XDG_CACHE_HOME/paddock`,
  * else `~/.cache/paddock`), and `apps/` and `state/` are read from it; no committer, no work tree.
  */
+import { readdir } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import path from 'node:path';
 import type { Command } from 'commander';
@@ -13,8 +14,8 @@ import { formatDuration } from '../../core/duration.ts';
 import { UserError } from '../errors.ts';
 import { decideSettings } from '../repo/settings.ts';
 import { RepoReader } from '../repo/git/index.ts';
-import { groupOfAppPath, loadDefinitions, parseState, synthesize } from '../synth/index.ts';
-import { synthInputs } from '../synth/synthesize.ts';
+import { fromYaml, groupOfAppPath } from '../synth/layout.ts';
+import { parseState } from '../synth/state.ts';
 import { repoOptions, repoSettings, type RepoFlags } from './options.ts';
 import { table } from './table.ts';
 
@@ -71,6 +72,10 @@ function cacheDirFor(repo: string): string {
 /** Clones by reference whose source is not recorded yet, when the definitions are at hand. */
 async function waitingClones(dir: string, state: StateRecords, writer: Parameters<typeof decideSettings>[1]): Promise<Status['waitingClones']> {
   try {
+    if (!(await readdir(dir)).some((f) => /\.[mc]?[jt]s$/.test(f))) return [];
+    // Loaded here only: synthesis is the heavy part of paddock, and most status calls have no definitions at hand.
+    const { loadDefinitions, synthesize } = await import('../synth/index.ts');
+    const { synthInputs } = await import('../synth/synthesize.ts');
     const loaded = await loadDefinitions(dir);
     if (!loaded.definitions.length) return [];
     const r = await synthesize(loaded.definitions, synthInputs(decideSettings(state.settings, { ...writer, claims: {} }).record, state, writer.gcSecret));
@@ -94,7 +99,7 @@ export function statusOf(input: {
   for (const [p, text] of input.files) {
     const name = groupOfAppPath(p);
     if (!name) continue;
-    const ann = (YAML.parse(text)?.metadata?.annotations ?? {}) as Record<string, string>;
+    const ann = (fromYaml(text)?.metadata?.annotations ?? {}) as Record<string, string>;
     groups.set(name, { name, state: 'active', createdAt: state.groups.get(name)?.createdAt, ttl: ann['paddock.dev/ttl'], expiresAt: ann['paddock.dev/expires-at'], owner: ann['paddock.dev/owner'] });
   }
   // An emptied Application (Argo CD pruning through it) is no active group.

@@ -6,10 +6,9 @@
  *
  * Pure: the committer gives the tree at the remote tip and the new synth.
  */
-import YAML from 'yaml';
 import { apiGroupOf } from '../../core/names.ts';
 import type { RetiringRecord } from '../../core/records.ts';
-import { appPath, groupDir, groupOfAppPath, groupOfObjectPath } from '../synth/layout.ts';
+import { appPath, fromYaml, groupDir, groupOfAppPath, groupOfObjectPath } from '../synth/layout.ts';
 
 export interface RetiringChange {
   /** Groups whose Application the new tree drops: they start retiring. */
@@ -32,7 +31,7 @@ export function retiringChanges(
   for (const [p, text] of before) {
     const group = groupOfAppPath(p);
     if (!group || after.has(p) || retiring.has(group) || kept.has(group)) continue;
-    const spec = YAML.parse(text)?.spec;
+    const spec = fromYaml(text)?.spec;
     // Only a live group's Application: an emptied one left without its record has nothing to prune.
     if (spec?.source?.path !== groupDir(group)) continue;
     const { namespace, server, name } = spec.destination ?? {};
@@ -52,7 +51,7 @@ function clusterKindsOf(files: ReadonlyMap<string, string>, groups: ReadonlySet<
   for (const [p, text] of files) {
     const group = groupOfObjectPath(p);
     if (!group || !groups.has(group)) continue;
-    const o = YAML.parse(text);
+    const o = fromYaml(text);
     if (!o?.kind || o.metadata?.namespace) continue;
     const k = { group: apiGroupOf(String(o.apiVersion)), kind: String(o.kind) };
     const of = found.get(group) ?? new Map();

@@ -4,7 +4,6 @@
  */
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import YAML from 'yaml';
 import type { z } from 'zod';
 import {
   EMPTY_STATE, GroupRecordSchema, LeaseRecordSchema, ReleaseRecordSchema, RemovalRecordSchema, RetiringRecordSchema, SettingsRecordSchema, SourceRecordSchema, WorkspaceRecordSchema,
@@ -12,7 +11,7 @@ import {
   type GroupRecord, type LeaseRecord, type ReleaseRecord, type RemovalRecord, type RetiringRecord, type SettingsRecord, type SourceRecord, type StateRecords, type WorkspaceRecord,
 } from '../../core/records.ts';
 import { UserError } from '../errors.ts';
-import { toYaml } from './layout.ts';
+import { fromYaml, toYaml } from './layout.ts';
 
 /** Parses record files given as paths relative to the repo root (`state/...`) -> YAML text. */
 export function parseState(files: ReadonlyMap<string, string>): StateRecords {
@@ -101,7 +100,7 @@ export function patchState(state: StateRecords, changes: ReadonlyMap<string, str
 function check<S extends z.ZodType>(p: string, text: string, schema: S, key?: string, base?: string): z.infer<S> {
   let doc: unknown;
   try {
-    doc = YAML.parse(text);
+    doc = fromYaml(text);
   } catch (e) {
     throw new UserError('InvalidState', `${p}: not YAML: ${(e as Error).message.split('\n')[0]}`);
   }
