@@ -186,8 +186,9 @@ export default (scope) => {
     await deleteNamespaces(admin, cluster, created);
   });
 
-  it('GIVEN the synthesized control plane WHEN applied for real THEN the API server stores every object, RBAC included', () => {
+  it('GIVEN the synthesized control plane WHEN applied for real THEN the API server stores every object, RBAC and the dashboard ConfigMap included', () => {
     expect(applied[ns]).toEqual([
+      'configmap/paddock-dashboard',
       'deployment.apps/paddock-sidecar',
       'deployment.apps/paddock-watcher',
       'role.rbac.authorization.k8s.io/paddock-watcher',
@@ -202,6 +203,7 @@ export default (scope) => {
     expect(applied[allNs]).toEqual([
       `clusterrole.rbac.authorization.k8s.io/paddock-watcher-${allNs}`,
       `clusterrolebinding.rbac.authorization.k8s.io/paddock-watcher-${allNs}`,
+      'configmap/paddock-dashboard',
       'deployment.apps/paddock-sidecar',
       'deployment.apps/paddock-watcher',
       'role.rbac.authorization.k8s.io/paddock-watcher',
