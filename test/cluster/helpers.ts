@@ -143,6 +143,18 @@ export async function deleteNamespaces(kc: KubeConfig, cluster: PaddockCluster, 
 }
 
 /**
+ * The Prometheus operator's PodMonitor CRD, generated from the operator's API types and installed
+ * by test/cluster/prometheus-crds.sh. On an external cluster that has the operator, its own is used.
+ */
+export async function ensurePodMonitorCrd(admin: KubeConfig, cluster: PaddockCluster): Promise<void> {
+  const crds = admin.makeApiClient(ApiextensionsV1Api);
+  const have = await crds.readCustomResourceDefinition({ name: 'podmonitors.monitoring.coreos.com' }).then(() => true, () => false);
+  if (have && cluster.mode !== 'local') return;
+  const r = await exec(path.join(ROOT, 'test/cluster/prometheus-crds.sh'), ['--apply'], { timeoutMs: 900_000 });
+  if (r.code !== 0) throw new Error(`test/cluster/prometheus-crds.sh --apply failed (exit ${r.code}):\n${r.stderr}`);
+}
+
+/**
  * Argo CD's CRDs (Application, AppProject, ApplicationSet), installed by test/cluster/argocd-crds.sh
  * at the version the tier's Argo CD is built from. On an external cluster that already has Argo CD,
  * its own CRDs are used.

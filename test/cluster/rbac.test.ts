@@ -19,7 +19,7 @@ import {
 } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ArgoRefresher, DeploymentSources, LeaseElector, REFRESH_ANNOTATION } from '../../src/watch/cluster.ts';
-import { adminKubeConfig, deleteNamespaces, ensureArgoCrds, ensureNamespaces, kubectl, FIELD_MANAGER, synth, theCluster, tokenKubeConfig, unique } from './helpers.ts';
+import { adminKubeConfig, deleteNamespaces, ensureArgoCrds, ensureNamespaces, ensurePodMonitorCrd, kubectl, FIELD_MANAGER, synth, theCluster, tokenKubeConfig, unique } from './helpers.ts';
 
 const cluster = theCluster();
 
@@ -145,7 +145,7 @@ export default (scope) => {
   const system = new Environment(scope, 'paddock-system', { group: ${JSON.stringify(ns)}, namespace: ${JSON.stringify(ns)}, owner: 'platform' });
   new PaddockControlPlane(system, 'paddock', { ...common, watchNamespaces: [${JSON.stringify(src)}] });
   const all = new Environment(scope, 'paddock-all', { group: ${JSON.stringify(allNs)}, namespace: ${JSON.stringify(allNs)}, owner: 'platform' });
-  new PaddockControlPlane(all, 'paddock', { ...common, watchAllNamespaces: true });
+  new PaddockControlPlane(all, 'paddock', { ...common, watchAllNamespaces: true, podMonitor: true });
 };
 `,
     );
@@ -153,6 +153,7 @@ export default (scope) => {
     const out = await synth(['--definitions', defs], { PADDOCK_ARGO_NAMESPACE: argoNs });
     temp.push(out);
     await ensureArgoCrds(admin, cluster!);
+    await ensurePodMonitorCrd(admin, cluster!);
     created.push(...(await ensureNamespaces(admin, [ns, src, other, allNs, argoNs])));
     applied = {};
     // For real, as Argo CD would: server-side apply of each group's directory, and of the refresh
@@ -186,7 +187,7 @@ export default (scope) => {
     await deleteNamespaces(admin, cluster, created);
   });
 
-  it('GIVEN the synthesized control plane WHEN applied for real THEN the API server stores every object, RBAC and the dashboard ConfigMap included', () => {
+  it('GIVEN the synthesized control plane WHEN applied for real THEN the API server stores every object, RBAC, the dashboard ConfigMap and (when asked) the PodMonitor included', () => {
     expect(applied[ns]).toEqual([
       'configmap/paddock-dashboard',
       'deployment.apps/paddock-sidecar',
@@ -206,6 +207,7 @@ export default (scope) => {
       'configmap/paddock-dashboard',
       'deployment.apps/paddock-sidecar',
       'deployment.apps/paddock-watcher',
+      'podmonitor.monitoring.coreos.com/paddock',
       'role.rbac.authorization.k8s.io/paddock-watcher',
       'rolebinding.rbac.authorization.k8s.io/paddock-watcher',
       'service/paddock-sidecar',
