@@ -84,6 +84,18 @@ describe('paddock synth (the command)', () => {
     expect(r.stderr.trim()).toBe('paddock: /nonexistent/defs: no such definitions directory');
   });
 
+  it('GIVEN PADDOCK_DEFINITIONS and no --definitions WHEN synthesized THEN the variable names the directory; a flag wins over it', async () => {
+    const dir = definitionsDir({ 'good.ts': GOOD });
+    const out = tempDir();
+    const fromEnv = await paddock(['synth', '--out', out, '--quiet'], { env: { PADDOCK_DEFINITIONS: dir } });
+    expect(fromEnv.code, fromEnv.stderr).toBe(0);
+    // Its groups, not those of environments/ in the working directory (the default).
+    expect(readdirSync(path.join(out, 'groups'))).toEqual(['good']);
+    const flagWins = await paddock(['synth', '--definitions', '/nonexistent/defs', '--out', tempDir()], { env: { PADDOCK_DEFINITIONS: dir } });
+    expect(flagWins.stderr.trim()).toBe('paddock: /nonexistent/defs: no such definitions directory');
+    expect((await paddock(['synth', '--help'])).stdout).toMatch(/--definitions <dir>\s+definitions directory \(default: "environments", env:\s+PADDOCK_DEFINITIONS\)/);
+  });
+
   it('GIVEN files in DIR that paddock does not own WHEN synthesized THEN they stay, and stale owned files go', async () => {
     const dir = definitionsDir({ 'good.ts': GOOD });
     const target = tempDir('paddock-out-');

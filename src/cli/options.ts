@@ -2,10 +2,19 @@
 import { readFileSync } from 'node:fs';
 import { Option, type Command } from 'commander';
 import { withoutCredentials } from '../../core/urls.ts';
-import { DEFAULTS, secret, setting, tokenList } from '../config.ts';
+import { DEFAULTS, secret, tokenList } from '../config.ts';
 import { UserError } from '../errors.ts';
 import type { DefinitionSet } from '../repo/committer.ts';
 import type { Claim, SettingKey, WriterSettings } from '../repo/settings.ts';
+
+/**
+ * A flag that falls back to an environment variable, then to `fallback` (commander's
+ * `Option.env()`: `--help` shows both). An empty variable counts as unset where it is read.
+ */
+export function envOption(flags: string, description: string, env: string, fallback?: string): Option {
+  const option = new Option(flags, description).env(env);
+  return fallback === undefined ? option : option.default(fallback);
+}
 
 export interface RepoFlags {
   repo?: string;
@@ -19,9 +28,10 @@ export interface RepoFlags {
 
 export function repoOptions(cmd: Command, opts: { repoDefault?: string } = {}): Command {
   return cmd
-    .addOption(new Option('--repo <url>', `manifests repo URL or path (env PADDOCK_REPO)${opts.repoDefault ? `; default ${opts.repoDefault}` : ''}`))
-    .option('--branch <branch>', 'branch written and synced (env PADDOCK_BRANCH; default main)')
-    .option('--definitions <dir>', 'definitions directory (env PADDOCK_DEFINITIONS; default environments)')
+    .addOption(envOption('--repo <url>', 'manifests repo URL or path', 'PADDOCK_REPO', opts.repoDefault))
+    .addOption(envOption('--branch <branch>', 'branch written and synced', 'PADDOCK_BRANCH', DEFAULTS.branch))
+    .addOption(envOption('--definitions <dir>', 'definitions directory', 'PADDOCK_DEFINITIONS', DEFAULTS.definitions))
+    // These two are claims held against the repo's settings: resolved below, to name which of flag or variable disagrees.
     .option('--argo-repo-url <url>', 'the URL Argo CD reads the repo from, when not --repo (env PADDOCK_ARGO_REPO_URL)')
     .option('--sidecar-url <url>', 'base of every GARBAGE_COLLECTOR_URL (env PADDOCK_SIDECAR_URL)')
     .option('--gc-secret-file <file>', 'file holding the GC HMAC secret (env PADDOCK_GC_SECRET)')
@@ -46,9 +56,9 @@ export interface RepoDefaults {
 }
 
 export function repoSettings(f: RepoFlags, defaults: RepoDefaults = {}): RepoSettings {
-  const repo = setting(f.repo, 'PADDOCK_REPO', defaults.repo);
+  const repo = f.repo || defaults.repo;
   if (!repo) throw new UserError('InvalidConfig', 'no manifests repo: give --repo URL or set PADDOCK_REPO');
-  const branch = setting(f.branch, 'PADDOCK_BRANCH', DEFAULTS.branch);
+  const branch = f.branch || DEFAULTS.branch;
   const claims: Partial<Record<SettingKey, Claim>> = {};
   const sidecarUrl = claimOf(f.sidecarUrl, '--sidecar-url', 'PADDOCK_SIDECAR_URL') ?? defaults.sidecarUrl;
   if (sidecarUrl) claims.sidecarUrl = sidecarUrl;
@@ -61,7 +71,7 @@ export function repoSettings(f: RepoFlags, defaults: RepoDefaults = {}): RepoSet
   return {
     repo,
     branch,
-    definitionsDir: setting(f.definitions, 'PADDOCK_DEFINITIONS', DEFAULTS.definitions),
+    definitionsDir: f.definitions || DEFAULTS.definitions,
     writer: {
       claims,
       defaults: {

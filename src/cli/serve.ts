@@ -4,7 +4,7 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { parseDuration } from '../../core/duration.ts';
 import { HTTP_URL, withoutCredentials } from '../../core/urls.ts';
-import { DEFAULTS, parseLeaseUsers, parseRange, setting, tokenList } from '../config.ts';
+import { DEFAULTS, parseLeaseUsers, parseRange, tokenList } from '../config.ts';
 import { logger } from '../log.ts';
 import { UserError } from '../errors.ts';
 import type { Mailer } from '../sidecar/index.ts';
@@ -17,7 +17,7 @@ import { Definitions } from '../watch/definitions.ts';
 import { Watcher } from '../watch/watcher.ts';
 import type { Committer } from '../repo/committer.ts';
 import { reportCommits } from './argo.ts';
-import { apiTokens, repoOptions, repoSettings, type RepoDefaults, type RepoFlags } from './options.ts';
+import { apiTokens, envOption, repoOptions, repoSettings, type RepoDefaults, type RepoFlags } from './options.ts';
 
 export interface ServeFlags extends RepoFlags {
   listen?: string;
@@ -32,14 +32,14 @@ export interface ServeFlags extends RepoFlags {
 
 export function serveOptions(cmd: Command): Command {
   return cmd
-    .option('--listen <host:port>', `sidecar address (env PADDOCK_LISTEN; default ${DEFAULTS.listen})`)
+    .addOption(envOption('--listen <host:port>', 'sidecar address', 'PADDOCK_LISTEN', DEFAULTS.listen))
     .option('--api-tokens-file <file>', 'bearer tokens for release and workspace writes, one per line (env PADDOCK_API_TOKENS, comma-separated)')
-    .option('--workspace-domains <list>', 'email domains allowed to get workspaces, comma-separated (env PADDOCK_WORKSPACE_DOMAINS; default any)')
-    .option('--nodeport-range <min-max>', `workspace ports (env PADDOCK_NODEPORT_RANGE; default ${DEFAULTS.nodeportRange})`)
-    .option('--node-address <host>', 'address users ssh to for workspaces (env PADDOCK_NODE_ADDRESS; default 127.0.0.1)')
+    .addOption(envOption('--workspace-domains <list>', 'email domains allowed to get workspaces, comma-separated (default any)', 'PADDOCK_WORKSPACE_DOMAINS'))
+    .addOption(envOption('--nodeport-range <min-max>', 'workspace ports', 'PADDOCK_NODEPORT_RANGE', DEFAULTS.nodeportRange))
+    .addOption(envOption('--node-address <host>', 'address users ssh to for workspaces', 'PADDOCK_NODE_ADDRESS', '127.0.0.1'))
     .option('--lease-config <file>', 'Boskos resources YAML or JSON lines {type,name,state}; reloaded when it changes')
-    .option('--lease-expiry <duration>', `reaper threshold (env PADDOCK_LEASE_EXPIRY; default ${DEFAULTS.leaseExpiry})`)
-    .option('--cleaning-delay <duration>', 'how long a dirty resource stays removed before the janitor re-provisions it (env PADDOCK_CLEANING_DELAY; default 2m)');
+    .addOption(envOption('--lease-expiry <duration>', 'reaper threshold', 'PADDOCK_LEASE_EXPIRY', DEFAULTS.leaseExpiry))
+    .addOption(envOption('--cleaning-delay <duration>', 'how long a dirty resource stays removed before the janitor re-provisions it', 'PADDOCK_CLEANING_DELAY', '2m'));
 }
 
 export function runtimeConfig(f: ServeFlags, defaults: RepoDefaults & { apiTokens?: string[] } = {}): RuntimeConfig & { definitionsDir: string } {
@@ -59,12 +59,12 @@ export function runtimeConfig(f: ServeFlags, defaults: RepoDefaults & { apiToken
     definitionsDir: s.definitionsDir,
     apiTokens: tokens.length ? tokens : (defaults.apiTokens ?? []),
     leaseUsers: parseLeaseUsers(process.env.PADDOCK_LEASE_USERS),
-    listen: setting(f.listen, 'PADDOCK_LISTEN', DEFAULTS.listen),
-    workspaceDomains: tokenList(setting(f.workspaceDomains, 'PADDOCK_WORKSPACE_DOMAINS', '')).map((d) => d.toLowerCase()),
-    nodeportRange: parseRange(setting(f.nodeportRange, 'PADDOCK_NODEPORT_RANGE', DEFAULTS.nodeportRange), '--nodeport-range'),
-    nodeAddress: setting(f.nodeAddress, 'PADDOCK_NODE_ADDRESS', '127.0.0.1'),
-    leaseExpiryMs: duration(setting(f.leaseExpiry, 'PADDOCK_LEASE_EXPIRY', DEFAULTS.leaseExpiry), '--lease-expiry'),
-    cleaningDelayMs: duration(setting(f.cleaningDelay, 'PADDOCK_CLEANING_DELAY', '2m'), '--cleaning-delay'),
+    listen: f.listen || DEFAULTS.listen,
+    workspaceDomains: tokenList(f.workspaceDomains).map((d) => d.toLowerCase()),
+    nodeportRange: parseRange(f.nodeportRange || DEFAULTS.nodeportRange, '--nodeport-range'),
+    nodeAddress: f.nodeAddress || '127.0.0.1',
+    leaseExpiryMs: duration(f.leaseExpiry || DEFAULTS.leaseExpiry, '--lease-expiry'),
+    cleaningDelayMs: duration(f.cleaningDelay || '2m', '--cleaning-delay'),
     leaseConfigFile: f.leaseConfig,
     allowMassRemoval: f.allowMassRemoval,
   };
@@ -115,11 +115,11 @@ export async function startWithDefinitions(cfg: RuntimeConfig & { definitionsDir
 
 export function registerServe(program: Command): void {
   serveOptions(repoOptions(program.command('serve').description('the sidecar: GC, leases, releases and workspaces as commits (HTTP API)')))
-    .option('--watcher-url <url>', 'a paddock watch --listen to tell after each push, so that it asks Argo CD to refresh (env PADDOCK_WATCHER_URL; default none)')
+    .addOption(envOption('--watcher-url <url>', 'a paddock watch --listen to tell after each push, so that it asks Argo CD to refresh (default none)', 'PADDOCK_WATCHER_URL'))
     .action(async (f: ServeFlags & { watcherUrl?: string }) => {
       const cfg = runtimeConfig(f);
       let committer: Committer | undefined;
-      const watcherUrl = setting(f.watcherUrl, 'PADDOCK_WATCHER_URL', '') || undefined;
+      const watcherUrl = f.watcherUrl || undefined;
       if (watcherUrl && !HTTP_URL.test(watcherUrl)) throw new UserError('InvalidConfig', `--watcher-url "${watcherUrl}" is not an http(s) URL`);
       const { runtime: rt, definitions } = await startWithDefinitions(cfg, { onCommit: reportCommits(() => committer, { watcherUrl, log: logger.child({ component: 'sidecar' }) }).onCommit });
       committer = rt.committer;

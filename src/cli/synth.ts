@@ -7,7 +7,7 @@ import { decideSettings } from '../repo/settings.ts';
 import { UserError } from '../errors.ts';
 import { readStateDir, synthesize, writeOwnedFiles, type SynthResult } from '../synth/index.ts';
 import { synthInputs } from '../synth/synthesize.ts';
-import { loadDefinitionSet, repoSettings } from './options.ts';
+import { envOption, loadDefinitionSet, repoSettings } from './options.ts';
 import { EMPTY_STATE } from '../../core/records.ts';
 import { table } from './table.ts';
 
@@ -28,12 +28,12 @@ export function registerSynth(program: Command): void {
   program
     .command('synth')
     .description('synthesize the definitions into DIR in the manifests-repo layout (validates every object; deterministic)')
-    .option('--definitions <dir>', 'definitions directory (env PADDOCK_DEFINITIONS)', DEFAULTS.definitions)
+    .addOption(envOption('--definitions <dir>', 'definitions directory', 'PADDOCK_DEFINITIONS', DEFAULTS.definitions))
     .option('--state <dir>', "a manifests repo's state/ directory to read records from (default: none)")
     .option('--out <dir>', 'output directory; only README.md, apps/ and groups/ in it are replaced', 'dist')
-    .option('--repo <url>', 'manifests repo URL written into the Argo CD Applications (env PADDOCK_REPO)')
+    .addOption(envOption('--repo <url>', 'manifests repo URL written into the Argo CD Applications', 'PADDOCK_REPO'))
     .option('--argo-repo-url <url>', 'the URL Argo CD reads the repo from, when not --repo (env PADDOCK_ARGO_REPO_URL)')
-    .option('--branch <branch>', 'branch Argo CD syncs (env PADDOCK_BRANCH)')
+    .addOption(envOption('--branch <branch>', 'branch Argo CD syncs', 'PADDOCK_BRANCH', DEFAULTS.branch))
     .option('--sidecar-url <url>', 'base of every GARBAGE_COLLECTOR_URL (env PADDOCK_SIDECAR_URL)')
     .option('--gc-secret-file <file>', 'file holding the GC HMAC secret (env PADDOCK_GC_SECRET)')
     .option('--cdk8s', 'run as the cdk8s.yaml app: write into $CDK8S_OUTDIR')

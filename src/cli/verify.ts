@@ -1,8 +1,9 @@
 /** `paddock verify`: re-synthesizes commits of the manifests repo from the definitions and each commit's `state/`. */
 import type { Command } from 'commander';
-import { DEFAULTS, secret, setting } from '../config.ts';
+import { DEFAULTS, secret } from '../config.ts';
 import { UserError } from '../errors.ts';
 import { verify } from '../repo/verify.ts';
+import { envOption } from './options.ts';
 
 interface VerifyFlags {
   repo?: string;
@@ -18,9 +19,9 @@ export function registerVerify(program: Command): void {
   program
     .command('verify')
     .description("re-synthesize a commit from the definitions and the state/ at that commit; print the files that differ (exit 1) or 'verified <sha>'")
-    .option('--repo <url>', 'manifests repo URL or path (env PADDOCK_REPO)')
-    .option('--branch <branch>', 'branch to verify (env PADDOCK_BRANCH; default main)')
-    .option('--definitions <dir>', "definitions directory; when it is a git checkout, each commit's own definitions commit is used (env PADDOCK_DEFINITIONS; default environments)")
+    .addOption(envOption('--repo <url>', 'manifests repo URL or path', 'PADDOCK_REPO'))
+    .addOption(envOption('--branch <branch>', 'branch to verify', 'PADDOCK_BRANCH', DEFAULTS.branch))
+    .addOption(envOption('--definitions <dir>', "definitions directory; when it is a git checkout, each commit's own definitions commit is used", 'PADDOCK_DEFINITIONS', DEFAULTS.definitions))
     .option('--gc-secret-file <file>', 'the GC secret, to check GC tokens too (env PADDOCK_GC_SECRET; without it they are compared as placeholders)')
     .option('--rev <rev>', 'the commit to verify (default: the branch tip)')
     .option('--all', 'verify every commit of the branch, oldest first; stop at the first that does not reproduce')
@@ -28,13 +29,13 @@ export function registerVerify(program: Command): void {
     .action(async (f: VerifyFlags) => {
       if (f.rev && f.all) throw new UserError('BadRequest', 'give --rev or --all, not both');
       if (f.since && !f.all) throw new UserError('BadRequest', '--since goes with --all');
-      const repo = setting(f.repo, 'PADDOCK_REPO', undefined);
+      const repo = f.repo || undefined;
       if (!repo) throw new UserError('InvalidConfig', 'no manifests repo: give --repo URL or set PADDOCK_REPO');
       const gcSecret = secret('PADDOCK_GC_SECRET', f.gcSecretFile);
       const report = await verify({
         repo,
-        branch: setting(f.branch, 'PADDOCK_BRANCH', DEFAULTS.branch),
-        definitionsDir: setting(f.definitions, 'PADDOCK_DEFINITIONS', DEFAULTS.definitions),
+        branch: f.branch || DEFAULTS.branch,
+        definitionsDir: f.definitions || DEFAULTS.definitions,
         gcSecret,
         rev: f.rev,
         all: f.all,

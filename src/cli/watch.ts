@@ -7,7 +7,7 @@ import { formatDuration, parseDuration } from '../../core/duration.ts';
 import { gcUrl } from '../../core/gc-token.ts';
 import { EMPTY_STATE, type SettingsRecord } from '../../core/records.ts';
 import { isRemoteUrl, withoutCredentials } from '../../core/urls.ts';
-import { DEFAULTS, setting } from '../config.ts';
+import { DEFAULTS } from '../config.ts';
 import { UserError } from '../errors.ts';
 import { Committer } from '../repo/committer.ts';
 import { initBareRepo } from '../repo/git/index.ts';
@@ -23,7 +23,7 @@ import { clusterConfig, DeploymentSources, LeaseElector } from '../watch/cluster
 import { startWatcherServer } from '../watch/http.ts';
 import { WatcherMetrics } from '../watch/metrics.ts';
 import { reportCommits } from './argo.ts';
-import { repoOptions, repoSettings, type RepoFlags } from './options.ts';
+import { envOption, repoOptions, repoSettings, type RepoFlags } from './options.ts';
 import { definitionsDirOf, runtimeConfig, serveOptions, startWithDefinitions, untilSignal, type ServeFlags } from './serve.ts';
 import { table } from './table.ts';
 
@@ -54,11 +54,11 @@ function lockFileFor(repo: string): string {
 
 /** How long a removed group's emptied Application stays in `apps/` (the leader's `retire`). */
 function retireOption(c: Command): Command {
-  return c.option('--retire-after <duration>', 'how long a removed group\'s emptied Application stays for Argo CD to prune through it (env PADDOCK_RETIRE_AFTER; default 10m)');
+  return c.addOption(envOption('--retire-after <duration>', 'how long a removed group\'s emptied Application stays for Argo CD to prune through it', 'PADDOCK_RETIRE_AFTER', formatDuration(DEFAULT_RETIRE_AFTER_MS)));
 }
 
 function retireAfterMs(f: { retireAfter?: string }): number {
-  const value = setting(f.retireAfter, 'PADDOCK_RETIRE_AFTER', formatDuration(DEFAULT_RETIRE_AFTER_MS));
+  const value = f.retireAfter || formatDuration(DEFAULT_RETIRE_AFTER_MS);
   const ms = parseDuration(value);
   if (ms === undefined) throw new UserError('InvalidConfig', `--retire-after "${value}" is not a duration such as 10m`);
   return ms;
@@ -66,7 +66,7 @@ function retireAfterMs(f: { retireAfter?: string }): number {
 
 /** How often the leader looks at the remote for other writers' commits (`--follow-every`). */
 function followEveryMs(f: { followEvery?: string }): number {
-  const value = setting(f.followEvery, 'PADDOCK_FOLLOW_EVERY', formatDuration(DEFAULT_FOLLOW_EVERY_MS));
+  const value = f.followEvery || formatDuration(DEFAULT_FOLLOW_EVERY_MS);
   const ms = parseDuration(value);
   if (ms === undefined || ms < 1_000) throw new UserError('InvalidConfig', `--follow-every "${value}" is not a duration of at least 1s, such as 10s`);
   return ms;
@@ -74,12 +74,12 @@ function followEveryMs(f: { followEvery?: string }): number {
 
 export function registerWatch(program: Command): void {
   retireOption(repoOptions(program.command('watch').description('the watcher: re-synthesize and commit on definition changes and TTL expiry')))
-    .option('--listen <host:port>', 'serve POST /follow ("I pushed": fetch now and ask Argo CD to refresh) and GET /healthz here (env PADDOCK_WATCH_LISTEN; default none)')
-    .option('--follow-every <duration>', 'how often the leader fetches the repo for other writers\' commits: their TTLs and removals, and Argo CD refreshes for them (env PADDOCK_FOLLOW_EVERY; default 5s)')
+    .addOption(envOption('--listen <host:port>', 'serve POST /follow ("I pushed": fetch now and ask Argo CD to refresh), /healthz, /readyz and /metrics here (default none)', 'PADDOCK_WATCH_LISTEN'))
+    .addOption(envOption('--follow-every <duration>', 'how often the leader fetches the repo for other writers\' commits: their TTLs and removals, and Argo CD refreshes for them', 'PADDOCK_FOLLOW_EVERY', formatDuration(DEFAULT_FOLLOW_EVERY_MS)))
     .action(async (f: RepoFlags & { retireAfter?: string; followEvery?: string; listen?: string }) => {
       const retireAfter = retireAfterMs(f);
       const followEvery = followEveryMs(f);
-      const listen = setting(f.listen, 'PADDOCK_WATCH_LISTEN', '') || undefined;
+      const listen = f.listen || undefined;
       const s = repoSettings(f);
       if (!s.writer.gcSecret) throw new UserError('GcSecretMissing', 'no GC secret: set PADDOCK_GC_SECRET or give --gc-secret-file');
       const dir = definitionsDirOf(s.definitionsDir);
@@ -129,8 +129,8 @@ export function registerWatch(program: Command): void {
       const gcSecret = fileSecret(path.join(STATE_DIR, 'gc-secret'));
       const apiToken = fileSecret(path.join(STATE_DIR, 'api-tokens'));
       // Under `up` the sidecar is here: GC URLs point at the address it listens on.
-      const listen = setting(f.listen, 'PADDOCK_LISTEN', DEFAULTS.listen);
-      const repo = setting(f.repo, 'PADDOCK_REPO', DEFAULTS.upRepo);
+      const listen = f.listen || DEFAULTS.listen;
+      const repo = f.repo || DEFAULTS.upRepo;
       const local = !isRemoteUrl(repo);
       // `up` owns a local repo: where its flags (or the address it listens on) changed since the
       // repo's settings were recorded, it commits the new ones and says so.
