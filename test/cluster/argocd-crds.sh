@@ -46,22 +46,11 @@ if missing; then
 fi
 
 if [[ "${1:-}" == "--apply" ]]; then
-  command -v kubectl >/dev/null || die "kubectl is not on PATH"
-  [[ -n "${KUBECONFIG:-}" ]] || die "KUBECONFIG is not set (run: eval \"\$(scripts/cluster-up)\")"
-  for f in "${CRDS[@]}"; do
-    kubectl apply --server-side --force-conflicts --field-manager=paddock-tests -f "$OUT/$f" >&2
-  done
-  # A CRD created a moment ago has no status.conditions yet, and `kubectl wait` fails on that
-  # at once instead of waiting: ask again until it answers.
-  for attempt in $(seq 1 30); do
-    if out="$(kubectl wait --for=condition=Established --timeout=60s \
-      crd/applications.argoproj.io crd/appprojects.argoproj.io crd/applicationsets.argoproj.io 2>&1)"; then
-      printf '%s\n' "$out" >&2
-      break
-    fi
-    [[ "$attempt" -lt 30 ]] || die "Argo CD's CRDs are not Established: $out"
-    sleep 1
-  done
+  # shellcheck source=crds.sh
+  . "$ROOT/test/cluster/crds.sh"
+  files=()
+  for f in "${CRDS[@]}"; do files+=("$OUT/$f"); done
+  apply_crds "${files[@]}"
 elif [[ -n "${1:-}" ]]; then
   die "unknown argument: $1 (only --apply)"
 fi

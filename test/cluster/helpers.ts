@@ -143,26 +143,18 @@ export async function deleteNamespaces(kc: KubeConfig, cluster: PaddockCluster, 
 }
 
 /**
- * The Prometheus operator's PodMonitor CRD, generated from the operator's API types and installed
- * by test/cluster/prometheus-crds.sh. On an external cluster that has the operator, its own is used.
+ * Installs CRDs with `script --apply` unless `crd` is there already. On an external cluster that
+ * has them (its own Argo CD or Prometheus operator), its own are used.
  */
-export async function ensurePodMonitorCrd(admin: KubeConfig, cluster: PaddockCluster): Promise<void> {
-  const crds = admin.makeApiClient(ApiextensionsV1Api);
-  const have = await crds.readCustomResourceDefinition({ name: 'podmonitors.monitoring.coreos.com' }).then(() => true, () => false);
+async function ensureCrds(admin: KubeConfig, cluster: PaddockCluster, crd: string, script: string): Promise<void> {
+  const have = await admin.makeApiClient(ApiextensionsV1Api).readCustomResourceDefinition({ name: crd }).then(() => true, () => false);
   if (have && cluster.mode !== 'local') return;
-  const r = await exec(path.join(ROOT, 'test/cluster/prometheus-crds.sh'), ['--apply'], { timeoutMs: 900_000 });
-  if (r.code !== 0) throw new Error(`test/cluster/prometheus-crds.sh --apply failed (exit ${r.code}):\n${r.stderr}`);
+  const r = await exec(path.join(ROOT, script), ['--apply'], { timeoutMs: 900_000 });
+  if (r.code !== 0) throw new Error(`${script} --apply failed (exit ${r.code}):\n${r.stderr}`);
 }
 
-/**
- * Argo CD's CRDs (Application, AppProject, ApplicationSet), installed by test/cluster/argocd-crds.sh
- * at the version the tier's Argo CD is built from. On an external cluster that already has Argo CD,
- * its own CRDs are used.
- */
-export async function ensureArgoCrds(admin: KubeConfig, cluster: PaddockCluster): Promise<void> {
-  const crds = admin.makeApiClient(ApiextensionsV1Api);
-  const have = await crds.readCustomResourceDefinition({ name: 'applications.argoproj.io' }).then(() => true, () => false);
-  if (have && cluster.mode !== 'local') return;
-  const r = await exec(path.join(ROOT, 'test/cluster/argocd-crds.sh'), ['--apply'], { timeoutMs: 600_000 });
-  if (r.code !== 0) throw new Error(`test/cluster/argocd-crds.sh --apply failed (exit ${r.code}):\n${r.stderr}`);
-}
+/** The Prometheus operator's PodMonitor CRD, generated from the operator's API types by test/cluster/prometheus-crds.sh. */
+export const ensurePodMonitorCrd = (admin: KubeConfig, cluster: PaddockCluster) => ensureCrds(admin, cluster, 'podmonitors.monitoring.coreos.com', 'test/cluster/prometheus-crds.sh');
+
+/** Argo CD's CRDs (Application, AppProject, ApplicationSet) at the version the tier's Argo CD is built from, by test/cluster/argocd-crds.sh. */
+export const ensureArgoCrds = (admin: KubeConfig, cluster: PaddockCluster) => ensureCrds(admin, cluster, 'applications.argoproj.io', 'test/cluster/argocd-crds.sh');

@@ -45,17 +45,9 @@ if [[ ! -s "$OUT/$CRD" ]]; then
 fi
 
 if [[ "${1:-}" == "--apply" ]]; then
-  command -v kubectl >/dev/null || die "kubectl is not on PATH"
-  [[ -n "${KUBECONFIG:-}" ]] || die "KUBECONFIG is not set (run: eval \"\$(scripts/cluster-up)\")"
-  kubectl apply --server-side --force-conflicts --field-manager=paddock-tests -f "$OUT/$CRD" >&2
-  for attempt in $(seq 1 30); do
-    if out="$(kubectl wait --for=condition=Established --timeout=60s crd/podmonitors.monitoring.coreos.com 2>&1)"; then
-      printf '%s\n' "$out" >&2
-      break
-    fi
-    [[ "$attempt" -lt 30 ]] || die "the PodMonitor CRD is not Established: $out"
-    sleep 1
-  done
+  # shellcheck source=crds.sh
+  . "$ROOT/test/cluster/crds.sh"
+  apply_crds "$OUT/$CRD"
 elif [[ -n "${1:-}" ]]; then
   die "unknown argument: $1 (only --apply)"
 fi
