@@ -1,10 +1,10 @@
 import { ApiObject } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
-import YAML from 'yaml';
 import { Environment } from './environment.ts';
 import { cloneDeployment, type CloneSpec } from '../core/clone-transform.ts';
 import { isDnsSubdomain, toDnsLabel } from '../core/names.ts';
+import { parseCloneRules } from './private/clone-rules.ts';
 
 /** A Deployment that lives in the cluster rather than in this synthesis. */
 export interface LiveDeploymentRef {
@@ -43,40 +43,17 @@ export const PENDING_CLONE_API_VERSION = 'paddock.dev/v1alpha1';
  */
 export class Clone extends Construct {
   /**
-   * Clones from the seed's `profiler-rc-config` ConfigMap: each value in its `data` is YAML, a
-   * list of rules or `{rules: [...]}`, a rule being `{namespace, name (or deployment, or source:
-   * "ns/name"), name_suffix, scale_factor, image (or images: {container: image}), extra_env (map or
-   * [{name, value}])}`.
+   * Clones from the deployment cloner's ConfigMap (seed 004): each value in its `data` holds
+   * rules, in the cloner's own shape (`<namespace>: {deployments: {<name>: {env, scale_factor,
+   * name_suffix, image}}}`, as its document gives it) or as paddock's list of rules; see
+   * `private/clone-rules.ts`.
    */
   public static fromConfigMap(scope: Construct, configMap: ApiObject | Record<string, any>, options: { readonly namespace?: string } = {}): Clone[] {
     const cm = configMap instanceof ApiObject ? configMap.toJson() : configMap;
     const where = `${scope.node.path}: ConfigMap ${cm?.metadata?.name ?? '(unnamed)'}`;
-    const clones: Clone[] = [];
-    for (const key of Object.keys(cm?.data ?? {}).sort()) {
-      let doc: unknown;
-      try {
-        doc = YAML.parse(String(cm.data[key]));
-      } catch (e) {
-        throw new Error(`${where}: data.${key} is not YAML: ${(e as Error).message.split('\n')[0]}`);
-      }
-      const rules = Array.isArray(doc) ? doc : (doc as any)?.rules;
-      if (!Array.isArray(rules)) throw new Error(`${where}: data.${key} must be a list of rules or {rules: [...]}`);
-      rules.forEach((rule: any, i: number) => {
-        const field = `data.${key}[${i}]`;
-        const ref = ruleSource(rule, options.namespace ?? cm?.metadata?.namespace);
-        if (!ref) throw new Error(`${where}: ${field} needs namespace and name of the source Deployment`);
-        const suffix = String(rule.name_suffix ?? rule.nameSuffix ?? '-clone');
-        const factor = rule.scale_factor ?? rule.scaleFactor ?? 1;
-        clones.push(new Clone(scope, toDnsLabel(`${ref.namespace}-${ref.name}${suffix}`), {
-          source: ref,
-          nameSuffix: suffix,
-          scaleFactor: Number(factor),
-          image: rule.images ?? rule.image,
-          env: envMap(rule.extra_env ?? rule.extraEnv ?? rule.env, `${where}: ${field}`),
-        }));
-      });
-    }
-    return clones;
+    return Object.keys(cm?.data ?? {}).sort().flatMap((key) =>
+      parseCloneRules(String(cm.data[key]), `${where}: data.${key}`, options.namespace ?? cm?.metadata?.namespace).map((rule) =>
+        new Clone(scope, toDnsLabel(`${rule.source.namespace}-${rule.source.name}${rule.nameSuffix}`), rule)));
   }
 
   public readonly spec: CloneSpec;
@@ -155,29 +132,4 @@ function isConstructSource(x: unknown): x is CloneSourceConstruct {
 function plusApiObject(x: unknown): ApiObject | undefined {
   const api = x instanceof Construct ? (x as unknown as { apiObject?: unknown }).apiObject : undefined;
   return api instanceof ApiObject ? api : undefined;
-}
-
-function ruleSource(rule: any, defaultNamespace?: string): LiveDeploymentRef | undefined {
-  if (typeof rule?.source === 'string' && rule.source.includes('/')) {
-    const [namespace, name] = rule.source.split('/', 2);
-    return { namespace, name };
-  }
-  const src = typeof rule?.source === 'object' && rule.source ? rule.source : rule;
-  const name = src?.name ?? src?.deployment;
-  const namespace = src?.namespace ?? defaultNamespace;
-  return typeof name === 'string' && typeof namespace === 'string' ? { namespace, name } : undefined;
-}
-
-function envMap(env: unknown, where: string): Record<string, string> | undefined {
-  if (env === undefined || env === null) return undefined;
-  if (Array.isArray(env)) {
-    const out: Record<string, string> = {};
-    for (const e of env) {
-      if (typeof e?.name !== 'string') throw new Error(`${where}: every extra_env entry needs a name`);
-      out[e.name] = String(e.value ?? '');
-    }
-    return out;
-  }
-  if (typeof env === 'object') return Object.fromEntries(Object.entries(env).map(([k, v]) => [k, String(v)]));
-  throw new Error(`${where}: extra_env must be a map or a list of {name, value}`);
 }

@@ -29,16 +29,16 @@ export default (scope: Construct) => {
     apiVersion: 'v1',
     kind: 'ConfigMap',
     metadata: { name: 'profiler-rc-config' },
+    // The deployment cloner's own format (its `profiler-rc-config` key), as its users wrote it.
     data: {
-      'rules.yaml': [
-        '- namespace: shop',
-        '  name: shop-api',
-        '  name_suffix: -profiler',
-        '  scale_factor: 0.25',
-        '  image: ghcr.io/example/shop-api:2.3.0-profiling',
-        '  extra_env:',
-        '    PROFILER: "pyroscope"',
-        '    PROFILER_SAMPLE_RATE: "100"',
+      'profiler-rc-config': [
+        'shop:',
+        '  deployments:',
+        '    shop-api:',
+        '      env: { PROFILER: "pyroscope", PROFILER_SAMPLE_RATE: "100" }',
+        '      scale_factor: "0.25"',
+        '      name_suffix: "profiler"',
+        '      image: "ghcr.io/example/shop-api:2.3.0-profiling"',
       ].join('\n'),
     },
   });

@@ -269,7 +269,7 @@ describe('clones by reference', () => {
   });
 });
 
-describe('Clone.fromConfigMap (the seed-004 profiler-rc-config format)', () => {
+describe('Clone.fromConfigMap: paddock\'s list of rules', () => {
   const withRules = (rulesYaml: string) => `${HELPERS}
     export default (scope) => {
       const shop = new Environment(scope, 'shop', { namespace: 'shop' });
@@ -309,3 +309,73 @@ describe('Clone.fromConfigMap (the seed-004 profiler-rc-config format)', () => {
     expect(err.message).toMatch(/env\.ts: profiling: ConfigMap profiler-rc-config: data\.rules\.yaml\[0\] needs namespace and name of the source Deployment$/);
   });
 });
+
+/** The example of the deployment cloner's document (seed 004), as it gives it: the value of its `profiler-rc-config` key. */
+const SEED_004_RULES = `default:
+  deployments:
+    nginx-deployment:
+      env: "PROFILING_ENABLED: True"
+      scale_factor: "0.5"
+      name_suffix: "profiler"
+    nginx-deployment-2:
+      env: "PROFILING_ENABLED: True"
+      image: "busybox"
+      scale_factor: "0.1"
+      name_suffix: "profiler"`;
+
+describe('Clone.fromConfigMap: the seed-004 cloner\'s own format', () => {
+  const withConfig = (config: string, key = 'profiler-rc-config') => `${HELPERS}
+    export default (scope) => {
+      const web = new Environment(scope, 'web', { namespace: 'default' });
+      deployment(web, 'nginx-deployment', 4, [{ name: 'nginx', image: 'nginx:1.27' }]);
+      deployment(web, 'nginx-deployment-2', 10, [{ name: 'nginx', image: 'nginx:1.27' }]);
+      const profiling = new Environment(scope, 'profiling', { namespace: 'default' });
+      const rules = new ApiObject(profiling, 'ddprof-rcconfig', {
+        apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'ddprof-rcconfig' },
+        data: { ${JSON.stringify(key)}: ${JSON.stringify(config)} },
+      });
+      Clone.fromConfigMap(profiling, rules);
+    };`;
+
+  it('GIVEN the document\'s example verbatim WHEN synthesized THEN each deployment gets its <source>-profiler clone: scaled by the string factor, its image, and the "NAME: value" variable', async () => {
+    const result = await synthSource(withConfig(SEED_004_RULES));
+    const first = objectAt(result, 'groups/profiling/deployment-nginx-deployment-profiler.yaml');
+    const second = objectAt(result, 'groups/profiling/deployment-nginx-deployment-2-profiler.yaml');
+    expect([first.metadata.namespace, first.spec.replicas, first.spec.template.spec.containers[0].image]).toEqual(['default', 2, 'nginx:1.27']);
+    expect([second.metadata.namespace, second.spec.replicas, second.spec.template.spec.containers[0].image]).toEqual(['default', 1, 'busybox']);
+    for (const clone of [first, second]) {
+      expect(envList(clone.spec.template.spec.containers[0]).slice(2)).toEqual([['PROFILING_ENABLED', 'True']]);
+    }
+  });
+
+  it('GIVEN several namespaces, a numeric factor, a suffix with its dash and env as a map or several lines THEN each rule is read as the cloner reads it', async () => {
+    const config = [
+      'default:',
+      '  deployments:',
+      '    nginx-deployment:',
+      '      scale_factor: 0.25',
+      '      name_suffix: -debug',
+      '      env: { A: "1", B: two }',
+      '    nginx-deployment-2:',
+      '      scale_factor: "1"',
+      '      name_suffix: canary',
+      '      env: "A: 1\\nB: two"',
+    ].join('\n');
+    const result = await synthSource(withConfig(config));
+    const debug = objectAt(result, 'groups/profiling/deployment-nginx-deployment-debug.yaml');
+    const canary = objectAt(result, 'groups/profiling/deployment-nginx-deployment-2-canary.yaml');
+    expect(debug.spec.replicas).toBe(1);
+    expect(canary.spec.replicas).toBe(10);
+    expect(envList(debug.spec.template.spec.containers[0]).slice(2)).toEqual([['A', '1'], ['B', 'two']]);
+    expect(envList(canary.spec.template.spec.containers[0]).slice(2)).toEqual([['A', '1'], ['B', 'two']]);
+  });
+
+  it('GIVEN a rule without its mandatory fields or with a bad one THEN the error names the ConfigMap, key, namespace, deployment and field', async () => {
+    const bad = async (rule: string) => (await synthSource(withConfig(`default:\n  deployments:\n    nginx-deployment:\n${rule}`)).then(() => undefined, (e) => e))?.message;
+    expect(await bad('      name_suffix: profiler')).toMatch(/profiling: ConfigMap ddprof-rcconfig: data\.profiler-rc-config: default\.deployments\.nginx-deployment\.scale_factor is required$/);
+    expect(await bad('      scale_factor: half\n      name_suffix: profiler')).toMatch(/default\.deployments\.nginx-deployment\.scale_factor must be a number >= 0, got "half"$/);
+    expect(await bad('      scale_factor: "0.5"')).toMatch(/default\.deployments\.nginx-deployment\.name_suffix is required$/);
+    expect(await bad('      scale_factor: "0.5"\n      name_suffix: p\n      env: "no colon here"')).toMatch(/default\.deployments\.nginx-deployment\.env: "no colon here" is not "NAME: value"$/);
+  });
+});
+
