@@ -194,6 +194,26 @@ describe('workspaces with allowed domains and a 2-port range', () => {
   });
 });
 
+describe('allowed email domains: exact, or subdomains when configured so', () => {
+  let s: TestSidecar;
+  beforeAll(async () => {
+    // The seed's domain exactly, and any subdomain of example.edu (not example.edu itself).
+    s = await startSidecar({ files: { 'g.ts': groupsSource(1) }, deps: { workspaces: { domains: ['iiitm.ac.in', '.example.edu'], ports: { min: 31100, max: 31109 }, nodeAddress: '127.0.0.1' } } });
+  });
+  afterAll(() => s.close());
+
+  it('GIVEN the seed\'s request shape (no Storage) from the seed\'s domain THEN 201 with the default home size; a subdomain of it is refused; a subdomain of a dotted entry is allowed, the entry\'s own domain and look-alikes are not', async () => {
+    const seed = await call(`${s.url}/api/workspaces`, { headers: auth, body: { Email: 'bcs2021_080@iiitm.ac.in', Specification: { RAM: '2', CPU: '1', PublicKey: ED25519 } } });
+    expect([seed.status, seed.body.storage]).toEqual([201, '10Gi']);
+    const code = async (email: string) => (await call(`${s.url}/api/workspaces`, { headers: auth, body: { email, ram: 1, cpu: 1, publicKey: ED25519 } })).body.code ?? 'created';
+    expect(await code('ada@cs.iiitm.ac.in')).toBe('DomainNotAllowed');
+    expect(await code('ada@cs.example.edu')).toBe('created');
+    expect(await code('bob@a.b.example.edu')).toBe('created');
+    expect(await code('carol@example.edu')).toBe('DomainNotAllowed');
+    expect(await code('dave@evilexample.edu')).toBe('DomainNotAllowed');
+  });
+});
+
 describe('workspace email', () => {
   let s: TestSidecar;
   let smtp: SMTPServer;

@@ -34,7 +34,7 @@ export function serveOptions(cmd: Command): Command {
   return cmd
     .addOption(envOption('--listen <host:port>', 'sidecar address', 'PADDOCK_LISTEN', DEFAULTS.listen))
     .option('--api-tokens-file <file>', 'bearer tokens for release and workspace writes, one per line (env PADDOCK_API_TOKENS, comma-separated)')
-    .addOption(envOption('--workspace-domains <list>', 'email domains allowed to get workspaces, comma-separated (default any)', 'PADDOCK_WORKSPACE_DOMAINS'))
+    .addOption(envOption('--workspace-domains <list>', 'email domains allowed to get workspaces, comma-separated; a leading dot allows subdomains (.example.edu) (default any)', 'PADDOCK_WORKSPACE_DOMAINS'))
     .addOption(envOption('--nodeport-range <min-max>', 'workspace ports', 'PADDOCK_NODEPORT_RANGE', DEFAULTS.nodeportRange))
     .addOption(envOption('--node-address <host>', 'address users ssh to for workspaces', 'PADDOCK_NODE_ADDRESS', '127.0.0.1'))
     .option('--lease-config <file>', 'Boskos resources YAML or JSON lines {type,name,state}; reloaded when it changes')

@@ -30,10 +30,18 @@ export function workspaceRequest(raw: { email: string; ram: number | string; cpu
   };
 }
 
-/** DomainNotAllowed unless `email`'s domain is one of `domains` (none listed: any domain). */
+/**
+ * DomainNotAllowed unless `email`'s domain is allowed by `domains` (none listed: any domain).
+ * `example.edu` (or `@example.edu`) allows that domain only; `.example.edu` allows its subdomains
+ * (`cs.example.edu`), not itself: list both for both.
+ */
 export function checkDomain(email: string, domains: readonly string[]): void {
   const domain = domainOf(email);
-  if (domains.length && !domains.some((d) => d.trim().replace(/^@/, '').toLowerCase() === domain)) {
+  const allows = (entry: string) => {
+    const d = entry.trim().replace(/^@/, '').toLowerCase();
+    return d.startsWith('.') ? domain.endsWith(d) && domain.length > d.length : domain === d;
+  };
+  if (domains.length && !domains.some(allows)) {
     throw new UserError('DomainNotAllowed', `email domain "${domain}" may not get workspaces; allowed: ${domains.join(', ')}`);
   }
 }
