@@ -7,6 +7,7 @@
  * Owns: what a request's log lines hold. Must not touch: routes, answers.
  */
 import { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { firstLine } from './errors.ts';
 import { redact } from './log.ts';
 
 /** Who called, as far as the request says without its secrets: address, Boskos owner, basic-auth user, bearer. */
@@ -55,7 +56,7 @@ export function echoRequestId(app: FastifyInstance): void {
   });
 }
 
-/** Logs the cause of a failed request (5xx), redacted by the logger's serializer. */
+/** Logs the cause of a failed request (5xx); the logger redacts the message and the error. */
 export function logFailure(req: FastifyRequest, err: unknown, status: number): void {
-  if (status >= 500) req.log.error({ err, status }, `${req.method} ${routeOf(req)} failed: ${redact(String((err as Error)?.message ?? err)).split('\n')[0]}`);
+  if (status >= 500) req.log.error({ err, status }, `${req.method} ${routeOf(req)} failed: ${firstLine(err)}`);
 }

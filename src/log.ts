@@ -4,9 +4,9 @@
  * watcher and the CLI all write through it.
  *
  * Secrets never reach a line: a GC token rides in the URL path (`/gc/<token>`), an API token
- * or a Boskos password in the Authorization header, a git password in a repo URL. Every URL
- * and error message is passed through `redact` before it is written, and the headers are not
- * logged at all.
+ * or a Boskos password in the Authorization header, a git password in a repo URL. Every message
+ * (a hook on the logger), every error (its serializer) and the request URL are passed through
+ * `redact` before they are written, and the headers are not logged at all.
  *
  * Owns: the log format, level and redaction. Must not touch: anything it logs about.
  */
@@ -21,12 +21,13 @@ export const LOG_FORMATS: readonly LogFormat[] = ['json', 'text'];
 const REDACTED = '[redacted]';
 
 /**
- * `text` with the secrets it may carry replaced: the token of a `/gc/<token>` path, a
- * `token=` / `password=` query value, and the password of a `scheme://user:password@host` URL.
+ * `text` with the secrets it may carry replaced: the token of a `/gc/<token>` path (not a route
+ * pattern such as `/gc/:token`), a `token=` / `password=` query value, and the password of a
+ * `scheme://user:password@host` URL.
  */
 export function redact(text: string): string {
   return text
-    .replace(/\/gc\/[^/?#\s"']+/g, `/gc/${REDACTED}`)
+    .replace(/\/gc\/(?!:)[^/?#\s"']+/g, `/gc/${REDACTED}`)
     .replace(/([?&](?:token|password|secret)=)[^&#\s"']+/gi, `$1${REDACTED}`)
     .replace(/\b([a-z][a-z0-9+.-]*:\/\/[^/:@\s"']+):[^/@\s"']+@/gi, `$1:${REDACTED}@`);
 }
@@ -62,6 +63,12 @@ export const logger: Logger = pino({
   serializers: { err: errorSerializer, error: errorSerializer },
   formatters: { level: (label) => ({ level: label }) },
   timestamp: pino.stdTimeFunctions.isoTime,
+  // Messages carry errors too (a watcher's "commit failed: <git's words>"): redacted like them.
+  hooks: {
+    logMethod(args, method) {
+      method.apply(this, args.map((a) => (typeof a === 'string' ? redact(a) : a)) as Parameters<typeof method>);
+    },
+  },
 }, {
   write(line: string) {
     process.stderr.write(format === 'text' ? pretty(line) : line);
@@ -91,11 +98,6 @@ export function configureLogging(s: LogSettings): void {
     }
     logger.level = level;
   }
-}
-
-/** The message of an error or value, redacted, for a log field. */
-export function errText(e: unknown): string {
-  return redact(String((e as Error)?.message ?? e));
 }
 
 /**

@@ -4,9 +4,9 @@
  * any line.
  */
 import { rmSync } from 'node:fs';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { gcUrl } from '../core/gc-token.ts';
-import { redact } from '../src/log.ts';
+import { configureLogging, logger, redact } from '../src/log.ts';
 import { paddock, startServe } from './helpers/cli.ts';
 import { freePort } from './helpers/git-daemon.ts';
 import { bareRepo, groupsSource } from './helpers/repo.ts';
@@ -95,5 +95,22 @@ describe('paddock serve logs', () => {
     expect(redact('fatal: unable to access https://paddock:s3cr3t@git.example/m.git/')).toBe('fatal: unable to access https://paddock:[redacted]@git.example/m.git/');
     expect(redact('GET /x?owner=a&token=t0k&password=p')).toBe('GET /x?owner=a&token=[redacted]&password=[redacted]');
     expect(redact('git://127.0.0.1:9418/manifests.git')).toBe('git://127.0.0.1:9418/manifests.git');
+    expect(redact('POST /gc/:token 202')).toBe('POST /gc/:token 202');
+  });
+
+  it('GIVEN a message that quotes a secret (a watcher\'s "commit failed: <git\'s words>") THEN the line has it redacted, from the logger and its children', () => {
+    configureLogging({ format: 'json' }); // as off a terminal, whatever this run's stderr is
+    const written: string[] = [];
+    const spy = vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => (written.push(String(chunk)), true));
+    try {
+      logger.warn('commit failed: fatal: unable to access https://paddock:s3cr3t@git.example/m.git/');
+      logger.child({ component: 'watcher' }).warn({ group: 'g' }, 'gc of /gc/abcDEF123 failed');
+    } finally {
+      spy.mockRestore();
+    }
+    expect(written).toHaveLength(2);
+    expect(written.join('')).not.toMatch(/s3cr3t|abcDEF123/);
+    expect(JSON.parse(written[0]).msg).toBe('commit failed: fatal: unable to access https://paddock:[redacted]@git.example/m.git/');
+    expect(JSON.parse(written[1])).toMatchObject({ component: 'watcher', group: 'g', msg: 'gc of /gc/[redacted] failed' });
   });
 });
