@@ -10,18 +10,22 @@ import { LogController, type FastifyInstance, type FastifyReply, type FastifyReq
 import { firstLine } from './errors.ts';
 import { redact } from './log.ts';
 
+/** The user and password of a request's `Authorization: Basic`, if it has a well-formed one. */
+export function basicAuthOf(req: FastifyRequest): { readonly user: string; readonly password: string } | undefined {
+  const m = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(String(req.headers.authorization ?? ''));
+  if (!m) return undefined;
+  const [user, ...rest] = Buffer.from(m[1], 'base64').toString('utf8').split(':');
+  return { user, password: rest.join(':') };
+}
+
 /** Who called, as far as the request says without its secrets: address, Boskos owner, basic-auth user, bearer. */
 function requesterOf(req: FastifyRequest): Record<string, string> {
   const who: Record<string, string> = { ip: req.ip };
   const owner = (req.query as Record<string, unknown> | undefined)?.owner;
   if (typeof owner === 'string' && owner) who.owner = owner.slice(0, 128);
-  const auth = String(req.headers.authorization ?? '');
-  if (/^basic\s/i.test(auth)) {
-    const user = Buffer.from(auth.replace(/^basic\s+/i, ''), 'base64').toString('utf8').split(':')[0];
-    if (user) who.user = user.slice(0, 128);
-  } else if (/^bearer\s/i.test(auth)) {
-    who.auth = 'bearer';
-  }
+  const user = basicAuthOf(req)?.user;
+  if (user) who.user = user.slice(0, 128);
+  else if (/^bearer\s/i.test(String(req.headers.authorization ?? ''))) who.auth = 'bearer';
   return who;
 }
 

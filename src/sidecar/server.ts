@@ -9,7 +9,7 @@ import { randomUUID, timingSafeEqual } from 'node:crypto';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { httpErrorOf, UserError } from '../errors.ts';
-import { echoRequestId, logFailure, RequestLog } from '../http-log.ts';
+import { basicAuthOf, echoRequestId, logFailure, RequestLog } from '../http-log.ts';
 import type { Logger } from '../log.ts';
 import type { Ranch } from '../leases/ranch.ts';
 import type { Committer } from '../repo/committer.ts';
@@ -59,8 +59,6 @@ export interface Context {
   requireToken(req: FastifyRequest): void;
   /** Throws Unauthorized unless lease users are unset or the request's basic auth is one of them. */
   requireLeaseUser(req: FastifyRequest): void;
-  /** The request's id: `x-request-id` when given, else a new one. */
-  requestId(req: FastifyRequest): string;
 }
 
 export type RouteModule = (app: FastifyInstance, ctx: Context) => void;
@@ -70,7 +68,7 @@ export async function buildSidecar(deps: SidecarDeps, routes: readonly RouteModu
     ...(deps.logger ? { loggerInstance: deps.logger as FastifyBaseLogger } : { logger: false }),
     logController: new RequestLog(),
     bodyLimit: BODY_LIMIT,
-    // The caller's `x-request-id` when it is a sane one (it goes into commits and logs), else a new one.
+    // `req.id`: the caller's `x-request-id` when it is a sane one (it goes into commits and logs), else a new one.
     requestIdHeader: false,
     genReqId: (raw) => {
       const h = raw.headers['x-request-id'];
@@ -104,14 +102,12 @@ export async function buildSidecar(deps: SidecarDeps, routes: readonly RouteModu
     requireLeaseUser(req) {
       const users = deps.leaseUsers;
       if (!users?.size) return;
-      const m = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(String(req.headers.authorization ?? ''));
-      const [user, ...rest] = m ? Buffer.from(m[1], 'base64').toString('utf8').split(':') : [];
-      const expected = user !== undefined ? users.get(user) : undefined;
-      if (expected === undefined || !sameSecret(expected, rest.join(':'))) {
-        throw new UserError('Unauthorized', m ? 'the lease user or password is not valid' : 'lease calls need basic auth (the Boskos client\'s username and password file)');
+      const given = basicAuthOf(req);
+      const expected = given && users.get(given.user);
+      if (!given || expected === undefined || !sameSecret(expected, given.password)) {
+        throw new UserError('Unauthorized', given ? 'the lease user or password is not valid' : 'lease calls need basic auth (the Boskos client\'s username and password file)');
       }
     },
-    requestId: (req) => req.id,
   };
 
   // JSON bodies may be empty (Boskos clients POST without one).

@@ -42,7 +42,7 @@ export const gcRoutes: RouteModule = (app, ctx) => {
     if (!tokenMatches(ctx.deps.gcSecret, group, token)) throw new UserError('WrongGroup', `this GC URL is not the one of group "${group}"`);
     const answer = await ctx.deps.committer.submit({
       body: { kind: 'remove', group, reason: 'gc' },
-      requestId: ctx.requestId(req),
+      requestId: req.id,
       requestedBy: `gc token of ${group} from ${req.ip}`,
     });
     if (answer.outcome.status === 'unchanged') return reply.status(200).send({ group, removed: true, status: 'already removed' });

@@ -157,7 +157,7 @@ export const releaseRoutes: RouteModule = (app, ctx) => {
       await checkRelease(record, targets);
       const answer = await ctx.deps.committer.submit({
         body: { kind: 'release', record },
-        requestId: ctx.requestId(req),
+        requestId: req.id,
         requestedBy: `release API from ${req.ip}`,
       });
       return reply.status(201).send({ ...publicRelease(answer.outcome.value as ReleaseRecord), commit: answer.commit ?? null });
@@ -189,7 +189,7 @@ export const releaseRoutes: RouteModule = (app, ctx) => {
       const { r } = await find(req.params.id);
       await ctx.deps.committer.submit({
         body: { kind: 'delete-release', service: r.service, id: r.id },
-        requestId: ctx.requestId(req),
+        requestId: req.id,
         requestedBy: `release API from ${req.ip}`,
       });
       return reply.status(204).send();

@@ -56,7 +56,7 @@ export const workspaceRoutes: RouteModule = (app, ctx) => {
     checkDomain(request.email, ws.domains);
     const answer = await ctx.deps.committer.submit({
       body: { kind: 'workspace', request, ports: ws.ports },
-      requestId: ctx.requestId(req),
+      requestId: req.id,
       requestedBy: `workspace API for ${request.email} from ${req.ip}`,
     });
     const created = answer.outcome.status === 'applied';
@@ -100,7 +100,7 @@ export const workspaceRoutes: RouteModule = (app, ctx) => {
     const name = nameParam(req);
     await ctx.deps.committer.submit({
       body: { kind: 'delete-workspace', name },
-      requestId: ctx.requestId(req),
+      requestId: req.id,
       requestedBy: `workspace API from ${req.ip}`,
     });
     return reply.status(204).send();
