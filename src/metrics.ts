@@ -20,22 +20,21 @@ export class CommitMetrics {
   private readonly cycle = new Histogram({ name: 'paddock_commit_step_seconds', help: 'Time of each step of the cycle that pushed a commit: sync (fetch), synth, write (files, index, commit), push', labelNames: ['step'] as const, buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: [this.registry] });
   private readonly total = new Histogram({ name: 'paddock_commit_seconds', help: 'Time from taking a batch of requests to its pushed commit, retries included', buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30], registers: [this.registry] });
 
-  constructor(source: Committer) {
-    const committer = () => source;
-    source.onCommitted((c) => this.observeCommit(c));
+  constructor(committer: Committer) {
+    committer.onCommitted((c) => this.observeCommit(c));
     const registers = [this.registry];
     const stat = (name: string, help: string, key: keyof Committer['stats']) =>
-      new Counter({ name, help, registers, collect() { this.reset(); this.inc(committer().stats[key]); } });
+      new Counter({ name, help, registers, collect() { this.reset(); this.inc(committer.stats[key]); } });
     stat('paddock_push_retries_total', 'Cycles retried after a rejected or unclear push', 'pushRetries');
     stat('paddock_stale_pushes_total', 'Pushes made without a fetch that found the remote had moved (redone from a fetch)', 'staleSkips');
     stat('paddock_coalesced_intents_total', 'Requests that shared a commit with an earlier one', 'coalesced');
     stat('paddock_failed_cycles_total', 'Batches of requests that could not be committed (retries spent, or refused): each request got an error', 'failedCycles');
-    new Gauge({ name: 'paddock_remote_ready', help: '1 when the manifests repo answered last time', registers, collect() { this.set(committer().ready ? 1 : 0); } });
+    new Gauge({ name: 'paddock_remote_ready', help: '1 when the manifests repo answered last time', registers, collect() { this.set(committer.ready ? 1 : 0); } });
     new Gauge({
       name: 'paddock_groups', help: 'Groups in the manifests repo as this process last saw it: active, retiring (removed, its emptied Application still there), removed (by reason)', labelNames: ['state', 'reason'] as const, registers,
       collect() {
         this.reset();
-        const view = committer().view();
+        const view = committer.view();
         const retiring = new Set([...view.state.retiring.values()].filter((r) => !r.retiredAt).map((r) => r.group));
         for (const p of view.files.keys()) {
           const g = groupOfAppPath(p);
