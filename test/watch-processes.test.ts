@@ -4,7 +4,8 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
-import { logMessages, paddock, PADDOCK_BIN } from './helpers/cli.ts';
+import { messagesOf } from '../src/log.ts';
+import { paddock, PADDOCK_BIN } from './helpers/cli.ts';
 import { bareRepo, gitOut, remoteFiles } from './helpers/repo.ts';
 import { definitionsDir, tempDir } from './helpers/synth.ts';
 
@@ -39,7 +40,7 @@ function startWatch(cwd: string, remote: string, dir: string): Promise<Watch> {
     const t = setInterval(() => {
       if (/paddock watch: watching/.test(out)) {
         clearInterval(t);
-        resolve({ child, out: () => logMessages(out) });
+        resolve({ child, out: () => messagesOf(out) });
       }
     }, 50);
     child.once('exit', (code) => (clearInterval(t), reject(new Error(`paddock watch exited ${code}: ${out}`))));

@@ -51,7 +51,6 @@ export function treeDigest(dir: string): Record<string, string> {
   return out;
 }
 
-export { messagesOf as logMessages };
 
 /** A running `paddock serve` child: its output so far (log records as their messages), and a stop that waits for it to exit. */
 export interface ServeProcess {
