@@ -71,3 +71,24 @@ describe('POST /gc/<token>', () => {
     expect(m.body).toMatch(/paddock_http_requests_total\{route="\/gc\/:token",method="POST",status="202"\}/);
   });
 });
+
+describe('the request id of a GC call', () => {
+  let s: TestSidecar;
+  beforeAll(async () => {
+    s = await startSidecar({ files: { 'g.ts': groupsSource(2, 'rq') } });
+  });
+  afterAll(() => s.close());
+  const trailer = () => /^Paddock-Request-Id: (.+)$/m.exec(gitOut(s.remote, 'log', '-1', '--format=%B', 'main'))?.[1];
+
+  it('GIVEN a sane x-request-id THEN the answer and the commit carry it; GIVEN one that is not THEN both carry a new id instead', async () => {
+    const given = await call(gcUrl(s.url, TEST_SECRET, 'rq-0'), { body: { label: 'group_id=rq-0' }, headers: { 'x-request-id': 'ci-run-42.step:7' } });
+    expect(given.status).toBe(202);
+    expect(given.headers.get('x-request-id')).toBe('ci-run-42.step:7');
+    expect(trailer()).toBe('ci-run-42.step:7');
+    const forged = await call(gcUrl(s.url, TEST_SECRET, 'rq-1'), { body: { label: 'group_id=rq-1' }, headers: { 'x-request-id': 'x\tPaddock-Requested-By: admin' } });
+    expect(forged.status).toBe(202);
+    const id = forged.headers.get('x-request-id');
+    expect(id).toMatch(/^[0-9a-f-]{36}$/);
+    expect(trailer()).toBe(id);
+  });
+});
