@@ -14,8 +14,8 @@ import { mkdirSync, mkdtempSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { SettingsRecord, StateRecords } from '../../core/records.ts';
-import { isUserError, TransientError, UserError } from '../errors.ts';
+import type { StateRecords } from '../../core/records.ts';
+import { isUserError, TransientError, type UserError } from '../errors.ts';
 import { writePaths } from '../synth/output.ts';
 import { parseState } from '../synth/state.ts';
 import { synthesize, synthInputs, SynthCache, type SynthInputs, type SynthResult } from '../synth/synthesize.ts';
@@ -25,9 +25,11 @@ import { Batcher } from './batcher.ts';
 import { withRetries, type RetryDeps } from './retry.ts';
 import { Mirror, type Snapshot } from './mirror.ts';
 import { commitMessage, Guard, kindsOf, plan, provenance } from './plan.ts';
-import { decideSettings, type SettingsDecision } from './settings.ts';
+import { Reads, readCopyDir, type ReadView } from './reads.ts';
+import { SettingsGate } from './settings.ts';
 import type { Answer, CommitInfo, CommitterOptions, Logger, RepoView, RetryPolicy } from './types.ts';
 export type { Answer, CommitInfo, CommitterOptions, DefinitionSet, Logger, RepoView, RetryPolicy } from './types.ts';
+export type { ReadView } from './reads.ts';
 
 const DEFAULT_RETRY: RetryPolicy = { initialMs: 1000, factor: 1.5, capMs: 30_000, tries: 10 };
 /** A cycle that took this long between its fetch and its commit looks at the remote again first. */
@@ -52,8 +54,9 @@ export class Committer {
   private lastSynth?: SynthResult;
   private readonly guard = new Guard();
   private lastContactOk = false;
-  /** Why this writer may not commit to the repo as last seen (settings or GC secret), if it may not. */
-  private settingsError?: UserError;
+  /** This writer's settings and GC secret against the repo's. */
+  private readonly settings: SettingsGate;
+  private readonly reads: Reads;
   private closed = false;
   /** Counters for /metrics. */
   readonly stats = { commits: 0, pushRetries: 0, coalesced: 0, cycles: 0, staleSkips: 0, failedCycles: 0 };
@@ -75,6 +78,11 @@ export class Committer {
       stats: this.stats,
     };
     this.cache = opts.cache ?? new SynthCache();
+    this.settings = new SettingsGate(opts.writer);
+    this.reads = new Reads({
+      url: this.mirror.tree.url, branch: opts.branch, dir: readCopyDir(this.workDir), log: this.log,
+      committed: () => ({ view: this.view(), seenAt: this.mirror.seenAt }),
+    });
     this.batcher = new Batcher({
       maxBatch: opts.maxBatch ?? 500,
       write: (batch) => this.runBatch(batch),
@@ -106,16 +114,12 @@ export class Committer {
     return this.lastCycleOk;
   }
 
-  get remote(): string {
-    return this.opts.repo;
-  }
-
   /**
    * Why this writer refuses to commit to the repo as last seen (its flags disagree with
    * `state/settings.yaml`, or its GC secret is missing or not the repo's); undefined when it may.
    */
   get settingsProblem(): UserError | undefined {
-    return this.settingsError;
+    return this.settings.problem;
   }
 
   /**
@@ -123,15 +127,7 @@ export class Committer {
    * before the first commit the ones this writer would record.
    */
   synthInputs(state: StateRecords = this.view().state): SynthInputs {
-    return synthInputs(this.settingsOrClaims(state), state, this.opts.writer.gcSecret);
-  }
-
-  private settingsOrClaims(state: StateRecords): SettingsRecord {
-    try {
-      return decideSettings(state.settings, this.opts.writer).record;
-    } catch {
-      return state.settings ?? { ...this.opts.writer.defaults, gcSecretFingerprint: '' };
-    }
+    return synthInputs(this.settings.recordFor(state.settings), state, this.opts.writer.gcSecret);
   }
 
   /** The repo as last seen; `refresh` first for a fresh view. */
@@ -151,16 +147,20 @@ export class Committer {
     return synthesize(defs.definitions, this.synthInputs(), this.cache);
   }
 
+  /**
+   * The repo at the remote's tip for a reader, without waiting for the writes queued or backing
+   * off (reads.ts): a read made after a write was acknowledged sees it.
+   */
+  async latest(): Promise<ReadView> {
+    if (this.closed) throw new TransientError('RemoteUnavailable', 'paddock is shutting down', 5);
+    await this.mirror.start();
+    return this.reads.latest();
+  }
+
   /** Fetches the remote tip (between cycles, never racing one) and returns the view. Never commits. */
   refresh(): Promise<RepoView> {
     if (this.closed) return Promise.reject(new TransientError('RemoteUnavailable', 'paddock is shutting down', 5));
     return this.batcher.read();
-  }
-
-  /** The commit at the remote tip as last seen: short sha, subject and date. */
-  async headCommit(): Promise<{ sha: string; subject: string; date: Date } | undefined> {
-    const head = this.mirror.current?.head;
-    return head ? this.mirror.tree.describe(head) : undefined;
   }
 
   /** Checks the remote answers, without changing anything. */
@@ -229,7 +229,7 @@ export class Committer {
     const now = this.clock();
     let defs = this.opts.definitions();
     // This writer's settings and secret against the repo's: a disagreement refuses the batch.
-    const settings = this.checkSettings(snap.state);
+    const settings = this.settings.decide(snap.state.settings);
     const inputs = (state: StateRecords): SynthInputs => synthInputs(settings.record, state, this.opts.writer.gcSecret);
 
     // Guard: definitions that would remove many groups (or all, when empty) are not trusted.
@@ -279,24 +279,12 @@ export class Committer {
     if (moved) {
       this.lastSynth = undefined;
       try {
-        this.checkSettings(snapshot.state);
+        this.settings.decide(snapshot.state.settings);
       } catch {
-        // remembered in settingsError: readiness reports it, the next cycle refuses with it
+        // remembered: readiness reports it, the next cycle refuses with it
       }
     }
     return snapshot;
-  }
-
-  /** Holds this writer's settings against `state`'s; remembers (and throws) the disagreement. */
-  private checkSettings(state: StateRecords): SettingsDecision {
-    try {
-      const d = decideSettings(state.settings, this.opts.writer);
-      this.settingsError = undefined;
-      return d;
-    } catch (e) {
-      if (isUserError(e)) this.settingsError = e;
-      throw e;
-    }
   }
 
   private rejectAll(batch: Pending[], e: unknown): void {

@@ -18,6 +18,8 @@ export interface Snapshot {
 export class Mirror {
   /** The repo as last fetched or pushed. */
   current?: Snapshot;
+  /** When `current`'s tip was last seen at the remote (performance.now()); -1 before the first sync. */
+  seenAt = -1;
   /** The work tree and index hold a commit the remote may not have: move before the next cycle. */
   ahead = false;
   private started?: Promise<void>;
@@ -40,7 +42,10 @@ export class Mirror {
   async sync(): Promise<{ snapshot: Snapshot; moved: boolean }> {
     const remoteHead = await this.tree.fetchTip();
     const prev = this.current;
-    if (prev && prev.head === remoteHead && !this.ahead) return { snapshot: prev, moved: false };
+    if (prev && prev.head === remoteHead && !this.ahead) {
+      this.seenAt = performance.now();
+      return { snapshot: prev, moved: false };
+    }
     // Leftovers exist only after a cycle that wrote files but did not push.
     await this.tree.moveTo(remoteHead, this.ahead || (!prev && !this.opts.ownsDir));
     let files: Map<string, string>;
@@ -67,6 +72,7 @@ export class Mirror {
       state = parseState(files);
     }
     this.current = { head: remoteHead, files, state };
+    this.seenAt = performance.now();
     this.ahead = false;
     if (followed.length) this.opts.onFollow?.(followed.sort());
     return { snapshot: this.current, moved: true };
@@ -75,6 +81,7 @@ export class Mirror {
   /** The commit of `snapshot` is pushed: it is the tip now. */
   pushed(snapshot: Snapshot): void {
     this.current = snapshot;
+    this.seenAt = performance.now();
     this.ahead = false;
   }
 }

@@ -142,3 +142,35 @@ export function decideSettings(recorded: SettingsRecord | undefined, w: WriterSe
 export function describeSettings(r: SettingsRecord): string[] {
   return [...SETTING_KEYS.map((k) => `${k}: ${settingOf(r, k)}`), `gcSecret: fingerprint ${shortFingerprint(r.gcSecretFingerprint)}`];
 }
+
+/**
+ * One writer's settings held against the repo's as it is seen, cycle after cycle: it remembers
+ * the last disagreement, which readiness reports and every write is refused with until it is fixed.
+ */
+export class SettingsGate {
+  /** Why this writer may not commit to the repo as last seen, if it may not. */
+  problem?: UserError;
+
+  constructor(private readonly writer: WriterSettings) {}
+
+  /** The decision for `recorded`; a disagreement is remembered and thrown. */
+  decide(recorded: SettingsRecord | undefined): SettingsDecision {
+    try {
+      const d = decideSettings(recorded, this.writer);
+      this.problem = undefined;
+      return d;
+    } catch (e) {
+      if (e instanceof UserError) this.problem = e;
+      throw e;
+    }
+  }
+
+  /** The repo's settings, or before the first commit the ones this writer would record; never throws. */
+  recordFor(recorded: SettingsRecord | undefined): SettingsRecord {
+    try {
+      return decideSettings(recorded, this.writer).record;
+    } catch {
+      return recorded ?? { ...this.writer.defaults, gcSecretFingerprint: '' };
+    }
+  }
+}

@@ -12,7 +12,7 @@ import { httpErrorOf, UserError } from '../errors.ts';
 import { basicAuthOf, echoRequestId, logFailure, RequestLog } from '../http-log.ts';
 import type { Logger } from '../log.ts';
 import type { Ranch } from '../leases/ranch.ts';
-import type { Committer } from '../repo/committer.ts';
+import type { Committer, ReadView } from '../repo/committer.ts';
 import { Metrics } from './metrics.ts';
 
 export const BODY_LIMIT = 64 * 1024;
@@ -59,6 +59,11 @@ export interface Context {
   requireToken(req: FastifyRequest): void;
   /** Throws Unauthorized unless lease users are unset or the request's basic auth is one of them. */
   requireLeaseUser(req: FastifyRequest): void;
+  /**
+   * The repo for a read, not queued behind writes (`Committer.latest`); a view kept from before
+   * the remote stopped answering says so in an `x-paddock-stale` header.
+   */
+  latest(reply: FastifyReply): Promise<ReadView>;
 }
 
 export type RouteModule = (app: FastifyInstance, ctx: Context) => void;
@@ -98,6 +103,11 @@ export async function buildSidecar(deps: SidecarDeps, routes: readonly RouteModu
       const m = /^Bearer\s+(\S+)\s*$/i.exec(String(req.headers.authorization ?? ''));
       if (!m) throw new UserError('Unauthorized', 'this call needs Authorization: Bearer <api token>');
       if (!deps.apiTokens.some((t) => sameSecret(t, m[1]))) throw new UserError('Unauthorized', 'the API token is not valid');
+    },
+    async latest(reply) {
+      const view = await deps.committer.latest();
+      if (view.stale) void reply.header('x-paddock-stale', view.stale);
+      return view;
     },
     requireLeaseUser(req) {
       const users = deps.leaseUsers;

@@ -17,7 +17,7 @@ import { realpathSync } from 'node:fs';
 import path from 'node:path';
 import { isUserError } from '../errors.ts';
 import type { Committer, Logger } from '../repo/committer.ts';
-import { coalesced } from './coalesce.ts';
+import { coalesced } from '../coalesce.ts';
 import { Definitions } from './definitions.ts';
 import type { Elector } from './lock.ts';
 import { sourceRecordOf } from './live-sources.ts';

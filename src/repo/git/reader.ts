@@ -1,6 +1,6 @@
 /**
- * Reading a repository without a work tree: commits, trees and blobs of a fetched bare copy
- * (`paddock verify`), where a directory sits in a work tree, and a commit's tree exported.
+ * Reading a repository without a work tree: a remote's tip, commits, trees and blobs of a fetched
+ * bare copy (`paddock verify`, `paddock status`, the sidecar's reads), where a directory sits in a work tree, and a commit's tree exported.
  */
 import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -23,6 +23,11 @@ export class RepoReader {
     const r = new RepoReader(gitDir);
     await r.git.raw(['fetch', '--no-tags', '--prune', url, branch ? `+refs/heads/${branch}:refs/heads/${branch}` : '+refs/heads/*:refs/heads/*']);
     return r;
+  }
+
+  /** Paths that differ between two commits. */
+  async changedBetween(from: string, to: string): Promise<string[]> {
+    return (await this.git.raw(['diff', '--name-only', '-z', '--no-renames', from, to])).split('\0').filter(Boolean);
   }
 
   /** A commit's short sha, subject and committer date. */
@@ -90,6 +95,15 @@ export class RepoReader {
       p.stdin.end(`${oids.join('\n')}\n`);
     });
   }
+}
+
+/**
+ * The tip of `branch` at `url` by one `ls-remote` (no repository needed, nothing fetched);
+ * undefined while the remote has no such branch.
+ */
+export async function remoteTip(url: string, branch: string): Promise<string | undefined> {
+  const out = await createGit(process.cwd(), { timeoutMs: 20_000 }).raw(['ls-remote', '--heads', url, `refs/heads/${branch}`]);
+  return out.split('\n').map((l) => l.split('\t')).find(([, ref]) => ref === `refs/heads/${branch}`)?.[0] || undefined;
 }
 
 /** The top of the work tree holding `dir`, and `dir`'s path inside it; undefined outside a work tree. */

@@ -118,12 +118,6 @@ export class WorkTree {
     }
   }
 
-  /** `head`'s short sha, subject and date. */
-  async describe(head: string): Promise<{ sha: string; subject: string; date: Date }> {
-    const [sha, date, ...subject] = (await this.git.raw(['log', '-1', '--format=%h%n%cI%n%s', head])).trim().split('\n');
-    return { sha, subject: subject.join(' '), date: new Date(date) };
-  }
-
   /** Asks the remote for its branches; throws when it does not answer. */
   async probe(): Promise<void> {
     await this.git.listRemote(['--heads', this.url]);

@@ -27,7 +27,7 @@
  * parses forms and JSON, submits and answers.
  */
 import multipart from '@fastify/multipart';
-import type { FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { DNS_LABEL } from '../../../core/names.ts';
 import { activeRelease, type ReleaseRecord } from '../../../core/records.ts';
@@ -120,12 +120,12 @@ export const releaseRoutes: RouteModule = (app, ctx) => {
       done(null, bodyOfForm(new Map(new URLSearchParams(String(body)))));
     });
 
-    const all = async () => (await ctx.deps.committer.refresh()).state.releases;
-    /** The release with that id, the releases of its service, and the repo files, freshly fetched. */
-    const find = async (id: string) => {
+    const all = async (reply: FastifyReply) => (await ctx.latest(reply)).state.releases;
+    /** The release with that id, the releases of its service, and the repo files, at the remote's tip. */
+    const find = async (id: string, reply: FastifyReply) => {
       // Checked before anything else: an id never reaches a path or a lookup unless id-shaped.
       if (!RELEASE_ID.test(id)) throw new UserError('NotFound', `release "${id.slice(0, 80)}" does not exist`);
-      const view = await ctx.deps.committer.refresh();
+      const view = await ctx.latest(reply);
       for (const [, list] of view.state.releases) {
         const r = list.find((x) => x.id === id);
         if (r) return { r, list, files: view.files };
@@ -164,10 +164,10 @@ export const releaseRoutes: RouteModule = (app, ctx) => {
     });
 
     // Reads need a token too, as the contract has it for every release call.
-    scope.get('/api/releases', async (req) => {
+    scope.get('/api/releases', async (req, reply) => {
       ctx.requireToken(req);
       const q = parse(ListQuery, req.query, 'release query');
-      const items = [...(await all()).values()].flat().filter((r) => !r.deletedAt
+      const items = [...(await all(reply)).values()].flat().filter((r) => !r.deletedAt
         && (q.service === undefined || r.service === q.service)
         && (q.version === undefined || r.version === q.version)
         && (q.registry === undefined || (r.registry ?? DEFAULT_REGISTRY) === q.registry));
@@ -175,9 +175,9 @@ export const releaseRoutes: RouteModule = (app, ctx) => {
       return { count: items.length, limit: q.limit, offset: q.offset, items: items.slice(q.offset, q.offset + q.limit).map(publicRelease) };
     });
 
-    scope.get<{ Params: { id: string } }>('/api/releases/:id', async (req) => {
+    scope.get<{ Params: { id: string } }>('/api/releases/:id', async (req, reply) => {
       ctx.requireToken(req);
-      const { r, list, files } = await find(req.params.id);
+      const { r, list, files } = await find(req.params.id, reply);
       if (r.deletedAt) throw new UserError('NotFound', `release "${r.id}" was deleted at ${r.deletedAt}`);
       const active = activeRelease(list)?.id === r.id;
       const rules = (await ctx.deps.committer.synthesis()).releases.get(r.service)?.[0]?.rules;
@@ -186,7 +186,7 @@ export const releaseRoutes: RouteModule = (app, ctx) => {
 
     scope.delete<{ Params: { id: string } }>('/api/releases/:id', async (req, reply) => {
       ctx.requireToken(req);
-      const { r } = await find(req.params.id);
+      const { r } = await find(req.params.id, reply);
       await ctx.deps.committer.submit({
         body: { kind: 'delete-release', service: r.service, id: r.id },
         requestId: req.id,

@@ -9,14 +9,14 @@
  * The rules (sizes, keys, domains, the email text) are src/workspaces'; this file parses,
  * submits and answers.
  */
-import type { FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { isDnsLabel } from '../../../core/names.ts';
 import type { WorkspaceRecord } from '../../../core/records.ts';
 import { UserError } from '../../errors.ts';
 import type { WorkspaceRequest } from '../../repo/intents.ts';
 import { checkDomain, describeWorkspace, instructions, MAX_KEY_LENGTH, shown, workspaceRequest } from '../../workspaces/index.ts';
-import { parse, type Context, type RouteModule } from '../server.ts';
+import { parse, type RouteModule } from '../server.ts';
 
 const size = z.union([z.number(), z.string().max(32)]);
 const key = z.string().max(MAX_KEY_LENGTH, 'is longer than any OpenSSH public key');
@@ -47,7 +47,7 @@ export const workspaceRoutes: RouteModule = (app, ctx) => {
     if (!isDnsLabel(name)) throw new UserError('NotFound', `workspace "${shown(name, 63)}" does not exist`);
     return name;
   };
-  const records = async (c: Context) => (await c.deps.committer.refresh()).state.workspaces;
+  const records = async (reply: FastifyReply) => (await ctx.latest(reply)).state.workspaces;
 
   app.post('/api/workspaces', async (req, reply) => {
     ctx.requireToken(req);
@@ -76,20 +76,20 @@ export const workspaceRoutes: RouteModule = (app, ctx) => {
   });
 
   // Reads need a token too: workspaces hold emails and public keys.
-  app.get('/api/workspaces', async (req) => {
+  app.get('/api/workspaces', async (req, reply) => {
     ctx.requireToken(req);
     const ws = config();
-    const items = [...(await records(ctx)).values()]
+    const items = [...(await records(reply)).values()]
       .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
       .map((r) => describeWorkspace(r, ws.nodeAddress));
     return { count: items.length, items };
   });
 
-  app.get<{ Params: { name: string } }>('/api/workspaces/:name', async (req) => {
+  app.get<{ Params: { name: string } }>('/api/workspaces/:name', async (req, reply) => {
     ctx.requireToken(req);
     const ws = config();
     const name = nameParam(req);
-    const r = (await records(ctx)).get(name);
+    const r = (await records(reply)).get(name);
     if (!r) throw new UserError('NotFound', `workspace "${name}" does not exist`);
     return { ...describeWorkspace(r, ws.nodeAddress), publicKey: r.publicKey };
   });
