@@ -6,23 +6,19 @@
  * removals are made only by the leader (a lock file, or a Kubernetes Lease), from the expiry the
  * records give, so they survive restarts. The clock is injected.
  *
- * Trees published by swapping a symlink (git-sync's `current`, a ConfigMap volume's `..data`)
- * change no watched file: the directory's real path is checked every `linkPollMs`, and an event
- * on a `..`-prefixed entry counts as "everything changed".
+ * Files are watched by files.ts (which also follows a swapped symlink).
  *
  * Owns: noticing change. Must not touch: git (the committer does), HTTP.
  */
-import chokidar, { type FSWatcher } from 'chokidar';
-import { realpathSync } from 'node:fs';
 import path from 'node:path';
 import { isUserError } from '../errors.ts';
 import type { Committer, Logger } from '../repo/committer.ts';
 import { coalesced } from '../coalesce.ts';
 import { Definitions } from './definitions.ts';
+import { FileWatch } from './files.ts';
 import type { Elector } from './lock.ts';
-import { sourceRecordOf } from './live-sources.ts';
-import { recordFile } from '../synth/state.ts';
-import { dueForRemoval, dueForRetirement } from './ttl.ts';
+import { sourceChanges } from './live-sources.ts';
+import { leaderDuties } from './ttl.ts';
 
 /** Live clone sources in a cluster (informers), as the watcher needs them. */
 export interface SourceFeed {
@@ -79,7 +75,7 @@ export const DEFAULT_RETIRE_AFTER_MS = 10 * 60_000;
 export const DEFAULT_FOLLOW_EVERY_MS = 5_000;
 
 export class Watcher {
-  private fsw?: FSWatcher;
+  private files?: FileWatch;
   private timer?: NodeJS.Timeout;
   private pending = new Set<string>();
   private running: Promise<void> = Promise.resolve();
@@ -87,8 +83,6 @@ export class Watcher {
   private seq = 0;
   private readonly sourcesChanged = new Set<string>();
   private sourceTimer?: NodeJS.Timeout;
-  private target?: string;
-  private linkTimer?: NodeJS.Timeout;
   private followedAt?: number;
   /** When the first of the pending file events came (performance.now()). */
   private pendingSince?: number;
@@ -142,44 +136,23 @@ export class Watcher {
 
   /** Watches the definitions directory and every local file the definitions import. */
   watch(): void {
-    this.target = realpathOf(this.opts.definitions.dir);
-    this.startFsWatch();
-    this.linkTimer = setInterval(() => void this.followLink(), this.opts.linkPollMs ?? 2_000);
-    this.linkTimer.unref();
+    const dir = this.opts.definitions.dir;
+    this.files = new FileWatch(dir, {
+      inputs: () => this.opts.definitions.inputsOf(),
+      changed: (p) => this.changed(p),
+      moved: async (now) => {
+        this.say(`definitions: ${dir} now resolves to ${now ?? '(nothing)'}; re-reading it`);
+        await this.flush();
+      },
+      error: (e) => this.say(`watch error: ${String((e as Error)?.message ?? e)}`, 'warn'),
+      linkPollMs: this.opts.linkPollMs,
+    });
+    this.files.start();
   }
 
-  private startFsWatch(): void {
-    this.fsw = chokidar.watch([this.opts.definitions.dir, ...this.outsideInputs()], { ignoreInitial: true, awaitWriteFinish: false });
-    const on = (p: string) => (path.basename(p).startsWith('..') ? this.everythingChanged() : this.changed(p));
-    this.fsw.on('add', on).on('change', on).on('unlink', on).on('addDir', on).on('unlinkDir', on);
-    this.fsw.on('error', (e) => this.say(`watch error: ${String((e as Error)?.message ?? e)}`, 'warn'));
-  }
-
-  /**
-   * When the definitions directory now resolves somewhere else (a swapped symlink), watches the
-   * new tree and re-reads every file. Returns whether it moved.
-   */
-  async followLink(): Promise<boolean> {
-    const now = realpathOf(this.opts.definitions.dir);
-    if (now === this.target || !this.fsw) return false;
-    this.target = now;
-    this.say(`definitions: ${this.opts.definitions.dir} now resolves to ${now ?? '(nothing)'}; re-reading it`);
-    await this.fsw.close();
-    this.startFsWatch();
-    this.everythingChanged();
-    await this.flush();
-    return true;
-  }
-
-  /** Every definition file, known or new, is to be re-read (`Definitions.refresh` of the directory). */
-  private everythingChanged(): void {
-    this.changed(this.opts.definitions.dir);
-  }
-
-  /** Files definitions import from outside the definitions directory (the directory's own are watched with it). */
-  private outsideInputs(): string[] {
-    const dir = this.opts.definitions.dir + path.sep;
-    return [...this.opts.definitions.inputsOf()].filter((f) => !f.startsWith(dir));
+  /** When the definitions directory now resolves somewhere else (a swapped symlink), re-reads it all. Returns whether it moved. */
+  followLink(): Promise<boolean> {
+    return this.files?.followLink() ?? Promise.resolve(false);
   }
 
   /** Runs the periodic leader work (TTL expiry) every `everyMs`. */
@@ -211,8 +184,7 @@ export class Watcher {
     if (!paths.length) return;
     const change = await this.opts.definitions.refresh(paths);
     for (const p of change.problems) this.say(`definition error: ${p}`, 'warn');
-    const outside = this.outsideInputs();
-    if (outside.length) this.fsw?.add(outside);
+    this.files?.addInputs();
     const what = [...change.adopted.map((f) => `${f} changed`), ...change.removed.map((f) => `${f} deleted`)];
     if (what.length) await this.sync(`sync(definitions): ${what.join(', ')}`);
     if (since !== undefined) this.opts.onSynced?.(performance.now() - since);
@@ -243,18 +215,7 @@ export class Watcher {
     } catch (e) {
       this.say(`following clone sources failed: ${String((e as Error)?.message ?? e)}`, 'warn');
     }
-    const live = feed.live();
-    const records = [];
-    const gone = [];
-    for (const key of wanted) {
-      if (!feed.synced(key.split('/')[0])) continue;
-      const deployment = live.get(key);
-      const recorded = view.state.sources.get(key);
-      if (deployment) {
-        const r = sourceRecordOf(deployment);
-        if (!recorded || recordFile.source(recorded)[1] !== recordFile.source(r)[1]) records.push(r);
-      } else if (recorded) gone.push(key);
-    }
+    const { records, gone } = sourceChanges(wanted, view.state.sources, feed.live(), (ns) => feed.synced(ns));
     if (!records.length && !gone.length) return;
     try {
       await this.opts.committer.submit({ body: { kind: 'sources', records, gone }, requestId: `watch-${process.pid}-${++this.seq}`, requestedBy: 'paddock watcher (clone sources)' });
@@ -286,12 +247,7 @@ export class Watcher {
       this.followedAt = now.getTime();
     }
     const synth = await this.opts.committer.synthesis();
-    const retiring = this.opts.committer.view().state.retiring;
-    const intents = [
-      ...dueForRemoval(synth.groups, now).map((g) => ({ group: g.name, body: { kind: 'remove', group: g.name, reason: 'ttl' } as const, requestId: `ttl-${g.name}-${g.expiresAt}`, why: 'ttl' })),
-      ...dueForRetirement(retiring, now, this.opts.retireAfterMs ?? DEFAULT_RETIRE_AFTER_MS)
-        .map((r) => ({ group: r.group, body: { kind: 'retire', group: r.group } as const, requestId: `retire-${r.group}-${r.since}`, why: 'retire' })),
-    ];
+    const intents = leaderDuties(synth.groups, this.opts.committer.view().state.retiring, now, this.opts.retireAfterMs ?? DEFAULT_RETIRE_AFTER_MS);
     const done: string[] = [];
     await Promise.all(intents.map(async (i) => {
       try {
@@ -320,17 +276,8 @@ export class Watcher {
     clearTimeout(this.timer);
     clearTimeout(this.sourceTimer);
     clearInterval(this.ticker);
-    clearInterval(this.linkTimer);
-    await this.fsw?.close();
+    await this.files?.close();
     await this.running;
     this.opts.elector?.release();
-  }
-}
-
-function realpathOf(p: string): string | undefined {
-  try {
-    return realpathSync(p);
-  } catch {
-    return undefined;
   }
 }
