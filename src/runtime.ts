@@ -1,7 +1,8 @@
 /**
- * Assembles paddock's long-running parts from configuration: the committer, the lease ranch
- * (with its reaper and janitor), and the sidecar HTTP server. `paddock serve` and
- * `paddock up` both start through here.
+ * Assembles paddock's long-running parts from configuration. `paddock serve`, `paddock up` and
+ * `paddock watch` all start through here: `startWriter` gives each the definitions in force and
+ * the committer that writes with them; `startRuntime` adds the lease ranch (with its reaper and
+ * janitor) and the sidecar HTTP server to serve and up.
  */
 import { readFile, stat } from 'node:fs/promises';
 import type { FastifyInstance } from 'fastify';
@@ -9,16 +10,26 @@ import { parseListen } from './config.ts';
 import { logger } from './log.ts';
 import { parseLeaseConfig } from './leases/config.ts';
 import { Ranch, type PoolSpec } from './leases/ranch.ts';
-import { Committer, type CommitInfo, type DefinitionSet } from './repo/committer.ts';
-import type { WriterSettings } from './repo/settings.ts';
-import type { SynthCache } from './synth/synthesize.ts';
+import { Committer, type CommitInfo, type Logger } from './repo/committer.ts';
+import { decideSettings, type WriterSettings } from './repo/settings.ts';
+import { EMPTY_STATE } from '../core/records.ts';
+import { SynthCache, synthInputs } from './synth/synthesize.ts';
+import { Definitions } from './watch/definitions.ts';
 import { ALL_ROUTES, buildSidecar, Metrics, type Mailer } from './sidecar/index.ts';
 
-export interface RuntimeConfig {
+/** What every writer is configured with. */
+export interface WriterConfig {
   readonly repo: string;
   readonly branch: string;
   /** This writer's settings and GC secret, held against the repo's. */
   readonly writer: WriterSettings & { readonly gcSecret: string };
+  /** The definitions directory (checked to exist). */
+  readonly definitionsDir: string;
+  readonly allowMassRemoval?: boolean;
+  readonly workDir?: string;
+}
+
+export interface RuntimeConfig extends WriterConfig {
   readonly apiTokens: readonly string[];
   /** Basic-auth users the lease routes require (`PADDOCK_LEASE_USERS`); none: open, as Boskos is by default. */
   readonly leaseUsers?: ReadonlyMap<string, string>;
@@ -30,9 +41,7 @@ export interface RuntimeConfig {
   /** How long a dirty resource stays removed before the janitor re-provisions it. */
   readonly cleaningDelayMs: number;
   readonly leaseConfigFile?: string;
-  readonly allowMassRemoval?: boolean;
   readonly mailer?: Mailer;
-  readonly workDir?: string;
 }
 
 export interface Runtime {
@@ -52,27 +61,46 @@ export function commitLine(c: CommitInfo): string {
     c.settingsChanged.map((line) => `\n  settings changed by this writer: ${line}`).join('');
 }
 
-export interface RuntimeOptions {
+export interface WriterOptions {
   readonly clock?: () => Date;
   readonly onCommit?: (c: CommitInfo) => void;
-  /** Synth cache shared with the definitions' own checks. */
-  readonly cache?: SynthCache;
+  readonly onFollow?: (paths: readonly string[]) => void;
+  readonly log?: Logger;
 }
 
-export async function startRuntime(cfg: RuntimeConfig, definitions: () => DefinitionSet, opts: RuntimeOptions = {}): Promise<Runtime> {
-  const clock = opts.clock ?? (() => new Date());
-  const committer = new Committer({
-    repo: cfg.repo,
-    branch: cfg.branch,
-    definitions,
-    writer: cfg.writer,
-    allowMassRemoval: cfg.allowMassRemoval,
-    workDir: cfg.workDir,
-    clock,
-    log: logger,
-    onCommit: opts.onCommit,
-    cache: opts.cache,
+/** The definitions in force and the committer that writes with them, through one synth cache. */
+export interface Writer {
+  readonly definitions: Definitions;
+  readonly committer: Committer;
+  /** Loads every definition file (a file that cannot be read is one line; its groups stay as committed) and fetches the repo. */
+  start(): Promise<void>;
+}
+
+export function startWriter(cfg: WriterConfig, opts: WriterOptions = {}): Writer {
+  const cache = new SynthCache();
+  const log = opts.log ?? logger;
+  // Until the repo is read, definitions are checked with the settings this writer proposes.
+  const proposed = synthInputs(decideSettings(undefined, cfg.writer).record, EMPTY_STATE, cfg.writer.gcSecret);
+  let committer: Committer | undefined;
+  const definitions = new Definitions(cfg.definitionsDir, () => committer?.synthInputs() ?? proposed, cache);
+  committer = new Committer({
+    repo: cfg.repo, branch: cfg.branch, definitions: definitions.current, writer: cfg.writer, allowMassRemoval: cfg.allowMassRemoval,
+    workDir: cfg.workDir, clock: opts.clock, log, onCommit: opts.onCommit, onFollow: opts.onFollow, cache,
   });
+  const c = committer;
+  return {
+    definitions, committer: c,
+    async start() {
+      const first = await definitions.loadAll();
+      for (const p of first.problems) log.warn(`definition error: ${p}`);
+      await c.refresh();
+    },
+  };
+}
+
+/** The lease ranch and the sidecar on a started writer's committer, after its first commit. */
+export async function startRuntime(cfg: RuntimeConfig, committer: Committer, opts: { readonly clock?: () => Date } = {}): Promise<Runtime> {
+  const clock = opts.clock ?? (() => new Date());
   const ranch = new Ranch({
     persist: async (records, summary, requestId, requestedBy) => {
       await committer.submit({ body: { kind: 'leases', records, summary }, requestId, requestedBy });
@@ -98,9 +126,8 @@ export async function startRuntime(cfg: RuntimeConfig, definitions: () => Defini
     await ranch.syncPools([...synthPools.map((p) => ({ type: p.type, names: p.names })), ...filePools]);
   };
 
-  // The first cycle: fetch, regenerate from the definitions, and learn the lease records.
-  const view = await committer.refresh();
-  ranch.load(view.state.leases.values());
+  // The first cycle: regenerate from the definitions, and learn the lease records.
+  ranch.load(committer.view().state.leases.values());
   await committer.submit({ body: { kind: 'sync', summary: 'sync(definitions): start' }, requestId: `start-${clock().getTime()}`, requestedBy: 'paddock' }).catch((e) => {
     logger.error({ err: e }, 'first synchronisation failed');
   });

@@ -9,11 +9,8 @@ import { logger } from '../log.ts';
 import { UserError } from '../errors.ts';
 import type { Mailer } from '../sidecar/index.ts';
 import { mailerFromEnv } from '../sidecar/mailer.ts';
-import { startRuntime, type Runtime, type RuntimeConfig, type RuntimeOptions } from '../runtime.ts';
-import { EMPTY_STATE } from '../../core/records.ts';
-import { decideSettings } from '../repo/settings.ts';
-import { SynthCache, synthInputs } from '../synth/synthesize.ts';
-import { Definitions } from '../watch/definitions.ts';
+import { startRuntime, startWriter, type Runtime, type RuntimeConfig, type WriterOptions } from '../runtime.ts';
+import type { Definitions } from '../watch/definitions.ts';
 import { Watcher } from '../watch/watcher.ts';
 import type { Committer } from '../repo/committer.ts';
 import { reportCommits } from './argo.ts';
@@ -42,7 +39,7 @@ export function serveOptions(cmd: Command): Command {
     .addOption(envOption('--cleaning-delay <duration>', 'how long a dirty resource stays removed before the janitor re-provisions it', 'PADDOCK_CLEANING_DELAY', '2m'));
 }
 
-export function runtimeConfig(f: ServeFlags, defaults: RepoDefaults & { apiTokens?: string[] } = {}): RuntimeConfig & { definitionsDir: string } {
+export function runtimeConfig(f: ServeFlags, defaults: RepoDefaults & { apiTokens?: string[] } = {}): RuntimeConfig {
   const s = repoSettings(f, defaults);
   const gcSecret = s.writer.gcSecret;
   if (!gcSecret) throw new UserError('GcSecretMissing', 'no GC secret: set PADDOCK_GC_SECRET or give --gc-secret-file');
@@ -96,21 +93,14 @@ export function definitionsDirOf(dir: string): string {
 }
 
 /**
- * The definitions of `cfg.definitionsDir`, kept in force as files change, and a runtime
- * (committer, lease ranch, sidecar) that synthesizes with them through one shared cache.
- * A file that cannot be read is reported as one line; its committed groups stay as they are.
+ * A writer on `cfg` (the definitions of `cfg.definitionsDir`, kept in force as files change, and
+ * its committer), started, and on it the lease ranch and the sidecar: `serve` and `up`.
  */
-export async function startWithDefinitions(cfg: RuntimeConfig & { definitionsDir: string }, opts: Omit<RuntimeOptions, 'cache'> = {}): Promise<{ runtime: Runtime; definitions: Definitions }> {
-  const dir = definitionsDirOf(cfg.definitionsDir);
-  const cache = new SynthCache();
-  let runtime: Runtime | undefined;
-  // Until the repo is read, definitions are checked with the settings this writer proposes.
-  const proposed = synthInputs(decideSettings(undefined, cfg.writer).record, EMPTY_STATE, cfg.writer.gcSecret);
-  const definitions = new Definitions(dir, () => runtime?.committer.synthInputs() ?? proposed, cache);
-  const first = await definitions.loadAll();
-  for (const p of first.problems) logger.warn(`definition error: ${p}`);
-  runtime = await startRuntime({ ...cfg, mailer: loadMailer() }, definitions.current, { ...opts, cache });
-  return { runtime, definitions };
+export async function startServing(cfg: RuntimeConfig, opts: WriterOptions = {}): Promise<{ runtime: Runtime; definitions: Definitions }> {
+  const writer = startWriter({ ...cfg, definitionsDir: definitionsDirOf(cfg.definitionsDir) }, opts);
+  await writer.start();
+  const runtime = await startRuntime({ ...cfg, mailer: loadMailer() }, writer.committer, opts);
+  return { runtime, definitions: writer.definitions };
 }
 
 export function registerServe(program: Command): void {
@@ -121,7 +111,7 @@ export function registerServe(program: Command): void {
       let committer: Committer | undefined;
       const watcherUrl = f.watcherUrl || undefined;
       if (watcherUrl && !HTTP_URL.test(watcherUrl)) throw new UserError('InvalidConfig', `--watcher-url "${watcherUrl}" is not an http(s) URL`);
-      const { runtime: rt, definitions } = await startWithDefinitions(cfg, { onCommit: reportCommits(() => committer, { watcherUrl, log: logger.child({ component: 'sidecar' }) }).onCommit });
+      const { runtime: rt, definitions } = await startServing(cfg, { onCommit: reportCommits(() => committer, { watcherUrl, log: logger.child({ component: 'sidecar' }) }).onCommit });
       committer = rt.committer;
       // The sidecar commits too, so it follows the definitions as the watcher does: with stale
       // ones, its commits would regenerate groups as they were. TTLs stay the watcher's.

@@ -5,18 +5,16 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { formatDuration, parseDuration } from '../../core/duration.ts';
 import { gcUrl } from '../../core/gc-token.ts';
-import { EMPTY_STATE, type SettingsRecord } from '../../core/records.ts';
+import type { SettingsRecord } from '../../core/records.ts';
 import { isRemoteUrl, withoutCredentials } from '../../core/urls.ts';
 import { DEFAULTS } from '../config.ts';
 import { UserError } from '../errors.ts';
 import { Committer } from '../repo/committer.ts';
 import { initBareRepo } from '../repo/git/index.ts';
 import { logger } from '../log.ts';
-import type { Runtime } from '../runtime.ts';
+import { startWriter } from '../runtime.ts';
 import { projectPath, ROOT_APP, rootProjectName } from '../synth/layout.ts';
 import { decideSettings } from '../repo/settings.ts';
-import { SynthCache, synthInputs } from '../synth/synthesize.ts';
-import { Definitions } from '../watch/definitions.ts';
 import { LockFileElector } from '../watch/lock.ts';
 import { DEFAULT_FOLLOW_EVERY_MS, DEFAULT_RETIRE_AFTER_MS, Watcher } from '../watch/watcher.ts';
 import { clusterConfig, DeploymentSources, LeaseElector } from '../watch/cluster.ts';
@@ -24,7 +22,7 @@ import { startWatcherServer } from '../watch/http.ts';
 import { WatcherMetrics } from '../watch/metrics.ts';
 import { reportCommits } from './argo.ts';
 import { envOption, repoOptions, repoSettings, type RepoFlags } from './options.ts';
-import { definitionsDirOf, runtimeConfig, serveOptions, startWithDefinitions, untilSignal, type ServeFlags } from './serve.ts';
+import { definitionsDirOf, runtimeConfig, serveOptions, startServing, untilSignal, type ServeFlags } from './serve.ts';
 import { table } from './table.ts';
 
 const STATE_DIR = '.paddock';
@@ -81,26 +79,19 @@ export function registerWatch(program: Command): void {
       const followEvery = followEveryMs(f);
       const listen = f.listen || undefined;
       const s = repoSettings(f);
-      if (!s.writer.gcSecret) throw new UserError('GcSecretMissing', 'no GC secret: set PADDOCK_GC_SECRET or give --gc-secret-file');
-      const dir = definitionsDirOf(s.definitionsDir);
+      const gcSecret = s.writer.gcSecret;
+      if (!gcSecret) throw new UserError('GcSecretMissing', 'no GC secret: set PADDOCK_GC_SECRET or give --gc-secret-file');
       let watcher: Watcher | undefined;
       const cluster = clusterParts(s.repo);
       const sources = followSources(cluster.sources, () => watcher);
-      const cache = new SynthCache();
-      const proposed = synthInputs(decideSettings(undefined, s.writer).record, EMPTY_STATE, s.writer.gcSecret);
-      let committer: Committer | undefined;
-      const definitions = new Definitions(dir, () => committer?.synthInputs() ?? proposed, cache);
       const log = logger.child({ component: 'watcher' });
+      let reported: Committer | undefined;
       // The sidecar and the CLI commit too: Argo CD is told of their commits as this watcher follows them.
-      const report = reportCommits(() => committer, { log });
-      committer = new Committer({
-        cache,
-        repo: s.repo, branch: s.branch, definitions: definitions.current, writer: s.writer, allowMassRemoval: f.allowMassRemoval, log,
-        onCommit: report.onCommit, onFollow: report.onFollow,
-      });
+      const report = reportCommits(() => reported, { log });
+      const writer = startWriter({ ...s, writer: { ...s.writer, gcSecret }, definitionsDir: definitionsDirOf(s.definitionsDir), allowMassRemoval: f.allowMassRemoval }, { log, ...report });
+      const { definitions, committer } = writer;
+      reported = committer;
       const metrics = new WatcherMetrics({ committer, watcher: () => watcher, definitions, elector: cluster.elector });
-      await committer.refresh();
-      if (committer.settingsProblem) throw committer.settingsProblem;
       watcher = new Watcher({
         definitions, committer, elector: cluster.elector, sources, retireAfterMs: retireAfter, followEveryMs: followEvery,
         log,
@@ -110,9 +101,9 @@ export function registerWatch(program: Command): void {
       const w = watcher;
       const server = listen ? await startWatcherServer(listen, { follow: () => w.follow(), readiness: () => w.readiness(), registry: metrics.registry, logger: log }) : undefined;
       if (server) log.info(`paddock watch: follow requests, probes and metrics on ${server.url}`);
-      await watcher.start();
-      watcher.watch();
-      watcher.startTicking();
+      await writer.start();
+      if (committer.settingsProblem) throw committer.settingsProblem;
+      await runWatcher(watcher);
       log.info(`paddock watch: watching ${s.definitionsDir}, committing to ${withoutCredentials(s.repo)} (branch ${s.branch})`);
       const sig = await untilSignal();
       log.info(`${sig}: stopping after the current commit`);
@@ -140,20 +131,17 @@ export function registerWatch(program: Command): void {
         console.log(`created ${path.resolve(cfg.repo)} (bare git repo, branch ${cfg.branch})`);
       }
       let watcher: Watcher | undefined;
-      let runtime: Runtime | undefined;
+      let committer: Committer | undefined;
       const cluster = clusterParts(cfg.repo);
       const sources = followSources(cluster.sources, () => watcher);
-      const started = await startWithDefinitions(cfg, { onCommit: reportCommits(() => runtime?.committer, { log: logger }).onCommit });
-      runtime = started.runtime;
-      if (runtime.committer.settingsProblem) {
+      const { runtime, definitions } = await startServing(cfg, reportCommits(() => committer, { log: logger }));
+      committer = runtime.committer;
+      if (committer.settingsProblem) {
         await runtime.stop();
-        throw runtime.committer.settingsProblem;
+        throw committer.settingsProblem;
       }
-      const definitions = started.definitions;
-      watcher = new Watcher({ definitions, committer: runtime.committer, elector: cluster.elector, sources, retireAfterMs: retireAfter, log: logger });
-      await watcher.recordSources();
-      watcher.watch();
-      watcher.startTicking();
+      watcher = new Watcher({ definitions, committer, elector: cluster.elector, sources, retireAfterMs: retireAfter, log: logger });
+      await runWatcher(watcher);
       const view = await runtime.committer.refresh();
       console.log(summary(cfg, view.state.settings ?? decideSettings(undefined, cfg.writer).record, view.synth?.groups ?? [], runtime.url, view.synth?.pools[0]?.type));
       const sig = await untilSignal();
@@ -163,6 +151,13 @@ export function registerWatch(program: Command): void {
       await runtime.stop();
       console.log('stopped');
     });
+}
+
+/** The watcher at work: its first commit and live sources, then file events and the leader's ticks. */
+async function runWatcher(watcher: Watcher): Promise<void> {
+  await watcher.start();
+  watcher.watch();
+  watcher.startTicking();
 }
 
 /** A secret kept in a file under .paddock/, made on first use. */

@@ -66,10 +66,15 @@ export class Definitions {
     return out;
   }
 
+  /** True once `loadAll` ran. */
+  loaded = false;
+
   /** Loads every file (at start). */
   async loadAll(): Promise<Change> {
     const files = existsSync(this.dir) ? await listDefinitionFiles(this.dir) : [];
-    return this.reload(files);
+    const change = await this.reload(files);
+    this.loaded = true;
+    return change;
   }
 
   /**

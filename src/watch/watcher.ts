@@ -107,11 +107,11 @@ export class Watcher {
     else console.log(line);
   }
 
-  /** Loads the definitions and commits what they give, then records the live sources clones need. */
+  /** Loads the definitions (unless loaded) and commits what they give, then records the live sources clones need. */
   async start(): Promise<void> {
-    const change = await this.opts.definitions.loadAll();
-    for (const p of change.problems) this.say(`definition error: ${p}`, 'warn');
-    await this.sync(`sync(definitions): ${change.adopted.length} files loaded`);
+    const defs = this.opts.definitions;
+    if (!defs.loaded) for (const p of (await defs.loadAll()).problems) this.say(`definition error: ${p}`, 'warn');
+    await this.sync(`sync(definitions): ${defs.current().definitions.length} files loaded`);
     this.started = true;
   }
 
