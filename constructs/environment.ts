@@ -4,8 +4,9 @@ import { contextOf } from '../core/context.ts';
 import { parseDuration } from '../core/duration.ts';
 import { gcUrl } from '../core/gc-token.ts';
 import { isClusterScoped, type GroupScope } from '../core/kinds.ts';
-import { isDnsLabel } from '../core/names.ts';
+import { isDnsLabel, ROOT_APP } from '../core/names.ts';
 import { groupLabels, stampObject, stripPlusDefaults, type GroupStamp } from '../core/stamp.ts';
+import { claimUnique, type Claim } from './private/unique.ts';
 
 /** Where Argo CD deploys a group. Give `server` or `name`, as in an Argo CD Application. */
 export interface ArgoDestination {
@@ -92,6 +93,8 @@ export class Environment extends Chart {
   private readonly namespaces = new Set<string>();
   private readonly clusterKinds = new Set<string>();
   private readonly refreshers = new Set<string>();
+  /** Why rendering no objects is fine for now (a Release with no active record). */
+  private emptyAllowed = false;
 
   constructor(scope: Construct, id: string, props: EnvironmentProps) {
     const group = props.group ?? id;
@@ -106,6 +109,7 @@ export class Environment extends Chart {
     if (!isDnsLabel(group)) {
       throw new Error(`${where}: group "${group}" must be a DNS label (lowercase letters, digits and '-', at most 63 characters)`);
     }
+    if (group === ROOT_APP) throw new Error(`${where}: group name "${ROOT_APP}" is reserved for the app of apps`);
     if (!isDnsLabel(props.namespace ?? '')) {
       throw new Error(`${where}: namespace "${props.namespace}" must be a DNS label (lowercase letters, digits and '-', at most 63 characters)`);
     }
@@ -125,6 +129,33 @@ export class Environment extends Chart {
     this.owner = props.owner;
     this.hardened = props.hardened ?? false;
     this.allow({ namespaces: props.allowedNamespaces, clusterKinds: props.allowedClusterKinds });
+    this.node.addValidation({ validate: () => (this.emptyAllowed || this.allApiObjects.length ? [] : [`group "${group}" has no objects`]) });
+    claimUnique(this, () => this.claims());
+  }
+
+  /**
+   * Lets this group render no objects for now: for a construct whose objects come later (a
+   * `Release` before its first release). Otherwise a group with no objects is an error.
+   */
+  public allowEmpty(): void {
+    this.emptyAllowed = true;
+  }
+
+  /** Its group name and its objects' identities, unique across the App. */
+  private *claims(): Iterable<Claim> {
+    const where = this.node.path;
+    yield { key: `group:${this.group}`, path: where, clash: (other) => `${where}: group "${this.group}" is also defined by ${other}` };
+    for (const o of this.allApiObjects) {
+      // A clone is named from its source as it renders (paddock's synthesis checks the rendered clones).
+      if (o.node.scope && 'sourceRef' in o.node.scope) continue;
+      const namespace = this.isClusterScoped(o.kind) ? '' : o.metadata.namespace ?? this.namespace;
+      const ns = namespace ? ` in namespace ${namespace}` : '';
+      yield {
+        key: `object:${o.apiGroup}|${o.kind}/${o.name}|${namespace}`,
+        path: o.node.path,
+        clash: (other) => `${o.node.path}: ${o.kind} "${o.name}"${ns} is also made by ${other}`,
+      };
+    }
   }
 
   /** Namespaces besides `namespace` that objects of this group may name. */
@@ -198,9 +229,12 @@ export class Environment extends Chart {
     return stampObject(json, stamp);
   }
 
-  /** Renders every object of the group, after running the validations of its constructs. */
+  /**
+   * Renders every object of the group, after running the validations of every construct of its
+   * App (as cdk8s's `Chart.toJson` does: clashes with other groups are checked there).
+   */
   public renderAll(): RenderedObject[] {
-    const errors = this.node.findAll().flatMap((c) => c.node.validate().map((e) => `${c.node.path}: ${e}`));
+    const errors = this.node.root.node.findAll().flatMap((c) => c.node.validate().map((e) => (c.node.path ? `${c.node.path}: ${e}` : e)));
     if (errors.length) throw new Error(errors[0]);
     const stamp = this.stamp;
     return this.allApiObjects.map((apiObject) => ({ apiObject, object: this.render(apiObject, stamp) }));

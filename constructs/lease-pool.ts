@@ -3,6 +3,7 @@ import { Environment } from './environment.ts';
 import { contextOf } from '../core/context.ts';
 import { isDnsLabel, LEASE_WORD } from '../core/names.ts';
 import { leaseKey } from '../core/records.ts';
+import { claimUnique } from './private/unique.ts';
 
 /** One leasable resource of a pool, as its factory sees it. */
 export interface PooledResource {
@@ -67,6 +68,7 @@ export class LeasePool extends Construct {
     }
     this.type = props.type;
     this.names = names;
+    claimUnique(this, () => [{ key: `lease-pool:${props.type}`, path: where, clash: (other) => `${where}: lease pool type "${props.type}" is also defined by ${other}` }]);
 
     const leases = contextOf(this).state.leases;
     const environments = new Map<string, Environment>();

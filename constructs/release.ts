@@ -105,7 +105,10 @@ export class Release extends Construct {
     };
     const records = [...(contextOf(this).state.releases.get(props.service) ?? []), ...(props.records ?? [])];
     this.active = activeRelease(records);
-    if (!this.active) return;
+    if (!this.active) {
+      env.allowEmpty();
+      return;
+    }
 
     this.view = releaseView(this.rules, this.active);
     if (this.active.template ?? props.template) {

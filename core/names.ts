@@ -5,6 +5,9 @@ export const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9
 /** A lease pool's type and a leased resource's name (Boskos's are free text; paddock's are path-safe: no `/`, never `.` or `..`). */
 export const LEASE_WORD = /^[A-Za-z0-9][-A-Za-z0-9_.]{0,252}$/;
 
+/** The app of apps' name: no group may take it. */
+export const ROOT_APP = 'paddock-root';
+
 export function isDnsLabel(s: string): boolean {
   return s.length <= 63 && DNS_LABEL.test(s);
 }

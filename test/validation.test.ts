@@ -91,8 +91,19 @@ describe('groups and names that clash', () => {
 
   it('GIVEN two objects with the same kind, namespace and name WHEN synthesized THEN the error names both constructs', async () => {
     const { err, file } = await synthError({ 'env.ts': group(`${cm('settings', 'first')}\n${cm('settings', 'second')}`) });
-    expect(err.code).toBe('InvalidObject');
-    expect(err.message).toBe(`${file('env.ts')}: g/second: ConfigMap "settings" in namespace ns1 is also made by g/first (${file('env.ts')})`);
+    expect(err.code).toBe('InvalidDefinition');
+    expect(err.message).toBe(`${file('env.ts')}: g/second: ConfigMap "settings" in namespace ns1 is also made by g/first`);
+  });
+
+  it('GIVEN the same group twice in one file WHEN synthesized THEN the error names both constructs', async () => {
+    const { err, file } = await synthError({ 'env.ts': `${HEAD}
+export default (scope) => {
+  for (const id of ['a', 'b']) {
+    const env = new Environment(scope, id, { namespace: id, group: 'dup' });
+    ${cm('x')}
+  }
+};` });
+    expect(err.message).toBe(`${file('env.ts')}: b: group "dup" is also defined by a`);
   });
 
   it('GIVEN the same object in two groups of two files WHEN synthesized THEN the error names both files', async () => {
@@ -100,6 +111,7 @@ describe('groups and names that clash', () => {
       'a.ts': group(cm('settings'), "{ namespace: 'shared' }", 'one'),
       'b.ts': group(cm('settings'), "{ namespace: 'shared' }", 'two'),
     });
+    expect(err.code).toBe('InvalidDefinition');
     expect(err.message).toBe(`${file('b.ts')}: two/cm: ConfigMap "settings" in namespace shared is also made by one/cm (${file('a.ts')})`);
   });
 

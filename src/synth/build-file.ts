@@ -52,8 +52,6 @@ export interface EnvOutput {
   readonly lease?: { readonly type: string; readonly name: string };
   readonly objects: readonly RenderedObject[];
   readonly deferred: readonly DeferredClone[];
-  /** A Release of the group has no active record (none yet, or all soft-deleted): empty is not an error. */
-  readonly releasePending: boolean;
   readonly releases: readonly ReleaseRules[];
   /** ServiceAccounts of `namespace` that may ask Argo CD to refresh Applications. */
   readonly argoRefreshers: readonly string[];
@@ -80,6 +78,11 @@ export async function buildFile(def: Definition, inputs: SynthInputs): Promise<F
   } catch (e) {
     throw new DefinitionError(def.file, firstLine(e));
   }
+  // The constructs' own checks, those across the file's App (unique groups, pool types, objects) included.
+  for (const c of app.node.findAll()) {
+    const errors = c.node.validate();
+    if (errors.length) throw new DefinitionError(def.file, c.node.path ? `${c.node.path}: ${errors[0]}` : errors[0]);
+  }
   const environments: Environment[] = [];
   const pools: PoolInfo[] = [];
   const leaseOf = new Map<Environment, { type: string; name: string }>();
@@ -95,10 +98,6 @@ export async function buildFile(def: Definition, inputs: SynthInputs): Promise<F
   const envs: EnvOutput[] = [];
   const pending: Array<{ object: Json; apiObject: ApiObject }> = [];
   for (const env of environments) {
-    for (const c of env.node.findAll()) {
-      const errors = c.node.validate();
-      if (errors.length) throw new DefinitionError(def.file, `${c.node.path}: ${errors[0]}`);
-    }
     const stamp = env.stamp;
     const groupScope = env.scope;
     const objects: Array<{ object: Json; apiObject: ApiObject }> = [];
@@ -123,7 +122,6 @@ export async function buildFile(def: Definition, inputs: SynthInputs): Promise<F
     envs.push({
       group: env.group, path: env.node.path, namespace: env.namespace, destination: env.destination, scope: groupScope, owner: env.owner,
       ttl: env.ttl, ttlMs: env.ttlMs, stamp, lease: leaseOf.get(env), deferred,
-      releasePending: releases.some((r) => !r.active),
       releases: releases.map((r) => r.rules),
       argoRefreshers: env.argoRefreshers,
       objects: objects.map(({ object, apiObject }) => ({ object, yaml: '', path: apiObject.node.path })),

@@ -4,7 +4,7 @@
  * Pure functions of their arguments.
  */
 import jsyaml from 'js-yaml';
-import { isDnsLabel } from '../../core/names.ts';
+import { isDnsLabel, ROOT_APP } from '../../core/names.ts';
 
 type Json = Record<string, any>;
 
@@ -22,7 +22,7 @@ export interface ArgoOptions {
   readonly project: string;
 }
 
-export const ROOT_APP = 'paddock-root';
+export { ROOT_APP };
 export const APPS_DIR = 'apps';
 export const GROUPS_DIR = 'groups';
 export const STATE_DIR = 'state';

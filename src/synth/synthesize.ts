@@ -144,14 +144,13 @@ async function fileOutput(def: Definition, inputs: SynthInputs, cache: SynthCach
 
 async function assemble(outputs: readonly FileOutput[], inputs: SynthInputs, cache: SynthCache): Promise<SynthResult> {
   const { state } = inputs;
-  // Groups and pools are unique across files.
+  // Groups and pools are unique across files (each file's App checks its own: constructs/private/unique.ts).
   const groupFile = new Map<string, string>();
   const poolFile = new Map<string, string>();
   for (const out of outputs) {
     for (const env of out.envs) {
       const other = groupFile.get(env.group);
       if (other !== undefined) throw new DefinitionError(out.file, `${env.path}: group "${env.group}" is also defined in ${other}`);
-      if (env.group === ROOT_APP) throw new DefinitionError(out.file, `${env.path}: group name "${ROOT_APP}" is reserved for the app of apps`);
       groupFile.set(env.group, out.file);
     }
     for (const p of out.pools) {
@@ -200,7 +199,6 @@ async function assemble(outputs: readonly FileOutput[], inputs: SynthInputs, cac
           checkObject(object, d.path, out.file);
           objects.push({ object, yaml: toYaml(object), path: d.path });
         }
-        if (!objects.length && !env.deferred.length && !env.releasePending) throw new DefinitionError(out.file, `${env.path}: group "${env.group}" has no objects`);
       }
       const byName = new Map<string, number>();
       for (const { object, path } of objects) {
@@ -210,7 +208,7 @@ async function assemble(outputs: readonly FileOutput[], inputs: SynthInputs, cac
         const other = identities.get(id);
         if (other) {
           const ns = object.metadata.namespace ? ` in namespace ${object.metadata.namespace}` : '';
-          throw new DefinitionError(out.file, `${path}: ${object.kind} "${object.metadata.name}"${ns} is also made by ${other.path} (${other.file})`, 'InvalidObject');
+          throw new DefinitionError(out.file, `${path}: ${object.kind} "${object.metadata.name}"${ns} is also made by ${other.path} (${other.file})`);
         }
         identities.set(id, { path, file: out.file });
       }
