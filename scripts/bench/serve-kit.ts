@@ -93,10 +93,14 @@ export class Harness {
     child.stderr!.on('data', (d) => (served.stderr += d));
     served.url = await new Promise<string>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`paddock ${args[0]} was not ready within ${timeoutMs} ms:\n${served.stdout}${served.stderr}`)), timeoutMs);
+      // Parsing the whole output again per chunk is quadratic: stop once ready, or a long run's
+      // log lines would eat the CPU the bench's clients need.
       const check = () => {
         const m = ready.exec(served.log());
         if (m) {
           clearTimeout(timer);
+          child.stdout!.off('data', check);
+          child.stderr!.off('data', check);
           resolve(m[1]);
         }
       };

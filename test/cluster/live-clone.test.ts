@@ -147,7 +147,8 @@ export default (scope) => {
       now.status = { observedGeneration: now.metadata!.generation, replicas: 7, updatedReplicas: 7, readyReplicas: 3, availableReplicas: 3 };
       await apps.replaceNamespacedDeploymentStatus({ name: 'web', namespace: ns, body: now });
       await until('the informer to see the status update', () => (ds!.live().get(`${ns}/web`)?.status?.readyReplicas === 3 ? true : undefined), state);
-      await new Promise((r) => setTimeout(r, 500)); // well past the 20 ms debounce
+      // What the informer's event leads to, run now: it finds nothing to record.
+      await w!.recordSources();
       expect(commitCount(remote), state()).toBe(n);
 
       // deleted: a commit removes the group's objects and empties its Application
