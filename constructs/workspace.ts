@@ -1,5 +1,5 @@
 import { ApiObject } from 'cdk8s';
-import { Construct } from 'constructs';
+import { Construct, type IConstruct } from 'constructs';
 import { Environment } from './environment.ts';
 import { contextOf } from '../core/context.ts';
 import { isDnsLabel, toDnsLabel } from '../core/names.ts';
@@ -12,7 +12,9 @@ const HOME = '/config';
 const KEYS_DIR = '/etc/paddock/ssh';
 
 /** The fields of a workspace record the construct renders from. */
-export type WorkspaceSpec = Pick<WorkspaceRecord, 'name' | 'email' | 'ram' | 'cpu' | 'storage' | 'publicKey' | 'port'>;
+const RENDERS_RECORDS = Symbol.for('paddock.Workspace.fromRecords');
+
+export type WorkspaceSpec = Pick<WorkspaceRecord, 'name' | 'email' | 'ram' | 'cpu' | 'storage' | 'publicKey' | 'port' | 'stoppedAt'>;
 
 export interface WorkspaceOptions {
   /** An sshd image that reads `PUBLIC_KEY_FILE` and `USER_NAME`, listening on 2222. @default 'lscr.io/linuxserver/openssh-server:latest' */
@@ -36,11 +38,21 @@ export class Workspace extends Construct {
    * Call it from a definition to choose the namespace, image or storage class.
    */
   public static fromRecords(scope: Construct, props: WorkspaceOptions & { readonly namespace?: string } = {}): Workspace[] {
+    const root = scope.node.root;
+    if (!Workspace.rendersRecords(root)) Object.defineProperty(root, RENDERS_RECORDS, { value: true });
     const records = [...contextOf(scope).state.workspaces.values()].sort((a, b) => a.name.localeCompare(b.name));
     return records.map((record) => {
       const env = new Environment(scope, Workspace.groupOf(record.name), { namespace: props.namespace ?? 'workspaces', owner: record.email });
       return new Workspace(env, 'workspace', { ...props, record });
     });
+  }
+
+  /**
+   * True when a definition under `root` called `fromRecords`: it renders the records itself
+   * (paddock renders them with the defaults otherwise). A `Workspace` written inline does not count.
+   */
+  public static rendersRecords(root: IConstruct): boolean {
+    return RENDERS_RECORDS in root;
   }
 
   /** The group a workspace lives in. */
@@ -96,7 +108,8 @@ export class Workspace extends Construct {
       kind: 'Deployment',
       metadata: { name: r.name, labels, annotations: { 'paddock.dev/email': r.email } },
       spec: {
-        replicas: 1,
+        // Stopped: no pod; the home volume and the port stay.
+        replicas: r.stoppedAt ? 0 : 1,
         // One pod at a time: the home volume is ReadWriteOnce.
         strategy: { type: 'Recreate' },
         selector: { matchLabels: labels },

@@ -71,3 +71,9 @@ export function scopeProblem(obj: { kind?: unknown; metadata?: { namespace?: unk
   if (ns === undefined || ns === scope.namespace || scope.namespaces.includes(String(ns))) return undefined;
   return `namespace "${String(ns)}" is not the group's (${scope.namespace}); list it in the Environment's allowedNamespaces to allow it`;
 }
+
+/** The nodePorts a Service holds on every node (none for other kinds). */
+export function nodePortsOf(obj: { kind?: unknown; spec?: { ports?: ReadonlyArray<{ nodePort?: unknown }> } }): number[] {
+  if (obj.kind !== 'Service') return [];
+  return (obj.spec?.ports ?? []).map((p) => p.nodePort).filter((n): n is number => Number.isInteger(n));
+}

@@ -60,6 +60,8 @@ export const WorkspaceRecordSchema = z.object({
   publicKey: z.string(),
   port: z.number().int().min(1).max(65535),
   createdAt: timestamp,
+  /** Set while the workspace is stopped: scaled to zero, its home volume and port kept. */
+  stoppedAt: timestamp.optional(),
 });
 export type WorkspaceRecord = z.infer<typeof WorkspaceRecordSchema>;
 

@@ -149,9 +149,41 @@ describe('workspaces', () => {
     }
   });
 
-  it('GIVEN a workspace WHEN deleted THEN 204, its record and objects leave the repo and its Application is emptied; again, 404', async () => {
+  it('GIVEN a workspace WHEN stopped THEN it scales to zero with its volume and port kept; stopped again, nothing changes; started, it is back', async () => {
+    const deployment = () => yamlAt('groups/ws-grace/deployment-grace.yaml');
+    const stop = await call(`${s.url}/api/workspaces/grace/stop`, { method: 'POST', headers: auth });
+    expect(stop.status).toBe(200);
+    expect(stop.body).toMatchObject({ name: 'grace', state: 'stopped', port: 30001, stoppedAt: expect.any(String), commit: head() });
+    expect(deployment().spec.replicas).toBe(0);
+    expect(yamlAt('groups/ws-grace/service-grace.yaml').spec.ports[0].nodePort).toBe(30001);
+    expect(yamlAt('groups/ws-grace/persistentvolumeclaim-grace-home.yaml').spec.resources.requests.storage).toBe('10Gi');
+    expect(gitOut(s.remote, 'log', '-1', '--format=%s', 'main')).toBe('stop(workspace/grace): on request');
+    expect((await call(`${s.url}/api/workspaces/grace`, { headers: auth })).body.state).toBe('stopped');
+
+    const before = head();
+    const again = await call(`${s.url}/api/workspaces/grace/stop`, { method: 'POST', headers: auth });
+    expect([again.status, again.body.state, again.body.commit, head()]).toEqual([200, 'stopped', null, before]);
+
+    const start = await call(`${s.url}/api/workspaces/grace/start`, { method: 'POST', headers: auth });
+    expect([start.status, start.body.state, start.body.port, start.body.stoppedAt]).toEqual([200, 'running', 30001, undefined]);
+    expect(deployment().spec.replicas).toBe(1);
+    expect(yamlAt('state/workspaces/grace.yaml').stoppedAt).toBeUndefined();
+
+    const missing = await call(`${s.url}/api/workspaces/nobody/stop`, { method: 'POST', headers: auth });
+    expect([missing.status, missing.body.code]).toEqual([404, 'NotFound']);
+    expect((await call(`${s.url}/api/workspaces/grace/stop`, { method: 'POST' })).status).toBe(401);
+  });
+
+  it('GIVEN a workspace WHEN deleted THEN 200 naming all it removed, volume included; its record and objects leave the repo and its Application is emptied; again, 404', async () => {
     const r = await call(`${s.url}/api/workspaces/grace`, { method: 'DELETE', headers: auth });
-    expect(r.status).toBe(204);
+    expect(r.status).toBe(200);
+    expect(r.body).toMatchObject({ name: 'grace', deleted: true, commit: head() });
+    expect(r.body.removed).toEqual([
+      'Deployment grace',
+      'Service grace (NodePort 30001, free again)',
+      'PersistentVolumeClaim grace-home (the 10Gi home volume: its data is gone once the volume is reclaimed)',
+      'ConfigMap grace-ssh (the public key)',
+    ]);
     const files = remoteFiles(s.remote);
     expect(files.filter((p) => p.startsWith('state/') && p.includes('grace'))).toEqual(['state/retiring/ws-grace.yaml']);
     expect(groupApp(s.remote, 'ws-grace')).toBe('emptied');
@@ -281,5 +313,36 @@ describe('workspace email', () => {
       dead.close();
       await t.close();
     }
+  });
+});
+
+describe('workspace ports', () => {
+  let s: TestSidecar;
+  /** A definition holding nodePorts 30000 (a NodePort Service) and 30001 (a Workspace written inline). */
+  const TAKEN = `
+import { ApiObject } from 'cdk8s';
+import { Environment, Workspace } from 'paddock';
+export default (scope) => {
+  const env = new Environment(scope, 'edge', { namespace: 'edge' });
+  new ApiObject(env, 'svc', { apiVersion: 'v1', kind: 'Service', metadata: { name: 'edge' }, spec: { type: 'NodePort', selector: { app: 'edge' }, ports: [{ port: 80, nodePort: 30000 }] } });
+  const lab = new Environment(scope, 'lab', { namespace: 'lab' });
+  new Workspace(lab, 'inline', { record: { name: 'lab', email: 'lab@example.com', ram: 1, cpu: 1, storage: '1Gi', publicKey: '${ED25519}', port: 30001 } });
+};`;
+  beforeAll(async () => {
+    s = await startSidecar({ files: { 'taken.ts': TAKEN }, deps: { workspaces: { domains: [], ports: { min: 30000, max: 30059 }, nodeAddress: '127.0.0.1' } } });
+  });
+  afterAll(() => s.close());
+
+  it('GIVEN nodePorts held by the definitions WHEN 50 workspaces are asked for at once THEN each gets its own port, none of those', async () => {
+    const answers = await Promise.all(Array.from({ length: 50 }, (_, i) =>
+      call(`${s.url}/api/workspaces`, { headers: auth, body: { email: `user${i}@example.com`, ram: 1, cpu: 1, publicKey: ED25519 } })));
+    expect(answers.map((a) => a.status)).toEqual(Array(50).fill(201));
+    const ports = answers.map((a) => a.body.port as number);
+    expect(new Set(ports).size).toBe(50);
+    expect(ports.filter((p) => p === 30000 || p === 30001)).toEqual([]);
+    expect(Math.min(...ports)).toBe(30002);
+    // What the repo holds agrees: one Service per port, the definitions' own included.
+    const held = remoteFiles(s.remote).filter((p) => /^groups\/.*\/service-.*\.yaml$/.test(p)).flatMap((p) => YAML.parse(remoteFile(s.remote, p)).spec.ports.map((x: { nodePort: number }) => x.nodePort));
+    expect(held.sort()).toEqual([30000, 30001, ...ports].sort());
   });
 });

@@ -26,6 +26,8 @@ describe('paddock status', () => {
       const auth = { authorization: `Bearer ${API_TOKEN}` };
       expect((await call(`${s.url}/acquire?type=proj&state=free&dest=busy&owner=ci-job-7`, { method: 'POST' })).status).toBe(200);
       expect((await call(`${s.url}/api/workspaces`, { body: { email: 'ada.lovelace@example.com', ram: 2, cpu: 1, storage: '5Gi', publicKey: ED25519 }, headers: auth })).status).toBe(201);
+      expect((await call(`${s.url}/api/workspaces`, { body: { email: 'bob@example.com', ram: 1, cpu: 1, publicKey: ED25519 }, headers: auth })).status).toBe(201);
+      expect((await call(`${s.url}/api/workspaces/bob/stop`, { method: 'POST', headers: auth })).status).toBe(200);
       const first = await call(`${s.url}/api/releases`, { body: { service: 'web', version: '1.0', image: 'web:1.0' }, headers: auth });
       const second = await call(`${s.url}/api/releases`, { body: { service: 'web', version: '1.1', image: 'web:1.1' }, headers: auth });
       expect([first.status, second.status]).toEqual([201, 201]);
@@ -44,7 +46,10 @@ describe('paddock status', () => {
       expect(group('st-2')).toMatchObject({ state: 'removed', removal: { reason: 'demolish' } });
       expect(group('store')).toMatchObject({ state: 'active', ttl: '2h', owner: 'team-store', expiresAt: expect.any(String), createdAt: expect.any(String) });
       expect(status.leases.filter((l: { owner: string }) => l.owner)).toEqual([{ type: 'proj', name: expect.stringMatching(/^proj-/), state: 'busy', owner: 'ci-job-7' }]);
-      expect(status.workspaces).toEqual([expect.objectContaining({ name: 'ada-lovelace', email: 'ada.lovelace@example.com', ram: 2, cpu: 1, storage: '5Gi', port: expect.any(Number) })]);
+      expect(status.workspaces).toEqual([
+        expect.objectContaining({ name: 'ada-lovelace', state: 'running', email: 'ada.lovelace@example.com', ram: 2, cpu: 1, storage: '5Gi', port: expect.any(Number) }),
+        expect.objectContaining({ name: 'bob', state: 'stopped' }),
+      ]);
       expect(status.releases).toEqual([{ service: 'web', active: { id: first.body.id, version: '1.0', image: 'web:1.0', createdAt: expect.any(String) }, count: 2, deleted: 1 }]);
       expect(status.lastCommit).toMatchObject({ subject: expect.stringMatching(/^retire\(group\/st-2\)/) });
       expect(status).toMatchObject({ repo: s.remote, branch: 'main', waitingClones: [] });
@@ -57,7 +62,8 @@ describe('paddock status', () => {
       expect(tables.stdout).toMatch(/^st-1\s+removed \(gc\) \S+ ago, retiring\s/m);
       expect(tables.stdout).toMatch(/^store\s+active\s+\S+\s+2h\s+-?\S+\s+team-store$/m);
       expect(tables.stdout).toMatch(/^proj\s+proj-\d+\s+busy\s+ci-job-7$/m);
-      expect(tables.stdout).toMatch(/^ada-lovelace\s+ada.lovelace@example.com\s+\d+\s+2Gi\s+1\s+5Gi\s/m);
+      expect(tables.stdout).toMatch(/^ada-lovelace\s+running\s+ada.lovelace@example.com\s+\d+\s+2Gi\s+1\s+5Gi\s/m);
+      expect(tables.stdout).toMatch(/^bob\s+stopped\s+bob@example.com\s/m);
       expect(tables.stdout).toMatch(/^web\s+1\.0\s+web:1\.0\s+\S+\s+\S+\s+2 \(1 deleted\)$/m);
       expect(tables.stdout).toMatch(/^LAST COMMIT [0-9a-f]+ retire\(group\/st-2\)/m);
 

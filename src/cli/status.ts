@@ -39,7 +39,7 @@ export interface Status {
   }>;
   readonly waitingClones: ReadonlyArray<{ readonly clone: string; readonly group: string; readonly source: string }>;
   readonly leases: ReadonlyArray<{ readonly type: string; readonly name: string; readonly state: string; readonly owner: string }>;
-  readonly workspaces: ReadonlyArray<{ readonly name: string; readonly email: string; readonly port: number; readonly ram: number; readonly cpu: number; readonly storage: string; readonly createdAt: string }>;
+  readonly workspaces: ReadonlyArray<{ readonly name: string; readonly state: 'running' | 'stopped'; readonly email: string; readonly port: number; readonly ram: number; readonly cpu: number; readonly storage: string; readonly createdAt: string }>;
   readonly releases: ReadonlyArray<{ readonly service: string; readonly active?: { readonly id: string; readonly version: string; readonly image?: string; readonly createdAt: string }; readonly count: number; readonly deleted: number }>;
 }
 
@@ -122,7 +122,7 @@ export function statusOf(input: {
     waitingClones: input.waiting,
     leases: [...state.leases.values()].sort((a, b) => (a.type + a.name < b.type + b.name ? -1 : 1)).map((l) => ({ type: l.type, name: l.name, state: l.state, owner: l.owner })),
     workspaces: [...state.workspaces.values()].sort((a, b) => (a.name < b.name ? -1 : 1))
-      .map((w) => ({ name: w.name, email: w.email, port: w.port, ram: w.ram, cpu: w.cpu, storage: w.storage, createdAt: w.createdAt })),
+      .map((w) => ({ name: w.name, state: w.stoppedAt ? 'stopped' as const : 'running' as const, email: w.email, port: w.port, ram: w.ram, cpu: w.cpu, storage: w.storage, createdAt: w.createdAt })),
     releases: [...state.releases].sort(([a], [b]) => (a < b ? -1 : 1)).map(([service, records]) => {
       const a = activeRelease(records);
       return {
@@ -147,7 +147,7 @@ export function render(s: Status, now: Date): string {
   out.push(`GROUPS (${s.groups.length})`, table(['GROUP', 'STATE', 'AGE', 'TTL', 'LEFT', 'OWNER'], groupRows));
   if (s.waitingClones.length) out.push('', 'WAITING CLONES', ...s.waitingClones.map((w) => `${w.clone} (group ${w.group}) waits for its source ${w.source}`));
   out.push('', `LEASES (${s.leases.length})`, table(['TYPE', 'NAME', 'STATE', 'OWNER'], s.leases.map((l) => [l.type, l.name, l.state, l.owner])));
-  out.push('', `WORKSPACES (${s.workspaces.length})`, table(['NAME', 'EMAIL', 'PORT', 'RAM', 'CPU', 'STORAGE', 'AGE'], s.workspaces.map((w) => [w.name, w.email, String(w.port), `${w.ram}Gi`, String(w.cpu), w.storage, age(w.createdAt)])));
+  out.push('', `WORKSPACES (${s.workspaces.length})`, table(['NAME', 'STATE', 'EMAIL', 'PORT', 'RAM', 'CPU', 'STORAGE', 'AGE'], s.workspaces.map((w) => [w.name, w.state, w.email, String(w.port), `${w.ram}Gi`, String(w.cpu), w.storage, age(w.createdAt)])));
   out.push('', `RELEASES (${s.releases.length} services)`, table(['SERVICE', 'ACTIVE', 'IMAGE', 'ID', 'AGE', 'RELEASES'],
     s.releases.map((r) => [r.service, r.active?.version ?? '(none)', r.active?.image ?? '', r.active?.id ?? '', age(r.active?.createdAt), `${r.count} (${r.deleted} deleted)`])));
   out.push('', s.lastCommit ? `LAST COMMIT ${s.lastCommit.sha} ${s.lastCommit.subject} (${formatDuration(now.getTime() - Date.parse(s.lastCommit.date))} ago)` : 'LAST COMMIT (none: the repo is empty)');

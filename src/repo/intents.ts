@@ -29,6 +29,7 @@ export type IntentBody =
   | { readonly kind: 'release'; readonly record: ReleaseRecord }
   | { readonly kind: 'delete-release'; readonly service: string; readonly id: string }
   | { readonly kind: 'workspace'; readonly request: WorkspaceRequest; readonly ports: { readonly min: number; readonly max: number } }
+  | { readonly kind: 'workspace-power'; readonly name: string; readonly on: boolean }
   | { readonly kind: 'delete-workspace'; readonly name: string }
   /** Lease records to write; `expect` holds the generation each must still have (optimistic). */
   | { readonly kind: 'leases'; readonly records: readonly LeaseRecord[]; readonly summary: string }
@@ -65,7 +66,11 @@ export class StateDraft {
   /** Record file path -> new content, or null when deleted. */
   readonly writes = new Map<string, string | null>();
 
-  constructor(state: StateRecords, public readonly now: Date, public readonly knownGroups: ReadonlySet<string>) {
+  /**
+   * `knownGroups`: the groups the definitions make; `nodePorts`: every nodePort their synthesis
+   * holds (a new workspace takes none of them).
+   */
+  constructor(state: StateRecords, public readonly now: Date, public readonly knownGroups: ReadonlySet<string>, public readonly nodePorts: ReadonlySet<number> = new Set()) {
     this.groups = new Map(state.groups);
     this.removals = new Map(state.removals);
     this.releases = new Map([...state.releases].map(([k, v]) => [k, [...v]]));
@@ -157,7 +162,7 @@ export function applyIntent(d: StateDraft, intent: Intent): Outcome {
       const same = [...d.workspaces.values()].find((w) => w.email === r.email && w.publicKey === r.publicKey && w.ram === r.ram && w.cpu === r.cpu && w.storage === r.storage);
       if (same) return { status: 'unchanged', subject: `create(workspace/${same.name}): for ${r.email}`, value: same };
       const name = uniqueName(Workspace.nameFromEmail(r.email), d.workspaces, d.knownGroups);
-      const used = new Set([...d.workspaces.values()].map((w) => w.port));
+      const used = new Set([...d.nodePorts, ...[...d.workspaces.values()].map((w) => w.port)]);
       let port = -1;
       for (let p = b.ports.min; p <= b.ports.max; p++) {
         if (!used.has(p)) {
@@ -171,15 +176,27 @@ export function applyIntent(d: StateDraft, intent: Intent): Outcome {
       d.write(recordFile.workspace(record));
       return { status: 'applied', subject: `create(workspace/${name}): for ${r.email} on port ${port}`, value: record };
     }
+    case 'workspace-power': {
+      const subject = `${b.on ? 'start' : 'stop'}(workspace/${b.name}): on request`;
+      const w = d.workspaces.get(b.name);
+      if (!w) throw new UserError('NotFound', `workspace "${b.name}" does not exist`);
+      if (!w.stoppedAt === b.on) return { status: 'unchanged', subject, value: w };
+      const { stoppedAt: _, ...running } = w;
+      const record: WorkspaceRecord = b.on ? running : { ...w, stoppedAt: at };
+      d.workspaces.set(b.name, record);
+      d.write(recordFile.workspace(record));
+      return { status: 'applied', subject, value: record };
+    }
     case 'delete-workspace': {
       const subject = `delete(workspace/${b.name}): on request`;
-      if (!d.workspaces.has(b.name)) throw new UserError('NotFound', `workspace "${b.name}" does not exist`);
+      const w = d.workspaces.get(b.name);
+      if (!w) throw new UserError('NotFound', `workspace "${b.name}" does not exist`);
       d.workspaces.delete(b.name);
       d.remove(recordPath.workspace(b.name));
       // Its group goes with it: a workspace made later under the same name starts a new life.
       const group = Workspace.groupOf(b.name);
       if (d.groups.delete(group)) d.remove(recordPath.group(group));
-      return { status: 'applied', subject };
+      return { status: 'applied', subject, value: w };
     }
     case 'leases': {
       let changed = false;

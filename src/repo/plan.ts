@@ -55,7 +55,7 @@ export async function plan(input: PlanInput): Promise<Plan> {
   const defs = input.definitions.definitions;
   const synth = (state: StateRecords) => synthesize(defs, input.inputs(state), cache);
   const known = input.known ?? (await synth(tree.state));
-  const draft = new StateDraft(tree.state, now, new Set([...known.groups.map((g) => g.name), ...tree.state.removals.keys()]));
+  const draft = new StateDraft(tree.state, now, new Set([...known.groups.map((g) => g.name), ...tree.state.removals.keys()]), known.nodePorts);
   if (input.settings.write) {
     draft.settings = input.settings.record;
     draft.write(recordFile.settings(input.settings.record));

@@ -63,6 +63,7 @@ export interface FileOutput {
   readonly name: string;
   readonly envs: readonly EnvOutput[];
   readonly pools: readonly PoolInfo[];
+  /** It calls `Workspace.fromRecords`: the workspace records are its to render. */
   readonly claimsWorkspaces: boolean;
   readonly reads: Reads;
   readonly fingerprint: string;
@@ -86,13 +87,12 @@ export async function buildFile(def: Definition, inputs: SynthInputs): Promise<F
   const environments: Environment[] = [];
   const pools: PoolInfo[] = [];
   const leaseOf = new Map<Environment, { type: string; name: string }>();
-  let claimsWorkspaces = false;
   for (const c of app.node.findAll()) {
     if (Environment.isEnvironment(c)) environments.push(c);
     else if (LeasePool.isLeasePool(c)) {
       pools.push({ type: c.type, names: c.names, file: def.file });
       for (const [name, env] of c.environments) leaseOf.set(env, { type: c.type, name });
-    } else if (c instanceof Workspace) claimsWorkspaces = true;
+    }
   }
 
   const envs: EnvOutput[] = [];
@@ -131,7 +131,7 @@ export async function buildFile(def: Definition, inputs: SynthInputs): Promise<F
   for (const { object, apiObject } of pending) checkObject(object, apiObject.node.path, def.file);
   for (const env of envs) for (const o of env.objects) (o as { yaml: string }).yaml = toYaml(o.object);
   const name = def.absPath.split('/').pop() ?? def.file;
-  return { file: def.file, name, envs, pools, claimsWorkspaces, reads, fingerprint: fingerprint(inputs.state, reads) };
+  return { file: def.file, name, envs, pools, claimsWorkspaces: Workspace.rendersRecords(app), reads, fingerprint: fingerprint(inputs.state, reads) };
 }
 
 /** An object outside its group's namespaces, or cluster-scoped without leave, is an error naming it. */

@@ -15,7 +15,7 @@
  * Owns: the file map and the checks on it. Must not touch: git, the clock, the disk.
  */
 import { cloneDeployment } from '../../core/clone-transform.ts';
-import { isClusterScoped } from '../../core/kinds.ts';
+import { isClusterScoped, nodePortsOf } from '../../core/kinds.ts';
 import { apiGroupOf } from '../../core/names.ts';
 import type { SettingsRecord, StateRecords } from '../../core/records.ts';
 import { stampObject } from '../../core/stamp.ts';
@@ -96,6 +96,8 @@ export interface SynthResult {
   readonly sources: readonly string[];
   /** The `Release` constructs of each service. */
   readonly releases: ReadonlyMap<string, readonly ReleaseTarget[]>;
+  /** Every nodePort the rendered Services hold (a new workspace takes another). */
+  readonly nodePorts: ReadonlySet<number>;
 }
 
 /** Reuses file outputs and Application files between syntheses. Keep one per committer. */
@@ -179,6 +181,7 @@ async function assemble(outputs: readonly FileOutput[], inputs: SynthInputs, cac
   const clusterKinds: Array<{ group: string; kind: string }> = [];
   const releases = new Map<string, ReleaseTarget[]>();
   const refreshers: RbacSubject[] = [];
+  const nodePorts = new Set<number>();
   for (const out of outputs) {
     for (const env of out.envs) {
       const removed = state.removals.has(env.group);
@@ -202,6 +205,7 @@ async function assemble(outputs: readonly FileOutput[], inputs: SynthInputs, cac
       }
       const byName = new Map<string, number>();
       for (const { object, path } of objects) {
+        for (const p of nodePortsOf(object)) nodePorts.add(p);
         const k = `${object.kind}/${object.metadata.name}`;
         byName.set(k, (byName.get(k) ?? 0) + 1);
         const id = `${apiGroupOf(String(object.apiVersion))}|${k}|${object.metadata.namespace ?? ''}`;
@@ -277,6 +281,7 @@ async function assemble(outputs: readonly FileOutput[], inputs: SynthInputs, cac
     waiting: waiting.sort((a, b) => (a.clone < b.clone ? -1 : 1)),
     sources: [...sources].sort(),
     releases,
+    nodePorts,
   };
 }
 

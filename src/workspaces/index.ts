@@ -165,7 +165,24 @@ export function describeWorkspace(r: WorkspaceRecord, nodeAddress: string) {
     port: r.port,
     user,
     ssh: `ssh -p ${r.port} ${user}@${nodeAddress}`,
+    /** `stopped`: scaled to zero, its home volume and port kept (`POST .../start` brings it back). */
+    state: r.stoppedAt ? 'stopped' : 'running',
     createdAt: r.createdAt,
+    ...(r.stoppedAt ? { stoppedAt: r.stoppedAt } : {}),
+  };
+}
+
+/** What deleting a workspace removes, for the answer: everything, its home volume included. */
+export function removalOf(r: WorkspaceRecord): { name: string; deleted: true; removed: string[] } {
+  return {
+    name: r.name,
+    deleted: true,
+    removed: [
+      `Deployment ${r.name}`,
+      `Service ${r.name} (NodePort ${r.port}, free again)`,
+      `PersistentVolumeClaim ${r.name}-home (the ${r.storage} home volume: its data is gone once the volume is reclaimed)`,
+      `ConfigMap ${r.name}-ssh (the public key)`,
+    ],
   };
 }
 
@@ -181,7 +198,8 @@ export function instructions(w: ReturnType<typeof describeWorkspace>): { subject
       '',
       `    ${w.ssh}`,
       '',
-      `Your home directory is on the volume and survives restarts. Ask for its removal with DELETE /api/workspaces/${w.name}.`,
+      `Your home directory is on the volume and survives restarts. POST /api/workspaces/${w.name}/stop scales the workspace to zero and keeps`,
+      `the volume and the port (POST .../start brings it back); DELETE /api/workspaces/${w.name} removes it, volume included.`,
       '',
       '-- paddock',
       '',

@@ -5,7 +5,9 @@
  * `{"Email", "Specification": {"RAM", "CPU", "Storage"?, "PublicKey"}}`, checks sizes, key and
  * email domain, and hands a `workspace` intent to the committer, which picks the name and the
  * NodePort inside its cycle. The answer (and, with a mailer, an email to the user) says how to
- * reach the workspace. `GET /api/workspaces[/:name]` reads the records; `DELETE` removes one.
+ * reach the workspace. `GET /api/workspaces[/:name]` reads the records; `POST .../stop` scales
+ * one to zero and keeps its volume and port, `POST .../start` brings it back; `DELETE` removes
+ * one, volume included, and says what went.
  * The rules (sizes, keys, domains, the email text) are src/workspaces'; this file parses,
  * submits and answers.
  */
@@ -15,7 +17,7 @@ import { isDnsLabel } from '../../../core/names.ts';
 import type { WorkspaceRecord } from '../../../core/records.ts';
 import { UserError } from '../../errors.ts';
 import type { WorkspaceRequest } from '../../repo/intents.ts';
-import { checkDomain, describeWorkspace, instructions, MAX_KEY_LENGTH, shown, workspaceRequest } from '../../workspaces/index.ts';
+import { checkDomain, describeWorkspace, instructions, MAX_KEY_LENGTH, removalOf, shown, workspaceRequest } from '../../workspaces/index.ts';
 import { parse, type RouteModule } from '../server.ts';
 
 const size = z.union([z.number(), z.string().max(32)]);
@@ -98,11 +100,25 @@ export const workspaceRoutes: RouteModule = (app, ctx) => {
     ctx.requireToken(req);
     config();
     const name = nameParam(req);
-    await ctx.deps.committer.submit({
+    const answer = await ctx.deps.committer.submit({
       body: { kind: 'delete-workspace', name },
       requestId: req.id,
       requestedBy: `workspace API from ${req.ip}`,
     });
-    return reply.status(204).send();
+    return reply.status(200).send({ ...removalOf(answer.outcome.value as WorkspaceRecord), commit: answer.commit ?? null });
   });
+
+  for (const [action, on] of [['stop', false], ['start', true]] as const) {
+    app.post<{ Params: { name: string } }>(`/api/workspaces/:name/${action}`, async (req) => {
+      ctx.requireToken(req);
+      const ws = config();
+      const name = nameParam(req);
+      const answer = await ctx.deps.committer.submit({
+        body: { kind: 'workspace-power', name, on },
+        requestId: req.id,
+        requestedBy: `workspace API from ${req.ip}`,
+      });
+      return { ...describeWorkspace(answer.outcome.value as WorkspaceRecord, ws.nodeAddress), commit: answer.commit ?? null };
+    });
+  }
 };
