@@ -6,7 +6,10 @@ import { gcUrl } from '../core/gc-token.ts';
 import { isClusterScoped, type GroupScope } from '../core/kinds.ts';
 import { isDnsLabel, ROOT_APP } from '../core/names.ts';
 import { groupLabels, stampObject, stripPlusDefaults, type GroupStamp } from '../core/stamp.ts';
+import { RegistryCredentials, type RegistryCredentialsProps } from './private/registry-credentials.ts';
 import { claimUnique, type Claim } from './private/unique.ts';
+
+export type { RegistryCredentialsProps } from './private/registry-credentials.ts';
 
 /** Where Argo CD deploys a group. Give `server` or `name`, as in an Argo CD Application. */
 export interface ArgoDestination {
@@ -27,6 +30,13 @@ export interface EnvironmentProps {
   readonly ttl?: string;
   /** Names of image pull secrets added to every pod of the group. @default none */
   readonly imagePullSecrets?: readonly string[];
+  /**
+   * Registry credentials with none of them in git: an ExternalSecret (external-secrets.io) from
+   * which the external-secrets operator writes a `kubernetes.io/dockerconfigjson` Secret into
+   * the group's namespace, from a key of a secret store; every pod of the group pulls with it.
+   * @default none
+   */
+  readonly registryCredentials?: RegistryCredentialsProps;
   /** Who the group belongs to (a team or a person); shown in `paddock status`. @default none */
   readonly owner?: string;
   /** Extra labels on every object of the group. @default none */
@@ -125,7 +135,8 @@ export class Environment extends Chart {
     this.namespace = props.namespace;
     this.destination = props.destination?.name ? { name: props.destination.name } : { server: props.destination?.server ?? DEFAULT_SERVER };
     this.ttl = props.ttl;
-    this.imagePullSecrets = props.imagePullSecrets ?? [];
+    const pull = props.registryCredentials ? new RegistryCredentials(this, 'registry-credentials', group, props.registryCredentials).secretName : undefined;
+    this.imagePullSecrets = [...new Set([...(props.imagePullSecrets ?? []), ...(pull ? [pull] : [])])];
     this.owner = props.owner;
     this.hardened = props.hardened ?? false;
     this.allow({ namespaces: props.allowedNamespaces, clusterKinds: props.allowedClusterKinds });

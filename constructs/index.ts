@@ -3,7 +3,7 @@
  *
  *   import { Environment, Clone } from 'paddock';
  */
-export { Environment, type EnvironmentProps, type ArgoDestination, type RenderedObject } from './environment.ts';
+export { Environment, type EnvironmentProps, type ArgoDestination, type RenderedObject, type RegistryCredentialsProps } from './environment.ts';
 export { Release, type ReleaseProps, type ReleaseView } from './release.ts';
 export { Clone, type CloneProps, type LiveDeploymentRef, type CloneSourceConstruct } from './clone.ts';
 export { Workspace, type WorkspaceProps, type WorkspaceOptions, type WorkspaceSpec } from './workspace.ts';

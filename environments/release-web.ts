@@ -1,7 +1,9 @@
 // A release of a service rendered from a mustache template. CI posts new releases
 // (kubernaut-compatible `POST /api/releases`); these two inline records show the rule:
 // the newest release that is not soft-deleted is the one that runs (here 1.4.1, because
-// 1.5.0 was deleted and the service rolled back).
+// 1.5.0 was deleted and the service rolled back). Its images come from a private registry:
+// the external-secrets operator writes the pull Secret from the platform's secret store, so no
+// credential is ever in git.
 import type { Construct } from 'constructs';
 import { Environment, Release } from 'paddock';
 
@@ -34,7 +36,10 @@ spec:
 `;
 
 export default (scope: Construct) => {
-  const env = new Environment(scope, 'storefront', { namespace: 'storefront' });
+  const env = new Environment(scope, 'storefront', {
+    namespace: 'storefront',
+    registryCredentials: { store: 'platform-secrets', key: 'registry/ghcr.io' },
+  });
   new Release(env, 'web', {
     service: 'web',
     template,

@@ -51,6 +51,11 @@ describe('paddock synth (the command)', () => {
     expect(container.args[0]).toContain('curl -fsS -X POST "$GARBAGE_COLLECTOR_URL"');
     expect(container.args[0]).toContain('group_id=$GROUP_ID');
     expect(container.env.map((e: any) => e.name)).toEqual(['GROUP_ID', 'GARBAGE_COLLECTOR_URL']);
+    // storefront pulls from a private registry through an ExternalSecret; no credential is written.
+    const pull = YAML.parse(readFileSync(path.join(out, 'groups/storefront/externalsecret-storefront-registry.yaml'), 'utf8'));
+    expect(pull.spec.target.template.type).toBe('kubernetes.io/dockerconfigjson');
+    expect(YAML.parse(readFileSync(path.join(out, 'groups/storefront/deployment-web.yaml'), 'utf8')).spec.template.spec.imagePullSecrets).toEqual([{ name: 'storefront-registry' }]);
+    expect(Object.keys(tree).filter((p) => /^groups\/storefront\/secret-/.test(p))).toEqual([]);
   });
 
   it('GIVEN a definition with an invalid field WHEN synthesized THEN one line names the file, construct path and field, exit 1, and DIR is untouched', async () => {

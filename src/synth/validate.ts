@@ -1,7 +1,8 @@
 /**
  * Schema validation of synthesized objects against the Kubernetes (kubernetes-models), Argo CD
- * (@kubernetes-models/argo-cd) and Prometheus operator (@kubernetes-models/prometheus-operator)
- * schemas, plus the naming rules the schemas do not hold.
+ * (@kubernetes-models/argo-cd), Prometheus operator (@kubernetes-models/prometheus-operator) and
+ * external-secrets (@kubernetes-models/external-secrets) schemas, plus the naming rules the
+ * schemas do not hold.
  *
  * Validators are loaded per API group-version on first use (`prepareValidators`), so a synth
  * pays only for the groups it uses. Kinds outside both libraries (other custom resources) get
@@ -19,8 +20,17 @@ export interface Invalid {
   readonly message: string;
 }
 
+/**
+ * API versions checked against another version's schema. @kubernetes-models/external-secrets 0.5
+ * (the line that runs on Node 20) has no `external-secrets.io/v1` yet; the ExternalSecret fields
+ * paddock writes are the same in both, so v1beta1's schema checks them. The cluster tier checks
+ * the v1 objects against external-secrets' own v1 CRD.
+ */
+const SCHEMA_OF: Readonly<Record<string, string>> = { 'external-secrets.io/v1': 'external-secrets.io/v1beta1' };
+
 /** Where kubernetes-models keeps each API group-version. */
 function moduleFor(apiVersion: string): string | undefined {
+  if (apiVersion === 'external-secrets.io/v1beta1') return '@kubernetes-models/external-secrets/external-secrets.io/v1beta1';
   if (apiVersion === 'argoproj.io/v1alpha1') return '@kubernetes-models/argo-cd/argoproj.io/v1alpha1';
   if (apiVersion === 'monitoring.coreos.com/v1') return '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1';
   if (!/^([a-z0-9.-]+\/)?v[0-9a-z]+$/.test(apiVersion)) return undefined;
@@ -37,16 +47,17 @@ const loaded = new Map<string, Map<string, ValidateFn> | null>();
 export async function prepareValidators(objects: Iterable<{ apiVersion: string; kind: string }>): Promise<void> {
   const list = [...objects].filter((o) => typeof o.apiVersion === 'string' && typeof o.kind === 'string');
   await Promise.all([...new Set(list.map((o) => o.apiVersion))].filter((v) => !loaded.has(v)).map(async (apiVersion) => {
-    const mod = moduleFor(apiVersion);
+    const schema = SCHEMA_OF[apiVersion] ?? apiVersion;
+    const mod = moduleFor(schema);
     let kinds: Map<string, ValidateFn> | null = null;
     if (mod) {
       try {
         const ns: Record<string, any> = await import(mod);
         kinds = new Map();
         for (const value of Object.values(ns)) {
-          if (typeof value === 'function' && value.apiVersion === apiVersion && typeof value.kind === 'string') {
+          if (typeof value === 'function' && value.apiVersion === schema && typeof value.kind === 'string') {
             const proto = value.prototype;
-            kinds.set(value.kind, (obj: Json) => proto.validate.call(obj));
+            kinds.set(value.kind, (obj: Json) => proto.validate.call(schema === apiVersion ? obj : { ...obj, apiVersion: schema }));
           }
         }
       } catch (e) {

@@ -156,5 +156,8 @@ async function ensureCrds(admin: KubeConfig, cluster: PaddockCluster, crd: strin
 /** The Prometheus operator's PodMonitor CRD, generated from the operator's API types by test/cluster/prometheus-crds.sh. */
 export const ensurePodMonitorCrd = (admin: KubeConfig, cluster: PaddockCluster) => ensureCrds(admin, cluster, 'podmonitors.monitoring.coreos.com', 'test/cluster/prometheus-crds.sh');
 
+/** external-secrets' ExternalSecret CRD (groups' registry credentials), from the module test/cluster/external-secrets pins, by test/cluster/external-secrets-crds.sh. */
+export const ensureExternalSecretCrd = (admin: KubeConfig, cluster: PaddockCluster) => ensureCrds(admin, cluster, 'externalsecrets.external-secrets.io', 'test/cluster/external-secrets-crds.sh');
+
 /** Argo CD's CRDs (Application, AppProject, ApplicationSet) at the version the tier's Argo CD is built from, by test/cluster/argocd-crds.sh. */
 export const ensureArgoCrds = (admin: KubeConfig, cluster: PaddockCluster) => ensureCrds(admin, cluster, 'applications.argoproj.io', 'test/cluster/argocd-crds.sh');

@@ -10,7 +10,7 @@ import { ApiextensionsV1Api, KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import {
-  adminKubeConfig, deleteNamespaces, ensureArgoCrds, ensureNamespaces, FIELD_MANAGER, kubectl, manifestFiles, synth, theCluster,
+  adminKubeConfig, deleteNamespaces, ensureArgoCrds, ensureExternalSecretCrd, ensureNamespaces, FIELD_MANAGER, kubectl, manifestFiles, synth, theCluster,
   type ManifestFile, type Run,
 } from './helpers.ts';
 
@@ -45,6 +45,8 @@ describe.skipIf(!cluster)('synthesized environments/ against a real API server (
   beforeAll(async () => {
     admin = adminKubeConfig();
     await ensureArgoCrds(admin, cluster!);
+    // A group of environments/ takes its registry credentials from an ExternalSecret.
+    await ensureExternalSecretCrd(admin, cluster!);
     // Namespaced objects can only be validated in an existing namespace: create the ones they
     // name (Argo CD would, through CreateNamespace=true), and argocd for the Applications.
     const namespaces = files.flatMap((f) => f.objects.map((o) => o.metadata?.namespace)).filter((n): n is string => !!n);
