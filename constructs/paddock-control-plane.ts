@@ -9,6 +9,9 @@ import { WatcherRbac } from './private/watcher-rbac.ts';
 export { DEFAULT_GIT_SYNC_IMAGE, PADDOCK_IMAGE_REPOSITORY };
 /** Port the sidecar listens on, in the pod and on its Service. */
 export const SIDECAR_PORT = 8080;
+/** Where the sidecar reads its lease config (`leaseConfig`), and the ConfigMap key it is in. */
+const LEASE_CONFIG_DIR = '/etc/paddock/leases';
+const LEASE_CONFIG_FILE = 'resources.yaml';
 /** The watcher's own port: `POST /follow` (the sidecar's "I pushed"), `/healthz`, `/readyz` and `/metrics`. */
 export const WATCHER_PORT = 8081;
 
@@ -75,6 +78,14 @@ export interface PaddockControlPlaneProps {
    * pairs): with it, lease calls need the Boskos client's basic auth. @default none (open, as Boskos)
    */
   readonly leaseUsersKey?: string;
+  /**
+   * The sidecar's lease pools besides `LeasePool` definitions: Boskos's resources YAML
+   * (`resources: [{type, names | min-count/max-count}]`) or the seed's JSON lines. It ships as the
+   * ConfigMap `<prefix>-leases`, mounted (as a directory, so edits reach the pod) and read with
+   * `--lease-config`: an edit adds or retires resources within a minute, without a restart; a
+   * retired resource someone holds goes when it is released. @default none
+   */
+  readonly leaseConfig?: string;
   /**
    * The git SSH key, mounted read-only into every container that talks to an SSH URL: the paddock
    * containers for an SSH `repo`, git-sync for an SSH `definitionsRepo`. @default key `ssh-privatekey` and `known_hosts` in `secretName`
@@ -185,11 +196,20 @@ export class PaddockControlPlane extends Construct {
       metadata: { name: this.sidecarName, labels: sidecarLabels },
       automountServiceAccountToken: false,
     });
+    // Lease pools from a ConfigMap: a directory mount (a subPath mount would never see an edit).
+    const leases = c.leaseConfig === undefined ? undefined : new ApiObject(this, 'lease-config', {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: `${c.prefix}-leases`, labels: sidecarLabels },
+      data: { [LEASE_CONFIG_FILE]: c.leaseConfig },
+    });
     // One sidecar: lease heartbeats live in its memory, so two would each reap the other's
     // leases. Recreate keeps it one during a rollout too.
     this.sidecarDeployment = this.deployment('sidecar', this.sidecarName, sidecarLabels, { replicas: 1, strategy: { type: 'Recreate' } }, paddockPodSpec(c, this.sidecarName, {
       name: 'sidecar',
-      args: ['serve', '--repo', '$(PADDOCK_REPO)', '--definitions', this.definitionsDir, '--listen', `0.0.0.0:${SIDECAR_PORT}`],
+      args: ['serve', '--repo', '$(PADDOCK_REPO)', '--definitions', this.definitionsDir, '--listen', `0.0.0.0:${SIDECAR_PORT}`,
+        ...(leases ? ['--lease-config', `${LEASE_CONFIG_DIR}/${LEASE_CONFIG_FILE}`] : [])],
+      ...(leases ? { volumeMounts: [{ name: 'lease-config', mountPath: LEASE_CONFIG_DIR, readOnly: true }] } : {}),
       ports: [{ name: 'http', containerPort: SIDECAR_PORT, protocol: 'TCP' }],
       env: [
         ...shared,
@@ -200,7 +220,7 @@ export class PaddockControlPlane extends Construct {
       ],
       readinessProbe: { httpGet: { path: '/readyz', port: 'http' }, periodSeconds: 10, failureThreshold: 3 },
       livenessProbe: { httpGet: { path: '/healthz', port: 'http' }, initialDelaySeconds: 10, periodSeconds: 20, failureThreshold: 3 },
-    }, { automountServiceAccountToken: false }));
+    }, { automountServiceAccountToken: false, ...(leases ? { volumes: [{ name: 'lease-config', configMap: { name: leases.name } }] } : {}) }));
     this.sidecarService = this.httpService('sidecar-service', this.sidecarName, sidecarLabels, SIDECAR_PORT);
 
     // --- how it is seen: the dashboard, and a PodMonitor when asked ---

@@ -116,7 +116,8 @@ export async function startRuntime(cfg: RuntimeConfig, committer: Committer, opt
   const reloadPools = async () => {
     if (cfg.leaseConfigFile) {
       const st = await stat(cfg.leaseConfigFile);
-      const stamp = `${st.mtimeMs}:${st.size}`;
+      // A ConfigMap volume swaps a symlink to a new file: its inode tells it apart even at the same size and time.
+      const stamp = `${st.ino}:${st.mtimeMs}:${st.size}`;
       if (stamp !== leaseFileStamp) {
         filePools = parseLeaseConfig(await readFile(cfg.leaseConfigFile, 'utf8'), cfg.leaseConfigFile);
         leaseFileStamp = stamp;

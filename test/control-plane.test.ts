@@ -356,6 +356,29 @@ describe('PaddockControlPlane variants', () => {
   });
 });
 
+describe('PaddockControlPlane lease pools from a ConfigMap', () => {
+  const BOSKOS = 'resources:\n- type: gke-project\n  state: free\n  names: [proj-a, proj-b]\n';
+  it('GIVEN leaseConfig (Boskos\'s YAML) WHEN synthesized THEN it ships as a ConfigMap the sidecar mounts as a directory and reads with --lease-config; the watcher has none of it', async () => {
+    const result = await synthSource(definition(`leaseConfig: ${JSON.stringify(BOSKOS)}`));
+    const cm = at(result, 'configmap-paddock-leases.yaml');
+    expect(cm.data).toEqual({ 'resources.yaml': BOSKOS });
+    const pod = podSpec(result, 'paddock-sidecar');
+    const sidecar = container(pod, 'sidecar');
+    expect(sidecar.args.slice(-2)).toEqual(['--lease-config', '/etc/paddock/leases/resources.yaml']);
+    expect(sidecar.volumeMounts).toContainEqual({ name: 'lease-config', mountPath: '/etc/paddock/leases', readOnly: true });
+    expect(sidecar.volumeMounts.some((m: any) => m.subPath)).toBe(false);
+    expect(pod.volumes).toContainEqual({ name: 'lease-config', configMap: { name: 'paddock-leases' } });
+    expect(JSON.stringify(podSpec(result, 'paddock-watcher'))).not.toContain('lease-config');
+  });
+
+  it.each([
+    ['resources: 7', /paddock-system\/paddock: leaseConfig: expected resources/],
+    ['resources:\n- type: "bad type"\n  names: [x]\n', /paddock-system\/paddock: leaseConfig: resources\[0\]\.names: type "bad type" must be letters/],
+  ])('GIVEN leaseConfig %j WHEN synthesized THEN it fails naming the prop and the entry', async (config, message) => {
+    await expect(synthSource(definition(`leaseConfig: ${JSON.stringify(config)}`))).rejects.toThrow(message);
+  });
+});
+
 describe('PaddockControlPlane props that cannot work', () => {
   it.each([
     ['replicas: 0', /paddock-system\/paddock: replicas must be a whole number of at least 1, got 0/],

@@ -83,12 +83,14 @@ describe('Boskos-compatible leases', () => {
     expect(groupApp(s.remote, 'proj-2')).toBe('emptied');
   });
 
-  it('GIVEN metric WHEN asked THEN current states, owners (singular key) and moves since start', async () => {
+  it('GIVEN metric WHEN asked THEN current states, owners (singular key, unowned under "" as Boskos counts them) and moves since start; an unknown type is 404 as in Boskos', async () => {
     const r = await q('/metric', { type: 'proj' }, { method: 'GET' });
     expect(r.status).toBe(200);
     expect(r.body.type).toBe('proj');
     expect(r.body.current).toEqual({ free: 1, dirty: 2 });
-    expect(r.body.owner).toEqual({ None: 3 });
+    expect(r.body.owner).toEqual({ '': 3 });
+    const unknown = await q('/metric', { type: 'nosuch' }, { method: 'GET' });
+    expect([unknown.status, unknown.body.code, unknown.body.error]).toEqual([404, 'UnknownResource', 'resource type "nosuch" does not exist']);
     expect(r.body.total.busy).toBeGreaterThanOrEqual(3);
     expect(r.body.total.dirty).toBe(3);
   });

@@ -2,6 +2,7 @@
  * `PaddockControlPlane`'s props, checked in one place and resolved to the values its objects
  * are made of. Every refusal names the construct path and the prop.
  */
+import { parseLeaseConfig } from '../../core/lease-config.ts';
 import { isDnsLabel, isDnsSubdomain } from '../../core/names.ts';
 import { hasPassword, isSshUrl } from '../../core/urls.ts';
 import { paddockVersion } from '../../core/version.ts';
@@ -49,6 +50,8 @@ export interface ControlPlaneConfig {
   readonly keys: { readonly gcSecretKey: string; readonly apiTokensKey: string; readonly 'gitSsh.privateKeyKey': string; readonly 'gitSsh.knownHostsKey': string };
   /** Key of the lease users (`PADDOCK_LEASE_USERS`) in the Secret, when lease calls need basic auth. */
   readonly leaseUsersKey?: string;
+  /** The sidecar's lease pools (`--lease-config`), checked: Boskos's resources YAML or the seed's JSON lines. */
+  readonly leaseConfig?: string;
   readonly watchNamespaces: readonly string[];
   readonly watchAllNamespaces: boolean;
   readonly env: ReadonlyArray<readonly [string, string]>;
@@ -117,6 +120,14 @@ export function resolveControlPlane(where: string, props: PaddockControlPlanePro
   if (props.watchAllNamespaces && watchNamespaces.length) {
     throw new Error(`${where}: watchAllNamespaces already covers every namespace; drop watchNamespaces`);
   }
+  if (props.leaseConfig !== undefined) {
+    if (typeof props.leaseConfig !== 'string' || !props.leaseConfig.trim()) throw new Error(`${where}: leaseConfig must be Boskos's resources YAML (resources: [{type, names}])`);
+    try {
+      parseLeaseConfig(props.leaseConfig, 'leaseConfig');
+    } catch (e) {
+      throw new Error(`${where}: ${(e as Error).message}`);
+    }
+  }
   const env = Object.entries(props.env ?? {});
   for (const [name, value] of env) {
     if (!ENV_NAME.test(name)) throw new Error(`${where}: env: "${name}" is not an environment variable name`);
@@ -125,7 +136,7 @@ export function resolveControlPlane(where: string, props: PaddockControlPlanePro
   }
   return {
     prefix, replicas, repo: props.repo, branch, argoRepoUrl: props.argoRepoUrl, definitionsRepo: props.definitionsRepo, definitionsBranch, definitionsPath,
-    leaseUsersKey, argoRefresh, dashboard: props.dashboard ?? true, podMonitor, syncPeriod, image, gitSyncImage, secretName, gitSecretName, keys, watchNamespaces, watchAllNamespaces: !!props.watchAllNamespaces, env,
+    leaseUsersKey, leaseConfig: props.leaseConfig, argoRefresh, dashboard: props.dashboard ?? true, podMonitor, syncPeriod, image, gitSyncImage, secretName, gitSecretName, keys, watchNamespaces, watchAllNamespaces: !!props.watchAllNamespaces, env,
     sshForPaddock: isSshUrl(props.repo), sshForGitSync: isSshUrl(props.definitionsRepo),
   };
 }

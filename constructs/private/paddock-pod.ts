@@ -41,6 +41,7 @@ export function commonEnv(c: ControlPlaneConfig, sidecarUrl: string): Json[] {
 
 /** The pod spec of a paddock Deployment: `paddock` is its container (image and mounts added here). */
 export function paddockPodSpec(c: ControlPlaneConfig, serviceAccountName: string, paddock: Json, more: Json = {}): Json {
+  const { volumes: moreVolumes = [], ...rest } = more;
   const gitSshMount = { name: 'git-ssh', mountPath: GIT_SECRET_DIR, readOnly: true };
   const gitSyncArgs = [
     `--repo=${c.definitionsRepo}`,
@@ -68,18 +69,18 @@ export function paddockPodSpec(c: ControlPlaneConfig, serviceAccountName: string
   };
   return {
     serviceAccountName,
-    ...more,
+    ...rest,
     securityContext: { fsGroup: GIT_SYNC_GROUP },
     initContainers: [gitSync('git-sync-init', ['--one-time'])],
     containers: [
       {
         ...paddock,
         image: c.image,
-        volumeMounts: [{ name: 'definitions', mountPath: DEFINITIONS_ROOT, readOnly: true }, ...(c.sshForPaddock ? [gitSshMount] : [])],
+        volumeMounts: [{ name: 'definitions', mountPath: DEFINITIONS_ROOT, readOnly: true }, ...(c.sshForPaddock ? [gitSshMount] : []), ...(paddock.volumeMounts ?? [])],
       },
       gitSync('git-sync'),
     ],
-    volumes: [{ name: 'definitions', emptyDir: {} }, ...(c.sshForPaddock || c.sshForGitSync ? [gitSshVolume] : [])],
+    volumes: [{ name: 'definitions', emptyDir: {} }, ...(c.sshForPaddock || c.sshForGitSync ? [gitSshVolume] : []), ...moreVolumes],
   };
 }
 

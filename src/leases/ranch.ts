@@ -198,15 +198,22 @@ export class Ranch {
     return Object.fromEntries(hits.map((e) => [e.name, e.owner]));
   }
 
+  /**
+   * Boskos's `/metric`: resources of `type` per state and per owner, unowned ones under `""` as
+   * Boskos counts them (the seed's document showed `"None"`, from an older Boskos); a type with no
+   * resource is UnknownResource (404), as in Boskos. `total` (moves per destination) is paddock's.
+   */
   metric(type: string): Metric {
     const current: Record<string, number> = {};
     const owner: Record<string, number> = {};
+    let found = false;
     for (const e of this.entries.values()) {
       if (e.type !== type) continue;
+      found = true;
       current[e.state] = (current[e.state] ?? 0) + 1;
-      const o = e.owner || 'None';
-      owner[o] = (owner[o] ?? 0) + 1;
+      owner[e.owner] = (owner[e.owner] ?? 0) + 1;
     }
+    if (!found) throw new UserError('UnknownResource', `resource type "${type}" does not exist`);
     return { type, current, owner, total: { ...(this.moved.get(type) ?? {}) } };
   }
 
