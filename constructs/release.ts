@@ -3,8 +3,9 @@ import { Construct } from 'constructs';
 import { Environment } from './environment.ts';
 import { contextOf } from '../core/context.ts';
 import { DEFAULT_RELEASE_KINDS, isClusterScoped, kindMatches, parseKindRef, type KindRef } from '../core/kinds.ts';
-import { activeRelease, type ReleaseRecord } from '../core/records.ts';
-import { toDnsLabel } from '../core/names.ts';
+import { activeRelease, deployedRelease, type ReleaseRecord } from '../core/records.ts';
+import { isDnsLabel, toDnsLabel } from '../core/names.ts';
+import { claimUnique } from './private/unique.ts';
 import { renderYamlTemplate, TemplateError } from './private/template.ts';
 
 export { TemplateError };
@@ -43,6 +44,18 @@ export interface ReleaseProps {
    * CronJob, Service, ConfigMap, Secret, Ingress, HorizontalPodAutoscaler, PodDisruptionBudget
    */
   readonly allowedKinds?: readonly string[];
+  /**
+   * Which release runs here: `'latest'`, the newest one posted (a posted release deploys
+   * itself); or `'deployed'`, the one last sent to this `context` with `POST /api/deployments`
+   * (a posted release changes nothing until it is deployed, as in kubernaut).
+   * @default 'latest'
+   */
+  readonly follows?: 'latest' | 'deployed';
+  /**
+   * The context deployments name (kubernaut's Kubernetes context): this group, deployed where
+   * its Environment's destination says. One per service in a synthesis. @default the group name
+   */
+  readonly context?: string;
 }
 
 /** Everything a release of one service is rendered and checked with, apart from the record. */
@@ -56,6 +69,9 @@ export interface ReleaseRules {
   readonly namespaceAttributes: Readonly<Record<string, string>>;
   readonly serviceAttributes: Readonly<Record<string, string>>;
   readonly requestAttributes: Readonly<Record<string, string>>;
+  /** The context `POST /api/deployments` names, and whether this one follows deployments or every release. */
+  readonly context: string;
+  readonly follows: 'latest' | 'deployed';
 }
 
 /** A rendered release object that the service's rules do not allow; names the document and kind. */
@@ -84,6 +100,11 @@ export class Release extends Construct {
     const env = Environment.enclosing(this);
     if (!env) throw new Error(`${where}: a Release must be inside an Environment`);
     if (!props.template && !props.render) throw new Error(`${where}: a Release needs a template or a render function`);
+    const context = props.context ?? env.group;
+    const follows = props.follows ?? 'latest';
+    if (!isDnsLabel(context)) throw new Error(`${where}: context "${context}" must be a DNS label`);
+    if (follows !== 'latest' && follows !== 'deployed') throw new Error(`${where}: follows "${String(follows)}" must be 'latest' or 'deployed'`);
+    claimUnique(this, () => [{ key: `release-context:${props.service}/${context}`, path: where, clash: (other) => `${where}: service ${props.service}'s context "${context}" is also rendered by ${other}` }]);
     const allowedKinds = (props.allowedKinds ?? DEFAULT_RELEASE_KINDS).map((k) => {
       let ref: KindRef;
       try {
@@ -102,9 +123,12 @@ export class Release extends Construct {
       namespaceAttributes: props.namespaceAttributes ?? {},
       serviceAttributes: props.serviceAttributes ?? {},
       requestAttributes: props.requestAttributes ?? {},
+      context,
+      follows,
     };
-    const records = [...(contextOf(this).state.releases.get(props.service) ?? []), ...(props.records ?? [])];
-    this.active = activeRelease(records);
+    const state = contextOf(this).state;
+    const records = [...(state.releases.get(props.service) ?? []), ...(props.records ?? [])];
+    this.active = follows === 'latest' ? activeRelease(records) : deployedRelease(records, state.deployments.get(props.service) ?? [], context)?.release;
     if (!this.active) {
       env.allowEmpty();
       return;

@@ -48,6 +48,22 @@ export const ReleaseRecordSchema = z.object({
 });
 export type ReleaseRecord = z.infer<typeof ReleaseRecordSchema>;
 
+/**
+ * `state/deployments/<service>/<id>.yaml`: a release sent to a context (kubernaut's Deployment):
+ * a `Release` whose context waits for deployments renders the release of its newest one.
+ */
+export const DeploymentRecordSchema = z.object({
+  id: z.string().min(1),
+  service: z.string().regex(dnsLabel),
+  /** The release's id, and its version for people. */
+  release: z.string().min(1),
+  version: z.string().min(1),
+  context: z.string().regex(dnsLabel),
+  createdAt: timestamp,
+  deletedAt: timestamp.optional(),
+});
+export type DeploymentRecord = z.infer<typeof DeploymentRecordSchema>;
+
 export const WorkspaceRecordSchema = z.object({
   name: z.string().regex(dnsLabel).max(63),
   email: z.string(),
@@ -142,6 +158,8 @@ export interface StateRecords {
   readonly removals: ReadonlyMap<string, RemovalRecord>;
   /** By service, in no particular order. */
   readonly releases: ReadonlyMap<string, readonly ReleaseRecord[]>;
+  /** By service, in no particular order. */
+  readonly deployments: ReadonlyMap<string, readonly DeploymentRecord[]>;
   readonly workspaces: ReadonlyMap<string, WorkspaceRecord>;
   /** By `<type>/<name>`. */
   readonly leases: ReadonlyMap<string, LeaseRecord>;
@@ -157,6 +175,7 @@ export const EMPTY_STATE: StateRecords = {
   groups: new Map(),
   removals: new Map(),
   releases: new Map(),
+  deployments: new Map(),
   workspaces: new Map(),
   leases: new Map(),
   sources: new Map(),
@@ -168,6 +187,7 @@ export const recordPath = {
   group: (group: string) => `state/groups/${group}.yaml`,
   removal: (group: string) => `state/removals/${group}.yaml`,
   release: (service: string, id: string) => `state/releases/${service}/${id}.yaml`,
+  deployment: (service: string, id: string) => `state/deployments/${service}/${id}.yaml`,
   workspace: (name: string) => `state/workspaces/${name}.yaml`,
   lease: (type: string, name: string) => `state/leases/${type}/${name}.yaml`,
   source: (namespace: string, name: string) => `state/sources/${namespace}/${name}.yaml`,
@@ -177,12 +197,9 @@ export const recordPath = {
 
 export const leaseKey = (type: string, name: string) => `${type}/${name}`;
 
-/**
- * The active release of a service: the newest record that is not soft-deleted
- * (by the instant of `createdAt`, then by id so equal timestamps still give one answer).
- */
-export function activeRelease(records: readonly ReleaseRecord[]): ReleaseRecord | undefined {
-  let best: ReleaseRecord | undefined;
+/** The newest record that is not soft-deleted (by the instant of `createdAt`, then by id, so equal timestamps still give one answer). */
+function newestLive<R extends { readonly id: string; readonly createdAt: string; readonly deletedAt?: string }>(records: Iterable<R>): R | undefined {
+  let best: R | undefined;
   let bestAt = 0;
   for (const r of records) {
     if (r.deletedAt) continue;
@@ -194,4 +211,20 @@ export function activeRelease(records: readonly ReleaseRecord[]): ReleaseRecord 
     }
   }
   return best;
+}
+
+/** The active release of a service: its newest release that is not soft-deleted. */
+export function activeRelease(records: readonly ReleaseRecord[]): ReleaseRecord | undefined {
+  return newestLive(records);
+}
+
+/**
+ * The release deployed to `context`: that of the newest deployment to it that is not
+ * soft-deleted and whose release is not either (a deleted release's deployment is skipped, as
+ * a deleted deployment is: the context rolls back to the one before).
+ */
+export function deployedRelease(releases: readonly ReleaseRecord[], deployments: readonly DeploymentRecord[], context: string): { release: ReleaseRecord; deployment: DeploymentRecord } | undefined {
+  const live = new Map(releases.filter((r) => !r.deletedAt).map((r) => [r.id, r]));
+  const deployment = newestLive(deployments.filter((d) => d.context === context && live.has(d.release)));
+  return deployment && { release: live.get(deployment.release)!, deployment };
 }

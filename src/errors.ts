@@ -23,6 +23,7 @@ const HTTP_STATUS = {
   WrongGroup: 403,
   NotFound: 404,
   UnknownService: 404,
+  UnknownContext: 404,
   UnknownGroup: 404,
   UnknownResource: 404,
   NoFreeResource: 404,

@@ -58,6 +58,19 @@ describe('constructs check each other on synth', () => {
     expect(() => Testing.synth(second.environments.get('second-1')!)).toThrow(/second: lease pool type "e2e" is also defined by first/);
   });
 
+  it('GIVEN two Releases of one service in one context WHEN synthesized THEN validation fails naming both; in two contexts THEN both are fine', () => {
+    const app = Testing.app();
+    const template = 'apiVersion: v1\nkind: ConfigMap\nmetadata: { name: api }\n';
+    const a = new Environment(app, 'a', { namespace: 'a' });
+    new Release(a, 'api', { service: 'api', template, follows: 'deployed', context: 'staging' });
+    const b = new Environment(app, 'b', { namespace: 'b' });
+    new Release(b, 'api', { service: 'api', template, follows: 'deployed', context: 'production' });
+    expect(Testing.synth(b)).toEqual([]);
+    const c = new Environment(app, 'c', { namespace: 'c' });
+    new Release(c, 'api', { service: 'api', template, follows: 'deployed', context: 'staging' });
+    expect(() => Testing.synth(c)).toThrow(/c\/api: service api's context "staging" is also rendered by a\/api/);
+  });
+
   it('GIVEN the app of apps\' name as a group WHEN constructed THEN it is refused at once', () => {
     expect(() => new Environment(Testing.app(), 'paddock-root', { namespace: 'ns' })).toThrow(/^paddock-root: group name "paddock-root" is reserved for the app of apps$/);
   });

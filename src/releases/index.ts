@@ -46,7 +46,7 @@ function renderOrRefuse(rules: ReleaseRules, r: ReleaseRecord): Array<Record<str
 function fallbackRules(r: ReleaseRecord): ReleaseRules {
   return {
     service: r.service, namespace: r.namespace ?? 'default', allowedKinds: DEFAULT_RELEASE_KINDS.map(parseKindRef),
-    namespaceAttributes: {}, serviceAttributes: {}, requestAttributes: {},
+    namespaceAttributes: {}, serviceAttributes: {}, requestAttributes: {}, context: 'default', follows: 'latest',
   };
 }
 

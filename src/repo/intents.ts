@@ -6,8 +6,8 @@
  * a requester; applying one that is already in effect changes nothing.
  */
 import {
-  leaseKey, recordPath, SourceRecordSchema,
-  type LeaseRecord, type ReleaseRecord, type RemovalReason, type RetiringRecord, type SettingsRecord, type SourceRecord, type StateRecords, type WorkspaceRecord,
+  deployedRelease, leaseKey, recordPath, SourceRecordSchema,
+  type DeploymentRecord, type LeaseRecord, type ReleaseRecord, type RemovalReason, type RetiringRecord, type SettingsRecord, type SourceRecord, type StateRecords, type WorkspaceRecord,
 } from '../../core/records.ts';
 import { Workspace } from '../../constructs/workspace.ts';
 import { UserError } from '../errors.ts';
@@ -30,6 +30,8 @@ export type IntentBody =
   | { readonly kind: 'delete-release'; readonly service: string; readonly id: string }
   | { readonly kind: 'workspace'; readonly request: WorkspaceRequest; readonly ports: { readonly min: number; readonly max: number } }
   | { readonly kind: 'workspace-power'; readonly name: string; readonly on: boolean }
+  | { readonly kind: 'deployment'; readonly record: DeploymentRecord }
+  | { readonly kind: 'delete-deployment'; readonly service: string; readonly id: string }
   | { readonly kind: 'delete-workspace'; readonly name: string }
   /** Lease records to write; `expect` holds the generation each must still have (optimistic). */
   | { readonly kind: 'leases'; readonly records: readonly LeaseRecord[]; readonly summary: string }
@@ -58,6 +60,7 @@ export class StateDraft {
   readonly groups: Map<string, StateRecords['groups'] extends ReadonlyMap<string, infer V> ? V : never>;
   readonly removals: Map<string, StateRecords['removals'] extends ReadonlyMap<string, infer V> ? V : never>;
   readonly releases: Map<string, ReleaseRecord[]>;
+  readonly deployments: Map<string, DeploymentRecord[]>;
   readonly workspaces: Map<string, WorkspaceRecord>;
   readonly leases: Map<string, LeaseRecord>;
   readonly sources: Map<string, SourceRecord>;
@@ -74,6 +77,7 @@ export class StateDraft {
     this.groups = new Map(state.groups);
     this.removals = new Map(state.removals);
     this.releases = new Map([...state.releases].map(([k, v]) => [k, [...v]]));
+    this.deployments = new Map([...state.deployments].map(([k, v]) => [k, [...v]]));
     this.workspaces = new Map(state.workspaces);
     this.leases = new Map(state.leases);
     this.sources = new Map(state.sources);
@@ -155,6 +159,32 @@ export function applyIntent(d: StateDraft, intent: Intent): Outcome {
       const deleted = { ...list[i], deletedAt: at };
       d.releases.set(b.service, list.map((x, j) => (j === i ? deleted : x)));
       d.write(recordFile.release(deleted));
+      return { status: 'applied', subject, value: deleted };
+    }
+    case 'deployment': {
+      const r = b.record;
+      const subject = `deploy(service/${r.service}): ${r.version} to ${r.context}`;
+      const releases = d.releases.get(r.service) ?? [];
+      if (!releases.some((x) => x.id === r.release && !x.deletedAt)) throw new UserError('NotFound', `release "${r.release}" of service "${r.service}" does not exist`);
+      const existing = d.deployments.get(r.service) ?? [];
+      const same = existing.find((x) => x.id === r.id);
+      if (same) return { status: 'unchanged', subject, value: same };
+      // Already the release in force there: nothing to change.
+      const current = deployedRelease(releases, existing, r.context);
+      if (current?.release.id === r.release) return { status: 'unchanged', subject, value: current.deployment };
+      d.deployments.set(r.service, [...existing, r]);
+      d.write(recordFile.deployment(r));
+      return { status: 'applied', subject, value: r };
+    }
+    case 'delete-deployment': {
+      const list = d.deployments.get(b.service) ?? [];
+      const i = list.findIndex((x) => x.id === b.id);
+      if (i < 0) throw new UserError('NotFound', `deployment "${b.id}" of service "${b.service}" does not exist`);
+      const subject = `rollback(service/${b.service}): undo deployment ${b.id} to ${list[i].context}`;
+      if (list[i].deletedAt) return { status: 'unchanged', subject, value: list[i] };
+      const deleted = { ...list[i], deletedAt: at };
+      d.deployments.set(b.service, list.map((x, j) => (j === i ? deleted : x)));
+      d.write(recordFile.deployment(deleted));
       return { status: 'applied', subject, value: deleted };
     }
     case 'workspace': {

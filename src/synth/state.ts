@@ -6,9 +6,9 @@ import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { z } from 'zod';
 import {
-  EMPTY_STATE, GroupRecordSchema, LeaseRecordSchema, ReleaseRecordSchema, RemovalRecordSchema, RetiringRecordSchema, SettingsRecordSchema, SourceRecordSchema, WorkspaceRecordSchema,
+  EMPTY_STATE, DeploymentRecordSchema, GroupRecordSchema, LeaseRecordSchema, ReleaseRecordSchema, RemovalRecordSchema, RetiringRecordSchema, SettingsRecordSchema, SourceRecordSchema, WorkspaceRecordSchema,
   leaseKey, recordPath,
-  type GroupRecord, type LeaseRecord, type ReleaseRecord, type RemovalRecord, type RetiringRecord, type SettingsRecord, type SourceRecord, type StateRecords, type WorkspaceRecord,
+  type DeploymentRecord, type GroupRecord, type LeaseRecord, type ReleaseRecord, type RemovalRecord, type RetiringRecord, type SettingsRecord, type SourceRecord, type StateRecords, type WorkspaceRecord,
 } from '../../core/records.ts';
 import { UserError } from '../errors.ts';
 import { fromYaml, toYaml } from './layout.ts';
@@ -27,6 +27,7 @@ export function patchState(state: StateRecords, changes: ReadonlyMap<string, str
   const groups = new Map(state.groups);
   const removals = new Map(state.removals);
   const releases = new Map([...state.releases].map(([k, v]) => [k, [...v]]));
+  const deployments = new Map([...state.deployments].map(([k, v]) => [k, [...v]]));
   const workspaces = new Map(state.workspaces);
   const leases = new Map(state.leases);
   const sources = new Map(state.sources);
@@ -56,18 +57,12 @@ export function patchState(state: StateRecords, changes: ReadonlyMap<string, str
         if (text === null) retiring.delete(base);
         else retiring.set(base, check(p, text, RetiringRecordSchema, 'group', base));
         break;
-      case 'releases': {
-        if (parts.length !== 4) break;
-        const rest = (releases.get(parts[2]) ?? []).filter((r) => r.id !== base);
-        if (text !== null) {
-          const r = check(p, text, ReleaseRecordSchema, 'id', base);
-          if (r.service !== parts[2]) throw new UserError('InvalidState', `${p}: service "${r.service}" does not match its directory`);
-          rest.push(r);
-        }
-        if (rest.length) releases.set(parts[2], rest);
-        else releases.delete(parts[2]);
+      case 'releases':
+        if (parts.length === 4) patchByService(releases, p, parts[2], base, text, ReleaseRecordSchema);
         break;
-      }
+      case 'deployments':
+        if (parts.length === 4) patchByService(deployments, p, parts[2], base, text, DeploymentRecordSchema);
+        break;
       case 'workspaces':
         if (parts.length !== 3) break;
         if (text === null) workspaces.delete(base);
@@ -94,7 +89,21 @@ export function patchState(state: StateRecords, changes: ReadonlyMap<string, str
         break;
     }
   }
-  return { groups, removals, releases, workspaces, leases, sources, retiring, ...(settings ? { settings } : {}) };
+  return { groups, removals, releases, deployments, workspaces, leases, sources, retiring, ...(settings ? { settings } : {}) };
+}
+
+/** Puts the record of file `p` (or, deleted, takes it out) into its service's list. */
+function patchByService<R extends { readonly id: string; readonly service: string }>(
+  lists: Map<string, R[]>, p: string, service: string, id: string, text: string | null, schema: z.ZodType<R>,
+): void {
+  const rest = (lists.get(service) ?? []).filter((r) => r.id !== id);
+  if (text !== null) {
+    const r: R = check(p, text, schema, 'id', id);
+    if (r.service !== service) throw new UserError('InvalidState', `${p}: service "${r.service}" does not match its directory`);
+    rest.push(r);
+  }
+  if (rest.length) lists.set(service, rest);
+  else lists.delete(service);
 }
 
 function check<S extends z.ZodType>(p: string, text: string, schema: S, key?: string, base?: string): z.infer<S> {
@@ -138,6 +147,7 @@ export const recordFile = {
   group: (r: GroupRecord) => [recordPath.group(r.group), toYaml(GroupRecordSchema.parse(r))] as const,
   removal: (r: RemovalRecord) => [recordPath.removal(r.group), toYaml(RemovalRecordSchema.parse(r))] as const,
   release: (r: ReleaseRecord) => [recordPath.release(r.service, r.id), toYaml(ReleaseRecordSchema.parse(r))] as const,
+  deployment: (r: DeploymentRecord) => [recordPath.deployment(r.service, r.id), toYaml(DeploymentRecordSchema.parse(r))] as const,
   workspace: (r: WorkspaceRecord) => [recordPath.workspace(r.name), toYaml(WorkspaceRecordSchema.parse(r))] as const,
   lease: (r: LeaseRecord) => [recordPath.lease(r.type, r.name), toYaml(LeaseRecordSchema.parse(r))] as const,
   source: (r: SourceRecord) => [recordPath.source(r.namespace, r.name), toYaml(SourceRecordSchema.parse(r))] as const,

@@ -5,7 +5,7 @@
 import type { StateRecords } from '../../core/records.ts';
 
 type Section = Exclude<keyof StateRecords, 'settings'>;
-const SECTIONS: readonly Section[] = ['groups', 'removals', 'releases', 'workspaces', 'leases', 'sources'];
+const SECTIONS: readonly Section[] = ['groups', 'removals', 'releases', 'deployments', 'workspaces', 'leases', 'sources'];
 
 /** What one build read: `section:key`, or `section:*` for the whole section. */
 export type Reads = Set<string>;
@@ -49,6 +49,7 @@ export function trackedState(state: StateRecords, reads: Reads): StateRecords {
     groups: new TrackedMap(state.groups, 'groups', reads),
     removals: new TrackedMap(state.removals, 'removals', reads),
     releases: new TrackedMap(state.releases, 'releases', reads),
+    deployments: new TrackedMap(state.deployments, 'deployments', reads),
     workspaces: new TrackedMap(state.workspaces, 'workspaces', reads),
     leases: new TrackedMap(state.leases, 'leases', reads),
     sources: new TrackedMap(state.sources, 'sources', reads),

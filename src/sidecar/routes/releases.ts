@@ -26,14 +26,14 @@
  * The rules (checks against the `Release` constructs, views, order) are src/releases'; this file
  * parses forms and JSON, submits and answers.
  */
-import multipart from '@fastify/multipart';
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyReply } from 'fastify';
 import { z } from 'zod';
 import { DNS_LABEL } from '../../../core/names.ts';
 import { activeRelease, type ReleaseRecord } from '../../../core/records.ts';
 import { UserError } from '../../errors.ts';
 import { checkRelease, DEFAULT_REGISTRY, manifestsOf, publicRelease, RELEASE_ID, sortReleases } from '../../releases/index.ts';
 import { BODY_LIMIT, parse, type RouteModule } from '../server.ts';
+import { bodyOf, withForms } from './forms.ts';
 
 /** Form fields that are release fields; every other field is an attribute. */
 const FIELDS = ['service', 'version', 'registry', 'comment', 'template', 'image', 'namespace'] as const;
@@ -65,7 +65,6 @@ const ListQuery = z.object({
   order: z.enum(['asc', 'desc']).default('desc'),
 });
 
-const tooLarge = () => new UserError('PayloadTooLarge', `the body is over ${BODY_LIMIT / 1024} KiB`);
 
 /** A kubernaut form's fields as a release body: the known fields, and every other one an attribute. */
 export function bodyOfForm(fields: ReadonlyMap<string, string>): Record<string, unknown> {
@@ -79,27 +78,6 @@ export function bodyOfForm(fields: ReadonlyMap<string, string>): Record<string, 
   return body;
 }
 
-/** Reads a multipart form, holding every part to the body limit. */
-async function formOf(req: FastifyRequest): Promise<Map<string, string>> {
-  if (Number(req.headers['content-length'] ?? 0) > BODY_LIMIT) throw tooLarge();
-  const fields = new Map<string, string>();
-  let total = 0;
-  for await (const part of req.parts()) {
-    let value: string;
-    if (part.type === 'file') value = (await part.toBuffer()).toString('utf8');
-    else {
-      if (part.fieldnameTruncated) throw new UserError('BadRequest', 'release: a form field name is over 100 characters');
-      if (part.valueTruncated) throw tooLarge();
-      value = typeof part.value === 'string' ? part.value : JSON.stringify(part.value);
-    }
-    total += part.fieldname.length + Buffer.byteLength(value);
-    if (total > BODY_LIMIT) throw tooLarge();
-    if (fields.has(part.fieldname)) throw new UserError('BadRequest', `release: form field "${part.fieldname}" is given twice`);
-    fields.set(part.fieldname, value);
-  }
-  return fields;
-}
-
 /** Empty optional fields (`-F comment=` from an unset CI variable) count as absent. */
 function withoutEmpty(body: unknown): unknown {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) return body;
@@ -110,15 +88,7 @@ function withoutEmpty(body: unknown): unknown {
 
 
 export const releaseRoutes: RouteModule = (app, ctx) => {
-  // Encapsulated: the multipart parser serves these routes only.
-  app.register(async (scope) => {
-    await scope.register(multipart, {
-      limits: { fileSize: BODY_LIMIT, fieldSize: BODY_LIMIT, fieldNameSize: 100, fields: 200, files: 4, parts: 204 },
-      throwFileSizeLimit: true,
-    });
-    scope.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: BODY_LIMIT }, (_req, body, done) => {
-      done(null, bodyOfForm(new Map(new URLSearchParams(String(body)))));
-    });
+  withForms(app, bodyOfForm, (scope) => {
 
     const all = async (reply: FastifyReply) => (await ctx.latest(reply)).state.releases;
     /** The release with that id, the releases of its service, and the repo files, at the remote's tip. */
@@ -135,7 +105,7 @@ export const releaseRoutes: RouteModule = (app, ctx) => {
 
     scope.post('/api/releases', async (req, reply) => {
       ctx.requireToken(req);
-      const raw = req.isMultipart() ? bodyOfForm(await formOf(req)) : req.body;
+      const raw = await bodyOf(req, bodyOfForm, 'release');
       const input: ReleaseInput = parse(ReleaseBody, withoutEmpty(raw), 'release');
       const id = ctx.newId();
       if (!RELEASE_ID.test(id)) throw new Error(`release id "${id}" from newId is not id-shaped`);
