@@ -132,6 +132,17 @@ export const SourceRecordSchema = z.object({
 export type SourceRecord = z.infer<typeof SourceRecordSchema>;
 
 /**
+ * `state/rules/<namespace>/<name>.yaml`: the data of a ConfigMap of clone rules in the cluster
+ * that a definition follows (`Clone.fromLiveConfigMap`), as the watcher last saw it.
+ */
+export const RulesRecordSchema = z.object({
+  namespace: z.string().regex(dnsLabel),
+  name: z.string().refine(isDnsSubdomain, 'must be a ConfigMap name (a DNS subdomain)'),
+  data: stringMap,
+}).strict();
+export type RulesRecord = z.infer<typeof RulesRecordSchema>;
+
+/**
  * `state/retiring/<group>.yaml`: a group that left `apps/` (removed, its definition or lease gone).
  * Its Application stays, emptied (`retiredApplication`), while Argo CD prunes its objects, until
  * the leader's `retire` deletes it and sets `retiredAt`; `since` is when it was emptied. The record
@@ -165,6 +176,8 @@ export interface StateRecords {
   readonly leases: ReadonlyMap<string, LeaseRecord>;
   /** Live clone sources, by `<namespace>/<name>`. */
   readonly sources: ReadonlyMap<string, SourceRecord>;
+  /** Live clone rules (ConfigMaps), by `<namespace>/<name>`. */
+  readonly rules: ReadonlyMap<string, RulesRecord>;
   /** Groups that left `apps/`: emptied Applications still there, and those retired since. */
   readonly retiring: ReadonlyMap<string, RetiringRecord>;
   /** Undefined until the first commit that records them. */
@@ -179,6 +192,7 @@ export const EMPTY_STATE: StateRecords = {
   workspaces: new Map(),
   leases: new Map(),
   sources: new Map(),
+  rules: new Map(),
   retiring: new Map(),
 };
 
@@ -191,6 +205,7 @@ export const recordPath = {
   workspace: (name: string) => `state/workspaces/${name}.yaml`,
   lease: (type: string, name: string) => `state/leases/${type}/${name}.yaml`,
   source: (namespace: string, name: string) => `state/sources/${namespace}/${name}.yaml`,
+  rules: (namespace: string, name: string) => `state/rules/${namespace}/${name}.yaml`,
   retiring: (group: string) => `state/retiring/${group}.yaml`,
   settings: () => 'state/settings.yaml',
 };

@@ -6,12 +6,15 @@
  * a requester; applying one that is already in effect changes nothing.
  */
 import {
-  deployedRelease, leaseKey, recordPath, SourceRecordSchema,
-  type DeploymentRecord, type LeaseRecord, type ReleaseRecord, type RemovalReason, type RetiringRecord, type SettingsRecord, type SourceRecord, type StateRecords, type WorkspaceRecord,
+  deployedRelease, leaseKey, recordPath, RulesRecordSchema, SourceRecordSchema,
+  type DeploymentRecord, type LeaseRecord, type ReleaseRecord, type RemovalReason, type RulesRecord, type SourceRecord, type WorkspaceRecord,
 } from '../../core/records.ts';
 import { Workspace } from '../../constructs/workspace.ts';
 import { UserError } from '../errors.ts';
 import { recordFile } from '../synth/state.ts';
+import { applyLive, StateDraft } from './draft.ts';
+
+export { StateDraft } from './draft.ts';
 
 export interface WorkspaceRequest {
   readonly email: string;
@@ -33,11 +36,13 @@ export type IntentBody =
   | { readonly kind: 'deployment'; readonly record: DeploymentRecord }
   | { readonly kind: 'delete-deployment'; readonly service: string; readonly id: string }
   | { readonly kind: 'delete-workspace'; readonly name: string }
-  /** Lease records to write; `expect` holds the generation each must still have (optimistic). */
+  /** Lease records to write (the ranch has decided them), with the commit subject. */
   | { readonly kind: 'leases'; readonly records: readonly LeaseRecord[]; readonly summary: string }
   | { readonly kind: 'delete-leases'; readonly keys: readonly string[] }
   /** Live clone sources as the watcher sees them: records to write, and `namespace/name` of sources gone from the cluster. */
   | { readonly kind: 'sources'; readonly records: readonly SourceRecord[]; readonly gone: readonly string[] }
+  /** Live clone rules (ConfigMaps) as the watcher sees them: records to write, and `namespace/name` of those gone. */
+  | { readonly kind: 'rules'; readonly records: readonly RulesRecord[]; readonly gone: readonly string[] }
   /** Definitions (or live clone sources) changed: regenerate. */
   | { readonly kind: 'sync'; readonly summary: string };
 
@@ -53,45 +58,6 @@ export interface Outcome {
   readonly subject: string;
   /** What the caller gets back (a record, a group name). */
   readonly value?: unknown;
-}
-
-/** Mutable copy of the records, plus the record files changed so far. */
-export class StateDraft {
-  readonly groups: Map<string, StateRecords['groups'] extends ReadonlyMap<string, infer V> ? V : never>;
-  readonly removals: Map<string, StateRecords['removals'] extends ReadonlyMap<string, infer V> ? V : never>;
-  readonly releases: Map<string, ReleaseRecord[]>;
-  readonly deployments: Map<string, DeploymentRecord[]>;
-  readonly workspaces: Map<string, WorkspaceRecord>;
-  readonly leases: Map<string, LeaseRecord>;
-  readonly sources: Map<string, SourceRecord>;
-  readonly retiring: Map<string, RetiringRecord>;
-  settings?: SettingsRecord;
-  /** Record file path -> new content, or null when deleted. */
-  readonly writes = new Map<string, string | null>();
-
-  /**
-   * `knownGroups`: the groups the definitions make; `nodePorts`: every nodePort their synthesis
-   * holds (a new workspace takes none of them).
-   */
-  constructor(state: StateRecords, public readonly now: Date, public readonly knownGroups: ReadonlySet<string>, public readonly nodePorts: ReadonlySet<number> = new Set()) {
-    this.groups = new Map(state.groups);
-    this.removals = new Map(state.removals);
-    this.releases = new Map([...state.releases].map(([k, v]) => [k, [...v]]));
-    this.deployments = new Map([...state.deployments].map(([k, v]) => [k, [...v]]));
-    this.workspaces = new Map(state.workspaces);
-    this.leases = new Map(state.leases);
-    this.sources = new Map(state.sources);
-    this.retiring = new Map(state.retiring);
-    this.settings = state.settings;
-  }
-
-  write([path, content]: readonly [string, string]): void {
-    this.writes.set(path, content);
-  }
-
-  remove(path: string): void {
-    this.writes.set(path, null);
-  }
 }
 
 const REASON_TEXT: Record<RemovalReason, string> = {
@@ -252,29 +218,16 @@ export function applyIntent(d: StateDraft, intent: Intent): Outcome {
       return { status: changed ? 'applied' : 'unchanged', subject: `lease(pool): forget ${b.keys.length} removed resources` };
     }
     case 'sources': {
-      const changed: string[] = [];
-      const gone: string[] = [];
-      for (const given of b.records) {
-        // As it will read back from its file (the schema orders keys), so this commit renders as later ones will.
-        const r = SourceRecordSchema.parse(given);
-        const key = `${r.namespace}/${r.name}`;
-        const [file, text] = recordFile.source(r);
-        const old = d.sources.get(key);
-        if (old && recordFile.source(old)[1] === text) continue;
-        d.sources.set(key, r);
-        d.write([file, text]);
-        changed.push(key);
-      }
-      for (const key of b.gone) {
-        const old = d.sources.get(key);
-        if (!old) continue;
-        d.sources.delete(key);
-        d.remove(recordPath.source(old.namespace, old.name));
-        gone.push(key);
-      }
+      const { changed, gone } = applyLive(d, d.sources, b.records.map((r) => SourceRecordSchema.parse(r)), b.gone, recordFile.source, (r) => recordPath.source(r.namespace, r.name));
       const all = [...changed, ...gone];
       const what = [...(changed.length ? [`${changed.join(', ')} changed`] : []), ...(gone.length ? [`${gone.join(', ')} gone`] : [])].join('; ');
       const subject = all.length === 1 ? `source(deployment/${all[0]}): ${gone.length ? 'gone from the cluster' : 'changed in the cluster'}` : `source(deployments): ${what || 'unchanged'}`;
+      return { status: all.length ? 'applied' : 'unchanged', subject };
+    }
+    case 'rules': {
+      const { changed, gone } = applyLive(d, d.rules, b.records.map((r) => RulesRecordSchema.parse(r)), b.gone, recordFile.rules, (r) => recordPath.rules(r.namespace, r.name));
+      const all = [...changed, ...gone].sort();
+      const subject = `rules(configmap/${all.join(',') || 'none'}): ${gone.length && !changed.length ? 'gone from the cluster' : 'changed in the cluster'}`;
       return { status: all.length ? 'applied' : 'unchanged', subject };
     }
     case 'sync':

@@ -161,7 +161,7 @@ export async function massRemoval(defs: DefinitionSet, tree: Tree, inputs: Synth
 }
 
 function stateOf(d: StateDraft): StateRecords {
-  return { groups: d.groups, removals: d.removals, releases: d.releases, deployments: d.deployments, workspaces: d.workspaces, leases: d.leases, sources: d.sources, retiring: d.retiring, ...(d.settings ? { settings: d.settings } : {}) };
+  return { groups: d.groups, removals: d.removals, releases: d.releases, deployments: d.deployments, workspaces: d.workspaces, leases: d.leases, sources: d.sources, rules: d.rules, retiring: d.retiring, ...(d.settings ? { settings: d.settings } : {}) };
 }
 
 function committedGroups(files: ReadonlyMap<string, string>): Set<string> {

@@ -6,9 +6,9 @@ import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { z } from 'zod';
 import {
-  EMPTY_STATE, DeploymentRecordSchema, GroupRecordSchema, LeaseRecordSchema, ReleaseRecordSchema, RemovalRecordSchema, RetiringRecordSchema, SettingsRecordSchema, SourceRecordSchema, WorkspaceRecordSchema,
+  EMPTY_STATE, DeploymentRecordSchema, GroupRecordSchema, LeaseRecordSchema, ReleaseRecordSchema, RemovalRecordSchema, RetiringRecordSchema, RulesRecordSchema, SettingsRecordSchema, SourceRecordSchema, WorkspaceRecordSchema,
   leaseKey, recordPath,
-  type DeploymentRecord, type GroupRecord, type LeaseRecord, type ReleaseRecord, type RemovalRecord, type RetiringRecord, type SettingsRecord, type SourceRecord, type StateRecords, type WorkspaceRecord,
+  type DeploymentRecord, type GroupRecord, type LeaseRecord, type ReleaseRecord, type RemovalRecord, type RetiringRecord, type RulesRecord, type SettingsRecord, type SourceRecord, type StateRecords, type WorkspaceRecord,
 } from '../../core/records.ts';
 import { UserError } from '../errors.ts';
 import { fromYaml, toYaml } from './layout.ts';
@@ -31,6 +31,7 @@ export function patchState(state: StateRecords, changes: ReadonlyMap<string, str
   const workspaces = new Map(state.workspaces);
   const leases = new Map(state.leases);
   const sources = new Map(state.sources);
+  const rules = new Map(state.rules);
   const retiring = new Map(state.retiring);
   let settings = state.settings;
   for (const [p, text] of [...changes].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
@@ -87,9 +88,18 @@ export function patchState(state: StateRecords, changes: ReadonlyMap<string, str
           sources.set(`${r.namespace}/${r.name}`, r);
         }
         break;
+      case 'rules':
+        if (parts.length !== 4) break;
+        if (text === null) rules.delete(`${parts[2]}/${base}`);
+        else {
+          const r = check(p, text, RulesRecordSchema, 'name', base);
+          if (r.namespace !== parts[2]) throw new UserError('InvalidState', `${p}: namespace "${r.namespace}" does not match its directory`);
+          rules.set(`${r.namespace}/${r.name}`, r);
+        }
+        break;
     }
   }
-  return { groups, removals, releases, deployments, workspaces, leases, sources, retiring, ...(settings ? { settings } : {}) };
+  return { groups, removals, releases, deployments, workspaces, leases, sources, rules, retiring, ...(settings ? { settings } : {}) };
 }
 
 /** Puts the record of file `p` (or, deleted, takes it out) into its service's list. */
@@ -151,6 +161,7 @@ export const recordFile = {
   workspace: (r: WorkspaceRecord) => [recordPath.workspace(r.name), toYaml(WorkspaceRecordSchema.parse(r))] as const,
   lease: (r: LeaseRecord) => [recordPath.lease(r.type, r.name), toYaml(LeaseRecordSchema.parse(r))] as const,
   source: (r: SourceRecord) => [recordPath.source(r.namespace, r.name), toYaml(SourceRecordSchema.parse(r))] as const,
+  rules: (r: RulesRecord) => [recordPath.rules(r.namespace, r.name), toYaml(RulesRecordSchema.parse(r))] as const,
   retiring: (r: RetiringRecord) => [recordPath.retiring(r.group), toYaml(RetiringRecordSchema.parse(r))] as const,
   settings: (r: SettingsRecord) => [recordPath.settings(), toYaml(SettingsRecordSchema.parse(r))] as const,
 };

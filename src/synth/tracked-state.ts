@@ -5,7 +5,7 @@
 import type { StateRecords } from '../../core/records.ts';
 
 type Section = Exclude<keyof StateRecords, 'settings'>;
-const SECTIONS: readonly Section[] = ['groups', 'removals', 'releases', 'deployments', 'workspaces', 'leases', 'sources'];
+const SECTIONS: readonly Section[] = ['groups', 'removals', 'releases', 'deployments', 'workspaces', 'leases', 'sources', 'rules'];
 
 /** What one build read: `section:key`, or `section:*` for the whole section. */
 export type Reads = Set<string>;
@@ -53,6 +53,7 @@ export function trackedState(state: StateRecords, reads: Reads): StateRecords {
     workspaces: new TrackedMap(state.workspaces, 'workspaces', reads),
     leases: new TrackedMap(state.leases, 'leases', reads),
     sources: new TrackedMap(state.sources, 'sources', reads),
+    rules: new TrackedMap(state.rules, 'rules', reads),
     // Read by the assembly (the emptied Applications), never by a definition's build.
     retiring: state.retiring,
     // Settings reach a build through the synth's own inputs (the cache is keyed on them).
