@@ -3,8 +3,12 @@ import * as kplus from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
 import { Environment } from './environment.ts';
 import { cloneDeployment, type CloneSpec } from '../core/clone-transform.ts';
-import { isDnsSubdomain, toDnsLabel } from '../core/names.ts';
+import { contextOf } from '../core/context.ts';
+import { isDnsLabel, isDnsSubdomain, toDnsLabel } from '../core/names.ts';
 import { parseCloneRules } from './private/clone-rules.ts';
+import { LiveCloneRules, type LiveConfigMapRef } from './private/live-clone-rules.ts';
+
+export type { LiveConfigMapRef } from './private/live-clone-rules.ts';
 
 /** A Deployment that lives in the cluster rather than in this synthesis. */
 export interface LiveDeploymentRef {
@@ -54,6 +58,32 @@ export class Clone extends Construct {
     return Object.keys(cm?.data ?? {}).sort().flatMap((key) =>
       parseCloneRules(String(cm.data[key]), `${where}: data.${key}`, options.namespace ?? cm?.metadata?.namespace).map((rule) =>
         new Clone(scope, toDnsLabel(`${rule.source.namespace}-${rule.source.name}${rule.nameSuffix}`), rule)));
+  }
+
+  /**
+   * Clones from a ConfigMap of rules in the cluster, as the cloner's ConfigMap listener did:
+   * the watcher follows it and records its data in `state/rules/<namespace>/<name>.yaml`, so
+   * editing the ConfigMap adds, changes or removes clones by a commit. Until it is first seen the
+   * group renders no clones (and is not an empty group for that). The rules' shapes are
+   * `fromConfigMap`'s; a ConfigMap edited into rules that do not parse is refused by that commit,
+   * and the clones stay as they were.
+   */
+  public static fromLiveConfigMap(scope: Construct, ref: LiveConfigMapRef): Clone[] {
+    const where = `${scope.node.path}: live ConfigMap`;
+    if (!isDnsLabel(ref?.namespace ?? '') || !isDnsSubdomain(ref?.name ?? '')) throw new Error(`${where}: give the ConfigMap's namespace and name, got ${JSON.stringify(ref)}`);
+    const env = Environment.enclosing(scope);
+    if (!env) throw new Error(`${where} ${ref.namespace}/${ref.name}: clones must be made inside an Environment`);
+    env.allowEmpty();
+    const mark = new LiveCloneRules(scope, toDnsLabel(`live-rules-${ref.namespace}-${ref.name}-${ref.key ?? ''}`), { ...ref });
+    const record = contextOf(scope).state.rules.get(mark.key);
+    if (!record) return [];
+    const data = ref.key === undefined ? record.data : ref.key in record.data ? { [ref.key]: record.data[ref.key] } : {};
+    return Clone.fromConfigMap(scope, { metadata: { name: ref.name, namespace: ref.namespace }, data });
+  }
+
+  /** `namespace/name` of the live ConfigMap `c` marks as followed (`fromLiveConfigMap`), if it is such a mark. */
+  public static followedConfigMap(c: unknown): string | undefined {
+    return LiveCloneRules.isLiveCloneRules(c) ? c.key : undefined;
   }
 
   public readonly spec: CloneSpec;

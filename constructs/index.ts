@@ -5,7 +5,7 @@
  */
 export { Environment, type EnvironmentProps, type ArgoDestination, type RenderedObject, type RegistryCredentialsProps } from './environment.ts';
 export { Release, type ReleaseProps, type ReleaseView } from './release.ts';
-export { Clone, type CloneProps, type LiveDeploymentRef, type CloneSourceConstruct } from './clone.ts';
+export { Clone, type CloneProps, type LiveDeploymentRef, type LiveConfigMapRef, type CloneSourceConstruct } from './clone.ts';
 export { Workspace, type WorkspaceProps, type WorkspaceOptions, type WorkspaceSpec } from './workspace.ts';
 export { LeasePool, type LeasePoolProps, type PooledResource } from './lease-pool.ts';
 export { PaddockControlPlane, type PaddockControlPlaneProps, type PaddockGitSshProps } from './paddock-control-plane.ts';

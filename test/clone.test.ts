@@ -9,7 +9,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { gcUrl } from '../core/gc-token.ts';
 import { DefinitionError } from '../src/errors.ts';
 import type { SynthResult } from '../src/synth/index.ts';
-import { definitionsDir, inputs, liveSources, objectAt, synthDir, synthSource, TEST_SECRET } from './helpers/synth.ts';
+import { definitionsDir, inputs, liveSources, objectAt, stateWith, synthDir, synthSource, TEST_SECRET } from './helpers/synth.ts';
 
 const SIDECAR = inputs().sidecarUrl;
 
@@ -379,3 +379,34 @@ describe('Clone.fromConfigMap: the seed-004 cloner\'s own format', () => {
   });
 });
 
+
+describe('Clone.fromLiveConfigMap: rules from a ConfigMap in the cluster', () => {
+  const source = `${HELPERS}
+    export default (scope) => {
+      const web = new Environment(scope, 'web', { namespace: 'default' });
+      deployment(web, 'nginx-deployment', 4, [{ name: 'nginx', image: 'nginx:1.27' }]);
+      deployment(web, 'nginx-deployment-2', 10, [{ name: 'nginx', image: 'nginx:1.27' }]);
+      const profiling = new Environment(scope, 'profiling', { namespace: 'default' });
+      Clone.fromLiveConfigMap(profiling, { namespace: 'profiler-m', name: 'ddprof-rcconfig', key: 'profiler-rc-config' });
+    };`;
+  const rules = (data: Record<string, string>) => stateWith({ rules: new Map([['profiler-m/ddprof-rcconfig', { namespace: 'profiler-m', name: 'ddprof-rcconfig', data }]]) });
+
+  it('GIVEN no record of the ConfigMap yet WHEN synthesized THEN no clones, no error for the empty group, and the ConfigMap is listed for the watcher to follow', async () => {
+    const result = await synthSource(source);
+    expect([...result.files.keys()].filter((p) => p.startsWith('groups/profiling/'))).toEqual([]);
+    expect(result.liveRules).toEqual(['profiler-m/ddprof-rcconfig']);
+  });
+
+  it('GIVEN the record holds the seed\'s rules under the key (and another key) WHEN synthesized THEN the clones are the key\'s, as fromConfigMap makes them', async () => {
+    const result = await synthSource(source, { state: rules({ 'profiler-rc-config': SEED_004_RULES, other: 'not: [rules' }) });
+    const first = objectAt(result, 'groups/profiling/deployment-nginx-deployment-profiler.yaml');
+    expect([first.spec.replicas, first.spec.template.spec.containers[0].image]).toEqual([2, 'nginx:1.27']);
+    expect(objectAt(result, 'groups/profiling/deployment-nginx-deployment-2-profiler.yaml').spec.template.spec.containers[0].image).toBe('busybox');
+  });
+
+  it('GIVEN the record\'s rules do not parse WHEN synthesized THEN a DefinitionError names the ConfigMap, its key and the field', async () => {
+    const err = await synthSource(source, { state: rules({ 'profiler-rc-config': 'default:\n  deployments:\n    nginx-deployment:\n      scale_factor: "lots"\n      name_suffix: p\n' }) }).then(() => undefined, (e) => e);
+    expect(err).toBeInstanceOf(DefinitionError);
+    expect(err.message).toMatch(/ConfigMap ddprof-rcconfig: data\.profiler-rc-config: default\.deployments\.nginx-deployment\.scale_factor must be a number/);
+  });
+});

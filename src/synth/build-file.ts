@@ -63,6 +63,8 @@ export interface FileOutput {
   readonly name: string;
   readonly envs: readonly EnvOutput[];
   readonly pools: readonly PoolInfo[];
+  /** `namespace/name` of the ConfigMaps of clone rules it follows in the cluster (`Clone.fromLiveConfigMap`). */
+  readonly liveRules: readonly string[];
   /** It calls `Workspace.fromRecords`: the workspace records are its to render. */
   readonly claimsWorkspaces: boolean;
   readonly reads: Reads;
@@ -86,9 +88,11 @@ export async function buildFile(def: Definition, inputs: SynthInputs): Promise<F
   }
   const environments: Environment[] = [];
   const pools: PoolInfo[] = [];
+  const liveRules: string[] = [];
   const leaseOf = new Map<Environment, { type: string; name: string }>();
   for (const c of app.node.findAll()) {
     if (Environment.isEnvironment(c)) environments.push(c);
+    else if (Clone.followedConfigMap(c)) liveRules.push(Clone.followedConfigMap(c)!);
     else if (LeasePool.isLeasePool(c)) {
       pools.push({ type: c.type, names: c.names, file: def.file });
       for (const [name, env] of c.environments) leaseOf.set(env, { type: c.type, name });
@@ -131,7 +135,7 @@ export async function buildFile(def: Definition, inputs: SynthInputs): Promise<F
   for (const { object, apiObject } of pending) checkObject(object, apiObject.node.path, def.file);
   for (const env of envs) for (const o of env.objects) (o as { yaml: string }).yaml = toYaml(o.object);
   const name = def.absPath.split('/').pop() ?? def.file;
-  return { file: def.file, name, envs, pools, claimsWorkspaces: Workspace.rendersRecords(app), reads, fingerprint: fingerprint(inputs.state, reads) };
+  return { file: def.file, name, envs, pools, liveRules, claimsWorkspaces: Workspace.rendersRecords(app), reads, fingerprint: fingerprint(inputs.state, reads) };
 }
 
 /** An object outside its group's namespaces, or cluster-scoped without leave, is an error naming it. */

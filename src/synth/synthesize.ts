@@ -94,6 +94,8 @@ export interface SynthResult {
   readonly waiting: readonly WaitingClone[];
   /** `namespace/name` of every Deployment a clone names by reference and no definition makes (live sources, recorded in `state/sources/`). */
   readonly sources: readonly string[];
+  /** `namespace/name` of every ConfigMap of clone rules definitions follow (recorded in `state/rules/`). */
+  readonly liveRules: readonly string[];
   /** The `Release` constructs of each service. */
   readonly releases: ReadonlyMap<string, readonly ReleaseTarget[]>;
   /** Every nodePort the rendered Services hold (a new workspace takes another). */
@@ -146,7 +148,7 @@ async function fileOutput(def: Definition, inputs: SynthInputs, cache: SynthCach
 
 async function assemble(outputs: readonly FileOutput[], inputs: SynthInputs, cache: SynthCache): Promise<SynthResult> {
   const { state } = inputs;
-  // Groups and pools are unique across files (each file's App checks its own: constructs/private/unique.ts).
+  // Groups and pools are unique across files (each file's App checks its own, as cdk8s validations).
   const groupFile = new Map<string, string>();
   const poolFile = new Map<string, string>();
   for (const out of outputs) {
@@ -280,6 +282,7 @@ async function assemble(outputs: readonly FileOutput[], inputs: SynthInputs, cac
     pools: outputs.flatMap((o) => o.pools).sort((a, b) => (a.type < b.type ? -1 : 1)),
     waiting: waiting.sort((a, b) => (a.clone < b.clone ? -1 : 1)),
     sources: [...sources].sort(),
+    liveRules: [...new Set(outputs.flatMap((o) => o.liveRules))].sort(),
     releases,
     nodePorts,
   };
