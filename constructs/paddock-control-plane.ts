@@ -60,6 +60,12 @@ export interface PaddockControlPlaneProps {
    */
   readonly watchNamespaces?: readonly string[];
   /**
+   * Namespaces (paddock's own included, if listed) whose ConfigMaps the watcher may read: where
+   * the ConfigMaps of clone rules that definitions follow (`Clone.fromLiveConfigMap`) are. Only
+   * these: ConfigMaps elsewhere stay unread, and the watcher says so. @default none
+   */
+  readonly rulesNamespaces?: readonly string[];
+  /**
    * Let the watcher read Deployments in every namespace, through a ClusterRole and
    * ClusterRoleBinding, instead of per-namespace Roles. @default false
    */
@@ -162,14 +168,14 @@ export class PaddockControlPlane extends Construct {
     this.definitionsDir = [DEFINITIONS_ROOT, DEFINITIONS_LINK, c.definitionsPath].filter(Boolean).join('/');
     // The watcher's Roles in the namespaces it reads, or its ClusterRole: the group holds them by
     // this grant. Its right to refresh Argo CD's Applications is rendered apart, in apps/.
-    env.allow({ namespaces: c.watchNamespaces, clusterKinds: c.watchAllNamespaces ? ['ClusterRole', 'ClusterRoleBinding'] : [] });
+    env.allow({ namespaces: [...c.watchNamespaces, ...c.rulesNamespaces], clusterKinds: c.watchAllNamespaces ? ['ClusterRole', 'ClusterRoleBinding'] : [] });
     if (c.argoRefresh !== 'off') env.grantArgoRefresh(this.watcherName);
     const labelsOf = (component: string) => ({ 'app.kubernetes.io/name': 'paddock', 'app.kubernetes.io/instance': c.prefix, 'app.kubernetes.io/component': component });
     const shared = commonEnv(c, this.sidecarUrl);
 
     // --- the watcher: its identity and RBAC, its pods, its port ---
     const watcherLabels = labelsOf('watcher');
-    new WatcherRbac(this, 'watcher-rbac', { name: this.watcherName, namespace, labels: watcherLabels, watchNamespaces: c.watchNamespaces, watchAllNamespaces: c.watchAllNamespaces });
+    new WatcherRbac(this, 'watcher-rbac', { name: this.watcherName, namespace, labels: watcherLabels, watchNamespaces: c.watchNamespaces, rulesNamespaces: c.rulesNamespaces, watchAllNamespaces: c.watchAllNamespaces });
     this.watcherDeployment = this.deployment('watcher', this.watcherName, watcherLabels, { replicas: c.replicas }, paddockPodSpec(c, this.watcherName, {
       name: 'watcher',
       args: ['watch', '--repo', '$(PADDOCK_REPO)', '--definitions', this.definitionsDir, '--listen', `0.0.0.0:${WATCHER_PORT}`],

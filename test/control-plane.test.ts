@@ -356,6 +356,25 @@ describe('PaddockControlPlane variants', () => {
   });
 });
 
+describe('PaddockControlPlane and live clone rules', () => {
+  it('GIVEN rulesNamespaces WHEN synthesized THEN the watcher reads ConfigMaps there and nowhere else; a namespace in both lists gets one Role with both rules', async () => {
+    const result = await synthSource(definition(`watchNamespaces: ['shop'], rulesNamespaces: ['shop', 'profiler-m', 'paddock']`));
+    const READ_CONFIGMAPS = { apiGroups: [''], resources: ['configmaps'], verbs: ['get', 'list', 'watch'] };
+    expect(at(result, 'role-paddock-watcher.profiler-m.yaml').rules).toEqual([READ_CONFIGMAPS]);
+    expect(at(result, 'role-paddock-watcher.shop.yaml').rules).toEqual([ROLE_RULES[0], READ_CONFIGMAPS]);
+    expect(at(result, 'role-paddock-watcher.paddock.yaml').rules).toEqual([...ROLE_RULES, READ_CONFIGMAPS]);
+    const elsewhere = await synthSource(definition(`watchNamespaces: ['shop']`));
+    expect(JSON.stringify([...elsewhere.files.values()])).not.toContain('configmaps');
+  });
+
+  it.each([
+    [`rulesNamespaces: ['Profiler']`, /paddock-system\/paddock: rulesNamespaces: "Profiler" is not a namespace name/],
+    [`rulesNamespaces: ['a', 'a']`, /paddock-system\/paddock: rulesNamespaces: "a" is listed twice/],
+  ])('GIVEN %s WHEN synthesized THEN it fails naming the prop', async (props, message) => {
+    await expect(synthSource(definition(props))).rejects.toThrow(message);
+  });
+});
+
 describe('PaddockControlPlane lease pools from a ConfigMap', () => {
   const BOSKOS = 'resources:\n- type: gke-project\n  state: free\n  names: [proj-a, proj-b]\n';
   it('GIVEN leaseConfig (Boskos\'s YAML) WHEN synthesized THEN it ships as a ConfigMap the sidecar mounts as a directory and reads with --lease-config; the watcher has none of it', async () => {

@@ -53,6 +53,7 @@ export interface ControlPlaneConfig {
   /** The sidecar's lease pools (`--lease-config`), checked: Boskos's resources YAML or the seed's JSON lines. */
   readonly leaseConfig?: string;
   readonly watchNamespaces: readonly string[];
+  readonly rulesNamespaces: readonly string[];
   readonly watchAllNamespaces: boolean;
   readonly env: ReadonlyArray<readonly [string, string]>;
   /** paddock's own git talks SSH (an SSH `repo`). */
@@ -117,6 +118,13 @@ export function resolveControlPlane(where: string, props: PaddockControlPlanePro
     if (seen.has(ns)) throw new Error(`${where}: watchNamespaces: "${ns}" is listed twice`);
     seen.add(ns);
   }
+  const rulesNamespaces = props.rulesNamespaces ?? [];
+  const seenRules = new Set<string>();
+  for (const ns of rulesNamespaces) {
+    if (!isDnsLabel(ns)) throw new Error(`${where}: rulesNamespaces: "${ns}" is not a namespace name (a DNS label)`);
+    if (seenRules.has(ns)) throw new Error(`${where}: rulesNamespaces: "${ns}" is listed twice`);
+    seenRules.add(ns);
+  }
   if (props.watchAllNamespaces && watchNamespaces.length) {
     throw new Error(`${where}: watchAllNamespaces already covers every namespace; drop watchNamespaces`);
   }
@@ -136,7 +144,7 @@ export function resolveControlPlane(where: string, props: PaddockControlPlanePro
   }
   return {
     prefix, replicas, repo: props.repo, branch, argoRepoUrl: props.argoRepoUrl, definitionsRepo: props.definitionsRepo, definitionsBranch, definitionsPath,
-    leaseUsersKey, leaseConfig: props.leaseConfig, argoRefresh, dashboard: props.dashboard ?? true, podMonitor, syncPeriod, image, gitSyncImage, secretName, gitSecretName, keys, watchNamespaces, watchAllNamespaces: !!props.watchAllNamespaces, env,
+    leaseUsersKey, leaseConfig: props.leaseConfig, argoRefresh, dashboard: props.dashboard ?? true, podMonitor, syncPeriod, image, gitSyncImage, secretName, gitSecretName, keys, watchNamespaces, rulesNamespaces, watchAllNamespaces: !!props.watchAllNamespaces, env,
     sshForPaddock: isSshUrl(props.repo), sshForGitSync: isSshUrl(props.definitionsRepo),
   };
 }

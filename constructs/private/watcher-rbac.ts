@@ -11,10 +11,13 @@ export interface WatcherRbacProps {
   readonly watchNamespaces: readonly string[];
   /** Read Deployments in every namespace (a ClusterRole) instead. */
   readonly watchAllNamespaces: boolean;
+  /** Namespaces whose ConfigMaps (clone rules) the watcher reads. */
+  readonly rulesNamespaces: readonly string[];
 }
 
 const RBAC_API = 'rbac.authorization.k8s.io';
 const READ_DEPLOYMENTS = { apiGroups: ['apps'], resources: ['deployments'], verbs: ['get', 'list', 'watch'] };
+const READ_CONFIGMAPS = { apiGroups: [''], resources: ['configmaps'], verbs: ['get', 'list', 'watch'] };
 /**
  * Leader election: the Lease's name is the watcher's own choice, and `create` cannot be limited
  * by name anyway, so leases in paddock's namespace (which holds nothing else).
@@ -23,7 +26,8 @@ const LEADER_LEASE = { apiGroups: ['coordination.k8s.io'], resources: ['leases']
 
 /**
  * The watcher's identity and the least it may do: read Deployments where clones have sources
- * (its namespace and `watchNamespaces`, or everywhere), and hold its leader Lease. The refresh
+ * (its namespace and `watchNamespaces`, or everywhere), read ConfigMaps where clone rules are
+ * (`rulesNamespaces` only), and hold its leader Lease. One Role per namespace holds its rules. The refresh
  * of Argo CD's Applications is granted apart (`Environment.grantArgoRefresh`).
  */
 export class WatcherRbac extends Construct {
@@ -42,8 +46,10 @@ export class WatcherRbac extends Construct {
         subjects,
       });
     };
-    roleAndBinding('own', namespace, props.watchAllNamespaces ? [LEADER_LEASE] : [READ_DEPLOYMENTS, LEADER_LEASE]);
-    for (const ns of props.watchNamespaces) roleAndBinding(ns, ns, [READ_DEPLOYMENTS]);
+    const rules = new Map<string, object[]>([[namespace, props.watchAllNamespaces ? [LEADER_LEASE] : [READ_DEPLOYMENTS, LEADER_LEASE]]]);
+    for (const ns of props.watchNamespaces) rules.set(ns, [...(rules.get(ns) ?? []), READ_DEPLOYMENTS]);
+    for (const ns of props.rulesNamespaces) rules.set(ns, [...(rules.get(ns) ?? []), READ_CONFIGMAPS]);
+    for (const [ns, list] of rules) roleAndBinding(ns === namespace ? 'own' : ns, ns, list);
     if (props.watchAllNamespaces) {
       // Cluster-scoped names are shared by every paddock in the cluster: qualify with the namespace.
       const clusterName = `${name}-${namespace}`;

@@ -17,7 +17,7 @@ import { projectPath, ROOT_APP, rootProjectName } from '../synth/layout.ts';
 import { decideSettings } from '../repo/settings.ts';
 import { LockFileElector } from '../watch/lock.ts';
 import { DEFAULT_FOLLOW_EVERY_MS, DEFAULT_RETIRE_AFTER_MS, Watcher } from '../watch/watcher.ts';
-import { clusterConfig, DeploymentSources, LeaseElector } from '../watch/cluster.ts';
+import { clusterConfig, ConfigMapRules, DeploymentSources, LeaseElector } from '../watch/cluster.ts';
 import { startWatcherServer } from '../watch/http.ts';
 import { WatcherMetrics } from '../watch/metrics.ts';
 import { reportCommits } from './argo.ts';
@@ -39,10 +39,12 @@ function clusterParts(repo: string) {
   return { elector: new LeaseElector(kc, { namespace, name: 'paddock-watcher', identity }), sources: kc };
 }
 
-/** Informers on the Deployments clones name, when there is a cluster; each change wakes the watcher. */
-function followSources(kc: ReturnType<typeof clusterConfig>, watcher: () => Watcher | undefined): DeploymentSources | undefined {
-  if (!kc) return undefined;
-  return new DeploymentSources(kc, (src) => watcher()?.sourceChanged(src), (e) => logger.warn({ err: e }, 'deployment informer error'));
+/** Informers on the Deployments clones name and the ConfigMaps of rules they follow, when there is a cluster; each change wakes the watcher. */
+function followLive(kc: ReturnType<typeof clusterConfig>, watcher: () => Watcher | undefined): { sources?: DeploymentSources; rules?: ConfigMapRules; stop(): Promise<void> } {
+  if (!kc) return { stop: async () => undefined };
+  const sources = new DeploymentSources(kc, (src) => watcher()?.sourceChanged(src), (e) => logger.warn({ err: e }, 'deployment informer error'));
+  const rules = new ConfigMapRules(kc, (key) => watcher()?.sourceChanged(key), (e) => logger.warn({ err: e }, 'configmap informer error'));
+  return { sources, rules, stop: async () => void (await Promise.all([sources.stop(), rules.stop()])) };
 }
 
 function lockFileFor(repo: string): string {
@@ -83,7 +85,7 @@ export function registerWatch(program: Command): void {
       if (!gcSecret) throw new UserError('GcSecretMissing', 'no GC secret: set PADDOCK_GC_SECRET or give --gc-secret-file');
       let watcher: Watcher | undefined;
       const cluster = clusterParts(s.repo);
-      const sources = followSources(cluster.sources, () => watcher);
+      const live = followLive(cluster.sources, () => watcher);
       const log = logger.child({ component: 'watcher' });
       let reported: Committer | undefined;
       // The sidecar and the CLI commit too: Argo CD is told of their commits as this watcher follows them.
@@ -93,7 +95,7 @@ export function registerWatch(program: Command): void {
       reported = committer;
       const metrics = new WatcherMetrics({ committer, watcher: () => watcher, definitions, elector: cluster.elector });
       watcher = new Watcher({
-        definitions, committer, elector: cluster.elector, sources, retireAfterMs: retireAfter, followEveryMs: followEvery,
+        definitions, committer, elector: cluster.elector, sources: live.sources, rules: live.rules, retireAfterMs: retireAfter, followEveryMs: followEvery,
         log,
         onSynced: (ms) => metrics.lag.observe(ms / 1000),
       });
@@ -109,7 +111,7 @@ export function registerWatch(program: Command): void {
       log.info(`${sig}: stopping after the current commit`);
       await server?.close();
       await watcher.stop();
-      await sources?.stop();
+      await live.stop();
       await committer.close();
     });
 
@@ -133,21 +135,21 @@ export function registerWatch(program: Command): void {
       let watcher: Watcher | undefined;
       let committer: Committer | undefined;
       const cluster = clusterParts(cfg.repo);
-      const sources = followSources(cluster.sources, () => watcher);
+      const live = followLive(cluster.sources, () => watcher);
       const { runtime, definitions } = await startServing(cfg, reportCommits(() => committer, { log: logger }));
       committer = runtime.committer;
       if (committer.settingsProblem) {
         await runtime.stop();
         throw committer.settingsProblem;
       }
-      watcher = new Watcher({ definitions, committer, elector: cluster.elector, sources, retireAfterMs: retireAfter, log: logger });
+      watcher = new Watcher({ definitions, committer, elector: cluster.elector, sources: live.sources, rules: live.rules, retireAfterMs: retireAfter, log: logger });
       await runWatcher(watcher);
       const view = await runtime.committer.refresh();
       console.log(summary(cfg, view.state.settings ?? decideSettings(undefined, cfg.writer).record, view.synth?.groups ?? [], runtime.url, view.synth?.pools[0]?.type));
       const sig = await untilSignal();
       console.log(`${sig}: stopping; letting the current commit finish`);
       await watcher.stop();
-      await sources?.stop();
+      await live.stop();
       await runtime.stop();
       console.log('stopped');
     });

@@ -1,13 +1,13 @@
 /**
  * The cluster side of the watcher, through @kubernetes/client-node: informers on the
- * Deployments that clones name (feeding LiveSources), and leader election on a
- * coordination.k8s.io/v1 Lease. Used only when a cluster is configured (KUBECONFIG or
+ * Deployments that clones name (feeding LiveSources) and on the ConfigMaps of clone rules
+ * definitions follow, and leader election on a coordination.k8s.io/v1 Lease. Used only when a cluster is configured (KUBECONFIG or
  * in-cluster); everything else in paddock works without one.
  */
 import * as k8s from '@kubernetes/client-node';
 import type { Elector } from './lock.ts';
 import { LiveSources } from './live-sources.ts';
-import type { SourceFeed } from './watcher.ts';
+import type { SourceFeed } from './live-records.ts';
 
 /** A KubeConfig from KUBECONFIG or the in-cluster service account, or undefined when neither is there. */
 export function clusterConfig(): k8s.KubeConfig | undefined {
@@ -17,40 +17,43 @@ export function clusterConfig(): k8s.KubeConfig | undefined {
   return kc;
 }
 
-/** Deployment informers, one per namespace that clones name; calls `onChange` when a source changes in a way a clone sees. */
-export class DeploymentSources implements SourceFeed {
-  private readonly sources = new LiveSources();
-  private readonly informers = new Map<string, k8s.Informer<k8s.V1Deployment>>();
+/**
+ * Informers on one kind of namespaced object, one per namespace followed; each event goes to
+ * `onEvent` (wire JSON, `apiVersion` and `kind` filled in). client-node stops an informer on
+ * error: it is started again after a pause, unless stopped meanwhile.
+ */
+class NamespacedInformers<T extends k8s.KubernetesObject> {
+  private readonly informers = new Map<string, k8s.Informer<T>>();
   /** Namespaces whose first list is in. */
   private readonly listed = new Set<string>();
   private readonly restarts = new Set<NodeJS.Timeout>();
   private stopped = false;
-  private readonly apps: k8s.AppsV1Api;
 
-  constructor(private readonly kc: k8s.KubeConfig, private readonly onChange: (source: string) => void, private readonly onError: (e: unknown) => void = () => {}) {
-    this.apps = kc.makeApiClient(k8s.AppsV1Api);
-  }
+  constructor(
+    private readonly kc: k8s.KubeConfig,
+    private readonly kind: { readonly apiVersion: string; readonly kind: string; readonly path: (ns: string) => string; readonly list: (ns: string) => Promise<k8s.KubernetesListObject<T>> },
+    private readonly onEvent: (type: 'ADDED' | 'MODIFIED' | 'DELETED', object: Record<string, any>) => void,
+    private readonly onError: (e: unknown) => void,
+  ) {}
 
-  /** Follows the namespaces of these `namespace/name` sources (starting informers as needed). */
-  async follow(sources: readonly string[]): Promise<void> {
+  /** Follows the namespaces of these `namespace/name` keys (starting informers as needed). */
+  async follow(keys: readonly string[]): Promise<void> {
     if (this.stopped) return;
-    const namespaces = new Set(sources.map((s) => s.split('/')[0]));
-    for (const ns of namespaces) {
+    for (const ns of new Set(keys.map((k) => k.split('/')[0]))) {
       if (this.informers.has(ns)) continue;
-      const informer = k8s.makeInformer(this.kc, `/apis/apps/v1/namespaces/${ns}/deployments`, () => this.apps.listNamespacedDeployment({ namespace: ns }));
-      const feed = (type: 'ADDED' | 'MODIFIED' | 'DELETED') => (obj: k8s.V1Deployment) => {
-        // Deployment model fields are named as on the wire; a JSON round trip drops the rest (undefined, Dates as strings).
+      const informer = k8s.makeInformer(this.kc, this.kind.path(ns), () => this.kind.list(ns));
+      const feed = (type: 'ADDED' | 'MODIFIED' | 'DELETED') => (obj: T) => {
+        // Model fields are named as on the wire; a JSON round trip drops the rest (undefined, Dates as strings).
         const object = JSON.parse(JSON.stringify(obj)) as Record<string, any>;
-        object.apiVersion ??= 'apps/v1';
-        object.kind ??= 'Deployment';
-        if (this.sources.apply({ type, object })) this.onChange(`${ns}/${obj.metadata?.name}`);
+        object.apiVersion ??= this.kind.apiVersion;
+        object.kind ??= this.kind.kind;
+        this.onEvent(type, object);
       };
       informer.on('add', feed('ADDED'));
       informer.on('update', feed('MODIFIED'));
       informer.on('delete', feed('DELETED'));
       informer.on('error', (e) => {
         this.onError(e);
-        // client-node stops an informer on error; start it again after a pause, unless stopped meanwhile.
         const t = setTimeout(() => {
           this.restarts.delete(t);
           if (!this.stopped) void informer.start().catch(this.onError);
@@ -64,10 +67,6 @@ export class DeploymentSources implements SourceFeed {
     }
   }
 
-  live(): ReadonlyMap<string, Record<string, any>> {
-    return this.sources.get();
-  }
-
   synced(namespace: string): boolean {
     return this.listed.has(namespace);
   }
@@ -78,6 +77,72 @@ export class DeploymentSources implements SourceFeed {
     this.restarts.clear();
     await Promise.all([...this.informers.values()].map((i) => i.stop()));
     this.informers.clear();
+  }
+}
+
+/** Deployment informers, one per namespace that clones name; calls `onChange` when a source changes in a way a clone sees. */
+export class DeploymentSources implements SourceFeed {
+  private readonly sources = new LiveSources();
+  private readonly informers: NamespacedInformers<k8s.V1Deployment>;
+
+  constructor(kc: k8s.KubeConfig, onChange: (source: string) => void, onError: (e: unknown) => void = () => {}) {
+    const apps = kc.makeApiClient(k8s.AppsV1Api);
+    this.informers = new NamespacedInformers(kc, {
+      apiVersion: 'apps/v1', kind: 'Deployment', path: (ns) => `/apis/apps/v1/namespaces/${ns}/deployments`, list: (ns) => apps.listNamespacedDeployment({ namespace: ns }),
+    }, (type, object) => {
+      if (this.sources.apply({ type, object })) onChange(`${object.metadata?.namespace}/${object.metadata?.name}`);
+    }, onError);
+  }
+
+  follow(sources: readonly string[]): Promise<void> {
+    return this.informers.follow(sources);
+  }
+
+  live(): ReadonlyMap<string, Record<string, any>> {
+    return this.sources.get();
+  }
+
+  synced(namespace: string): boolean {
+    return this.informers.synced(namespace);
+  }
+
+  stop(): Promise<void> {
+    return this.informers.stop();
+  }
+}
+
+/** ConfigMap informers for the clone rules definitions follow; calls `onChange` when a followed ConfigMap's data changes. */
+export class ConfigMapRules implements SourceFeed {
+  private readonly configMaps = new Map<string, Record<string, any>>();
+  private readonly informers: NamespacedInformers<k8s.V1ConfigMap>;
+
+  constructor(kc: k8s.KubeConfig, onChange: (key: string) => void, onError: (e: unknown) => void = () => {}) {
+    const core = kc.makeApiClient(k8s.CoreV1Api);
+    this.informers = new NamespacedInformers(kc, {
+      apiVersion: 'v1', kind: 'ConfigMap', path: (ns) => `/api/v1/namespaces/${ns}/configmaps`, list: (ns) => core.listNamespacedConfigMap({ namespace: ns }),
+    }, (type, object) => {
+      const key = `${object.metadata?.namespace}/${object.metadata?.name}`;
+      const before = this.configMaps.get(key);
+      if (type === 'DELETED') this.configMaps.delete(key);
+      else this.configMaps.set(key, object);
+      if (type === 'DELETED' ? before !== undefined : JSON.stringify(before?.data ?? null) !== JSON.stringify(object.data ?? {})) onChange(key);
+    }, onError);
+  }
+
+  follow(keys: readonly string[]): Promise<void> {
+    return this.informers.follow(keys);
+  }
+
+  live(): ReadonlyMap<string, Record<string, any>> {
+    return this.configMaps;
+  }
+
+  synced(namespace: string): boolean {
+    return this.informers.synced(namespace);
+  }
+
+  stop(): Promise<void> {
+    return this.informers.stop();
   }
 }
 

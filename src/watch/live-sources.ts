@@ -8,7 +8,6 @@
  * Pure: no client, no clock.
  */
 import type { SourceRecord } from '../../core/records.ts';
-import { recordFile } from '../synth/state.ts';
 
 type Json = Record<string, any>;
 
@@ -43,26 +42,6 @@ function sorted(v: unknown): unknown {
     if (x !== undefined) out[k] = sorted(x);
   }
   return out;
-}
-
-/**
- * What to commit of the `wanted` sources (`namespace/name`): records that are new or changed,
- * and recorded sources whose Deployment is gone. A source in a namespace not `synced` (listed)
- * yet is left as recorded: missing from an unlisted namespace is not gone.
- */
-export function sourceChanges(wanted: readonly string[], recorded: ReadonlyMap<string, SourceRecord>, live: ReadonlyMap<string, Json>, synced: (namespace: string) => boolean): { records: SourceRecord[]; gone: string[] } {
-  const records: SourceRecord[] = [];
-  const gone: string[] = [];
-  for (const key of wanted) {
-    if (!synced(key.split('/')[0])) continue;
-    const deployment = live.get(key);
-    const before = recorded.get(key);
-    if (deployment) {
-      const r = sourceRecordOf(deployment);
-      if (!before || recordFile.source(before)[1] !== recordFile.source(r)[1]) records.push(r);
-    } else if (before) gone.push(key);
-  }
-  return { records, gone };
 }
 
 export interface DeploymentEvent {

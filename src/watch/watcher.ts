@@ -17,18 +17,10 @@ import { coalesced } from '../coalesce.ts';
 import { Definitions } from './definitions.ts';
 import { FileWatch } from './files.ts';
 import type { Elector } from './lock.ts';
-import { sourceChanges } from './live-sources.ts';
+import { liveIntents, unlisted, type SourceFeed } from './live-records.ts';
 import { leaderDuties } from './ttl.ts';
 
-/** Live clone sources in a cluster (informers), as the watcher needs them. */
-export interface SourceFeed {
-  /** Deployments by `namespace/name`, as last seen. */
-  live(): ReadonlyMap<string, Record<string, any>>;
-  /** True once `namespace` has been listed: a source missing from it is really gone. */
-  synced(namespace: string): boolean;
-  /** Starts following the namespaces of these `namespace/name` sources. */
-  follow(sources: readonly string[]): Promise<void>;
-}
+export type { SourceFeed } from './live-records.ts';
 
 export interface WatcherOptions {
   readonly definitions: Definitions;
@@ -49,6 +41,8 @@ export interface WatcherOptions {
    * `state/sources/` (a commit when it changes), so every writer renders the same clones.
    */
   readonly sources?: SourceFeed;
+  /** ConfigMaps of clone rules (`Clone.fromLiveConfigMap`), recorded in `state/rules/` likewise. */
+  readonly rules?: SourceFeed;
   /**
    * How long a removed group's emptied Application stays in `apps/` before the leader deletes it
    * (`retire`). Longer than Argo CD needs to see the removal commit and prune: its poll (3 min)
@@ -121,14 +115,7 @@ export class Watcher {
    */
   readiness(): Readiness {
     if (!this.started) return { ready: false, reasons: ['the definitions are not loaded and committed yet'] };
-    const reasons: string[] = [];
-    const feed = this.opts.sources;
-    if (feed) {
-      const view = this.opts.committer.view();
-      const namespaces = new Set([...(view.synth?.sources ?? []), ...view.state.sources.keys()].map((k) => k.split('/')[0]));
-      const waiting = [...namespaces].filter((ns) => !feed.synced(ns)).sort();
-      if (waiting.length) reasons.push(`the Deployments of ${waiting.join(', ')} are not listed yet`);
-    }
+    const reasons = unlisted(this.opts, this.opts.committer.view());
     if (!this.opts.committer.lastCommitOk) reasons.push('the last commit failed');
     if (!this.opts.committer.ready) reasons.push('the manifests repo did not answer last time');
     return { ready: !reasons.length, reasons };
@@ -190,7 +177,7 @@ export class Watcher {
     if (since !== undefined) this.opts.onSynced?.(performance.now() - since);
   }
 
-  /** A live clone source changed (from an informer): regenerate, once for a burst. */
+  /** A live clone source or rules ConfigMap changed (from an informer): record it, once for a burst. */
   sourceChanged(source: string): void {
     this.sourcesChanged.add(source);
     clearTimeout(this.sourceTimer);
@@ -201,26 +188,19 @@ export class Watcher {
   }
 
   /**
-   * Records the live sources clones need (and keeps recorded ones fresh) in `state/sources/`:
-   * one commit with every record that changed, and the removal of records whose Deployment is
-   * gone from the cluster. A source in a namespace not listed yet is left as recorded.
+   * Records what clones need of the cluster (and keeps the records fresh): the Deployments they
+   * name in `state/sources/`, the ConfigMaps of rules definitions follow in `state/rules/`; a
+   * commit per kind with every record that changed, and the removal of records whose object is
+   * gone (live-records.ts).
    */
   async recordSources(): Promise<void> {
-    const feed = this.opts.sources;
-    if (!feed) return;
-    const view = this.opts.committer.view();
-    const wanted = [...new Set([...(view.synth?.sources ?? []), ...view.state.sources.keys()])].sort();
-    try {
-      await feed.follow(wanted);
-    } catch (e) {
-      this.say(`following clone sources failed: ${String((e as Error)?.message ?? e)}`, 'warn');
-    }
-    const { records, gone } = sourceChanges(wanted, view.state.sources, feed.live(), (ns) => feed.synced(ns));
-    if (!records.length && !gone.length) return;
-    try {
-      await this.opts.committer.submit({ body: { kind: 'sources', records, gone }, requestId: `watch-${process.pid}-${++this.seq}`, requestedBy: 'paddock watcher (clone sources)' });
-    } catch (e) {
-      this.say(`${isUserError(e) ? '' : 'commit failed: '}${String((e as Error)?.message ?? e)}`, 'warn');
+    const intents = await liveIntents(this.opts, this.opts.committer.view(), (line) => this.say(line, 'warn'));
+    for (const body of intents) {
+      try {
+        await this.opts.committer.submit({ body, requestId: `watch-${process.pid}-${++this.seq}`, requestedBy: `paddock watcher (clone ${body.kind})` });
+      } catch (e) {
+        this.say(`${isUserError(e) ? '' : 'commit failed: '}${String((e as Error)?.message ?? e)}`, 'warn');
+      }
     }
   }
 
