@@ -101,6 +101,7 @@ async function rulesIn(kc: KubeConfig, namespace: string): Promise<string[]> {
 }
 
 const DEPLOYMENT_READ = ['apps/deployments:get', 'apps/deployments:list', 'apps/deployments:watch'];
+const CONFIGMAP_READ = ['core/configmaps:get', 'core/configmaps:list', 'core/configmaps:watch'];
 const LEADER_LEASE = ['create', 'get', 'list', 'patch', 'update', 'watch'].map((v) => `coordination.k8s.io/leases:${v}`);
 
 describe.skipIf(!cluster)('PaddockControlPlane RBAC in a real API server', () => {
@@ -143,7 +144,7 @@ export default (scope) => {
     definitionsRepo: 'https://git.example.com/platform/environments.git',
   };
   const system = new Environment(scope, 'paddock-system', { group: ${JSON.stringify(ns)}, namespace: ${JSON.stringify(ns)}, owner: 'platform' });
-  new PaddockControlPlane(system, 'paddock', { ...common, watchNamespaces: [${JSON.stringify(src)}] });
+  new PaddockControlPlane(system, 'paddock', { ...common, watchNamespaces: [${JSON.stringify(src)}], rulesNamespaces: [${JSON.stringify(src)}] });
   const all = new Environment(scope, 'paddock-all', { group: ${JSON.stringify(allNs)}, namespace: ${JSON.stringify(allNs)}, owner: 'platform' });
   new PaddockControlPlane(all, 'paddock', { ...common, watchAllNamespaces: true, podMonitor: true });
 };
@@ -336,9 +337,9 @@ export default (scope) => {
     await admin.makeApiClient(AppsV1Api).readNamespacedDeployment({ name: 'paddock-watcher', namespace: ns });
   });
 
-  it("GIVEN the watcher's token THEN its rules are exactly the Deployment reads and the leader Lease, per namespace", async () => {
+  it("GIVEN the watcher's token THEN its rules are exactly the Deployment reads, the leader Lease, and ConfigMap reads where clone rules are, per namespace", async () => {
     expect(await rulesIn(watcher, ns)).toEqual([...DEPLOYMENT_READ, ...LEADER_LEASE].sort());
-    expect(await rulesIn(watcher, src)).toEqual(DEPLOYMENT_READ);
+    expect(await rulesIn(watcher, src)).toEqual([...DEPLOYMENT_READ, ...CONFIGMAP_READ].sort());
     expect(await rulesIn(watcher, other)).toEqual([]);
   });
 
