@@ -19,7 +19,6 @@ import { isClusterScoped, nodePortsOf } from '../../core/kinds.ts';
 import { apiGroupOf } from '../../core/names.ts';
 import type { SettingsRecord, StateRecords } from '../../core/records.ts';
 import { stampObject } from '../../core/stamp.ts';
-import type { ReleaseRules } from '../../constructs/release.ts';
 import { Workspace } from '../../constructs/workspace.ts';
 import { DefinitionError } from '../errors.ts';
 import type { Definition } from './loader.ts';
@@ -46,61 +45,8 @@ export function synthInputs(settings: Pick<SettingsRecord, 'sidecarUrl' | 'argo'
   return { state, sidecarUrl: settings.sidecarUrl, argo: settings.argo, gcSecret };
 }
 
-export interface GroupInfo {
-  readonly name: string;
-  /** The definition file that made it. */
-  readonly file: string;
-  readonly namespace: string;
-  readonly owner?: string;
-  readonly ttl?: string;
-  readonly ttlMs?: number;
-  /** When the TTL runs out (RFC 3339), once the group has a creation record. */
-  readonly expiresAt?: string;
-  /** Files under `groups/<name>/`. */
-  readonly files: readonly string[];
-  /** Set when the group is a lease pool's resource. */
-  readonly lease?: { readonly type: string; readonly name: string };
-  /** True when the group has a removal record: it is defined but not rendered. */
-  readonly removed: boolean;
-
-}
-
-export interface PoolInfo {
-  readonly type: string;
-  readonly names: readonly string[];
-  readonly file: string;
-}
-
-export interface WaitingClone {
-  readonly group: string;
-  readonly file: string;
-  /** `namespace/name` of the clone and of the source it waits for. */
-  readonly clone: string;
-  readonly source: string;
-}
-
-/** A `Release` construct: the group it renders into and the rules a release of its service must keep. */
-export interface ReleaseTarget {
-  readonly group: string;
-  readonly file: string;
-  readonly rules: ReleaseRules;
-}
-
-export interface SynthResult {
-  /** Path -> content, sorted by path: `README.md`, `apps/`, `groups/`. */
-  readonly files: ReadonlyMap<string, string>;
-  readonly groups: readonly GroupInfo[];
-  readonly pools: readonly PoolInfo[];
-  readonly waiting: readonly WaitingClone[];
-  /** `namespace/name` of every Deployment a clone names by reference and no definition makes (live sources, recorded in `state/sources/`). */
-  readonly sources: readonly string[];
-  /** `namespace/name` of every ConfigMap of clone rules definitions follow (recorded in `state/rules/`). */
-  readonly liveRules: readonly string[];
-  /** The `Release` constructs of each service. */
-  readonly releases: ReadonlyMap<string, readonly ReleaseTarget[]>;
-  /** Every nodePort the rendered Services hold (a new workspace takes another). */
-  readonly nodePorts: ReadonlySet<number>;
-}
+export type { GroupInfo, PoolInfo, ReleaseTarget, SynthResult, WaitingClone } from './results.ts';
+import type { GroupInfo, ReleaseTarget, SynthResult, WaitingClone } from './results.ts';
 
 /** Reuses file outputs and Application files between syntheses. Keep one per committer. */
 export class SynthCache {
