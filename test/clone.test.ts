@@ -9,6 +9,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { gcUrl } from '../core/gc-token.ts';
 import { DefinitionError } from '../src/errors.ts';
 import type { SynthResult } from '../src/synth/index.ts';
+import { followingSeedRules, SEED_004_RULES } from './helpers/seeds.ts';
 import { definitionsDir, inputs, liveSources, objectAt, stateWith, synthDir, synthSource, TEST_SECRET } from './helpers/synth.ts';
 
 const SIDECAR = inputs().sidecarUrl;
@@ -310,18 +311,6 @@ describe('Clone.fromConfigMap: paddock\'s list of rules', () => {
   });
 });
 
-/** The example of the deployment cloner's document (seed 004), as it gives it: the value of its `profiler-rc-config` key. */
-const SEED_004_RULES = `default:
-  deployments:
-    nginx-deployment:
-      env: "PROFILING_ENABLED: True"
-      scale_factor: "0.5"
-      name_suffix: "profiler"
-    nginx-deployment-2:
-      env: "PROFILING_ENABLED: True"
-      image: "busybox"
-      scale_factor: "0.1"
-      name_suffix: "profiler"`;
 
 describe('Clone.fromConfigMap: the seed-004 cloner\'s own format', () => {
   const withConfig = (config: string, key = 'profiler-rc-config') => `${HELPERS}
@@ -381,14 +370,7 @@ describe('Clone.fromConfigMap: the seed-004 cloner\'s own format', () => {
 
 
 describe('Clone.fromLiveConfigMap: rules from a ConfigMap in the cluster', () => {
-  const source = `${HELPERS}
-    export default (scope) => {
-      const web = new Environment(scope, 'web', { namespace: 'default' });
-      deployment(web, 'nginx-deployment', 4, [{ name: 'nginx', image: 'nginx:1.27' }]);
-      deployment(web, 'nginx-deployment-2', 10, [{ name: 'nginx', image: 'nginx:1.27' }]);
-      const profiling = new Environment(scope, 'profiling', { namespace: 'default' });
-      Clone.fromLiveConfigMap(profiling, { namespace: 'profiler-m', name: 'ddprof-rcconfig', key: 'profiler-rc-config' });
-    };`;
+  const source = followingSeedRules('profiler-m');
   const rules = (data: Record<string, string>) => stateWith({ rules: new Map([['profiler-m/ddprof-rcconfig', { namespace: 'profiler-m', name: 'ddprof-rcconfig', data }]]) });
 
   it('GIVEN no record of the ConfigMap yet WHEN synthesized THEN no clones, no error for the empty group, and the ConfigMap is listed for the watcher to follow', async () => {

@@ -10,37 +10,11 @@ import type { Committer } from '../src/repo/committer.ts';
 import { Definitions } from '../src/watch/definitions.ts';
 import { Watcher, type SourceFeed } from '../src/watch/watcher.ts';
 import { bareRepo, commitCount, committer, gitOut, remoteFile, remoteFiles } from './helpers/repo.ts';
+import { followingSeedRules, SEED_004_RULES } from './helpers/seeds.ts';
 import { definitionsDir } from './helpers/synth.ts';
 
-/** The example of the deployment cloner's document (seed 004), verbatim: the value of its `profiler-rc-config` key. */
-const SEED_004_RULES = `default:
-  deployments:
-    nginx-deployment:
-      env: "PROFILING_ENABLED: True"
-      scale_factor: "0.5"
-      name_suffix: "profiler"
-    nginx-deployment-2:
-      env: "PROFILING_ENABLED: True"
-      image: "busybox"
-      scale_factor: "0.1"
-      name_suffix: "profiler"`;
 
-const DEFS = {
-  'profiling.ts': `
-import { ApiObject } from 'cdk8s';
-import { Clone, Environment } from 'paddock';
-const deployment = (env, name, replicas) => new ApiObject(env, name, {
-  apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name },
-  spec: { replicas, selector: { matchLabels: { app: name } }, template: { metadata: { labels: { app: name } }, spec: { containers: [{ name: 'nginx', image: 'nginx:1.27' }] } } },
-});
-export default (scope) => {
-  const web = new Environment(scope, 'web', { namespace: 'default' });
-  deployment(web, 'nginx-deployment', 4);
-  deployment(web, 'nginx-deployment-2', 10);
-  const profiling = new Environment(scope, 'profiling', { namespace: 'default' });
-  Clone.fromLiveConfigMap(profiling, { namespace: 'profiler-m', name: 'ddprof-rcconfig', key: 'profiler-rc-config' });
-};`,
-};
+const DEFS = { 'profiling.ts': followingSeedRules('profiler-m') };
 
 /** ConfigMaps as an informer would hold them, set and deleted by the test. */
 class ConfigMapFeed implements SourceFeed {

@@ -80,26 +80,27 @@ export function patchState(state: StateRecords, changes: ReadonlyMap<string, str
         break;
       case 'sources':
         if (parts.length !== 4) break;
-        if (text === null) sources.delete(`${parts[2]}/${base}`);
-        else {
-          const r = check(p, text, SourceRecordSchema, 'name', base);
-          if (r.namespace !== parts[2]) throw new UserError('InvalidState', `${p}: namespace "${r.namespace}" does not match its directory`);
+        patchByNamespace(sources, p, parts[2], base, text, SourceRecordSchema, (r) => {
           if (r.deployment.metadata.name !== r.name || r.deployment.metadata.namespace !== r.namespace) throw new UserError('InvalidState', `${p}: the deployment's metadata does not name ${r.namespace}/${r.name}`);
-          sources.set(`${r.namespace}/${r.name}`, r);
-        }
+        });
         break;
       case 'rules':
-        if (parts.length !== 4) break;
-        if (text === null) rules.delete(`${parts[2]}/${base}`);
-        else {
-          const r = check(p, text, RulesRecordSchema, 'name', base);
-          if (r.namespace !== parts[2]) throw new UserError('InvalidState', `${p}: namespace "${r.namespace}" does not match its directory`);
-          rules.set(`${r.namespace}/${r.name}`, r);
-        }
+        if (parts.length === 4) patchByNamespace(rules, p, parts[2], base, text, RulesRecordSchema);
         break;
     }
   }
   return { groups, removals, releases, deployments, workspaces, leases, sources, rules, retiring, ...(settings ? { settings } : {}) };
+}
+
+/** Puts the record of file `p` (or, deleted, takes it out) under `namespace/name`, after `more` checks it. */
+function patchByNamespace<R extends { readonly namespace: string; readonly name: string }>(
+  map: Map<string, R>, p: string, namespace: string, name: string, text: string | null, schema: z.ZodType<R>, more: (r: R) => void = () => {},
+): void {
+  if (text === null) return void map.delete(`${namespace}/${name}`);
+  const r: R = check(p, text, schema, 'name', name);
+  if (r.namespace !== namespace) throw new UserError('InvalidState', `${p}: namespace "${r.namespace}" does not match its directory`);
+  more(r);
+  map.set(`${r.namespace}/${r.name}`, r);
 }
 
 /** Puts the record of file `p` (or, deleted, takes it out) into its service's list. */

@@ -45,14 +45,8 @@ if missing; then
   done
 fi
 
-if [[ "${1:-}" == "--apply" ]]; then
-  # shellcheck source=crds.sh
-  . "$ROOT/test/cluster/crds.sh"
-  files=()
-  for f in "${CRDS[@]}"; do files+=("$OUT/$f"); done
-  apply_crds "${files[@]}"
-elif [[ -n "${1:-}" ]]; then
-  die "unknown argument: $1 (only --apply)"
-fi
-
-for f in "${CRDS[@]}"; do printf '%s\n' "$OUT/$f"; done
+# shellcheck source=crds.sh
+. "$ROOT/test/cluster/crds.sh"
+files=()
+for f in "${CRDS[@]}"; do files+=("$OUT/$f"); done
+crds_done "${1:-}" "${files[@]}"

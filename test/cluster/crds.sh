@@ -23,3 +23,16 @@ apply_crds() {
     sleep 1
   done
 }
+
+# crds_done ARG FILE...: with ARG --apply, install FILEs (apply_crds); then print their paths, one
+# per line. Any other ARG is an error. The tail of every CRD script.
+crds_done() {
+  local arg="${1:-}"
+  shift
+  if [[ "$arg" == "--apply" ]]; then
+    apply_crds "$@"
+  elif [[ -n "$arg" ]]; then
+    die "unknown argument: $arg (only --apply)"
+  fi
+  printf '%s\n' "$@"
+}

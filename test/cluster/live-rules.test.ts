@@ -13,23 +13,12 @@ import { ConfigMapRules } from '../../src/watch/cluster.ts';
 import { Definitions } from '../../src/watch/definitions.ts';
 import { Watcher } from '../../src/watch/watcher.ts';
 import { bareRepo, commitCount, committer, gitOut, remoteFile, remoteFiles } from '../helpers/repo.ts';
+import { followingSeedRules, SEED_004_RULES } from '../helpers/seeds.ts';
 import { definitionsDir } from '../helpers/synth.ts';
 import { adminKubeConfig, deleteNamespaces, ensureNamespaces, theCluster, unique } from './helpers.ts';
 
 const cluster = theCluster();
 
-/** The example of the deployment cloner's document (seed 004), verbatim. */
-const SEED_004_RULES = `default:
-  deployments:
-    nginx-deployment:
-      env: "PROFILING_ENABLED: True"
-      scale_factor: "0.5"
-      name_suffix: "profiler"
-    nginx-deployment-2:
-      env: "PROFILING_ENABLED: True"
-      image: "busybox"
-      scale_factor: "0.1"
-      name_suffix: "profiler"`;
 
 describe.skipIf(!cluster)('clone rules from a ConfigMap in a real API server', () => {
   const ns = unique('profiler-m');
@@ -55,22 +44,7 @@ describe.skipIf(!cluster)('clone rules from a ConfigMap in a real API server', (
     core = admin.makeApiClient(CoreV1Api);
     created.push(...(await ensureNamespaces(admin, [ns])));
     remote = await bareRepo();
-    const dir = definitionsDir({
-      'profiling.ts': `
-import { ApiObject } from 'cdk8s';
-import { Clone, Environment } from 'paddock';
-const deployment = (env, name, replicas) => new ApiObject(env, name, {
-  apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name },
-  spec: { replicas, selector: { matchLabels: { app: name } }, template: { metadata: { labels: { app: name } }, spec: { containers: [{ name: 'nginx', image: 'nginx:1.27' }] } } },
-});
-export default (scope) => {
-  const web = new Environment(scope, 'web', { namespace: 'default' });
-  deployment(web, 'nginx-deployment', 4);
-  deployment(web, 'nginx-deployment-2', 10);
-  const profiling = new Environment(scope, 'profiling', { namespace: 'default' });
-  Clone.fromLiveConfigMap(profiling, { namespace: ${JSON.stringify(ns)}, name: 'ddprof-rcconfig', key: 'profiler-rc-config' });
-};`,
-    });
+    const dir = definitionsDir({ 'profiling.ts': followingSeedRules(ns) });
     feed = new ConfigMapRules(admin, (key) => w?.sourceChanged(key), (e) => informerErrors.push(String((e as Error)?.message ?? e)));
     const defs = new Definitions(dir, () => c!.synthInputs());
     c = committer(remote, defs.current);

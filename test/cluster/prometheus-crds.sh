@@ -44,12 +44,6 @@ if [[ ! -s "$OUT/$CRD" ]]; then
   install -m 0644 "$tmp/$CRD" "$OUT/$CRD.tmp" && mv -f "$OUT/$CRD.tmp" "$OUT/$CRD"
 fi
 
-if [[ "${1:-}" == "--apply" ]]; then
-  # shellcheck source=crds.sh
-  . "$ROOT/test/cluster/crds.sh"
-  apply_crds "$OUT/$CRD"
-elif [[ -n "${1:-}" ]]; then
-  die "unknown argument: $1 (only --apply)"
-fi
-
-printf '%s\n' "$OUT/$CRD"
+# shellcheck source=crds.sh
+. "$ROOT/test/cluster/crds.sh"
+crds_done "${1:-}" "$OUT/$CRD"
