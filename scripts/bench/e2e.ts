@@ -16,15 +16,14 @@
  * minutes) and leaves them running; removes what it synced. Not while the cluster tier's tests run:
  * both use the app of apps `paddock-root`. `--quick` times 5 calls and 1 polled group.
  */
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import path from 'node:path';
 import { AppsV1Api, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { gcUrl } from '../../core/gc-token.ts';
 import { freePort } from '../../test/helpers/git-daemon.ts';
 import { workloadLeft } from '../../test/helpers/kube.ts';
 import { workloadGroupsSource } from '../../test/helpers/repo.ts';
-import { percentile, printJson, printTable, REPO_ROOT, verdict } from './lib.ts';
+import { percentile, printJson, printTable, verdict } from './lib.ts';
+import { exportsOf, kubectl as kubectlIn, script } from './cluster-kit.ts';
 import { git, Harness, put, sorted } from './serve-kit.ts';
 
 const quick = process.argv.includes('--quick');
@@ -145,27 +144,8 @@ async function teardown(): Promise<void> {
   await kubectl(['delete', 'appprojects', `${prefix}-p`, `${prefix}-p-apps`, '-n', NS, '--ignore-not-found']).catch(() => {});
 }
 
-function script(rel: string, env: Record<string, string> = {}): Promise<string> {
-  return run(path.join(REPO_ROOT, rel), [], env, 1_800_000);
-}
-
 function kubectl(args: string[], input?: string): Promise<string> {
-  return run(process.env.KUBECTL ?? 'kubectl', args, kubectlEnv, 240_000, input);
-}
-
-function run(cmd: string, args: string[], env: Record<string, string>, timeout: number, input?: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = execFile(cmd, args, { env: { ...process.env, ...env }, timeout, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
-      if (err) reject(new Error(`${path.basename(cmd)} ${args.join(' ')}: ${stderr.trim().split('\n').slice(-5).join('\n') || err.message}`));
-      else resolve(stdout);
-    });
-    if (input !== undefined) child.stdin!.end(input);
-  });
-}
-
-/** `export NAME=value` lines as an object. */
-function exportsOf(out: string): Record<string, string> {
-  return Object.fromEntries([...out.matchAll(/^export ([A-Z_][A-Z0-9_]*)=(.*)$/gm)].map((m) => [m[1], m[2]]));
+  return kubectlIn(kubectlEnv, args, input);
 }
 
 async function until(check: () => Promise<boolean>, withinMs: number, what: string): Promise<void> {

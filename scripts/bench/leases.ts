@@ -10,6 +10,8 @@ import path from 'node:path';
 import { freePort } from '../../test/helpers/git-daemon.ts';
 import { poolSource } from '../../test/helpers/repo.ts';
 import { percentile, printJson, printTable, verdict } from './lib.ts';
+import { driveLeases } from './lease-mix.ts';
+import { versusBoskos } from './leases-vs-boskos.ts';
 import { call, closeHttp, commitCount, commitLines, git, Harness, mean, put, rawCommitPush, sorted, treeFiles } from './serve-kit.ts';
 
 const quick = process.argv.includes('--quick');
@@ -23,7 +25,7 @@ const TARGET_OPS = 1000;
 const TYPE = 'res';
 
 
-const h = new Harness('leases', quick ? 180_000 : 480_000);
+const h = new Harness('leases', quick ? 600_000 : 1_500_000);
 try {
   const env = { PADDOCK_GC_SECRET: 'bench-leases-secret' };
   const defs = h.dir('defs');
@@ -53,51 +55,9 @@ try {
 
   const beforeCommits = await commitCount(manifests.path);
   const startLines = commitLines(served.log()).length;
-  const holder = new Map<string, number>();
-  const lat = { acquire: [] as number[], update: [] as number[], release: [] as number[] };
-  const errors = new Map<string, number>();
-  let firstError = '';
-  let doubles = 0;
-  let ops = 0;
-  let loopsDone = 0;
-  let capped = false;
-  const fail = (what: string, r: { status: number; body: any }) => {
-    const key = `${what} ${r.status} ${r.body?.code ?? ''}`.trim();
-    errors.set(key, (errors.get(key) ?? 0) + 1);
-    firstError ||= `${key}: ${JSON.stringify(r.body)}`;
-  };
-  const timed = async (kind: keyof typeof lat, url: string) => {
-    const s = performance.now();
-    const r = await call(url);
-    ops++;
-    if (r.status === 200) lat[kind].push(performance.now() - s);
-    else fail(kind, r);
-    return r;
-  };
-
-  const t0 = performance.now();
-  await Promise.all(Array.from({ length: CLIENTS }, async (_, c) => {
-    const owner = `client-${c}`;
-    for (let loop = 0; loop < LOOPS; loop++) {
-      if (performance.now() - t0 > TIME_CAP_MS) {
-        capped = true;
-        return;
-      }
-      const a = await timed('acquire', `${base}/acquire?${new URLSearchParams({ type: TYPE, state: 'free', dest: 'busy', owner })}`);
-      if (a.status !== 200) continue;
-      const name: string = a.body.name;
-      const other = holder.get(name);
-      if (other !== undefined && other !== c) doubles++;
-      if (a.body.owner !== owner) doubles++;
-      holder.set(name, c);
-      for (let i = 0; i < HEARTBEATS; i++) await timed('update', `${base}/update?${new URLSearchParams({ name, owner, state: 'busy' })}`);
-      // From the moment the release is sent the server may hand the resource to someone else.
-      if (holder.get(name) === c) holder.delete(name);
-      await timed('release', `${base}/release?${new URLSearchParams({ name, dest: 'free', owner })}`);
-      loopsDone++;
-    }
-  }));
-  const wallMs = performance.now() - t0;
+  const mix = await driveLeases(base, { clients: CLIENTS, loops: LOOPS, heartbeats: HEARTBEATS, timeCapMs: TIME_CAP_MS, type: TYPE });
+  const { ops, wallMs, opsPerSec, doubles, errors, firstError, capped } = mix;
+  const loopsDone = mix.loops;
 
   // The end state, in the sidecar and in the remote: every resource free again.
   const after = (await call(`${base}/api/leases?type=${TYPE}`, { method: 'GET' })).body?.items ?? [];
@@ -110,10 +70,7 @@ try {
   for (const p of recordPaths) if (!/^state: free$/m.test(await git(manifests.path, 'show', `main:${p}`))) notFreeInRemote++;
 
   const totalErrors = [...errors.values()].reduce((a, b) => a + b, 0);
-  const opsPerSec = (ops / wallMs) * 1000;
-  const acq = sorted(lat.acquire);
-  const upd = sorted(lat.update);
-  const rel = sorted(lat.release);
+  const { acquire: acq, update: upd, release: rel } = mix;
   const rawP50 = percentile(rawTimes, 50);
   const perCommit = runLines.map((l) => l.requests);
   const cycle = sorted(runLines.map((l) => l.ms));
@@ -138,6 +95,7 @@ try {
   if (totalErrors) console.log(`errors: ${totalErrors} (${[...errors].map(([k, v]) => `${k} x${v}`).join(', ')}); first: ${firstError}`);
   console.log(`check: double leases=${doubles}; held at the end: ${heldAtEnd} in the sidecar, ${notFreeInRemote} of ${recordPaths.length} records not free in the remote`);
   console.log(`targets: >= ${TARGET_OPS} ops/s: ${opsPerSec.toFixed(0)} ${verdict(opsPerSec >= TARGET_OPS)}; double leases = 0: ${doubles} ${verdict(doubles === 0)}`);
+  const vsBoskos = process.argv.includes('--no-boskos') ? { skipped: '--no-boskos' } : await versusBoskos(h, quick);
   printJson('leases', {
     quick, clients: CLIENTS, resources: RESOURCES, heartbeats: HEARTBEATS, loops: loopsDone, ops, errors: totalErrors, wallMs: Math.round(wallMs),
     opsPerSec: +opsPerSec.toFixed(1), doubleLeases: doubles,
@@ -145,7 +103,7 @@ try {
     update: { p50Ms: +percentile(upd, 50).toFixed(2), p99Ms: +percentile(upd, 99).toFixed(2) },
     release: { p50Ms: +percentile(rel, 50).toFixed(1), p99Ms: +percentile(rel, 99).toFixed(1) },
     rawCommitPush: { n: rawTimes.length, p50Ms: +rawP50.toFixed(1), p99Ms: +percentile(rawTimes, 99).toFixed(1) },
-    commits, requestsPerCommit: +mean(perCommit).toFixed(1), pushRetries: retries, heldAtEnd, notFreeInRemote,
+    commits, requestsPerCommit: +mean(perCommit).toFixed(1), pushRetries: retries, heldAtEnd, notFreeInRemote, vsBoskos,
   });
   if (doubles || heldAtEnd || notFreeInRemote) process.exitCode = 1;
 } catch (e) {

@@ -134,11 +134,16 @@ export class Harness {
   private spawn(args: readonly string[], env: Record<string, string>): ChildProcess {
     // BENCH_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") goes to every paddock child.
     const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
-    const child = spawn(process.execPath, [...nodeArgs, PADDOCK_BIN, ...args], {
+    return this.start(process.execPath, [...nodeArgs, PADDOCK_BIN, ...args], { PADDOCK_LOG_FORMAT: 'json', ...env });
+  }
+
+  /** Starts `cmd ARGS` (another server the bench compares with), killed with the harness's children. */
+  start(cmd: string, args: readonly string[], env: Record<string, string> = {}): ChildProcess {
+    const child = spawn(cmd, args, {
       cwd: this.root,
-      env: { ...process.env, PADDOCK_LOG_FORMAT: 'json', ...env },
+      env: { ...process.env, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
-      detached: true, // its own process group: its git children die with it
+      detached: true, // its own process group: its children die with it
     });
     this.children.add(child);
     child.on('close', () => this.children.delete(child));

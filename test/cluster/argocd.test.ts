@@ -283,7 +283,17 @@ describe.skipIf(!cluster)('Argo CD syncs and prunes paddock\'s repo', () => {
       ].sort();
     };
     await expect.poll(wsObjects, { timeout: 90_000, interval: 1_000 }).toEqual([`Deployment/${name}`, `PersistentVolumeClaim/${name}-home`, 'Service/NodePort']);
-    expect((await api('DELETE', `/api/workspaces/${name}`)).status).toBe(204);
+    // Stopped: Argo CD scales it to zero; the home volume and the port stay. Started: back.
+    const replicas = async () => (await apps.readNamespacedDeployment({ name, namespace: `${p}-ws` })).spec?.replicas;
+    expect((await api('POST', `/api/workspaces/${name}/stop`)).status).toBe(200);
+    await expect.poll(replicas, { timeout: 90_000, interval: 1_000 }).toBe(0);
+    expect(await wsObjects()).toEqual([`Deployment/${name}`, `PersistentVolumeClaim/${name}-home`, 'Service/NodePort']);
+    expect((await api('POST', `/api/workspaces/${name}/start`)).status).toBe(200);
+    await expect.poll(replicas, { timeout: 90_000, interval: 1_000 }).toBe(1);
+    // Deleted: everything goes, the volume too, and the answer says so.
+    const deleted = await api('DELETE', `/api/workspaces/${name}`);
+    expect(deleted.status).toBe(200);
+    expect(((await deleted.json()) as { removed: string[] }).removed).toContain(`PersistentVolumeClaim ${name}-home (the 1Gi home volume: its data is gone once the volume is reclaimed)`);
     await expect.poll(wsObjects, { timeout: 60_000, interval: 1_000 }).toEqual([]);
   }, 900_000);
 

@@ -1,0 +1,91 @@
+/**
+ * paddock serve and the real Boskos, side by side (issue 15): the same client mix (lease-mix.ts)
+ * against each, at 8 clients over 50 resources and at 64 clients over 500. Boskos runs on CRDs
+ * in the cluster tier's API server (boskos-kit.ts); paddock on a bare repo behind `git daemon`,
+ * its pool from a Boskos resources file (`--lease-config`, no environments: leases only, as
+ * Boskos has). Skipped, with the reason printed, only where the tier's API server cannot start.
+ * Not a bench itself (the dispatcher runs [a-z][a-z0-9]*.ts); `leases` runs it.
+ */
+import { randomBytes } from 'node:crypto';
+import { freePort } from '../../test/helpers/git-daemon.ts';
+import { boskosOnTheTier, startBoskos } from './boskos-kit.ts';
+import { driveLeases, type MixResult } from './lease-mix.ts';
+import { percentile, printTable, verdict } from './lib.ts';
+import { call, put, type Harness } from './serve-kit.ts';
+
+const TYPE = 'vs';
+const HEARTBEATS = 10;
+
+interface Side {
+  readonly opsPerSec: number;
+  readonly acquireP50Ms: number;
+  readonly acquireP99Ms: number;
+  readonly heartbeatP99Ms: number;
+  readonly doubleLeases: number;
+  readonly errors: number;
+  readonly ops: number;
+}
+
+function side(m: MixResult): Side {
+  const round = (n: number) => +n.toFixed(2);
+  return {
+    opsPerSec: round(m.opsPerSec), acquireP50Ms: round(percentile(m.acquire, 50)), acquireP99Ms: round(percentile(m.acquire, 99)),
+    heartbeatP99Ms: round(percentile(m.update, 99)), doubleLeases: m.doubles, errors: [...m.errors.values()].reduce((a, b) => a + b, 0), ops: m.ops,
+  };
+}
+
+export async function versusBoskos(h: Harness, quick: boolean): Promise<Record<string, unknown>> {
+  const tier = await boskosOnTheTier();
+  if ('skipped' in tier) {
+    console.log(`\nvs Boskos: skipped: ${tier.skipped}`);
+    return { skipped: tier.skipped };
+  }
+  const runs = [
+    { key: 'clients8', clients: 8, resources: 50, loops: quick ? 3 : 20 },
+    { key: 'clients64', clients: 64, resources: 500, loops: quick ? 1 : 6 },
+  ];
+  const out: Record<string, unknown> = {};
+  const rows: Array<Array<string | number>> = [];
+  const checks: string[] = [];
+  for (const r of runs) {
+    const names = Array.from({ length: r.resources }, (_, i) => `${TYPE}-${i + 1}`);
+    const mix = { clients: r.clients, loops: r.loops, heartbeats: HEARTBEATS, timeCapMs: quick ? 60_000 : 180_000, type: TYPE };
+
+    const boskos = await startBoskos(h, tier, `bench-boskos-${randomBytes(3).toString('hex')}`, TYPE, names);
+    const b = side(await driveLeases(boskos.url, mix));
+    await boskos.stop();
+
+    const dir = h.dir(`vs-${r.key}`);
+    put(dir, 'defs/.keep', '');
+    put(dir, 'resources.yaml', `resources:\n- type: ${TYPE}\n  state: free\n  names:\n${names.map((n) => `  - ${n}\n`).join('')}`);
+    const repo = await h.bareRepo(`vs-${r.key}.git`);
+    const served = await h.serve(['--repo', repo.url, '--definitions', `${dir}/defs`, '--listen', `127.0.0.1:${await freePort()}`, '--lease-config', `${dir}/resources.yaml`, '--lease-expiry', '30m'], { PADDOCK_GC_SECRET: 'bench-vs-boskos' });
+    for (const until = Date.now() + 60_000; ; await new Promise((res) => setTimeout(res, 200))) {
+      const m = await call(`${served.url}/metric?type=${TYPE}`, { method: 'GET' });
+      if (m.status === 200 && m.body?.current?.free === r.resources) break;
+      if (Date.now() > until) throw new Error(`paddock serve did not list ${r.resources} free ${TYPE}: ${JSON.stringify(m.body)}`);
+    }
+    const p = side(await driveLeases(served.url, mix));
+    await h.stop(served.child);
+
+    const ratio = (a: number, c: number) => +(a / c).toFixed(3);
+    out[r.key] = {
+      clients: r.clients, resources: r.resources, paddockOpsPerSec: p.opsPerSec, boskosOpsPerSec: b.opsPerSec,
+      opsRatio: ratio(p.opsPerSec, b.opsPerSec), acquireP50Ratio: ratio(p.acquireP50Ms, b.acquireP50Ms), acquireP99Ratio: ratio(p.acquireP99Ms, b.acquireP99Ms),
+      paddock: p, boskos: b, boskosStartMs: Math.round(boskos.startMs),
+    };
+    for (const [who, s] of [['paddock', p], ['Boskos', b]] as const) {
+      rows.push([`${r.clients} clients / ${r.resources} (${who})`, s.ops, s.opsPerSec, s.acquireP50Ms, s.acquireP99Ms, s.heartbeatP99Ms, s.doubleLeases, s.errors]);
+    }
+    if (r.clients === 8) checks.push(`8 clients: acquire p50 <= Boskos's: ${p.acquireP50Ms} vs ${b.acquireP50Ms} ms ${verdict(p.acquireP50Ms <= b.acquireP50Ms)}`);
+    else {
+      checks.push(`64 clients: ops/s >= 5x Boskos's: ${ratio(p.opsPerSec, b.opsPerSec)}x ${verdict(p.opsPerSec >= 5 * b.opsPerSec)}`);
+      checks.push(`64 clients: acquire p99 <= 1/10 of Boskos's: ${ratio(p.acquireP99Ms, b.acquireP99Ms)} ${verdict(p.acquireP99Ms * 10 <= b.acquireP99Ms)}`);
+    }
+    checks.push(`${r.clients} clients: paddock heartbeat p99 < 10 ms: ${p.heartbeatP99Ms} ${verdict(p.heartbeatP99Ms < 10)}; double leases 0 for both: ${p.doubleLeases}/${b.doubleLeases} ${verdict(!p.doubleLeases && !b.doubleLeases)}`);
+  }
+  console.log(`\nvs the real Boskos (on CRDs in the tier's API server) with the same mix: acquire, ${HEARTBEATS} heartbeats, release`);
+  printTable(['', 'ops', 'ops/s', 'acquire p50 ms', 'acquire p99 ms', 'heartbeat p99 ms', 'double leases', 'errors'], rows);
+  for (const c of checks) console.log(`targets: ${c}`);
+  return out;
+}
