@@ -23,6 +23,8 @@ interface Side {
   readonly heartbeatP99Ms: number;
   readonly doubleLeases: number;
   readonly errors: number;
+  /** The errors by call, status and code, e.g. `acquire 404 x3`. */
+  readonly errorKinds: string;
   readonly ops: number;
 }
 
@@ -30,7 +32,8 @@ function side(m: MixResult): Side {
   const round = (n: number) => +n.toFixed(2);
   return {
     opsPerSec: round(m.opsPerSec), acquireP50Ms: round(percentile(m.acquire, 50)), acquireP99Ms: round(percentile(m.acquire, 99)),
-    heartbeatP99Ms: round(percentile(m.update, 99)), doubleLeases: m.doubles, errors: [...m.errors.values()].reduce((a, b) => a + b, 0), ops: m.ops,
+    heartbeatP99Ms: round(percentile(m.update, 99)), doubleLeases: m.doubles, errors: [...m.errors.values()].reduce((a, b) => a + b, 0),
+    errorKinds: [...m.errors].map(([k, v]) => `${k} x${v}`).join(', '), ops: m.ops,
   };
 }
 
@@ -86,6 +89,9 @@ export async function versusBoskos(h: Harness, quick: boolean): Promise<Record<s
   }
   console.log(`\nvs the real Boskos (on CRDs in the tier's API server) with the same mix: acquire, ${HEARTBEATS} heartbeats, release`);
   printTable(['', 'ops', 'ops/s', 'acquire p50 ms', 'acquire p99 ms', 'heartbeat p99 ms', 'double leases', 'errors'], rows);
+  for (const [key, v] of Object.entries(out) as Array<[string, { paddock: Side; boskos: Side }]>) {
+    for (const [who, x] of [['paddock', v.paddock], ['Boskos', v.boskos]] as const) if (x.errors) console.log(`${key} ${who} errors: ${x.errorKinds}`);
+  }
   for (const c of checks) console.log(`targets: ${c}`);
   return out;
 }
