@@ -105,7 +105,7 @@ export function registerWatch(program: Command): void {
       if (server) log.info(`paddock watch: follow requests, probes and metrics on ${server.url}`);
       await writer.start();
       if (committer.settingsProblem) throw committer.settingsProblem;
-      await runWatcher(watcher);
+      await runWatcher(watcher, false);
       log.info(`paddock watch: watching ${s.definitionsDir}, committing to ${withoutCredentials(s.repo)} (branch ${s.branch})`);
       const sig = await untilSignal();
       log.info(`${sig}: stopping after the current commit`);
@@ -143,7 +143,8 @@ export function registerWatch(program: Command): void {
         throw committer.settingsProblem;
       }
       watcher = new Watcher({ definitions, committer, elector: cluster.elector, sources: live.sources, rules: live.rules, retireAfterMs: retireAfter, log: logger });
-      await runWatcher(watcher);
+      // The runtime's first cycle committed the definitions already.
+      await runWatcher(watcher, true);
       const view = await runtime.committer.refresh();
       console.log(summary(cfg, view.state.settings ?? decideSettings(undefined, cfg.writer).record, view.synth?.groups ?? [], runtime.url, view.synth?.pools[0]?.type));
       const sig = await untilSignal();
@@ -155,9 +156,9 @@ export function registerWatch(program: Command): void {
     });
 }
 
-/** The watcher at work: its first commit and live sources, then file events and the leader's ticks. */
-async function runWatcher(watcher: Watcher): Promise<void> {
-  await watcher.start();
+/** The watcher at work: its first commit (unless `committed` already) and live inputs, then file events and the leader's ticks. */
+async function runWatcher(watcher: Watcher, committed: boolean): Promise<void> {
+  await watcher.start({ committed });
   watcher.watch();
   watcher.startTicking();
 }

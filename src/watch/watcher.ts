@@ -101,11 +101,15 @@ export class Watcher {
     else console.log(line);
   }
 
-  /** Loads the definitions (unless loaded) and commits what they give, then records the live sources clones need. */
-  async start(): Promise<void> {
+  /**
+   * Loads the definitions (unless loaded) and commits what they give (unless `committed`: the
+   * runtime's first cycle just did), then records the live inputs clones need.
+   */
+  async start(opts: { readonly committed?: boolean } = {}): Promise<void> {
     const defs = this.opts.definitions;
     if (!defs.loaded) for (const p of (await defs.loadAll()).problems) this.say(`definition error: ${p}`, 'warn');
-    await this.sync(`sync(definitions): ${defs.current().definitions.length} files loaded`);
+    if (opts.committed) await this.recordSources();
+    else await this.sync(`sync(definitions): ${defs.current().definitions.length} files loaded`);
     this.started = true;
   }
 
