@@ -6,6 +6,8 @@
 import { ApiObject, Testing } from 'cdk8s';
 import { describe, expect, it } from 'vitest';
 import { Environment, LeasePool, Release } from '../constructs/index.ts';
+import { DefinitionError } from '../src/errors.ts';
+import { definitionsDir, synthDir } from './helpers/synth.ts';
 
 const configMap = (scope: Environment, id: string, name: string, namespace?: string) =>
   new ApiObject(scope, id, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, ...(namespace ? { namespace } : {}) }, data: {} });
@@ -73,5 +75,18 @@ describe('constructs check each other on synth', () => {
 
   it('GIVEN the app of apps\' name as a group WHEN constructed THEN it is refused at once', () => {
     expect(() => new Environment(Testing.app(), 'paddock-root', { namespace: 'ns' })).toThrow(/^paddock-root: group name "paddock-root" is reserved for the app of apps$/);
+  });
+
+  it('GIVEN two files rendering one service in one context WHEN paddock synthesizes them THEN the error names the other group and file', async () => {
+    const release = (group: string) => `
+import { Environment, Release } from 'paddock';
+export default (scope) => {
+  const env = new Environment(scope, '${group}', { namespace: '${group}' });
+  new Release(env, 'api', { service: 'api', template: 'apiVersion: v1\\nkind: ConfigMap\\nmetadata: { name: api }\\n', follows: 'deployed', context: 'staging' });
+};`;
+    const dir = definitionsDir({ 'a.ts': release('a'), 'b.ts': release('b') });
+    const err = await synthDir(dir).then(() => undefined, (e) => e);
+    expect(err).toBeInstanceOf(DefinitionError);
+    expect(err.message).toMatch(/b\.ts: b: service api's context "staging" is also rendered by group a \(.*a\.ts\)$/);
   });
 });

@@ -133,7 +133,12 @@ async function assemble(outputs: readonly FileOutput[], inputs: SynthInputs, cac
   for (const out of outputs) {
     for (const env of out.envs) {
       const removed = state.removals.has(env.group);
-      for (const rules of env.releases) releases.set(rules.service, [...(releases.get(rules.service) ?? []), { group: env.group, file: out.file, rules }]);
+      for (const rules of env.releases) {
+        const targets = releases.get(rules.service) ?? [];
+        const other = targets.find((t) => t.rules.context === rules.context);
+        if (other) throw new DefinitionError(out.file, `${env.path}: service ${rules.service}'s context "${rules.context}" is also rendered by group ${other.group} (${other.file})`);
+        releases.set(rules.service, [...targets, { group: env.group, file: out.file, rules }]);
+      }
       const objects: RenderedObject[] = removed ? [] : [...env.objects];
       if (!removed) {
         for (const d of env.deferred) {
