@@ -9,7 +9,9 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import YAML from 'yaml';
 import { gitOut, remoteFile, remoteFiles } from './helpers/repo.ts';
+import { paddock } from './helpers/cli.ts';
 import { API_TOKEN, call, startSidecar, type TestSidecar } from './helpers/sidecar.ts';
+import { tempDir, TEST_SECRET } from './helpers/synth.ts';
 
 const run = promisify(execFile);
 
@@ -112,5 +114,17 @@ describe('deployments, kubernaut-compatible', () => {
     const again = await deploy({ release: v1, context: 'staging' });
     expect([again.status, again.body.commit, again.body.version]).toEqual([200, null, '1.0']);
     expect(head()).toBe(before);
+  });
+
+  it('GIVEN deployments in two contexts WHEN paddock status reads the repo THEN it shows the release in force in each', async () => {
+    const r = await paddock(['status', '--repo', s.remote, '--definitions', tempDir(), '-o', 'json'], { env: { PADDOCK_GC_SECRET: TEST_SECRET, PADDOCK_CACHE_DIR: tempDir() } });
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout).deployments).toEqual([
+      { service: 'web', context: 'production', version: '1.0', release: v1, id: expect.any(String), deployedAt: expect.any(String) },
+      { service: 'web', context: 'staging', version: '1.0', release: v1, id: expect.any(String), deployedAt: expect.any(String) },
+    ]);
+    const tables = await paddock(['status', '--repo', s.remote], { env: { PADDOCK_GC_SECRET: TEST_SECRET, PADDOCK_CACHE_DIR: tempDir() } });
+    expect(tables.stdout).toMatch(/^DEPLOYMENTS \(2 contexts\)$/m);
+    expect(tables.stdout).toMatch(/^web\s+staging\s+1\.0\s/m);
   });
 });

@@ -9,7 +9,7 @@ import { homedir } from 'node:os';
 import path from 'node:path';
 import type { Command } from 'commander';
 import YAML from 'yaml';
-import { activeRelease, type StateRecords } from '../../core/records.ts';
+import { activeRelease, deployedRelease, type StateRecords } from '../../core/records.ts';
 import { formatDuration } from '../../core/duration.ts';
 import { UserError } from '../errors.ts';
 import { decideSettings } from '../repo/settings.ts';
@@ -41,6 +41,8 @@ export interface Status {
   readonly leases: ReadonlyArray<{ readonly type: string; readonly name: string; readonly state: string; readonly owner: string }>;
   readonly workspaces: ReadonlyArray<{ readonly name: string; readonly state: 'running' | 'stopped'; readonly email: string; readonly port: number; readonly ram: number; readonly cpu: number; readonly storage: string; readonly createdAt: string }>;
   readonly releases: ReadonlyArray<{ readonly service: string; readonly active?: { readonly id: string; readonly version: string; readonly image?: string; readonly createdAt: string }; readonly count: number; readonly deleted: number }>;
+  /** What runs in each context deployments name (kubernaut's deployments): the release in force there. */
+  readonly deployments: ReadonlyArray<{ readonly service: string; readonly context: string; readonly version: string; readonly release: string; readonly id: string; readonly deployedAt: string }>;
 }
 
 export function registerStatus(program: Command): void {
@@ -132,6 +134,11 @@ export function statusOf(input: {
         deleted: records.filter((r) => r.deletedAt).length,
       };
     }),
+    deployments: [...state.deployments].sort(([a], [b]) => (a < b ? -1 : 1)).flatMap(([service, list]) =>
+      [...new Set(list.map((d) => d.context))].sort().flatMap((context) => {
+        const d = deployedRelease(state.releases.get(service) ?? [], list, context)?.deployment;
+        return d ? [{ service, context, version: d.version, release: d.release, id: d.id, deployedAt: d.createdAt }] : [];
+      })),
   };
 }
 
@@ -150,6 +157,9 @@ export function render(s: Status, now: Date): string {
   out.push('', `WORKSPACES (${s.workspaces.length})`, table(['NAME', 'STATE', 'EMAIL', 'PORT', 'RAM', 'CPU', 'STORAGE', 'AGE'], s.workspaces.map((w) => [w.name, w.state, w.email, String(w.port), `${w.ram}Gi`, String(w.cpu), w.storage, age(w.createdAt)])));
   out.push('', `RELEASES (${s.releases.length} services)`, table(['SERVICE', 'ACTIVE', 'IMAGE', 'ID', 'AGE', 'RELEASES'],
     s.releases.map((r) => [r.service, r.active?.version ?? '(none)', r.active?.image ?? '', r.active?.id ?? '', age(r.active?.createdAt), `${r.count} (${r.deleted} deleted)`])));
+  if (s.deployments.length) {
+    out.push('', `DEPLOYMENTS (${s.deployments.length} contexts)`, table(['SERVICE', 'CONTEXT', 'VERSION', 'RELEASE', 'AGE'], s.deployments.map((d) => [d.service, d.context, d.version, d.release, age(d.deployedAt)])));
+  }
   out.push('', s.lastCommit ? `LAST COMMIT ${s.lastCommit.sha} ${s.lastCommit.subject} (${formatDuration(now.getTime() - Date.parse(s.lastCommit.date))} ago)` : 'LAST COMMIT (none: the repo is empty)');
   return out.join('\n');
 }
