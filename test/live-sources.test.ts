@@ -33,13 +33,6 @@ describe('live clone sources', () => {
     expect(s.apply({ type: 'DELETED', object: live(6, 'web:2') })).toBe(false);
   });
 
-  it('GIVEN a relist WHEN a Deployment is missing from it THEN it is gone', () => {
-    const s = new LiveSources();
-    s.apply({ type: 'ADDED', object: live(1, 'a') });
-    expect(s.replace('prod', [])).toBe(true);
-    expect(s.get().size).toBe(0);
-  });
-
   it('GIVEN a clone of a live source WHEN the source changes image, env, replicas, is deleted and comes back THEN the synthesized clone follows', async () => {
     const s = new LiveSources();
     // no source yet: the clone waits, nothing is written for it

@@ -66,25 +66,6 @@ export class LiveSources {
     return before === undefined || significant(before) !== significant(e.object);
   }
 
-  /** Replaces everything with a fresh list (after an informer relist); true when anything a clone sees changed. */
-  replace(namespace: string, items: readonly Json[]): boolean {
-    let changed = false;
-    const seen = new Set<string>();
-    for (const item of items) {
-      const key = keyOf(item);
-      if (!key) continue;
-      seen.add(key);
-      if (this.apply({ type: 'MODIFIED', object: item })) changed = true;
-    }
-    for (const key of [...this.deployments.keys()]) {
-      if (key.startsWith(`${namespace}/`) && !seen.has(key)) {
-        this.deployments.delete(key);
-        changed = true;
-      }
-    }
-    return changed;
-  }
-
   /** For the synthesis: Deployments by `namespace/name`. */
   get = (): ReadonlyMap<string, Json> => this.deployments;
 }

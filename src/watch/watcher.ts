@@ -75,7 +75,6 @@ export class Watcher {
   private running: Promise<void> = Promise.resolve();
   private ticker?: NodeJS.Timeout;
   private seq = 0;
-  private readonly sourcesChanged = new Set<string>();
   private sourceTimer?: NodeJS.Timeout;
   private followedAt?: number;
   /** When the first of the pending file events came (performance.now()). */
@@ -181,12 +180,13 @@ export class Watcher {
     if (since !== undefined) this.opts.onSynced?.(performance.now() - since);
   }
 
-  /** A live clone source or rules ConfigMap changed (from an informer): record it, once for a burst. */
-  sourceChanged(source: string): void {
-    this.sourcesChanged.add(source);
+  /**
+   * A live clone source or rules ConfigMap changed (from an informer; which one, `_key`, does not
+   * matter: every live input is looked at again): record them, once for a burst.
+   */
+  sourceChanged(_key: string): void {
     clearTimeout(this.sourceTimer);
     this.sourceTimer = setTimeout(() => {
-      this.sourcesChanged.clear();
       this.running = this.running.then(() => this.recordSources());
     }, this.opts.debounceMs ?? 50);
   }
