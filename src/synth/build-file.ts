@@ -81,18 +81,17 @@ export async function buildFile(def: Definition, inputs: SynthInputs): Promise<F
   } catch (e) {
     throw new DefinitionError(def.file, firstLine(e));
   }
-  // The constructs' own checks, those across the file's App (unique groups, pool types, objects) included.
-  for (const c of app.node.findAll()) {
-    const errors = c.node.validate();
-    if (errors.length) throw new DefinitionError(def.file, c.node.path ? `${c.node.path}: ${errors[0]}` : errors[0]);
-  }
   const environments: Environment[] = [];
   const pools: PoolInfo[] = [];
   const liveRules: string[] = [];
   const leaseOf = new Map<Environment, { type: string; name: string }>();
   for (const c of app.node.findAll()) {
+    // The constructs' own checks, those across the file's App (unique groups, pool types, objects) included.
+    const errors = c.node.validate();
+    if (errors.length) throw new DefinitionError(def.file, c.node.path ? `${c.node.path}: ${errors[0]}` : errors[0]);
+    const followed = Clone.followedConfigMap(c);
     if (Environment.isEnvironment(c)) environments.push(c);
-    else if (Clone.followedConfigMap(c)) liveRules.push(Clone.followedConfigMap(c)!);
+    else if (followed) liveRules.push(followed);
     else if (LeasePool.isLeasePool(c)) {
       pools.push({ type: c.type, names: c.names, file: def.file });
       for (const [name, env] of c.environments) leaseOf.set(env, { type: c.type, name });
