@@ -18,11 +18,12 @@ export function clusterConfig(): k8s.KubeConfig | undefined {
 }
 
 /**
- * Informers on one kind of namespaced object, one per namespace followed; each event goes to
- * `onEvent` (wire JSON, `apiVersion` and `kind` filled in). client-node stops an informer on
- * error: it is started again after a pause, unless stopped meanwhile.
+ * A feed of one kind of namespaced object: informers, one per namespace followed; each event
+ * goes to `take` (wire JSON, `apiVersion` and `kind` filled in), which keeps what the feed serves
+ * as `live()`. client-node stops an informer on error: it is started again after a pause,
+ * unless stopped meanwhile.
  */
-class NamespacedInformers<T extends k8s.KubernetesObject> {
+abstract class InformedFeed<T extends k8s.KubernetesObject> implements SourceFeed {
   private readonly informers = new Map<string, k8s.Informer<T>>();
   /** Namespaces whose first list is in. */
   private readonly listed = new Set<string>();
@@ -32,9 +33,13 @@ class NamespacedInformers<T extends k8s.KubernetesObject> {
   constructor(
     private readonly kc: k8s.KubeConfig,
     private readonly kind: { readonly apiVersion: string; readonly kind: string; readonly path: (ns: string) => string; readonly list: (ns: string) => Promise<k8s.KubernetesListObject<T>> },
-    private readonly onEvent: (type: 'ADDED' | 'MODIFIED' | 'DELETED', object: Record<string, any>) => void,
     private readonly onError: (e: unknown) => void,
   ) {}
+
+  abstract live(): ReadonlyMap<string, Record<string, any>>;
+
+  /** One informer event. */
+  protected abstract take(type: 'ADDED' | 'MODIFIED' | 'DELETED', object: Record<string, any>): void;
 
   /** Follows the namespaces of these `namespace/name` keys (starting informers as needed). */
   async follow(keys: readonly string[]): Promise<void> {
@@ -47,7 +52,7 @@ class NamespacedInformers<T extends k8s.KubernetesObject> {
         const object = JSON.parse(JSON.stringify(obj)) as Record<string, any>;
         object.apiVersion ??= this.kind.apiVersion;
         object.kind ??= this.kind.kind;
-        this.onEvent(type, object);
+        this.take(type, object);
       };
       informer.on('add', feed('ADDED'));
       informer.on('update', feed('MODIFIED'));
@@ -81,68 +86,46 @@ class NamespacedInformers<T extends k8s.KubernetesObject> {
 }
 
 /** Deployment informers, one per namespace that clones name; calls `onChange` when a source changes in a way a clone sees. */
-export class DeploymentSources implements SourceFeed {
+export class DeploymentSources extends InformedFeed<k8s.V1Deployment> {
   private readonly sources = new LiveSources();
-  private readonly informers: NamespacedInformers<k8s.V1Deployment>;
 
-  constructor(kc: k8s.KubeConfig, onChange: (source: string) => void, onError: (e: unknown) => void = () => {}) {
+  constructor(kc: k8s.KubeConfig, private readonly onChange: (source: string) => void, onError: (e: unknown) => void = () => {}) {
     const apps = kc.makeApiClient(k8s.AppsV1Api);
-    this.informers = new NamespacedInformers(kc, {
+    super(kc, {
       apiVersion: 'apps/v1', kind: 'Deployment', path: (ns) => `/apis/apps/v1/namespaces/${ns}/deployments`, list: (ns) => apps.listNamespacedDeployment({ namespace: ns }),
-    }, (type, object) => {
-      if (this.sources.apply({ type, object })) onChange(`${object.metadata?.namespace}/${object.metadata?.name}`);
     }, onError);
-  }
-
-  follow(sources: readonly string[]): Promise<void> {
-    return this.informers.follow(sources);
   }
 
   live(): ReadonlyMap<string, Record<string, any>> {
     return this.sources.get();
   }
 
-  synced(namespace: string): boolean {
-    return this.informers.synced(namespace);
-  }
-
-  stop(): Promise<void> {
-    return this.informers.stop();
+  protected take(type: 'ADDED' | 'MODIFIED' | 'DELETED', object: Record<string, any>): void {
+    if (this.sources.apply({ type, object })) this.onChange(`${object.metadata?.namespace}/${object.metadata?.name}`);
   }
 }
 
 /** ConfigMap informers for the clone rules definitions follow; calls `onChange` when a followed ConfigMap's data changes. */
-export class ConfigMapRules implements SourceFeed {
+export class ConfigMapRules extends InformedFeed<k8s.V1ConfigMap> {
   private readonly configMaps = new Map<string, Record<string, any>>();
-  private readonly informers: NamespacedInformers<k8s.V1ConfigMap>;
 
-  constructor(kc: k8s.KubeConfig, onChange: (key: string) => void, onError: (e: unknown) => void = () => {}) {
+  constructor(kc: k8s.KubeConfig, private readonly onChange: (key: string) => void, onError: (e: unknown) => void = () => {}) {
     const core = kc.makeApiClient(k8s.CoreV1Api);
-    this.informers = new NamespacedInformers(kc, {
+    super(kc, {
       apiVersion: 'v1', kind: 'ConfigMap', path: (ns) => `/api/v1/namespaces/${ns}/configmaps`, list: (ns) => core.listNamespacedConfigMap({ namespace: ns }),
-    }, (type, object) => {
-      const key = `${object.metadata?.namespace}/${object.metadata?.name}`;
-      const before = this.configMaps.get(key);
-      if (type === 'DELETED') this.configMaps.delete(key);
-      else this.configMaps.set(key, object);
-      if (type === 'DELETED' ? before !== undefined : JSON.stringify(before?.data ?? null) !== JSON.stringify(object.data ?? {})) onChange(key);
     }, onError);
-  }
-
-  follow(keys: readonly string[]): Promise<void> {
-    return this.informers.follow(keys);
   }
 
   live(): ReadonlyMap<string, Record<string, any>> {
     return this.configMaps;
   }
 
-  synced(namespace: string): boolean {
-    return this.informers.synced(namespace);
-  }
-
-  stop(): Promise<void> {
-    return this.informers.stop();
+  protected take(type: 'ADDED' | 'MODIFIED' | 'DELETED', object: Record<string, any>): void {
+    const key = `${object.metadata?.namespace}/${object.metadata?.name}`;
+    const before = this.configMaps.get(key);
+    if (type === 'DELETED') this.configMaps.delete(key);
+    else this.configMaps.set(key, object);
+    if (type === 'DELETED' ? before !== undefined : JSON.stringify(before?.data ?? null) !== JSON.stringify(object.data ?? {})) this.onChange(key);
   }
 }
 
