@@ -7,6 +7,7 @@
  *
  * The pool: one type `proj` with resources proj-1, proj-2 and proj-3, all free.
  */
+import { call } from '../helpers/sidecar.ts';
 
 export interface Step {
   readonly step: string;
@@ -24,28 +25,18 @@ function sorted(m: Record<string, number> | undefined): Record<string, number> {
 
 export async function runSequence(base: string): Promise<Step[]> {
   const steps: Step[] = [];
-  const call = async (method: 'GET' | 'POST', path: string): Promise<{ status: number; body: any }> => {
-    const res = await fetch(`${base}${path}`, { method, headers: method === 'POST' ? { 'content-type': 'application/json' } : {} });
-    const text = await res.text();
-    let body: unknown;
-    try {
-      body = JSON.parse(text);
-    } catch {
-      body = undefined;
-    }
-    return { status: res.status, body };
-  };
+  const request = (method: 'GET' | 'POST', path: string) => call(`${base}${path}`, { method, headers: method === 'POST' ? { 'content-type': 'application/json' } : {} });
   const metric = async (step: string, type: string = POOL.type) => {
-    const r = await call('GET', `/metric?type=${type}`);
+    const r = await request('GET', `/metric?type=${type}`);
     steps.push({ step, status: r.status, ...(r.status === 200 ? { answer: { type: r.body.type, current: sorted(r.body.current), owner: sorted(r.body.owner) } } : {}) });
   };
   const acquire = async (step: string, query: string) => {
-    const r = await call('POST', `/acquire?${query}`);
+    const r = await request('POST', `/acquire?${query}`);
     steps.push({ step, status: r.status, ...(r.status === 200 ? { answer: { state: r.body.state, owner: r.body.owner } } : {}) });
     return r.status === 200 ? String(r.body.name) : '';
   };
   const post = async (step: string, path: string) => {
-    steps.push({ step, status: (await call('POST', path)).status });
+    steps.push({ step, status: (await request('POST', path)).status });
   };
 
   await metric('metric at start');
