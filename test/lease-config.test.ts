@@ -3,7 +3,7 @@
  * JSON lines; a type or name becomes a path under `state/leases/`, so it is held to path-safe
  * words.
  */
-import { mkdirSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, renameSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { UserError } from '../src/errors.ts';
@@ -44,13 +44,15 @@ describe('the lease config file', () => {
 
 describe('the lease config as a ConfigMap volume, edited while the sidecar runs', () => {
   /** A directory laid out as the kubelet lays out a ConfigMap volume: `resources.yaml -> ..data/resources.yaml`, `..data -> ..<version>`. */
-  function configMapVolume(): { dir: string; publish(text: string): void } {
+  function configMapVolume(): { dir: string; publish(text: string, mtime?: Date): void } {
     const dir = tempDir('paddock-cm-');
     let version = 0;
-    const publish = (text: string) => {
+    const publish = (text: string, mtime?: Date) => {
       const target = `..v${++version}`;
       mkdirSync(path.join(dir, target));
       writeFileSync(path.join(dir, target, 'resources.yaml'), text);
+      // The kubelet writes each version anew: within one tick, two can have the same size and time.
+      if (mtime) utimesSync(path.join(dir, target, 'resources.yaml'), mtime, mtime);
       // The kubelet's swap: a new symlink renamed over ..data, atomically.
       symlinkSync(target, path.join(dir, '..data_tmp'));
       renameSync(path.join(dir, '..data_tmp'), path.join(dir, '..data'));
@@ -58,6 +60,8 @@ describe('the lease config as a ConfigMap volume, edited while the sidecar runs'
     };
     return { dir, publish };
   }
+
+  const TICK = new Date('2026-11-30T12:00:00.000Z');
 
   it('GIVEN a running sidecar WHEN the config adds a type, grows one and shrinks one under a held resource THEN new resources appear free, and the held one stays held until released, then is retired', async () => {
     const volume = configMapVolume();
@@ -78,7 +82,7 @@ describe('the lease config as a ConfigMap volume, edited while the sidecar runs'
       expect(await names()).toEqual(['a-1:free', 'a-2:free', 'c-0:free']);
       expect((await call(`${runtime.url}/acquirebystate?state=free&dest=busy&owner=ci&names=a-2`, { method: 'POST' })).status).toBe(200);
 
-      volume.publish('resources:\n- type: a\n  state: free\n  names: [a-1]\n- type: b\n  state: free\n  names: [b-1]\n- type: c\n  state: free\n  min-count: 3\n  max-count: 3\n');
+      volume.publish('resources:\n- type: a\n  state: free\n  names: [a-1]\n- type: b\n  state: free\n  names: [b-1]\n- type: c\n  state: free\n  min-count: 3\n  max-count: 3\n', TICK);
       await runtime.reloadPools();
       // Never yanked: a-2 is still ci's; it is no longer offered.
       expect(await names()).toEqual(['a-1:free', 'a-2:busy:ci', 'b-1:free', 'c-0:free', 'c-1:free', 'c-2:free']);
@@ -86,9 +90,14 @@ describe('the lease config as a ConfigMap volume, edited while the sidecar runs'
       expect((await call(`${runtime.url}/acquire?type=a&state=free&dest=busy&owner=job`, { method: 'POST' })).status).toBe(404);
       expect(remoteFile(remote, 'state/leases/a/a-2.yaml')).toMatch(/state: busy\nowner: ci\n/);
 
+      // An edit of the same size, published at the same time as the one before: seen all the same.
+      volume.publish('resources:\n- type: a\n  state: free\n  names: [a-1]\n- type: b\n  state: free\n  names: [b-2]\n- type: c\n  state: free\n  min-count: 3\n  max-count: 3\n', TICK);
+      await runtime.reloadPools();
+      expect(await names()).toEqual(['a-1:busy:job', 'a-2:busy:ci', 'b-2:free', 'c-0:free', 'c-1:free', 'c-2:free']);
+
       // Released: retired, its record gone from the repo.
       expect((await call(`${runtime.url}/release?name=a-2&dest=free&owner=ci`, { method: 'POST' })).status).toBe(200);
-      expect(await names()).toEqual(['a-1:busy:job', 'b-1:free', 'c-0:free', 'c-1:free', 'c-2:free']);
+      expect(await names()).toEqual(['a-1:busy:job', 'b-2:free', 'c-0:free', 'c-1:free', 'c-2:free']);
       expect(remoteFiles(remote)).not.toContain('state/leases/a/a-2.yaml');
     } finally {
       await runtime.stop();
