@@ -43,6 +43,19 @@ async function setup(files: Record<string, string>, clock: () => Date, extra: Pa
 const changedIn = (remote: string) => gitOut(remote, 'show', '--name-only', '--format=', 'main').split('\n').filter(Boolean).sort();
 
 describe('the watcher', () => {
+  it('GIVEN the definitions committed by the runtime\'s first cycle (paddock up) WHEN the watcher starts with committed THEN it runs no second cycle, and is ready', async () => {
+    const t = new Date('2026-11-23T12:00:00.000Z');
+    const { c, w, defs } = await setup({ 'a.ts': cm('a', 'one') }, () => t);
+    await defs.loadAll();
+    await c.submit({ body: { kind: 'sync', summary: 'sync(definitions): start' }, requestId: rid('start'), requestedBy: 'runtime' });
+    const cycles = c.stats.cycles;
+    await w.start({ committed: true });
+    expect(c.stats.cycles).toBe(cycles);
+    expect(w.readiness()).toEqual({ ready: true, reasons: [] });
+    await w.stop();
+    await c.close();
+  });
+
   it('GIVEN a watched definitions dir WHEN a file is edited, broken, fixed and deleted THEN commits follow, a broken file changes nothing', async () => {
     const t = new Date('2026-11-23T12:00:00.000Z');
     const { remote, dir, c, w, said } = await setup({ 'a.ts': cm('a', 'one'), 'b.ts': cm('b', 'one') }, () => t);
