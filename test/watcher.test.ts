@@ -145,6 +145,31 @@ describe('the watcher', () => {
     await s.c.close();
   });
 
+  it('GIVEN ticks slower than their interval (a slow API server) THEN they never overlap: a tick racing the next for the Lease would lose it with a 409', async () => {
+    const t = new Date('2026-11-23T12:00:00.000Z');
+    const s = await setup({ 'a.ts': cm('a', 'x') }, () => t);
+    let running = 0;
+    let most = 0;
+    let ticks = 0;
+    const slow = { leading: true, identity: 'slow', release() {}, async tick() {
+      most = Math.max(most, ++running);
+      await new Promise((r) => setTimeout(r, 20));
+      running--;
+      ticks++;
+      return true;
+    } };
+    const w = new Watcher({ definitions: s.defs, committer: s.c, elector: slow, clock: () => t, say: () => {} });
+    await w.start();
+    w.startTicking(1);
+    await expect.poll(() => ticks, { timeout: 10_000, interval: 10 }).toBeGreaterThanOrEqual(10);
+    await w.stop();
+    const after = ticks;
+    await new Promise((r) => setTimeout(r, 50));
+    expect(most).toBe(1);
+    expect(ticks, 'no tick after stop').toBe(after);
+    await s.c.close();
+  });
+
   it('GIVEN a group with a ttl WHEN the clock passes its expiry THEN the leader removes it with reason ttl, and the expiry survives a restart', async () => {
     let now = new Date('2026-11-23T12:00:00.000Z');
     const clock = () => now;

@@ -74,6 +74,9 @@ export class Watcher {
   private pending = new Set<string>();
   private running: Promise<void> = Promise.resolve();
   private ticker?: NodeJS.Timeout;
+  private ticking = false;
+  /** The tick under way (or the last one). */
+  private ticked: Promise<void> = Promise.resolve();
   private seq = 0;
   private sourceTimer?: NodeJS.Timeout;
   private followedAt?: number;
@@ -145,10 +148,23 @@ export class Watcher {
     return this.files?.followLink() ?? Promise.resolve(false);
   }
 
-  /** Runs the periodic leader work (TTL expiry) every `everyMs`. */
+  /**
+   * Runs the periodic leader work (TTL expiry) `everyMs` after the last run ended. Never two at
+   * once: a tick slower than `everyMs` (a slow API server, a long commit) would otherwise race
+   * the next for the Lease, lose with a 409 and drop the leadership it holds.
+   */
   startTicking(everyMs = 1_000): void {
-    this.ticker = setInterval(() => void this.tick().catch((e) => this.say(`ttl check failed: ${String(e?.message ?? e)}`, 'warn')), everyMs);
-    this.ticker.unref();
+    this.ticking = true;
+    const next = () => {
+      if (!this.ticking) return;
+      this.ticker = setTimeout(() => {
+        this.ticked = this.tick()
+          .catch((e) => this.say(`ttl check failed: ${String(e?.message ?? e)}`, 'warn'))
+          .then(next);
+      }, everyMs);
+      this.ticker.unref();
+    };
+    next();
   }
 
   /** A file changed: react after the debounce, once for a burst. */
@@ -259,7 +275,9 @@ export class Watcher {
   async stop(): Promise<void> {
     clearTimeout(this.timer);
     clearTimeout(this.sourceTimer);
-    clearInterval(this.ticker);
+    this.ticking = false;
+    clearTimeout(this.ticker);
+    await this.ticked;
     await this.files?.close();
     await this.running;
     this.opts.elector?.release();
