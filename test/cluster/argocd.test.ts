@@ -12,7 +12,7 @@ import { readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { AppsV1Api, CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { gcUrl } from '../../core/gc-token.ts';
 import { paddock, startServe, startWatch, type ServeProcess } from '../helpers/cli.ts';
 import { freePort, GitDaemon } from '../helpers/git-daemon.ts';
@@ -138,6 +138,13 @@ describe.skipIf(!cluster)('Argo CD syncs and prunes paddock\'s repo', () => {
   /** Where the processes of the tests below are, once the first has started them. */
   let repo: { url: string; remote: string; dir: string; port: number; env: Record<string, string | undefined> } | undefined;
   let watch: ServeProcess | undefined;
+  // A failing test shows what the writers said last (CI keeps nothing else of them).
+  beforeEach(({ onTestFailed }) => onTestFailed(() => {
+    for (const [name, p] of [['watcher', watch], ['sidecar', serve]] as const) {
+      if (p) console.log(`--- ${name}, last lines ---\n${p.out().split('\n').slice(-60).join('\n')}`);
+    }
+    if (repo) console.log(`--- repo log ---\n${gitOut(repo.remote, 'log', '--format=%h %cI %s', '-40', 'main')}`);
+  }));
   const gc = (group: string) => fetch(gcUrl(`http://127.0.0.1:${repo!.port}`, SECRET, group), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ label: `group_id=${group}` }) });
 
   it('GIVEN paddock push and the app of apps applied THEN every group is synced into the cluster; a pod\'s GC call removes exactly its group, through its emptied Application, which the leader then deletes; an idle repo is not synced again and again', async () => {
