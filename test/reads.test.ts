@@ -74,7 +74,7 @@ describe('reads do not wait for writes', () => {
     }
   });
 
-  it('GIVEN another writer pushed a release WHEN this sidecar reads THEN it answers from the remote\'s tip, with its own work tree left where it was', async () => {
+  it('GIVEN another writer pushed a release WHEN this sidecar reads THEN it answers from the remote\'s tip, and the committer\'s view stays where it was', async () => {
     const mine = s.committer.view().head;
     expect((await post(other, '3')).status).toBe(201);
     expect((await versions(s)).versions).toEqual(['1', '2', '3']);

@@ -16,7 +16,6 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { StateRecords } from '../../core/records.ts';
 import { isUserError, TransientError, type UserError } from '../errors.ts';
-import { writePaths } from '../synth/output.ts';
 import { parseState } from '../synth/state.ts';
 import { synthesize, synthInputs, SynthCache, type SynthInputs, type SynthResult } from '../synth/synthesize.ts';
 import { classifyGitError, unavailableError, WorkTree } from './git/index.ts';
@@ -67,7 +66,7 @@ export class Committer {
     this.ownsWorkDir = !opts.workDir;
     this.workDir = opts.workDir ?? mkdtempSync(path.join(tmpdir(), 'paddock-work-'));
     mkdirSync(this.workDir, { recursive: true });
-    this.mirror = new Mirror(new WorkTree(this.workDir, opts.repo, opts.branch), { ownsDir: this.ownsWorkDir, onFollow: opts.onFollow });
+    this.mirror = new Mirror(new WorkTree(this.workDir, opts.repo, opts.branch), { onFollow: opts.onFollow });
     this.clock = opts.clock ?? (() => new Date());
     this.log = opts.log ?? silent;
     this.retry = {
@@ -254,10 +253,9 @@ export class Committer {
     }
     if (!optimistic && lateCheck && performance.now() - syncedAt > LATE_CHECK_AFTER_MS && (await this.mirror.tree.fetchTip()) !== snap.head) return 'stale';
 
-    writePaths(this.workDir, changed, files);
     const message = commitMessage((applied.length ? applied : batch).map((p) => ({ intent: p.intent, outcome: outcomeOf.get(p)! })), changed, provenance(defs), settings.changes);
+    const sha = await this.mirror.tree.commit(snap.head, new Map(changed.map((p) => [p, files.get(p) ?? null])), message);
     this.mirror.ahead = true;
-    const sha = await this.mirror.tree.commit(changed, message, snap.head);
     phases.write = lap();
     await this.mirror.tree.push(sha, batch[0].intent.requestId);
     phases.push = lap();

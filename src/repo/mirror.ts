@@ -1,8 +1,8 @@
 /**
  * The committer's copy of the repo as last seen: the tip, every file, the parsed `state/`. A
- * sync fetches and, when the remote moved, moves the work tree there and reloads only what
- * changed since the tip it knew (all of it the first time); what other writers changed is
- * handed to `onFollow`.
+ * sync fetches and, when the remote moved, reads only what changed since the tip it knew (all
+ * of it the first time) from the work tree's object store; what other writers changed is handed
+ * to `onFollow`.
  */
 import { mkdir } from 'node:fs/promises';
 import type { StateRecords } from '../../core/records.ts';
@@ -20,11 +20,11 @@ export class Mirror {
   current?: Snapshot;
   /** When `current`'s tip was last seen at the remote (performance.now()); -1 before the first sync. */
   seenAt = -1;
-  /** The work tree and index hold a commit the remote may not have: move before the next cycle. */
+  /** A commit was written whose push did not succeed: it may have landed, so fetch before the next cycle. */
   ahead = false;
   private started?: Promise<void>;
 
-  constructor(readonly tree: WorkTree, private readonly opts: { readonly ownsDir: boolean; readonly onFollow?: (paths: readonly string[]) => void }) {}
+  constructor(readonly tree: WorkTree, private readonly opts: { readonly onFollow?: (paths: readonly string[]) => void } = {}) {}
 
   /** Makes the work tree's repository, once. */
   start(): Promise<void> {
@@ -38,37 +38,30 @@ export class Mirror {
     return this.started;
   }
 
-  /** Fetches; when the remote tip moved (or the work tree is ahead), moves there and reloads. */
+  /** Fetches; when the remote tip moved, reads what changed. */
   async sync(): Promise<{ snapshot: Snapshot; moved: boolean }> {
     const remoteHead = await this.tree.fetchTip();
     const prev = this.current;
-    if (prev && prev.head === remoteHead && !this.ahead) {
+    if (prev && prev.head === remoteHead) {
       this.seenAt = performance.now();
+      this.ahead = false;
       return { snapshot: prev, moved: false };
     }
-    // Leftovers exist only after a cycle that wrote files but did not push.
-    await this.tree.moveTo(remoteHead, this.ahead || (!prev && !this.opts.ownsDir));
     let files: Map<string, string>;
     let state: StateRecords;
     let followed: string[] = [];
     if (prev?.head && remoteHead) {
       // Follow the remote: read and parse only what changed since the tip we knew.
-      const changed = await this.tree.changedBetween(prev.head, remoteHead);
-      const changes = new Map<string, string | null>();
-      await Promise.all(changed.map(async (p) => changes.set(p, await this.tree.read(p))));
+      const changes = await this.tree.changes(prev.head, remoteHead);
       files = new Map(prev.files);
       for (const [p, c] of changes) {
         if (c === null) files.delete(p);
         else files.set(p, c);
       }
       state = patchState(prev.state, changes);
-      followed = changed;
+      followed = [...changes.keys()];
     } else {
-      files = new Map();
-      if (remoteHead) {
-        const listed = await this.tree.listFiles();
-        await Promise.all(listed.map(async (p) => files.set(p, (await this.tree.read(p)) ?? '')));
-      }
+      files = remoteHead ? await this.tree.files(remoteHead) : new Map();
       state = parseState(files);
     }
     this.current = { head: remoteHead, files, state };

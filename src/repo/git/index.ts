@@ -1,7 +1,8 @@
 /**
  * src/repo/git: every git command paddock runs, and the only importer of simple-git. process.ts
  * runs git (environment, timeouts, error classes), work-tree.ts is the committer's work tree
- * (fetch, move, read, commit, push), reader.ts reads fetched repositories for `verify`.
+ * (fetch, read, commit with fast-import, push; nothing checked out), reader.ts reads fetched
+ * repositories (`verify`, `status`, the sidecar's reads).
  */
 export * from './process.ts';
 export * from './reader.ts';

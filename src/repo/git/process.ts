@@ -20,7 +20,8 @@ export interface GitOptions {
 
 export const AUTHOR = { name: 'paddock', email: 'paddock@paddock.invalid' };
 
-export function createGit(baseDir: string, opts: GitOptions = {}): SimpleGit {
+/** The environment every git paddock runs gets (see above). */
+export function gitEnv(): Record<string, string> {
   const env: Record<string, string> = {};
   for (const k of ['PATH', 'HOME', 'TMPDIR', 'SSH_AUTH_SOCK', 'http_proxy', 'https_proxy', 'no_proxy', 'HTTP_PROXY', 'HTTPS_PROXY', 'NO_PROXY']) {
     if (process.env[k]) env[k] = process.env[k]!;
@@ -33,7 +34,17 @@ export function createGit(baseDir: string, opts: GitOptions = {}): SimpleGit {
     GIT_CONFIG_NOSYSTEM: '1',
     GIT_HTTP_LOW_SPEED_LIMIT: '1000',
     GIT_HTTP_LOW_SPEED_TIME: '20',
+    // glibc's malloc hands memory back to the kernel whenever the top of the heap is free, and
+    // git's zlib allocates and frees its buffers per object: on some kernels that is 8 brk calls
+    // an object, 75% of a 5,000-file commit's time. Keep freed memory for reuse instead
+    // (ignored by other C libraries).
+    GLIBC_TUNABLES: 'glibc.malloc.trim_threshold=67108864:glibc.malloc.top_pad=16777216',
   });
+  return env;
+}
+
+export function createGit(baseDir: string, opts: GitOptions = {}): SimpleGit {
+  const env = gitEnv();
   return simpleGit({
     baseDir,
     binary: 'git',

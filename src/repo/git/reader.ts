@@ -6,7 +6,7 @@ import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { SimpleGit } from 'simple-git';
-import { createGit, initBareRepo } from './process.ts';
+import { createGit, gitEnv, initBareRepo } from './process.ts';
 
 /** Reads commits, trees and blobs of a local repository (a fetched copy), for `paddock verify`. */
 export class RepoReader {
@@ -57,44 +57,56 @@ export class RepoReader {
 
   /** Every file of `sha`'s tree under `filter`'s paths: path -> text. */
   async files(sha: string, filter: (p: string) => boolean = () => true): Promise<Map<string, string>> {
-    const listed = (await this.git.raw(['ls-tree', '-r', '-z', '--full-tree', sha])).split('\0').filter(Boolean);
-    const entries: Array<[string, string]> = [];
-    for (const line of listed) {
-      const tab = line.indexOf('\t');
-      const [, type, oid] = line.slice(0, tab).split(' ');
-      const p = line.slice(tab + 1);
-      if (type === 'blob' && filter(p)) entries.push([p, oid]);
-    }
+    const entries = (await treeBlobs(this.git, sha)).filter(([p]) => filter(p));
     await this.readBlobs(entries.map(([, oid]) => oid).filter((oid) => !this.blobs.has(oid)));
     return new Map(entries.map(([p, oid]) => [p, this.blobs.get(oid)!]));
   }
 
   /** Reads blobs through one `git cat-file --batch` (blobs seen before come from memory). */
-  private readBlobs(oids: readonly string[]): Promise<void> {
-    if (!oids.length) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      const p = spawn('git', ['--git-dir', this.gitDir, 'cat-file', '--batch'], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, LC_ALL: 'C', GIT_TERMINAL_PROMPT: '0', GIT_CONFIG_NOSYSTEM: '1' } });
-      const chunks: Buffer[] = [];
-      let err = '';
-      p.stdout.on('data', (c: Buffer) => chunks.push(c));
-      p.stderr.on('data', (c: Buffer) => (err += String(c)));
-      p.on('error', reject);
-      p.on('close', (code) => {
-        if (code !== 0) return reject(new Error(`git cat-file failed: ${err.trim()}`));
-        const buf = Buffer.concat(chunks);
-        let at = 0;
-        while (at < buf.length) {
-          const nl = buf.indexOf(0x0a, at);
-          const [oid, , size] = buf.subarray(at, nl).toString().split(' ');
-          const n = Number(size);
-          this.blobs.set(oid, buf.subarray(nl + 1, nl + 1 + n).toString('utf8'));
-          at = nl + 1 + n + 1;
-        }
-        resolve();
-      });
-      p.stdin.end(`${oids.join('\n')}\n`);
-    });
+  private async readBlobs(oids: readonly string[]): Promise<void> {
+    for (const [oid, text] of await readBlobs(this.gitDir, oids)) this.blobs.set(oid, text);
   }
+}
+
+/** Every blob of `sha`'s tree: [path, oid]. */
+export async function treeBlobs(git: SimpleGit, sha: string): Promise<Array<[string, string]>> {
+  const entries: Array<[string, string]> = [];
+  for (const line of (await git.raw(['ls-tree', '-r', '-z', '--full-tree', sha])).split('\0')) {
+    const tab = line.indexOf('\t');
+    if (tab < 0) continue;
+    const [, type, oid] = line.slice(0, tab).split(' ');
+    if (type === 'blob') entries.push([line.slice(tab + 1), oid]);
+  }
+  return entries;
+}
+
+/** The text of each blob of `oids` in the repository at `gitDir`, through one `git cat-file --batch`. */
+export function readBlobs(gitDir: string, oids: readonly string[]): Promise<Map<string, string>> {
+  const blobs = new Map<string, string>();
+  if (!oids.length) return Promise.resolve(blobs);
+  return new Promise((resolve, reject) => {
+    const p = spawn('git', ['--git-dir', gitDir, 'cat-file', '--batch'], { stdio: ['pipe', 'pipe', 'pipe'], env: gitEnv() });
+    const chunks: Buffer[] = [];
+    let err = '';
+    p.stdout.on('data', (c: Buffer) => chunks.push(c));
+    p.stderr.on('data', (c: Buffer) => (err += String(c)));
+    p.on('error', reject);
+    p.on('close', (code) => {
+      if (code !== 0) return reject(new Error(`git cat-file failed: ${err.trim()}`));
+      const buf = Buffer.concat(chunks);
+      let at = 0;
+      while (at < buf.length) {
+        const nl = buf.indexOf(0x0a, at);
+        const [oid, type, size] = buf.subarray(at, nl).toString().split(' ');
+        if (type === 'missing') return reject(new Error(`git cat-file: no object ${oid}`));
+        const n = Number(size);
+        blobs.set(oid, buf.subarray(nl + 1, nl + 1 + n).toString('utf8'));
+        at = nl + 1 + n + 1;
+      }
+      resolve(blobs);
+    });
+    p.stdin.end(`${oids.join('\n')}\n`);
+  });
 }
 
 /**

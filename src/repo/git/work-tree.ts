@@ -1,15 +1,18 @@
 /**
- * The committer's work tree: a local clone of one branch of the manifests repo, driven with git
- * plumbing. It fetches the branch's tip, moves the work tree to a tip, reads files, writes a
- * commit on a parent without moving any branch, pushes it by sha, and looks for a commit that
- * may have landed. It knows nothing of intents, synthesis or retries.
+ * The committer's work tree: a local repository holding one branch of the manifests repo, driven
+ * with git plumbing and never checked out. It fetches the branch's tip, reads a commit's files
+ * and what changed between two commits from the object store, writes a commit of changed files
+ * on a parent with one `git fast-import` (no file is written to disk, and a large first commit
+ * is one pack rather than thousands of loose objects), pushes it by sha, and looks for a commit
+ * that may have landed. It knows nothing of intents, synthesis or retries.
  */
-import { readFile } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
 import path from 'node:path';
 import type { SimpleGit } from 'simple-git';
 import { isRemoteUrl } from '../../../core/urls.ts';
 import { oneLine } from '../../errors.ts';
-import { classifyGitError, createGit, isRetryable, isUnclear, type GitFailure } from './process.ts';
+import { AUTHOR, classifyGitError, createGit, gitEnv, isRetryable, isUnclear, type GitFailure } from './process.ts';
+import { readBlobs, treeBlobs } from './reader.ts';
 
 /** What git says when the remote has no such branch yet (an empty repo). */
 const NO_BRANCH_YET = /couldn't find remote ref|unknown revision|ambiguous argument/i;
@@ -18,6 +21,9 @@ const NO_BRANCH_YET = /couldn't find remote ref|unknown revision|ambiguous argum
 export function remoteUrl(repo: string): string {
   return isRemoteUrl(repo) ? repo : path.resolve(repo);
 }
+
+/** Where fast-import leaves the last commit written (so it is reachable until pushed). */
+const WRITTEN_REF = 'refs/paddock/written';
 
 export class WorkTree {
   private readonly git: SimpleGit;
@@ -49,46 +55,60 @@ export class WorkTree {
     }
   }
 
-  /** Puts the work tree and index at `head` (an empty tree on the branch when undefined); `clean` also drops untracked files. */
-  async moveTo(head: string | undefined, clean: boolean): Promise<void> {
-    if (head) {
-      await this.git.raw(['reset', '--hard', head]);
-    } else {
-      await this.git.raw(['read-tree', '--empty']);
-      await this.git.raw(['symbolic-ref', 'HEAD', `refs/heads/${this.branch}`]);
-      await this.git.raw(['update-ref', '-d', `refs/heads/${this.branch}`]).catch(() => undefined);
+  /** Every file of commit `head`: path -> text. */
+  async files(head: string): Promise<Map<string, string>> {
+    const entries = await treeBlobs(this.git, head);
+    const texts = await readBlobs(this.gitDir, [...new Set(entries.map(([, oid]) => oid))]);
+    return new Map(entries.map(([p, oid]) => [p, texts.get(oid)!]));
+  }
+
+  /** What changed from commit `from` to `to`: path -> its text at `to`, or null where `to` has no such file. */
+  async changes(from: string, to: string): Promise<Map<string, string | null>> {
+    const out = (await this.git.raw(['diff-tree', '-r', '-z', '--no-renames', from, to])).split('\0');
+    const changed: Array<[string, string | null]> = [];
+    // Records: ":<old mode> <new mode> <old oid> <new oid> <status>", then the path.
+    for (let i = 0; i + 1 < out.length; i += 2) {
+      const [, , , oid, status] = out[i].split(' ');
+      changed.push([out[i + 1], status === 'D' ? null : oid]);
     }
-    if (clean) await this.git.raw(['clean', '-fdx']);
-  }
-
-  /** Paths that differ between two commits. */
-  async changedBetween(from: string, to: string): Promise<string[]> {
-    return (await this.git.raw(['diff', '--name-only', '-z', '--no-renames', from, to])).split('\0').filter(Boolean);
-  }
-
-  /** Every path in the index (the tip the work tree was moved to). */
-  async listFiles(): Promise<string[]> {
-    return (await this.git.raw(['ls-files', '-z'])).split('\0').filter(Boolean);
-  }
-
-  /** The text of `p` in the work tree; null when it is not there. */
-  read(p: string): Promise<string | null> {
-    return readFile(path.join(this.dir, p), 'utf8').catch(() => null);
+    const texts = await readBlobs(this.gitDir, [...new Set(changed.flatMap(([, oid]) => (oid ? [oid] : [])))]);
+    return new Map(changed.map(([p, oid]) => [p, oid ? texts.get(oid)! : null]));
   }
 
   /**
-   * Stages `changed` and writes a commit of the index on `parent` with plumbing (update-index,
-   * write-tree, commit-tree: each prints, so simple-git never waits on a silent command, and
-   * no pathspec matching or diffstat is paid for). The local branch is not moved: the commit is
-   * pushed by its sha, and the work tree is moved whenever the remote moves another way.
+   * Writes a commit on `parent` (none: a root commit) that sets each changed path to its text,
+   * or deletes it where the text is null, through one `git fast-import`; returns its sha. No
+   * branch moves: the commit is pushed by its sha.
    */
-  async commit(changed: readonly string[], message: readonly string[], parent: string | undefined): Promise<string> {
-    for (let i = 0; i < changed.length; i += 1000) {
-      await this.git.raw(['update-index', '--verbose', '--add', '--remove', '--', ...changed.slice(i, i + 1000)]);
+  async commit(parent: string | undefined, changed: ReadonlyMap<string, string | null>, message: readonly string[]): Promise<string> {
+    const when = `${Math.floor(Date.now() / 1000)} +0000`;
+    const who = `${AUTHOR.name} <${AUTHOR.email}> ${when}`;
+    const chunks: Buffer[] = [];
+    const line = (text: string) => chunks.push(Buffer.from(`${text}\n`));
+    const data = (text: string) => {
+      const bytes = Buffer.from(text);
+      line(`data ${bytes.length}`);
+      chunks.push(bytes, Buffer.from('\n'));
+    };
+    // The commit's only parent is `parent`, whatever the ref held before (fast-import would start
+    // a branch it has not seen in this stream without one anyway; the reset says so).
+    line(`reset ${WRITTEN_REF}`);
+    line(`commit ${WRITTEN_REF}`);
+    line('mark :1');
+    line(`author ${who}`);
+    line(`committer ${who}`);
+    data(`${message.filter((m) => m.trim()).join('\n\n')}\n`);
+    if (parent) line(`from ${parent}`);
+    for (const [p, text] of changed) {
+      if (text === null) line(`D ${fastImportPath(p)}`);
+      else {
+        line(`M 100644 inline ${fastImportPath(p)}`);
+        data(text);
+      }
     }
-    const tree = (await this.git.raw(['write-tree'])).trim();
-    const paragraphs = message.filter((m) => m.trim()).flatMap((m) => ['-m', m]);
-    return (await this.git.raw(['commit-tree', tree, ...(parent ? ['-p', parent] : []), ...paragraphs])).trim();
+    line('');
+    line('get-mark :1');
+    return (await this.run(['fast-import', '--quiet', '--force'], Buffer.concat(chunks))).trim();
   }
 
   /**
@@ -126,6 +146,35 @@ export class WorkTree {
   private async fetch(): Promise<void> {
     await this.git.raw(['fetch', '--verbose', '--no-tags', this.url, `+refs/heads/${this.branch}:${this.tracking}`]);
   }
+
+  private get gitDir(): string {
+    return path.join(this.dir, '.git');
+  }
+
+  /** Runs git with `input` on its stdin (simple-git cannot feed stdin); resolves with its stdout. */
+  private run(args: readonly string[], input: Buffer): Promise<string> {
+    return new Promise((resolve, reject) => {
+      const p = spawn('git', ['--git-dir', this.gitDir, ...args], { stdio: ['pipe', 'pipe', 'pipe'], env: gitEnv() });
+      let out = '';
+      let err = '';
+      p.stdout.on('data', (c) => (out += c));
+      p.stderr.on('data', (c) => (err += c));
+      // As every other git command: killed when it hangs (see process.ts).
+      const timer = setTimeout(() => p.kill('SIGKILL'), 60_000);
+      p.on('error', reject);
+      p.on('close', (code, signal) => {
+        clearTimeout(timer);
+        if (code === 0) resolve(out);
+        else reject(new Error(`git ${args[0]} failed (${signal ? 'timed out' : code}): ${err.trim()}`));
+      });
+      p.stdin.end(input);
+    });
+  }
+}
+
+/** A path as fast-import reads it: C-quoted when it would otherwise be misread. */
+function fastImportPath(p: string): string {
+  return /^"|[\n\\]/.test(p) ? JSON.stringify(p) : p;
 }
 
 /** A push that may or may not have landed, and whose commit is not at the remote: try again from a fetch. */

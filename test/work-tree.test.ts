@@ -1,0 +1,71 @@
+/**
+ * The committer's work tree over real repositories: commits written with fast-import (no file
+ * on disk), read back from the object store, pushed by sha.
+ */
+import { existsSync, readdirSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { WorkTree } from '../src/repo/git/index.ts';
+import { bareRepo, gitOut, remoteFiles } from './helpers/repo.ts';
+import { tempDir } from './helpers/synth.ts';
+
+async function tree() {
+  const remote = await bareRepo();
+  const t = new WorkTree(tempDir('paddock-work-'), remote, 'main');
+  await t.init();
+  return { remote, t };
+}
+
+describe('the work tree', () => {
+  it('GIVEN an empty remote WHEN a root commit and a second one are written and pushed THEN the remote holds exactly their files and messages, and no file was written to disk', async () => {
+    const { remote, t } = await tree();
+    expect(await t.fetchTip()).toBeUndefined();
+    const first = new Map<string, string | null>([
+      ['apps/a.yaml', 'kind: Application\n'],
+      ['groups/a/configmap-x.yaml', 'data: {}\n'],
+      ['groups/a/a file with spaces.yaml', 'x: 1\n'],
+      ['README.md', 'héllo, ünïcode\n'],
+    ]);
+    const one = await t.commit(undefined, first, ['sync(definitions): start', 'Paddock-Request-Id: r1']);
+    await t.push(one, 'r1');
+    expect(gitOut(remote, 'rev-parse', 'main')).toBe(one);
+    expect(gitOut(remote, 'log', '-1', '--format=%P|%an <%ae>|%B', 'main')).toBe('|paddock <paddock@paddock.invalid>|sync(definitions): start\n\nPaddock-Request-Id: r1');
+    expect(remoteFiles(remote).sort()).toEqual([...first.keys()].sort());
+    expect(gitOut(remote, 'show', 'main:README.md')).toBe('héllo, ünïcode');
+
+    const second = new Map<string, string | null>([['groups/a/configmap-x.yaml', 'data: {a: b}\n'], ['apps/a.yaml', null], ['groups/b/new.yaml', 'b: 2\n']]);
+    const two = await t.commit(one, second, ['edit']);
+    await t.push(two, 'r2');
+    expect(gitOut(remote, 'log', '-1', '--format=%P', 'main')).toBe(one);
+    expect(remoteFiles(remote).sort()).toEqual(['README.md', 'groups/a/a file with spaces.yaml', 'groups/a/configmap-x.yaml', 'groups/b/new.yaml']);
+
+    // Read back from the object store: what changed, and a whole commit.
+    expect(await t.fetchTip()).toBe(two);
+    expect(await t.changes(one, two)).toEqual(new Map([['apps/a.yaml', null], ['groups/a/configmap-x.yaml', 'data: {a: b}\n'], ['groups/b/new.yaml', 'b: 2\n']]));
+    const files = await t.files(two);
+    expect(files.get('groups/a/a file with spaces.yaml')).toBe('x: 1\n');
+    expect(files.get('README.md')).toBe('héllo, ünïcode\n');
+    expect(files.size).toBe(4);
+    // Nothing is checked out: the work dir holds git's own directory only.
+    expect(readdirSync(t.dir)).toEqual(['.git']);
+    expect(existsSync(path.join(t.dir, 'README.md'))).toBe(false);
+  });
+
+  it('GIVEN a commit written before WHEN another root commit is written THEN it has no parent (the last written commit is no ancestor)', async () => {
+    const { remote, t } = await tree();
+    await t.commit(undefined, new Map([['a.yaml', 'a\n']]), ['first']);
+    const root = await t.commit(undefined, new Map([['b.yaml', 'b\n']]), ['second']);
+    await t.push(root, 'r');
+    expect(gitOut(remote, 'log', '--format=%s', 'main')).toBe('second');
+    expect(remoteFiles(remote)).toEqual(['b.yaml']);
+  });
+
+  it('GIVEN a commit on a parent that is no longer the tip WHEN pushed THEN git rejects it as non-fast-forward (the push is a compare-and-swap)', async () => {
+    const { t } = await tree();
+    const base = await t.commit(undefined, new Map([['a.yaml', 'a\n']]), ['base']);
+    await t.push(base, 'r0');
+    await t.push(await t.commit(base, new Map([['a.yaml', 'b\n']]), ['one']), 'r1');
+    const stale = await t.commit(base, new Map([['a.yaml', 'c\n']]), ['two']);
+    await expect(t.push(stale, 'r2')).rejects.toThrow(/rejected|non-fast-forward|fetch first/);
+  });
+});
