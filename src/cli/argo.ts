@@ -11,7 +11,8 @@ import type { CommitInfo, Committer } from '../repo/committer.ts';
 import { logger, type Logger } from '../log.ts';
 import { commitLine } from '../runtime.ts';
 import { applicationsChangedBy } from '../synth/layout.ts';
-import { ArgoRefresher, clusterConfig } from '../watch/cluster.ts';
+import type { ArgoRefresher } from '../watch/cluster.ts';
+import { hasCluster, loadCluster } from '../watch/cluster-access.ts';
 import { pokeWatcher } from '../watch/http.ts';
 import { setting } from '../config.ts';
 
@@ -62,16 +63,28 @@ function argoRefresh(committer: () => Committer | undefined): AfterCommit | unde
   const mode = setting(undefined, 'PADDOCK_ARGO_REFRESH', inPodOnly ? 'off' : 'hard');
   if (mode === 'off') return undefined;
   if (mode !== 'hard' && mode !== 'normal') throw new UserError('InvalidConfig', `PADDOCK_ARGO_REFRESH "${mode}" must be hard, normal or off`);
-  const kc = clusterConfig();
-  if (!kc) return undefined;
-  const refresher = new ArgoRefresher(kc, { mode, onError: (e) => logger.warn({ err: e }, 'asking Argo CD to refresh failed; it will see the commit at its next poll') });
+  if (!hasCluster()) return undefined;
+  const onError = (e: unknown) => logger.warn({ err: e }, 'asking Argo CD to refresh failed; it will see the commit at its next poll');
+  // The Kubernetes client loads with the first refresh, not when the command starts.
+  let refresher: Promise<ArgoRefresher | undefined> | undefined;
+  const load = () => (refresher ??= loadCluster().then((m) => {
+    const kc = m?.clusterConfig();
+    return m && kc ? new m.ArgoRefresher(kc, { mode, onError }) : undefined;
+  }));
   const pending = new Set<Promise<void>>();
   return {
     after(paths, done) {
       const namespace = committer()?.view().state.settings?.argo.namespace;
       const apps = applicationsChangedBy(paths);
       if (!namespace || !apps.length) return;
-      const p = refresher.refresh(namespace, apps).then(() => done?.(apps)).finally(() => pending.delete(p));
+      const p = load()
+        .then(async (r) => {
+          if (!r) return;
+          await r.refresh(namespace, apps);
+          done?.(apps);
+        })
+        .catch(onError)
+        .finally(() => pending.delete(p));
       pending.add(p);
     },
     async flush() {

@@ -17,7 +17,8 @@ import { projectPath, ROOT_APP, rootProjectName } from '../synth/layout.ts';
 import { decideSettings } from '../repo/settings.ts';
 import { LockFileElector } from '../watch/lock.ts';
 import { DEFAULT_FOLLOW_EVERY_MS, DEFAULT_RETIRE_AFTER_MS, Watcher } from '../watch/watcher.ts';
-import { clusterConfig, ConfigMapRules, DeploymentSources, LeaseElector } from '../watch/cluster.ts';
+import type { ConfigMapRules, DeploymentSources } from '../watch/cluster.ts';
+import { loadCluster, type ClusterModule } from '../watch/cluster-access.ts';
 import { startWatcherServer } from '../watch/http.ts';
 import { WatcherMetrics } from '../watch/metrics.ts';
 import { reportCommits } from './argo.ts';
@@ -31,19 +32,22 @@ const STATE_DIR = '.paddock';
  * With a cluster (KUBECONFIG or in-cluster): clones follow their live sources through informers,
  * and the leader is chosen on a Lease. Without one: a lock file, and clones by reference wait.
  */
-function clusterParts(repo: string) {
-  const kc = clusterConfig();
-  if (!kc) return { elector: new LockFileElector(lockFileFor(repo)), sources: undefined };
+async function clusterParts(repo: string) {
+  const cluster = await loadCluster();
+  const kc = cluster?.clusterConfig();
+  if (!cluster || !kc) return { elector: new LockFileElector(lockFileFor(repo)), live: undefined };
   const namespace = process.env.POD_NAMESPACE ?? 'default';
   const identity = `${process.env.HOSTNAME ?? 'paddock'}-${process.pid}`;
-  return { elector: new LeaseElector(kc, { namespace, name: 'paddock-watcher', identity }), sources: kc };
+  return { elector: new cluster.LeaseElector(kc, { namespace, name: 'paddock-watcher', identity }), live: { cluster, kc } };
 }
 
 /** Informers on the Deployments clones name and the ConfigMaps of rules they follow, when there is a cluster; each change wakes the watcher. */
-function followLive(kc: ReturnType<typeof clusterConfig>, watcher: () => Watcher | undefined): { sources?: DeploymentSources; rules?: ConfigMapRules; stop(): Promise<void> } {
-  if (!kc) return { stop: async () => undefined };
-  const sources = new DeploymentSources(kc, (src) => watcher()?.sourceChanged(src), (e) => logger.warn({ err: e }, 'deployment informer error'));
-  const rules = new ConfigMapRules(kc, (key) => watcher()?.sourceChanged(key), (e) => logger.warn({ err: e }, 'configmap informer error'));
+function followLive(
+  on: { cluster: ClusterModule; kc: NonNullable<ReturnType<ClusterModule['clusterConfig']>> } | undefined, watcher: () => Watcher | undefined,
+): { sources?: DeploymentSources; rules?: ConfigMapRules; stop(): Promise<void> } {
+  if (!on) return { stop: async () => undefined };
+  const sources = new on.cluster.DeploymentSources(on.kc, (src) => watcher()?.sourceChanged(src), (e) => logger.warn({ err: e }, 'deployment informer error'));
+  const rules = new on.cluster.ConfigMapRules(on.kc, (key) => watcher()?.sourceChanged(key), (e) => logger.warn({ err: e }, 'configmap informer error'));
   return { sources, rules, stop: async () => void (await Promise.all([sources.stop(), rules.stop()])) };
 }
 
@@ -84,8 +88,8 @@ export function registerWatch(program: Command): void {
       const gcSecret = s.writer.gcSecret;
       if (!gcSecret) throw new UserError('GcSecretMissing', 'no GC secret: set PADDOCK_GC_SECRET or give --gc-secret-file');
       let watcher: Watcher | undefined;
-      const cluster = clusterParts(s.repo);
-      const live = followLive(cluster.sources, () => watcher);
+      const cluster = await clusterParts(s.repo);
+      const live = followLive(cluster.live, () => watcher);
       const log = logger.child({ component: 'watcher' });
       let reported: Committer | undefined;
       // The sidecar and the CLI commit too: Argo CD is told of their commits as this watcher follows them.
@@ -134,8 +138,8 @@ export function registerWatch(program: Command): void {
       }
       let watcher: Watcher | undefined;
       let committer: Committer | undefined;
-      const cluster = clusterParts(cfg.repo);
-      const live = followLive(cluster.sources, () => watcher);
+      const cluster = await clusterParts(cfg.repo);
+      const live = followLive(cluster.live, () => watcher);
       const { runtime, definitions } = await startServing(cfg, reportCommits(() => committer, { log: logger }));
       committer = runtime.committer;
       if (committer.settingsProblem) {
