@@ -4,10 +4,11 @@
  * external-secrets (@kubernetes-models/external-secrets) schemas, plus the naming rules the
  * schemas do not hold.
  *
- * Validators are loaded per API group-version on first use (`prepareValidators`), so a synth
- * pays only for the groups it uses. Kinds outside both libraries (other custom resources) get
+ * Validators are loaded per kind on first use (`prepareValidators`), so a synth pays only for
+ * the kinds it uses. Kinds outside both libraries (other custom resources) get
  * the structural checks only.
  */
+import { createRequire } from 'node:module';
 import { CLUSTER_SCOPED_KINDS, isDnsLabel, isDnsSubdomain, LABEL_NAMED_KINDS } from '../../core/names.ts';
 import { prepareStrict, unknownField } from './strict.ts';
 
@@ -41,32 +42,53 @@ function moduleFor(apiVersion: string): string | undefined {
   return `kubernetes-models/${group}/${version}`;
 }
 
-const loaded = new Map<string, Map<string, ValidateFn> | null>();
+/** Whether each API version has a schema module (false: a custom resource paddock has no schema for). */
+const versions = new Map<string, boolean>();
+/** Each kind's validator, keyed `apiVersion|kind`; null where its version has no such kind. */
+const kinds = new Map<string, ValidateFn | null>();
+const resolveModule = createRequire(import.meta.url).resolve;
 
-/** Loads the validators for these objects' API versions and kinds. Call before `validateObject`. */
+/**
+ * Loads the validators for these objects' API versions and kinds. Call before `validateObject`.
+ * Each kind's module alone (`kubernetes-models/apps/v1/Deployment`, not all of `apps/v1`): a
+ * whole group-version costs up to half a second to load, most of it kinds no definition uses.
+ */
 export async function prepareValidators(objects: Iterable<{ apiVersion: string; kind: string }>): Promise<void> {
   const list = [...objects].filter((o) => typeof o.apiVersion === 'string' && typeof o.kind === 'string');
-  await Promise.all([...new Set(list.map((o) => o.apiVersion))].filter((v) => !loaded.has(v)).map(async (apiVersion) => {
+  const todo = new Map(list.filter((o) => !kinds.has(`${o.apiVersion}|${o.kind}`)).map((o) => [`${o.apiVersion}|${o.kind}`, o]));
+  await Promise.all([...todo].map(async ([key, { apiVersion, kind }]) => {
     const schema = SCHEMA_OF[apiVersion] ?? apiVersion;
     const mod = moduleFor(schema);
-    let kinds: Map<string, ValidateFn> | null = null;
-    if (mod) {
+    if (!versions.has(apiVersion)) versions.set(apiVersion, mod !== undefined && resolves(mod));
+    let validate: ValidateFn | null = null;
+    if (versions.get(apiVersion) && /^[A-Z][A-Za-z0-9]*$/.test(kind)) {
       try {
-        const ns: Record<string, any> = await import(mod);
-        kinds = new Map();
-        for (const value of Object.values(ns)) {
-          if (typeof value === 'function' && value.apiVersion === schema && typeof value.kind === 'string') {
-            const proto = value.prototype;
-            kinds.set(value.kind, (obj: Json) => proto.validate.call(schema === apiVersion ? obj : { ...obj, apiVersion: schema }));
-          }
-        }
+        const ns: Record<string, any> = await import(`${mod}/${kind}`);
+        const model = Object.values(ns).find((v) => typeof v === 'function' && v.apiVersion === schema && v.kind === kind);
+        if (model) validate = (obj: Json) => model.prototype.validate.call(schema === apiVersion ? obj : { ...obj, apiVersion: schema });
       } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'ERR_MODULE_NOT_FOUND' && (e as NodeJS.ErrnoException).code !== 'ERR_PACKAGE_PATH_NOT_EXPORTED') throw e;
+        if (!isMissingModule(e)) throw e;
       }
     }
-    loaded.set(apiVersion, kinds);
+    kinds.set(key, validate);
   }));
   await prepareStrict(list, isBuiltIn);
+}
+
+/** Whether a package path resolves (without loading it). */
+function resolves(mod: string): boolean {
+  try {
+    resolveModule(mod);
+    return true;
+  } catch (e) {
+    if (isMissingModule(e)) return false;
+    throw e;
+  }
+}
+
+function isMissingModule(e: unknown): boolean {
+  const code = (e as NodeJS.ErrnoException).code;
+  return code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND' || code === 'ERR_PACKAGE_PATH_NOT_EXPORTED';
 }
 
 /** An API version of Kubernetes itself (not Argo CD's, not another custom resource's). */
@@ -89,10 +111,9 @@ export function validateObject(obj: Json): Invalid | undefined {
   if (ns !== undefined && !isDnsLabel(ns)) return { field: 'metadata.namespace', message: `"${ns}" must be a DNS label` };
   if (ns !== undefined && CLUSTER_SCOPED_KINDS.has(obj.kind)) return { field: 'metadata.namespace', message: `a ${obj.kind} is cluster-scoped and takes no namespace` };
 
-  const kinds = loaded.get(obj.apiVersion);
-  if (kinds === undefined) throw new Error(`validators for ${obj.apiVersion} were not prepared`);
-  if (kinds === null) return undefined; // a custom resource paddock has no schema for
-  const validate = kinds.get(obj.kind);
+  const validate = kinds.get(`${obj.apiVersion}|${obj.kind}`);
+  if (validate === undefined) throw new Error(`validators for ${obj.apiVersion} ${obj.kind} were not prepared`);
+  if (!versions.get(obj.apiVersion)) return undefined; // a custom resource paddock has no schema for
   if (!validate) return { field: 'kind', message: `${obj.apiVersion} has no kind ${obj.kind}` };
   try {
     validate(obj);
