@@ -6,7 +6,7 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/cluster/**/*.test.ts'],
-    globalSetup: ['test/cluster/global-setup.ts'],
+    globalSetup: ['test/temp-root.ts', 'test/cluster/global-setup.ts'],
     // Real API server, kubectl and paddock synth as child processes: generous, never relied on for timing.
     testTimeout: 60_000,
     hookTimeout: 300_000,
