@@ -8,7 +8,7 @@ import { EMPTY_STATE, type StateRecords } from '../core/records.ts';
 import { isUserError } from '../src/errors.ts';
 import { Guard, plan, type Tree } from '../src/repo/plan.ts';
 import { decideSettings } from '../src/repo/settings.ts';
-import { SynthCache, synthInputs } from '../src/synth/synthesize.ts';
+import { SynthCache, synthesize, synthInputs } from '../src/synth/synthesize.ts';
 import { groupsSource, loadSet, rid, testWriter } from './helpers/repo.ts';
 
 const NOW = new Date('2026-11-23T12:00:00.000Z');
@@ -49,6 +49,36 @@ describe('the plan of a commit', () => {
     expect(p.files.get('apps/g-1.yaml')).toMatch(/path: retired/);
     expect(p.files.has('groups/g-1/configmap-cm-g-1.yaml')).toBe(false);
     expect(p.changed.some((f) => f.includes('g-0') || f.includes('g-2'))).toBe(false);
+  });
+
+  it('GIVEN a synthesis WHEN the same definitions and the same state are synthesized again THEN it is reused; another state, other definitions or other settings THEN synthesized anew', async () => {
+    const cache = new SynthCache();
+    const defs = await loadSet({ 'g.ts': groupsSource(2) });
+    const first = await synthesize(defs.definitions, inputs(EMPTY_STATE), cache);
+    // The watcher's check of a set, then its commit cycle's guard and plan on the same fetched state.
+    expect(await synthesize([...defs.definitions].reverse(), inputs(EMPTY_STATE), cache)).toBe(first);
+    // A state with a removal: g-1 is no longer rendered.
+    const removed: StateRecords = { ...EMPTY_STATE, removals: new Map([['g-1', { group: 'g-1', reason: 'gc', removedAt: NOW.toISOString(), requestId: 'r', requestedBy: 't' }]]) } as StateRecords;
+    const other = await synthesize(defs.definitions, inputs(removed), cache);
+    expect(other).not.toBe(first);
+    expect(other.files.has('apps/g-1.yaml')).toBe(false);
+    const again = await loadSet({ 'g.ts': groupsSource(3) });
+    expect((await synthesize(again.definitions, inputs(removed), cache)).files.has('apps/g-2.yaml')).toBe(true);
+    const elsewhere = synthInputs({ ...settings.record, argo: { ...settings.record.argo, repoURL: 'https://elsewhere.test/m.git' } }, removed, testWriter('x').gcSecret);
+    const moved = await synthesize(again.definitions, elsewhere, cache);
+    expect(moved.files.get('apps/g-0.yaml')).toMatch(/repoURL: https:\/\/elsewhere\.test\/m\.git/);
+  });
+
+  it('GIVEN a plan whose intents write nothing THEN its synthesis is the one already made (its state is the tree\'s own)', async () => {
+    const cache = new SynthCache();
+    const defs = await loadSet({ 'g.ts': groupsSource(2) });
+    const first = await plan({ tree: EMPTY, definitions: defs, intents: [], settings, now: NOW, inputs, cache });
+    const tree: Tree = { files: first.files, state: first.state };
+    const known = await synthesize(defs.definitions, inputs(tree.state), cache);
+    const p = await plan({ tree, definitions: defs, intents: [{ body: { kind: 'sync', summary: 's' }, requestId: rid(), requestedBy: 't' }], settings: decideSettings(first.state.settings, testWriter('https://git.test/m.git')), now: NOW, inputs, cache });
+    expect(p.state).toBe(tree.state);
+    expect(p.result).toBe(known);
+    expect(p.changed).toEqual([]);
   });
 
   it('GIVEN a repo of 8 groups WHEN definitions that keep 2 are checked THEN the guard refuses them and keeps the last trusted ones; allowed, or a small change, THEN it lets them through', async () => {

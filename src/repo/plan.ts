@@ -70,7 +70,7 @@ export async function plan(input: PlanInput): Promise<Plan> {
     }
   });
 
-  let state = stateOf(draft);
+  let state = stateOf(draft, tree.state);
   let result = await synth(state);
   // Groups born now: their creation records (a TTL counts from here).
   const born = result.groups.filter((g) => !g.removed && g.files.length && !draft.groups.has(g.name));
@@ -80,7 +80,7 @@ export async function plan(input: PlanInput): Promise<Plan> {
       draft.groups.set(g.name, rec);
       draft.write(recordFile.group(rec));
     }
-    state = stateOf(draft);
+    state = stateOf(draft, tree.state);
     result = await synth(state);
   }
 
@@ -97,7 +97,7 @@ export async function plan(input: PlanInput): Promise<Plan> {
       draft.retiring.delete(g);
       draft.remove(recordPath.retiring(g));
     }
-    state = stateOf(draft);
+    state = stateOf(draft, tree.state);
     result = await synth(state);
   }
 
@@ -160,7 +160,9 @@ export async function massRemoval(defs: DefinitionSet, tree: Tree, inputs: Synth
   return undefined;
 }
 
-function stateOf(d: StateDraft): StateRecords {
+/** The draft's state: `unchanged` itself when nothing was written (a synthesis of it is then one already made). */
+function stateOf(d: StateDraft, unchanged: StateRecords): StateRecords {
+  if (!d.writes.size && d.settings === unchanged.settings) return unchanged;
   return { groups: d.groups, removals: d.removals, releases: d.releases, deployments: d.deployments, workspaces: d.workspaces, leases: d.leases, sources: d.sources, rules: d.rules, retiring: d.retiring, ...(d.settings ? { settings: d.settings } : {}) };
 }
 

@@ -53,6 +53,8 @@ export class SynthCache {
   /** @internal */ readonly files = new WeakMap<Definition, FileOutput>();
   /** @internal */ readonly yaml = new Map<string, string>();
   /** @internal */ key = '';
+  /** The last synthesis, returned again for the same definitions and inputs (the same state object). */
+  /** @internal */ last: { readonly definitions: readonly Definition[]; readonly state: SynthInputs['state']; readonly result: SynthResult } | undefined = undefined;
   /** File outputs built (not reused) by the last synthesis: for tests and logs. */
   public lastBuilt = 0;
 }
@@ -75,12 +77,18 @@ export async function synthesize(definitions: readonly Definition[], inputs: Syn
   }
   cache.lastBuilt = 0;
   const defs = [...definitions].sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : 0));
+  // The watcher checks a changed set, then its commit cycle synthesizes the same set against the
+  // same fetched state (for the guard, then the plan): once is enough.
+  const last = cache.last;
+  if (last && last.state === inputs.state && last.definitions.length === defs.length && last.definitions.every((d, i) => d === defs[i])) return last.result;
   const outputs: FileOutput[] = [];
   for (const def of defs) outputs.push(await fileOutput(def, inputs, cache));
   if (!outputs.some((o) => o.claimsWorkspaces) && inputs.state.workspaces.size) {
     outputs.push(await fileOutput(DEFAULT_WORKSPACES, inputs, cache));
   }
-  return assemble(outputs, inputs, cache);
+  const result = await assemble(outputs, inputs, cache);
+  cache.last = { definitions: defs, state: inputs.state, result };
+  return result;
 }
 
 async function fileOutput(def: Definition, inputs: SynthInputs, cache: SynthCache): Promise<FileOutput> {
