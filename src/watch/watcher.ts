@@ -28,7 +28,10 @@ export interface WatcherOptions {
   /** Who may run TTL removals; without one, this watcher never does (the sidecar's). */
   readonly elector?: Elector;
   readonly clock?: () => Date;
-  /** Quiet time after the last file event before reacting. @default 50 ms */
+  /**
+   * Quiet time after the last file event before reacting: long enough for an editor's save or a
+   * checkout's burst of files to land as one change, short next to a commit. @default 20 ms
+   */
   readonly debounceMs?: number;
   /** Where the lines for people go (info, and warn for failures), when not `say`. */
   readonly log?: Logger;
@@ -65,6 +68,8 @@ export interface Readiness {
 }
 
 export const DEFAULT_RETIRE_AFTER_MS = 10 * 60_000;
+const DEFAULT_DEBOUNCE_MS = 20;
+
 /** How often the leader looks at the remote for other writers' commits (`--follow-every`). */
 export const DEFAULT_FOLLOW_EVERY_MS = 5_000;
 
@@ -172,7 +177,7 @@ export class Watcher {
     this.pendingSince ??= performance.now();
     this.pending.add(path.resolve(p));
     clearTimeout(this.timer);
-    this.timer = setTimeout(() => void this.flush(), this.opts.debounceMs ?? 50);
+    this.timer = setTimeout(() => void this.flush(), this.opts.debounceMs ?? DEFAULT_DEBOUNCE_MS);
   }
 
   /** Reacts to the pending file changes now (tests call it instead of waiting). */
@@ -204,7 +209,7 @@ export class Watcher {
     clearTimeout(this.sourceTimer);
     this.sourceTimer = setTimeout(() => {
       this.running = this.running.then(() => this.recordSources());
-    }, this.opts.debounceMs ?? 50);
+    }, this.opts.debounceMs ?? DEFAULT_DEBOUNCE_MS);
   }
 
   /**
