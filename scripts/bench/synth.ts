@@ -57,10 +57,12 @@ try {
   const floors = sizes.map((n) => (json[`n${n}`] as any).ratioToFloor);
   const perEnvValues = Object.values(perEnv);
   const spread = Math.max(...perEnvValues) / Math.min(...perEnvValues);
+  const coldOverWarm = big.paddockColdMs / big.paddockWarmMs;
   console.log(`\ntargets: >= 5x one App at N=${sizes[sizes.length - 1]}: ${big.speedupVsOneApp}x ${verdict(big.speedupVsOneApp >= 5)}; ` +
     `<= 3x floor at every N: ${floors.join(', ')} ${verdict(floors.every((f) => f <= 3))}; ` +
+    `cold (loading included) <= 2x warm at N=${sizes[sizes.length - 1]}: ${coldOverWarm.toFixed(2)}x ${verdict(coldOverWarm <= 2)}; ` +
     `per-env cost spread ${spread.toFixed(2)}x from N=${flatSizes[0]} to ${flatSizes[flatSizes.length - 1]}`);
-  printJson('synth', { ...json, perEnvMs: perEnv, perEnvSpread: +spread.toFixed(2) });
+  printJson('synth', { ...json, coldOverWarm: +coldOverWarm.toFixed(2), perEnvMs: perEnv, perEnvSpread: +spread.toFixed(2) });
 } finally {
   rmSync(root, { recursive: true, force: true });
 }
