@@ -8,7 +8,8 @@ import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { gcUrl } from '../core/gc-token.ts';
 import { DefinitionError } from '../src/errors.ts';
-import type { SynthResult } from '../src/synth/index.ts';
+import { loadDefinitions } from '../src/synth/loader.ts';
+import { SynthCache, synthesize, type SynthResult } from '../src/synth/synthesize.ts';
 import { followingSeedRules, SEED_004_RULES } from './helpers/seeds.ts';
 import { definitionsDir, inputs, liveSources, objectAt, stateWith, synthDir, synthSource, TEST_SECRET } from './helpers/synth.ts';
 
@@ -218,6 +219,22 @@ describe('clones by reference', () => {
     expect(clone.spec.template.spec.containers[0].image).toBe('registry.test/api:rc');
     expect(clone.spec.template.spec.containers[0].env[0]).toEqual({ name: 'GROUP_ID', value: 'canary' });
     expect(result.waiting).toEqual([]);
+  });
+
+  it('GIVEN a clone by reference of a Deployment in another file WHEN that file changes the Deployment and the set is synthesized again with the same cache THEN the clone follows (its own file did not change)', async () => {
+    const dir = definitionsDir({
+      'a-canary.ts': CANARY_BY_REF,
+      'z-shop.ts': `${HELPERS}\nexport default (scope) => { deployment(new Environment(scope, 'shop', { namespace: 'shop' }), 'api', 4); };`,
+    });
+    const cache = new SynthCache();
+    const first = await loadDefinitions(dir);
+    expect(objectAt(await synthesize(first.definitions, inputs(), cache), 'groups/canary/deployment-api-canary.yaml').spec.replicas).toBe(2);
+    writeFileSync(path.join(dir, 'z-shop.ts'), `${HELPERS}\nexport default (scope) => { deployment(new Environment(scope, 'shop', { namespace: 'shop' }), 'api', 8); };`);
+    const shop = await loadDefinitions(dir, ['z-shop.ts']);
+    const canary = first.definitions.find((d) => d.file.endsWith('a-canary.ts'))!;
+    const again = await synthesize([canary, ...shop.definitions], inputs(), cache);
+    expect(cache.lastBuilt).toBe(1);
+    expect(objectAt(again, 'groups/canary/deployment-api-canary.yaml').spec.replicas).toBe(4);
   });
 
   it('GIVEN a clone by reference with no such Deployment anywhere WHEN synthesized THEN it is listed as waiting and nothing is written for it', async () => {

@@ -10,28 +10,24 @@
  * the file and on the state records it read while being built; with a `SynthCache` it is
  * reused while both are unchanged, so a commit that touches one group re-renders one file.
  * Assembly (removals, clones of sources in other files or live, cross-file checks, the
- * Applications and README) runs every time and is cheap.
+ * Applications and README) runs every time; each group's part of it (group-part.ts) is kept
+ * while the group's output, removal and creation are unchanged.
  *
  * Owns: the file map and the checks on it. Must not touch: git, the clock, the disk.
  */
-import { cloneDeployment } from '../../core/clone-transform.ts';
-import { isClusterScoped, nodePortsOf } from '../../core/kinds.ts';
-import { apiGroupOf } from '../../core/names.ts';
 import type { SettingsRecord, StateRecords } from '../../core/records.ts';
-import { stampObject } from '../../core/stamp.ts';
 import { Workspace } from '../../constructs/workspace.ts';
 import { DefinitionError } from '../errors.ts';
 import type { Definition } from './loader.ts';
-import { argoRefreshRbac, groupApplication, groupsProject, rbacPath, retiredApplication, rootApplication, rootProject, type ProjectDestination, type RbacSubject } from './argo-objects.ts';
-import { buildFile, checkObject, checkScope, type FileOutput, type RenderedObject } from './build-file.ts';
-import { appPath, groupDir, objectFileName, projectPath, readme, retiredReadme, RETIRED_DIR, rootProjectName, ROOT_APP, toYaml, type ArgoOptions, README } from './layout.ts';
+import { argoRefreshRbac, groupsProject, rbacPath, retiredApplication, rootApplication, rootProject, type ProjectDestination, type RbacSubject } from './argo-objects.ts';
+import { buildFile, type FileOutput } from './build-file.ts';
+import { groupPart, type GroupParts } from './group-part.ts';
+import { appPath, projectPath, readme, retiredReadme, RETIRED_DIR, rootProjectName, ROOT_APP, toYaml, type ArgoOptions, README } from './layout.ts';
 import { fingerprint } from './tracked-state.ts';
-import { prepareValidators } from './validate.ts';
 
 type Json = Record<string, any>;
 
-/** On each Application: the definition file that made the group. */
-export const DEFINITION_ANNOTATION = 'paddock.dev/definition';
+export { DEFINITION_ANNOTATION } from './group-part.ts';
 
 export interface SynthInputs {
   readonly state: StateRecords;
@@ -52,6 +48,7 @@ import type { GroupInfo, ReleaseTarget, SynthResult, WaitingClone } from './resu
 export class SynthCache {
   /** @internal */ readonly files = new WeakMap<Definition, FileOutput>();
   /** @internal */ readonly yaml = new Map<string, string>();
+  /** @internal */ readonly groups: GroupParts = new WeakMap();
   /** @internal */ key = '';
   /** The last synthesis, returned again for the same definitions and inputs (the same state object). */
   /** @internal */ last: { readonly definitions: readonly Definition[]; readonly state: SynthInputs['state']; readonly result: SynthResult } | undefined = undefined;
@@ -118,9 +115,10 @@ async function assemble(outputs: readonly FileOutput[], inputs: SynthInputs, cac
     }
   }
 
-  // Deployments of this synthesis, for clones that name their source.
+  // Deployments of this synthesis, for clones that name their source (when there are clones).
   const sameSynth = new Map<string, Json>();
-  for (const out of outputs) {
+  const clones = outputs.some((out) => out.envs.some((env) => env.deferred.length));
+  for (const out of clones ? outputs : []) {
     for (const env of out.envs) {
       if (state.removals.has(env.group)) continue;
       for (const o of env.objects) if (o.object.kind === 'Deployment') sameSynth.set(`${o.object.metadata.namespace ?? env.namespace}/${o.object.metadata.name}`, o.object);
@@ -140,76 +138,30 @@ async function assemble(outputs: readonly FileOutput[], inputs: SynthInputs, cac
   const nodePorts = new Set<number>();
   for (const out of outputs) {
     for (const env of out.envs) {
-      const removed = state.removals.has(env.group);
       for (const rules of env.releases) {
         const targets = releases.get(rules.service) ?? [];
         const other = targets.find((t) => t.rules.context === rules.context);
         if (other) throw new DefinitionError(out.file, `${env.path}: service ${rules.service}'s context "${rules.context}" is also rendered by group ${other.group} (${other.file})`);
         releases.set(rules.service, [...targets, { group: env.group, file: out.file, rules }]);
       }
-      const objects: RenderedObject[] = removed ? [] : [...env.objects];
-      if (!removed) {
-        for (const d of env.deferred) {
-          const key = `${d.source.namespace}/${d.source.name}`;
-          if (!sameSynth.has(key)) sources.add(key);
-          const source = sameSynth.get(key) ?? state.sources.get(key)?.deployment;
-          if (!source) {
-            waiting.push({ group: env.group, file: out.file, clone: `${d.spec.namespace ?? d.source.namespace}/${d.source.name}${d.spec.nameSuffix}`, source: key });
-            continue;
-          }
-          const object = stampObject(cloneDeployment(source, d.spec), env.stamp);
-          checkScope(object, env.scope, d.path, out.file);
-          await prepareValidators([object as { apiVersion: string; kind: string }]);
-          checkObject(object, d.path, out.file);
-          objects.push({ object, yaml: toYaml(object), path: d.path });
-        }
-      }
-      const byName = new Map<string, number>();
-      for (const { object, path } of objects) {
-        for (const p of nodePortsOf(object)) nodePorts.add(p);
-        const k = `${object.kind}/${object.metadata.name}`;
-        byName.set(k, (byName.get(k) ?? 0) + 1);
-        const id = `${apiGroupOf(String(object.apiVersion))}|${k}|${object.metadata.namespace ?? ''}`;
-        const other = identities.get(id);
+      const part = await groupPart(env, out, state, inputs.argo, sameSynth, cache.groups);
+      for (const o of part.objects) {
+        const other = identities.get(o.id);
         if (other) {
-          const ns = object.metadata.namespace ? ` in namespace ${object.metadata.namespace}` : '';
-          throw new DefinitionError(out.file, `${path}: ${object.kind} "${object.metadata.name}"${ns} is also made by ${other.path} (${other.file})`);
+          throw new DefinitionError(out.file, `${o.constructPath}: ${o.kind} "${o.name}"${o.namespace ? ` in namespace ${o.namespace}` : ''} is also made by ${other.path} (${other.file})`);
         }
-        identities.set(id, { path, file: out.file });
+        identities.set(o.id, { path: o.constructPath, file: out.file });
+        files.set(o.path, o.yaml);
       }
-      // The project lets Argo CD reach a group's namespaces and kinds while it is rendered, and
-      // after its removal too: deleting its Application, Argo CD deletes only the objects the
-      // project still permits, so a removal that also narrowed the project would orphan them.
-      if (objects.length || removed) {
-        for (const namespace of [env.namespace, ...env.scope.namespaces]) destinations.push({ ...env.destination, namespace });
-        for (const { object } of removed ? env.objects : objects) {
-          if (isClusterScoped(object.kind, env.scope.clusterKinds)) clusterKinds.push({ group: apiGroupOf(object.apiVersion), kind: object.kind });
-        }
-      }
-      const created = state.groups.get(env.group)?.createdAt;
-      const expiresAt = env.ttlMs !== undefined && created ? new Date(Date.parse(created) + env.ttlMs).toISOString() : undefined;
-      const groupFiles: string[] = [];
-      if (objects.length) {
-        for (const o of objects) {
-          const p = `${groupDir(env.group)}/${objectFileName(o.object, byName.get(`${o.object.kind}/${o.object.metadata.name}`)! > 1)}`;
-          files.set(p, o.yaml);
-          groupFiles.push(p);
-        }
-        const annotations: Record<string, string> = {};
-        if (env.owner) annotations['paddock.dev/owner'] = env.owner;
-        if (env.ttl) annotations['paddock.dev/ttl'] = env.ttl;
-        if (expiresAt) annotations['paddock.dev/expires-at'] = expiresAt;
-        annotations[DEFINITION_ANNOTATION] = out.name;
-        const app = { group: env.group, namespace: env.namespace, destination: env.destination, annotations };
-        files.set(appPath(env.group), memoYaml(cache, app, () => groupApplication(app, inputs.argo)));
-        shown.push({ name: env.group, namespace: env.namespace, objects: groupFiles.length, ttl: env.ttl });
-        refreshers.push(...env.argoRefreshers.map((name) => ({ kind: 'ServiceAccount' as const, name, namespace: env.namespace })));
-      }
-
-      groups.push({
-        name: env.group, file: out.file, namespace: env.namespace, owner: env.owner, ttl: env.ttl, ttlMs: env.ttlMs, expiresAt,
-        files: groupFiles.sort(), lease: env.lease, removed,
-      });
+      for (const p of part.nodePorts) nodePorts.add(p);
+      destinations.push(...part.destinations);
+      clusterKinds.push(...part.clusterKinds);
+      waiting.push(...part.waiting);
+      for (const k of part.sources) sources.add(k);
+      if (part.app) files.set(part.app.path, part.app.yaml);
+      if (part.shown) shown.push(part.shown);
+      refreshers.push(...part.refreshers);
+      groups.push(part.info);
     }
   }
   const byName = (a: { name: string }, b: { name: string }) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
