@@ -131,8 +131,11 @@ async function assemble(outputs: readonly FileOutput[], inputs: SynthInputs, cac
   const waiting: WaitingClone[] = [];
   const sources = new Set<string>();
   const shown: Array<{ name: string; namespace: string; objects: number; ttl?: string }> = [];
-  const destinations: ProjectDestination[] = [];
-  const clusterKinds: Array<{ group: string; kind: string }> = [];
+  // What the project must let Argo CD reach: thousands of groups share a few namespaces and kinds.
+  const destinations = new Map<string, ProjectDestination>();
+  const clusterKinds = new Map<string, { group: string; kind: string }>();
+  const reach = (d: ProjectDestination) => destinations.set(`${d.name ?? ''}|${d.server ?? ''}|${d.namespace}`, d);
+  const reachKind = (k: { group: string; kind: string }) => clusterKinds.set(`${k.group}|${k.kind}`, k);
   const releases = new Map<string, ReleaseTarget[]>();
   const refreshers: RbacSubject[] = [];
   const nodePorts = new Set<number>();
@@ -154,8 +157,8 @@ async function assemble(outputs: readonly FileOutput[], inputs: SynthInputs, cac
         files.set(o.path, o.yaml);
       }
       for (const p of part.nodePorts) nodePorts.add(p);
-      destinations.push(...part.destinations);
-      clusterKinds.push(...part.clusterKinds);
+      for (const d of part.destinations) reach(d);
+      for (const k of part.clusterKinds) reachKind(k);
       waiting.push(...part.waiting);
       for (const k of part.sources) sources.add(k);
       if (part.app) files.set(part.app.path, part.app.yaml);
@@ -172,8 +175,8 @@ async function assemble(outputs: readonly FileOutput[], inputs: SynthInputs, cac
   let retiring = 0;
   for (const r of state.retiring.values()) {
     if (files.has(appPath(r.group))) continue;
-    destinations.push({ ...r.destination, namespace: r.namespace });
-    clusterKinds.push(...(r.clusterKinds ?? []));
+    reach({ ...r.destination, namespace: r.namespace });
+    for (const k of r.clusterKinds ?? []) reachKind(k);
     if (r.retiredAt) continue;
     const annotations = { 'paddock.dev/retiring-since': r.since };
     const app = { group: r.group, namespace: r.namespace, destination: r.destination, annotations };
@@ -182,13 +185,14 @@ async function assemble(outputs: readonly FileOutput[], inputs: SynthInputs, cac
   }
   if (retiring) files.set(`${RETIRED_DIR}/${README}`, retiredReadme());
   files.set(appPath(ROOT_APP), toYaml(rootApplication(inputs.argo)));
-  files.set(projectPath(inputs.argo.project), toYaml(groupsProject(inputs.argo, destinations, clusterKinds)));
+  files.set(projectPath(inputs.argo.project), toYaml(groupsProject(inputs.argo, [...destinations.values()], [...clusterKinds.values()])));
   const refresh = argoRefreshRbac(inputs.argo, refreshers);
   for (const o of refresh) files.set(rbacPath(o), toYaml(o));
   files.set(projectPath(rootProjectName(inputs.argo)), toYaml(rootProject(inputs.argo, refresh.length > 0)));
   files.set(README, readme(shown.sort(byName), inputs.argo));
   return {
-    files: new Map([...files].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))),
+    // Sorted by path (the default sort compares as < does, without a comparator's calls).
+    files: new Map([...files.keys()].sort().map((p) => [p, files.get(p)!])),
     groups,
     pools: outputs.flatMap((o) => o.pools).sort((a, b) => (a.type < b.type ? -1 : 1)),
     waiting: waiting.sort((a, b) => (a.clone < b.clone ? -1 : 1)),
