@@ -5,25 +5,35 @@ import { Committer } from '../repo/committer.ts';
 import { groupOfAppPath } from '../synth/layout.ts';
 import { cliRequestId, loadDefinitionSet, repoOptions, repoSettings, requester, type RepoFlags } from './options.ts';
 import { reportCommits } from './argo.ts';
+import { claimWorkDir } from './cache.ts';
+import type { WriterSettings } from '../repo/settings.ts';
 
-async function withCommitter<T>(f: RepoFlags, fn: (c: Committer) => Promise<T>): Promise<T> {
+/**
+ * Runs `fn` with a committer for the repo `f` names (its writer settings, or `writer` instead),
+ * working in the cached work tree when no other command holds it, so the call fetches only what
+ * changed since the last one.
+ */
+export async function withCommitter<T>(f: RepoFlags, fn: (c: Committer) => Promise<T>, writer?: WriterSettings): Promise<T> {
   const s = repoSettings(f);
   const defs = await loadDefinitionSet(s.definitionsDir);
+  const work = claimWorkDir(s.repo, s.branch);
   let c: Committer | undefined;
   const report = reportCommits(() => c);
   c = new Committer({
     repo: s.repo,
     branch: s.branch,
     definitions: () => defs,
-    writer: s.writer,
+    writer: writer ?? s.writer,
     allowMassRemoval: f.allowMassRemoval,
     onCommit: report.onCommit,
+    ...(work ? { workDir: work.dir } : {}),
   });
   try {
     return await fn(c);
   } finally {
     await report.flush();
     await c.close();
+    work?.release();
   }
 }
 

@@ -2,10 +2,10 @@
 import type { Command } from 'commander';
 import { secret } from '../config.ts';
 import { UserError } from '../errors.ts';
-import { Committer } from '../repo/committer.ts';
 import { describeSettings, settingKey, type WriterSettings } from '../repo/settings.ts';
-import { reportCommits } from './argo.ts';
-import { cliRequestId, loadDefinitionSet, repoOptions, repoSettings, requester, type RepoFlags } from './options.ts';
+import { Committer } from '../repo/committer.ts';
+import { cliRequestId, repoOptions, repoSettings, requester, type RepoFlags } from './options.ts';
+import { withCommitter } from './repo-commands.ts';
 
 export function registerSettings(program: Command): void {
   const settings = repoOptions(program.command('settings').description("show the repo's settings (state/settings.yaml): sidecar URL, Argo CD repo URL, branch, namespace, project, GC secret fingerprint"))
@@ -42,17 +42,10 @@ export function registerSettings(program: Command): void {
       } else {
         writer = { ...s.writer, claims: {}, change: { key: settingKey(name), value } };
       }
-      const defs = await loadDefinitionSet(s.definitionsDir);
-      let c: Committer | undefined;
-      const report = reportCommits(() => c);
-      c = new Committer({ repo: s.repo, branch: s.branch, definitions: () => defs, writer, allowMassRemoval: f.allowMassRemoval, onCommit: report.onCommit });
-      try {
+      await withCommitter(f, async (c) => {
         const what = writer.change!.key === 'gcSecret' ? 'rotate the GC secret' : `set ${writer.change!.key}`;
         const a = await c.submit({ body: { kind: 'sync', summary: `settings(repo): ${what}` }, requestId: cliRequestId('settings'), requestedBy: requester() });
         if (!a.commit) console.log('the repo already has that setting: no commit');
-      } finally {
-        await report.flush();
-        await c.close();
-      }
+      }, writer);
     });
 }

@@ -5,8 +5,6 @@
  * else `~/.cache/paddock`), and `apps/` and `state/` are read from it; no committer, no work tree.
  */
 import { readdir } from 'node:fs/promises';
-import { homedir } from 'node:os';
-import path from 'node:path';
 import type { Command } from 'commander';
 import YAML from 'yaml';
 import { activeRelease, deployedRelease, type StateRecords } from '../../core/records.ts';
@@ -16,6 +14,7 @@ import { decideSettings } from '../repo/settings.ts';
 import { RepoReader } from '../repo/git/index.ts';
 import { fromYaml, groupOfAppPath } from '../synth/layout.ts';
 import { parseState } from '../synth/state.ts';
+import { statusCopyDir } from './cache.ts';
 import { repoOptions, repoSettings, type RepoFlags } from './options.ts';
 import { table } from './table.ts';
 
@@ -52,7 +51,7 @@ export function registerStatus(program: Command): void {
       const format = (f.output ?? 'table') as Format;
       if (!FORMATS.includes(format)) throw new UserError('InvalidConfig', `--output "${f.output}" is not one of ${FORMATS.join(', ')}`);
       const s = repoSettings(f);
-      const reader = await RepoReader.fetch(s.repo, cacheDirFor(s.repo), s.branch);
+      const reader = await RepoReader.fetch(s.repo, statusCopyDir(s.repo), s.branch);
       const head = await reader.resolve(`refs/heads/${s.branch}`);
       const files = head ? await reader.files(head, (p) => p.startsWith('apps/') || p.startsWith('state/')) : new Map<string, string>();
       const state = parseState(files);
@@ -63,12 +62,6 @@ export function registerStatus(program: Command): void {
       else if (format === 'yaml') process.stdout.write(YAML.stringify(status));
       else console.log(render(status, now));
     });
-}
-
-/** Where `paddock status` keeps its fetched copy of `repo`. */
-function cacheDirFor(repo: string): string {
-  const root = process.env.PADDOCK_CACHE_DIR ?? path.join(process.env.XDG_CACHE_HOME ?? path.join(homedir(), '.cache'), 'paddock');
-  return path.join(root, 'repos', `${Buffer.from(repo).toString('base64url').slice(-48)}.git`);
 }
 
 /** Clones by reference whose source is not recorded yet, when the definitions are at hand. */

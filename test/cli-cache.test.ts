@@ -1,0 +1,71 @@
+/**
+ * The one-shot commands' cached work tree (src/cli/cache.ts): reused from call to call, held by
+ * one command at a time, and never a reason to miss what another writer pushed meanwhile.
+ */
+import { existsSync, readdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { claimWorkDir } from '../src/cli/cache.ts';
+import { paddock } from './helpers/cli.ts';
+import { bareRepo, commitCount, committer, gitOut, groupApp, groupsSource, loadSet, remoteFiles, rid } from './helpers/repo.ts';
+import { definitionsDir, tempDir, TEST_SECRET } from './helpers/synth.ts';
+
+// The test writers' secret: the CLI and another writer share the repo.
+const env = { PADDOCK_GC_SECRET: TEST_SECRET, PADDOCK_SIDECAR_URL: 'http://127.0.0.1:0' };
+
+describe('the cached work tree', () => {
+  const saved = process.env.PADDOCK_CACHE_DIR;
+  afterEach(() => {
+    process.env.PADDOCK_CACHE_DIR = saved;
+  });
+
+  it('GIVEN a claimed work dir THEN a second claim gets none until it is released; a lock left by a process that is gone is taken over', () => {
+    process.env.PADDOCK_CACHE_DIR = tempDir('paddock-cache-');
+    const first = claimWorkDir('https://git.test/m.git', 'main');
+    expect(first).toBeDefined();
+    expect(claimWorkDir('https://git.test/m.git', 'main')).toBeUndefined();
+    // Another repo or branch has its own.
+    const other = claimWorkDir('https://git.test/m.git', 'other');
+    expect(other?.dir).not.toBe(first!.dir);
+    first!.release();
+    const again = claimWorkDir('https://git.test/m.git', 'main');
+    expect(again?.dir).toBe(first!.dir);
+    again!.release();
+    // A lock naming a process that is gone (pid 2^22 + 1 is above Linux's pid_max default).
+    writeFileSync(`${first!.dir}.lock`, String(4_194_305));
+    const taken = claimWorkDir('https://git.test/m.git', 'main');
+    expect(taken?.dir).toBe(first!.dir);
+    taken!.release();
+    other!.release();
+  });
+
+  it('GIVEN push, demolish and revive in turn WHEN another writer pushes between them THEN each call reuses the cache, sees that commit and builds on it', async () => {
+    const cache = tempDir('paddock-cache-');
+    const withCache = { ...env, PADDOCK_CACHE_DIR: cache };
+    const remote = await bareRepo();
+    const dir = definitionsDir({ 'g.ts': groupsSource(5) });
+    const pushed = await paddock(['push', '--repo', remote, '--definitions', dir], { env: withCache });
+    expect(pushed.code, pushed.stderr).toBe(0);
+    const work = path.join(cache, 'work');
+    expect(existsSync(work)).toBe(true);
+
+    // Another writer (a sidecar) removes g-0 meanwhile.
+    const other = committer(remote, await loadSet({ 'g.ts': groupsSource(5) }));
+    await other.submit({ body: { kind: 'remove', group: 'g-0', reason: 'gc' }, requestId: rid('gc'), requestedBy: 'pod in g-0' });
+    await other.close();
+
+    const demolished = await paddock(['demolish', '--repo', remote, '--definitions', dir, 'g-1'], { env: withCache });
+    expect(demolished.code, demolished.stderr).toBe(0);
+    expect(groupApp(remote, 'g-0')).toBe('emptied');
+    expect(groupApp(remote, 'g-1')).toBe('emptied');
+    const again = await paddock(['demolish', '--repo', remote, '--definitions', dir, 'g-0'], { env: withCache });
+    expect(again.stdout).toMatch(/g-0: already removed/);
+    const revived = await paddock(['revive', '--repo', remote, '--definitions', dir, 'g-0'], { env: withCache });
+    expect(revived.code, revived.stderr).toBe(0);
+    expect(remoteFiles(remote)).toContain('groups/g-0/configmap-cm-g-0.yaml');
+    expect(commitCount(remote)).toBe(4);
+    expect(gitOut(remote, 'log', '--format=%s', '-1', 'main')).toMatch(/^revive\(group\/g-0\)/);
+    // One work tree, reused by every call, and released after each: no lock is left.
+    expect(readdirSync(work)).toHaveLength(1);
+  });
+});
