@@ -1,5 +1,5 @@
 import { ApiObject } from 'cdk8s';
-import * as kplus from 'cdk8s-plus-28';
+import type * as kplus from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
 import { Environment } from './environment.ts';
 import { cloneDeployment, type CloneSpec } from '../core/clone-transform.ts';
