@@ -9,12 +9,18 @@
 import { UserError } from '../errors.ts';
 import type { CommitInfo, Committer } from '../repo/committer.ts';
 import { logger, type Logger } from '../log.ts';
-import { commitLine } from '../runtime.ts';
 import { applicationsChangedBy } from '../synth/layout.ts';
 import type { ArgoRefresher } from '../watch/cluster.ts';
 import { hasCluster, loadCluster } from '../watch/cluster-access.ts';
-import { pokeWatcher } from '../watch/http.ts';
+import { pokeWatcher } from '../watch/poke.ts';
 import { setting } from '../config.ts';
+
+/** One line per commit, for people: verb, what, files changed, time. */
+export function commitLine(c: CommitInfo): string {
+  return `commit ${c.sha.slice(0, 8)} ${c.subject} (${c.paths.length} files, ${c.intents} requests, ${c.ms} ms${c.retries ? `, ${c.retries} retries` : ''})` +
+    ` [sync ${c.phases.sync} synth ${c.phases.synth} write ${c.phases.write} push ${c.phases.push} ms]` +
+    c.settingsChanged.map((line) => `\n  settings changed by this writer: ${line}`).join('');
+}
 
 /** What a command does with each commit it pushes: print its line, and ask Argo CD to refresh what it changed. */
 export interface CommitReporter {

@@ -68,13 +68,3 @@ export async function startWatcherServer(listen: string, deps: WatcherHttpDeps):
   const url = await app.listen({ host, port });
   return { url, close: () => app.close() };
 }
-
-/**
- * After a push, tells the watcher at `watcherUrl` to look (fire and forget: a watcher that is
- * down only means Argo CD hears of the commit at the watcher's next own fetch).
- */
-export function pokeWatcher(watcherUrl: string, onError?: (e: unknown) => void): void {
-  fetch(`${watcherUrl.replace(/\/+$/, '')}/follow`, { method: 'POST', signal: AbortSignal.timeout(10_000) })
-    .then((r) => r.body?.cancel())
-    .catch((e) => onError?.(e));
-}
