@@ -10,7 +10,6 @@
  */
 import { simpleGit, type SimpleGit } from 'simple-git';
 import { oneLine, TransientError } from '../../errors.ts';
-import { runGit } from './spawner.ts';
 
 const ALLOWED_ENV = ['GIT_TERMINAL_PROMPT', 'GIT_SSH_COMMAND', 'GIT_CONFIG_NOSYSTEM', 'GIT_HTTP_LOW_SPEED_LIMIT', 'GIT_HTTP_LOW_SPEED_TIME'];
 
@@ -44,27 +43,6 @@ export function gitEnv(): Record<string, string> {
   return env;
 }
 
-/** Configuration every git command runs with. */
-const CONFIG = [`user.name=${AUTHOR.name}`, `user.email=${AUTHOR.email}`, 'core.quotepath=off', 'commit.gpgsign=false', 'gc.auto=0'];
-
-/**
- * Runs `git ARGS` on the repository at `dir` through the helper process (spawner.ts): the hot
- * path's commands (fetch, push, fast-import, reads of the object store). Resolves with its
- * stdout; a failure throws git's own message, as simple-git does, so classifyGitError reads it.
- */
-export async function gitBytes(dir: string, args: readonly string[], opts: { readonly input?: Buffer | string; readonly timeoutMs?: number } = {}): Promise<Buffer> {
-  const timeoutMs = opts.timeoutMs ?? 60_000;
-  const r = await runGit({ args: ['-C', dir, ...CONFIG.flatMap((c) => ['-c', c]), ...args], env: gitEnv(), input: opts.input, timeoutMs });
-  if (r.code === 0) return r.stdout;
-  if (r.signal) throw new Error(`git ${args[0]} timed out after ${timeoutMs} ms: ${r.stderr.trim()}`);
-  throw new Error(r.stderr.trim() || r.stdout.toString('utf8').trim() || `git ${args[0]} exited ${r.code}`);
-}
-
-/** `gitBytes` as text. */
-export async function gitText(dir: string, args: readonly string[], opts: { readonly input?: Buffer | string; readonly timeoutMs?: number } = {}): Promise<string> {
-  return (await gitBytes(dir, args, opts)).toString('utf8');
-}
-
 export function createGit(baseDir: string, opts: GitOptions = {}): SimpleGit {
   const env = gitEnv();
   return simpleGit({
@@ -77,7 +55,7 @@ export function createGit(baseDir: string, opts: GitOptions = {}): SimpleGit {
     allowEnvironment: ALLOWED_ENV,
     // The SSH command is paddock's own fixed one (batch mode: fail, never prompt), not user input.
     unsafe: { allowUnsafeSshCommand: true },
-    config: CONFIG,
+    config: [`user.name=${AUTHOR.name}`, `user.email=${AUTHOR.email}`, 'core.quotepath=off', 'commit.gpgsign=false', 'gc.auto=0'],
   }).env(env);
 }
 

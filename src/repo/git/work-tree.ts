@@ -6,11 +6,12 @@
  * is one pack rather than thousands of loose objects), pushes it by sha, and looks for a commit
  * that may have landed. It knows nothing of intents, synthesis or retries.
  */
+import { spawn } from 'node:child_process';
 import path from 'node:path';
 import type { SimpleGit } from 'simple-git';
 import { isRemoteUrl } from '../../../core/urls.ts';
 import { oneLine } from '../../errors.ts';
-import { AUTHOR, classifyGitError, createGit, gitText, isRetryable, isUnclear, type GitFailure } from './process.ts';
+import { AUTHOR, classifyGitError, createGit, gitEnv, isRetryable, isUnclear, type GitFailure } from './process.ts';
 import { readBlobs, treeBlobs } from './reader.ts';
 
 /** What git says when the remote has no such branch yet (an empty repo). */
@@ -47,7 +48,7 @@ export class WorkTree {
   async fetchTip(): Promise<string | undefined> {
     try {
       await this.fetch();
-      return (await gitText(this.dir, ['rev-parse', this.tracking])).trim();
+      return (await this.git.revparse([this.tracking])).trim();
     } catch (e) {
       if (!NO_BRANCH_YET.test(String((e as Error).message))) throw e;
       return undefined;
@@ -56,21 +57,21 @@ export class WorkTree {
 
   /** Every file of commit `head`: path -> text. */
   async files(head: string): Promise<Map<string, string>> {
-    const entries = await treeBlobs(this.dir, head);
-    const texts = await readBlobs(this.dir, [...new Set(entries.map(([, oid]) => oid))]);
+    const entries = await treeBlobs(this.git, head);
+    const texts = await readBlobs(this.gitDir, [...new Set(entries.map(([, oid]) => oid))]);
     return new Map(entries.map(([p, oid]) => [p, texts.get(oid)!]));
   }
 
   /** What changed from commit `from` to `to`: path -> its text at `to`, or null where `to` has no such file. */
   async changes(from: string, to: string): Promise<Map<string, string | null>> {
-    const out = (await gitText(this.dir, ['diff-tree', '-r', '-z', '--no-renames', from, to])).split('\0');
+    const out = (await this.git.raw(['diff-tree', '-r', '-z', '--no-renames', from, to])).split('\0');
     const changed: Array<[string, string | null]> = [];
     // Records: ":<old mode> <new mode> <old oid> <new oid> <status>", then the path.
     for (let i = 0; i + 1 < out.length; i += 2) {
       const [, , , oid, status] = out[i].split(' ');
       changed.push([out[i + 1], status === 'D' ? null : oid]);
     }
-    const texts = await readBlobs(this.dir, [...new Set(changed.flatMap(([, oid]) => (oid ? [oid] : [])))]);
+    const texts = await readBlobs(this.gitDir, [...new Set(changed.flatMap(([, oid]) => (oid ? [oid] : [])))]);
     return new Map(changed.map(([p, oid]) => [p, oid ? texts.get(oid)! : null]));
   }
 
@@ -107,7 +108,7 @@ export class WorkTree {
     }
     line('');
     line('get-mark :1');
-    return (await gitText(this.dir, ['fast-import', '--quiet', '--force'], { input: Buffer.concat(chunks) })).trim();
+    return (await this.run(['fast-import', '--quiet', '--force'], Buffer.concat(chunks))).trim();
   }
 
   /**
@@ -117,7 +118,7 @@ export class WorkTree {
    */
   async push(sha: string, requestId: string): Promise<void> {
     try {
-      await gitText(this.dir, ['push', '--verbose', this.url, `${sha}:refs/heads/${this.branch}`]);
+      await this.git.raw(['push', '--verbose', this.url, `${sha}:refs/heads/${this.branch}`]);
     } catch (e) {
       const kind = classifyGitError(e);
       if (isRetryable(kind) || !isUnclear(kind)) throw e;
@@ -143,7 +144,31 @@ export class WorkTree {
   }
 
   private async fetch(): Promise<void> {
-    await gitText(this.dir, ['fetch', '--verbose', '--no-tags', this.url, `+refs/heads/${this.branch}:${this.tracking}`]);
+    await this.git.raw(['fetch', '--verbose', '--no-tags', this.url, `+refs/heads/${this.branch}:${this.tracking}`]);
+  }
+
+  private get gitDir(): string {
+    return path.join(this.dir, '.git');
+  }
+
+  /** Runs git with `input` on its stdin (simple-git cannot feed stdin); resolves with its stdout. */
+  private run(args: readonly string[], input: Buffer): Promise<string> {
+    return new Promise((resolve, reject) => {
+      const p = spawn('git', ['--git-dir', this.gitDir, ...args], { stdio: ['pipe', 'pipe', 'pipe'], env: gitEnv() });
+      let out = '';
+      let err = '';
+      p.stdout.on('data', (c) => (out += c));
+      p.stderr.on('data', (c) => (err += c));
+      // As every other git command: killed when it hangs (see process.ts).
+      const timer = setTimeout(() => p.kill('SIGKILL'), 60_000);
+      p.on('error', reject);
+      p.on('close', (code, signal) => {
+        clearTimeout(timer);
+        if (code === 0) resolve(out);
+        else reject(new Error(`git ${args[0]} failed (${signal ? 'timed out' : code}): ${err.trim()}`));
+      });
+      p.stdin.end(input);
+    });
   }
 }
 
