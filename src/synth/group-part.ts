@@ -44,6 +44,9 @@ export interface GroupPart {
   readonly sources: readonly string[];
 }
 
+/** YAML of an object made by `make`, kept by `key` (its inputs). */
+export type YamlMemo = (key: unknown, make: () => unknown) => string;
+
 /** Kept parts, by the group's output. */
 export type GroupParts = WeakMap<EnvOutput, { readonly removed: boolean; readonly created?: string; readonly part: GroupPart }>;
 
@@ -51,18 +54,22 @@ export type GroupParts = WeakMap<EnvOutput, { readonly removed: boolean; readonl
  * The part of `env` (made by `out`): kept from `parts` when nothing it depends on changed.
  * `sameSynth`: the Deployments of this synthesis by `namespace/name`, for clones.
  */
-export async function groupPart(env: EnvOutput, out: FileOutput, state: StateRecords, argo: ArgoOptions, sameSynth: ReadonlyMap<string, Json>, parts: GroupParts): Promise<GroupPart> {
+export async function groupPart(
+  env: EnvOutput, out: FileOutput, state: StateRecords, argo: ArgoOptions, sameSynth: ReadonlyMap<string, Json>, parts: GroupParts, yaml: YamlMemo,
+): Promise<GroupPart> {
   const removed = state.removals.has(env.group);
   const created = state.groups.get(env.group)?.createdAt;
   const kept = parts.get(env);
   if (kept && kept.removed === removed && kept.created === created) return kept.part;
-  const part = await render(env, out, removed, created, state, argo, sameSynth);
+  const part = await render(env, out, removed, created, state, argo, sameSynth, yaml);
   // A clone's part depends on its sources, which can change without its output changing.
   if (!env.deferred.length) parts.set(env, { removed, created, part });
   return part;
 }
 
-async function render(env: EnvOutput, out: FileOutput, removed: boolean, created: string | undefined, state: StateRecords, argo: ArgoOptions, sameSynth: ReadonlyMap<string, Json>): Promise<GroupPart> {
+async function render(
+  env: EnvOutput, out: FileOutput, removed: boolean, created: string | undefined, state: StateRecords, argo: ArgoOptions, sameSynth: ReadonlyMap<string, Json>, yaml: YamlMemo,
+): Promise<GroupPart> {
   const objects: RenderedObject[] = removed ? [] : [...env.objects];
   const waiting: WaitingClone[] = [];
   const sources: string[] = [];
@@ -122,7 +129,9 @@ async function render(env: EnvOutput, out: FileOutput, removed: boolean, created
     if (env.ttl) annotations['paddock.dev/ttl'] = env.ttl;
     if (expiresAt) annotations['paddock.dev/expires-at'] = expiresAt;
     annotations[DEFINITION_ANNOTATION] = out.name;
-    app = { path: appPath(env.group), yaml: toYaml(groupApplication({ group: env.group, namespace: env.namespace, destination: env.destination, annotations }, argo)) };
+    const spec = { group: env.group, namespace: env.namespace, destination: env.destination, annotations };
+    // By its content: a file built again (a lease pool after each lease) makes the same Applications.
+    app = { path: appPath(env.group), yaml: yaml(spec, () => groupApplication(spec, argo)) };
     shown = { name: env.group, namespace: env.namespace, objects: files.length, ttl: env.ttl };
     refreshers.push(...env.argoRefreshers.map((name) => ({ kind: 'ServiceAccount' as const, name, namespace: env.namespace })));
   }

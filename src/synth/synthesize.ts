@@ -139,6 +139,7 @@ async function assemble(outputs: readonly FileOutput[], inputs: SynthInputs, cac
   const releases = new Map<string, ReleaseTarget[]>();
   const refreshers: RbacSubject[] = [];
   const nodePorts = new Set<number>();
+  const yaml = (key: unknown, make: () => unknown) => memoYaml(cache, key, make);
   for (const out of outputs) {
     for (const env of out.envs) {
       for (const rules of env.releases) {
@@ -147,7 +148,7 @@ async function assemble(outputs: readonly FileOutput[], inputs: SynthInputs, cac
         if (other) throw new DefinitionError(out.file, `${env.path}: service ${rules.service}'s context "${rules.context}" is also rendered by group ${other.group} (${other.file})`);
         releases.set(rules.service, [...targets, { group: env.group, file: out.file, rules }]);
       }
-      const part = await groupPart(env, out, state, inputs.argo, sameSynth, cache.groups);
+      const part = await groupPart(env, out, state, inputs.argo, sameSynth, cache.groups, yaml);
       for (const o of part.objects) {
         const other = identities.get(o.id);
         if (other) {
