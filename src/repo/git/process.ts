@@ -8,6 +8,7 @@
  * options; that would triple a commit cycle. Callers on hot paths therefore run git verbose
  * (`fetch -v`, `add --verbose`, `push -v`, `reset --hard` without `-q`) so it always prints.
  */
+import { spawn } from 'node:child_process';
 import { simpleGit, type SimpleGit } from 'simple-git';
 import { oneLine, TransientError } from '../../errors.ts';
 
@@ -41,6 +42,29 @@ export function gitEnv(): Record<string, string> {
     GLIBC_TUNABLES: 'glibc.malloc.trim_threshold=67108864:glibc.malloc.top_pad=16777216',
   });
   return env;
+}
+
+/**
+ * Runs `git ARGS` on the repository at `gitDir` with `input` on its stdin (simple-git cannot feed
+ * stdin: fast-import's stream, cat-file's object names); resolves with its stdout. Killed when it
+ * hangs, as every git command is.
+ */
+export function gitWithInput(gitDir: string, args: readonly string[], input: Buffer | string, timeoutMs = 60_000): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const p = spawn('git', ['--git-dir', gitDir, ...args], { stdio: ['pipe', 'pipe', 'pipe'], env: gitEnv() });
+    const out: Buffer[] = [];
+    let err = '';
+    p.stdout.on('data', (c: Buffer) => out.push(c));
+    p.stderr.on('data', (c) => (err += c));
+    const timer = setTimeout(() => p.kill('SIGKILL'), timeoutMs);
+    p.on('error', reject);
+    p.on('close', (code, signal) => {
+      clearTimeout(timer);
+      if (code === 0) resolve(Buffer.concat(out));
+      else reject(new Error(`git ${args[0]} failed (${signal ? 'timed out' : code}): ${err.trim()}`));
+    });
+    p.stdin.end(input);
+  });
 }
 
 export function createGit(baseDir: string, opts: GitOptions = {}): SimpleGit {

@@ -2,11 +2,11 @@
  * Reading a repository without a work tree: a remote's tip, commits, trees and blobs of a fetched
  * bare copy (`paddock verify`, `paddock status`, the sidecar's reads), where a directory sits in a work tree, and a commit's tree exported.
  */
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { SimpleGit } from 'simple-git';
-import { createGit, gitEnv, initBareRepo } from './process.ts';
+import { createGit, gitWithInput, initBareRepo } from './process.ts';
 
 /** Reads commits, trees and blobs of a local repository (a fetched copy), for `paddock verify`. */
 export class RepoReader {
@@ -81,32 +81,20 @@ export async function treeBlobs(git: SimpleGit, sha: string): Promise<Array<[str
 }
 
 /** The text of each blob of `oids` in the repository at `gitDir`, through one `git cat-file --batch`. */
-export function readBlobs(gitDir: string, oids: readonly string[]): Promise<Map<string, string>> {
+export async function readBlobs(gitDir: string, oids: readonly string[]): Promise<Map<string, string>> {
   const blobs = new Map<string, string>();
-  if (!oids.length) return Promise.resolve(blobs);
-  return new Promise((resolve, reject) => {
-    const p = spawn('git', ['--git-dir', gitDir, 'cat-file', '--batch'], { stdio: ['pipe', 'pipe', 'pipe'], env: gitEnv() });
-    const chunks: Buffer[] = [];
-    let err = '';
-    p.stdout.on('data', (c: Buffer) => chunks.push(c));
-    p.stderr.on('data', (c: Buffer) => (err += String(c)));
-    p.on('error', reject);
-    p.on('close', (code) => {
-      if (code !== 0) return reject(new Error(`git cat-file failed: ${err.trim()}`));
-      const buf = Buffer.concat(chunks);
-      let at = 0;
-      while (at < buf.length) {
-        const nl = buf.indexOf(0x0a, at);
-        const [oid, type, size] = buf.subarray(at, nl).toString().split(' ');
-        if (type === 'missing') return reject(new Error(`git cat-file: no object ${oid}`));
-        const n = Number(size);
-        blobs.set(oid, buf.subarray(nl + 1, nl + 1 + n).toString('utf8'));
-        at = nl + 1 + n + 1;
-      }
-      resolve(blobs);
-    });
-    p.stdin.end(`${oids.join('\n')}\n`);
-  });
+  if (!oids.length) return blobs;
+  const buf = await gitWithInput(gitDir, ['cat-file', '--batch'], `${oids.join('\n')}\n`);
+  let at = 0;
+  while (at < buf.length) {
+    const nl = buf.indexOf(0x0a, at);
+    const [oid, type, size] = buf.subarray(at, nl).toString().split(' ');
+    if (type === 'missing') throw new Error(`git cat-file: no object ${oid}`);
+    const n = Number(size);
+    blobs.set(oid, buf.subarray(nl + 1, nl + 1 + n).toString('utf8'));
+    at = nl + 1 + n + 1;
+  }
+  return blobs;
 }
 
 /**

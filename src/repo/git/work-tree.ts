@@ -6,12 +6,11 @@
  * is one pack rather than thousands of loose objects), pushes it by sha, and looks for a commit
  * that may have landed. It knows nothing of intents, synthesis or retries.
  */
-import { spawn } from 'node:child_process';
 import path from 'node:path';
 import type { SimpleGit } from 'simple-git';
 import { isRemoteUrl } from '../../../core/urls.ts';
 import { oneLine } from '../../errors.ts';
-import { AUTHOR, classifyGitError, createGit, gitEnv, isRetryable, isUnclear, type GitFailure } from './process.ts';
+import { AUTHOR, classifyGitError, createGit, gitWithInput, isRetryable, isUnclear, type GitFailure } from './process.ts';
 import { readBlobs, treeBlobs } from './reader.ts';
 
 /** What git says when the remote has no such branch yet (an empty repo). */
@@ -108,7 +107,7 @@ export class WorkTree {
     }
     line('');
     line('get-mark :1');
-    return (await this.run(['fast-import', '--quiet', '--force'], Buffer.concat(chunks))).trim();
+    return (await gitWithInput(this.gitDir, ['fast-import', '--quiet', '--force'], Buffer.concat(chunks))).toString().trim();
   }
 
   /**
@@ -149,26 +148,6 @@ export class WorkTree {
 
   private get gitDir(): string {
     return path.join(this.dir, '.git');
-  }
-
-  /** Runs git with `input` on its stdin (simple-git cannot feed stdin); resolves with its stdout. */
-  private run(args: readonly string[], input: Buffer): Promise<string> {
-    return new Promise((resolve, reject) => {
-      const p = spawn('git', ['--git-dir', this.gitDir, ...args], { stdio: ['pipe', 'pipe', 'pipe'], env: gitEnv() });
-      let out = '';
-      let err = '';
-      p.stdout.on('data', (c) => (out += c));
-      p.stderr.on('data', (c) => (err += c));
-      // As every other git command: killed when it hangs (see process.ts).
-      const timer = setTimeout(() => p.kill('SIGKILL'), 60_000);
-      p.on('error', reject);
-      p.on('close', (code, signal) => {
-        clearTimeout(timer);
-        if (code === 0) resolve(out);
-        else reject(new Error(`git ${args[0]} failed (${signal ? 'timed out' : code}): ${err.trim()}`));
-      });
-      p.stdin.end(input);
-    });
   }
 }
 
