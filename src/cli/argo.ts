@@ -16,7 +16,7 @@ import { pokeWatcher } from '../watch/poke.ts';
 import { setting } from '../config.ts';
 
 /** One line per commit, for people: verb, what, files changed, time. */
-export function commitLine(c: CommitInfo): string {
+function commitLine(c: CommitInfo): string {
   return `commit ${c.sha.slice(0, 8)} ${c.subject} (${c.paths.length} files, ${c.intents} requests, ${c.ms} ms${c.retries ? `, ${c.retries} retries` : ''})` +
     ` [sync ${c.phases.sync} synth ${c.phases.synth} write ${c.phases.write} push ${c.phases.push} ms]` +
     c.settingsChanged.map((line) => `\n  settings changed by this writer: ${line}`).join('');
