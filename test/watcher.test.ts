@@ -170,6 +170,30 @@ describe('the watcher', () => {
     await s.c.close();
   });
 
+  it('GIVEN the leader\'s duties held up (a slow commit) THEN leadership is still renewed every period, and the duties never run twice at once', async () => {
+    const t = new Date('2026-11-23T12:00:00.000Z');
+    const s = await setup({ 'a.ts': cm('a', 'x') }, () => t);
+    let renewals = 0;
+    const elector = { leading: true, identity: 'held', release() {}, tick: () => (renewals++, true) };
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    let synths = 0;
+    const slow = Object.create(s.c) as typeof s.c;
+    slow.synthesis = async () => {
+      synths++;
+      await held;
+      return s.c.synthesis();
+    };
+    const w = new Watcher({ definitions: s.defs, committer: slow, elector, clock: () => t, say: () => {} });
+    await w.start();
+    w.startTicking(1);
+    await expect.poll(() => renewals, { timeout: 10_000, interval: 10 }).toBeGreaterThanOrEqual(20);
+    expect(synths).toBe(1);
+    release();
+    await w.stop();
+    await s.c.close();
+  });
+
   it('GIVEN a group with a ttl WHEN the clock passes its expiry THEN the leader removes it with reason ttl, and the expiry survives a restart', async () => {
     let now = new Date('2026-11-23T12:00:00.000Z');
     const clock = () => now;

@@ -6,7 +6,8 @@
  * removals are made only by the leader (a lock file, or a Kubernetes Lease), from the expiry the
  * records give, so they survive restarts. The clock is injected.
  *
- * Files are watched by files.ts (which also follows a swapped symlink).
+ * Files are watched by files.ts (which also follows a swapped symlink); the leader's work is
+ * leader.ts's.
  *
  * Owns: noticing change. Must not touch: git (the committer does), HTTP.
  */
@@ -18,7 +19,7 @@ import { Definitions } from './definitions.ts';
 import { FileWatch } from './files.ts';
 import type { Elector } from './lock.ts';
 import { liveIntents, unlisted, type SourceFeed } from './live-records.ts';
-import { leaderDuties } from './ttl.ts';
+import { Leader } from './leader.ts';
 
 export type { SourceFeed } from './live-records.ts';
 
@@ -78,13 +79,8 @@ export class Watcher {
   private timer?: NodeJS.Timeout;
   private pending = new Set<string>();
   private running: Promise<void> = Promise.resolve();
-  private ticker?: NodeJS.Timeout;
-  private ticking = false;
-  /** The tick under way (or the last one). */
-  private ticked: Promise<void> = Promise.resolve();
   private seq = 0;
   private sourceTimer?: NodeJS.Timeout;
-  private followedAt?: number;
   /** When the first of the pending file events came (performance.now()). */
   private pendingSince?: number;
   private started = false;
@@ -95,7 +91,14 @@ export class Watcher {
    */
   readonly follow = coalesced(() => this.opts.committer.refresh().then((v) => v.head));
 
-  constructor(private readonly opts: WatcherOptions) {}
+  private readonly leader: Leader;
+
+  constructor(private readonly opts: WatcherOptions) {
+    this.leader = new Leader({
+      elector: opts.elector, committer: opts.committer, follow: () => this.follow(), clock: () => this.clock(), say: (line, level) => this.say(line, level),
+      retireAfterMs: opts.retireAfterMs ?? DEFAULT_RETIRE_AFTER_MS, followEveryMs: opts.followEveryMs ?? DEFAULT_FOLLOW_EVERY_MS,
+    });
+  }
 
   private get clock() {
     return this.opts.clock ?? (() => new Date());
@@ -153,23 +156,9 @@ export class Watcher {
     return this.files?.followLink() ?? Promise.resolve(false);
   }
 
-  /**
-   * Runs the periodic leader work (TTL expiry) `everyMs` after the last run ended. Never two at
-   * once: a tick slower than `everyMs` (a slow API server, a long commit) would otherwise race
-   * the next for the Lease, lose with a 409 and drop the leadership it holds.
-   */
+  /** Runs the leader's periodic work (TTL expiry, retirements) every `everyMs` (leader.ts). */
   startTicking(everyMs = 1_000): void {
-    this.ticking = true;
-    const next = () => {
-      if (!this.ticking) return;
-      this.ticker = setTimeout(() => {
-        this.ticked = this.tick()
-          .catch((e) => this.say(`ttl check failed: ${String(e?.message ?? e)}`, 'warn'))
-          .then(next);
-      }, everyMs);
-      this.ticker.unref();
-    };
-    next();
+    this.leader.start(everyMs);
   }
 
   /** A file changed: react after the debounce, once for a burst. */
@@ -229,40 +218,9 @@ export class Watcher {
     }
   }
 
-  /**
-   * Leader work: removes groups whose TTL ran out, and retires removed groups' emptied
-   * Applications once Argo CD has had the time to prune through them. Returns the groups it
-   * removed and retired.
-   */
-  async tick(): Promise<string[]> {
-    const elector = this.opts.elector;
-    if (!elector) return [];
-    const led = elector.leading;
-    const leads = await elector.tick();
-    if (leads !== led) {
-      this.say(leads ? `leader: ${elector.identity} now runs TTL removals` : `leader: ${elector.identity} is no longer the leader`);
-    }
-    if (!leads) return [];
-    const now = this.clock();
-    // Other writers commit too (the sidecar's removals start emptied Applications, a revive moves
-    // an expiry): look at the remote now and then, not only at this watcher's own commits.
-    const followEvery = this.opts.followEveryMs ?? DEFAULT_FOLLOW_EVERY_MS;
-    if (this.followedAt === undefined || now.getTime() - this.followedAt >= followEvery) {
-      await this.follow();
-      this.followedAt = now.getTime();
-    }
-    const synth = await this.opts.committer.synthesis();
-    const intents = leaderDuties(synth.groups, this.opts.committer.view().state.retiring, now, this.opts.retireAfterMs ?? DEFAULT_RETIRE_AFTER_MS);
-    const done: string[] = [];
-    await Promise.all(intents.map(async (i) => {
-      try {
-        const a = await this.opts.committer.submit({ body: i.body, requestId: i.requestId, requestedBy: `paddock watcher ${elector.identity} (${i.why})` });
-        if (a.outcome.status === 'applied') done.push(i.group);
-      } catch (e) {
-        this.say(`${i.why === 'ttl' ? 'ttl removal' : 'retiring the Application'} of ${i.group} failed: ${String((e as Error)?.message ?? e)}`, 'warn');
-      }
-    }));
-    return done;
+  /** The leader's work once, now (leader.ts); the groups it removed and retired. */
+  tick(): Promise<string[]> {
+    return this.leader.tick();
   }
 
   private async sync(summary: string): Promise<void> {
@@ -280,9 +238,7 @@ export class Watcher {
   async stop(): Promise<void> {
     clearTimeout(this.timer);
     clearTimeout(this.sourceTimer);
-    this.ticking = false;
-    clearTimeout(this.ticker);
-    await this.ticked;
+    await this.leader.stop();
     await this.files?.close();
     await this.running;
     this.opts.elector?.release();
