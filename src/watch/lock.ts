@@ -39,7 +39,7 @@ export class LockFileElector implements Elector {
     const holder = this.read();
     if (holder && holder.id !== this.me) {
       const fresh = now - holder.at < stale;
-      if (fresh && alive(holder.pid)) {
+      if (fresh && processAlive(holder.pid)) {
         this.held = false;
         return false;
       }
@@ -69,7 +69,8 @@ export class LockFileElector implements Elector {
   }
 }
 
-function alive(pid: number): boolean {
+/** Whether a process with this pid runs (ours to signal or not). */
+export function processAlive(pid: number): boolean {
   if (!Number.isInteger(pid) || pid <= 0) return false;
   try {
     process.kill(pid, 0);
