@@ -81,6 +81,24 @@ describe('the plan of a commit', () => {
     expect(p.changed).toEqual([]);
   });
 
+  it('GIVEN retiring records synthesized with one cache THEN each record\'s emptied Application follows that record: a new since, retired, and a record gone', async () => {
+    const defs = await loadSet({ 'g.ts': groupsSource(1) });
+    const cache = new SynthCache();
+    const at = (since: string, retiredAt?: string) => ({ group: 'old', since, namespace: 'ns-old', destination: { server: 'https://kubernetes.default.svc' }, ...(retiredAt ? { retiredAt } : {}) });
+    const synth = (retiring: Map<string, ReturnType<typeof at>>) => synthesize(defs.definitions, inputs({ ...EMPTY_STATE, retiring }), cache);
+    const first = await synth(new Map([['old', at('2026-11-23T10:00:00.000Z')]]));
+    expect(first.files.get('apps/old.yaml')).toContain('paddock.dev/retiring-since: "2026-11-23T10:00:00.000Z"');
+    expect(first.files.get('apps/paddock.appproject.yaml')).toContain('namespace: ns-old');
+    const later = await synth(new Map([['old', at('2026-11-23T11:00:00.000Z')]]));
+    expect(later.files.get('apps/old.yaml')).toContain('paddock.dev/retiring-since: "2026-11-23T11:00:00.000Z"');
+    const retired = await synth(new Map([['old', at('2026-11-23T11:00:00.000Z', '2026-11-23T12:00:00.000Z')]]));
+    expect(retired.files.has('apps/old.yaml')).toBe(false);
+    expect(retired.files.get('apps/paddock.appproject.yaml')).toContain('namespace: ns-old');
+    const gone = await synth(new Map());
+    expect(gone.files.has('apps/old.yaml')).toBe(false);
+    expect(gone.files.get('apps/paddock.appproject.yaml')).not.toContain('namespace: ns-old');
+  });
+
   it('GIVEN a repo of 8 groups WHEN definitions that keep 2 are checked THEN the guard refuses them and keeps the last trusted ones; allowed, or a small change, THEN it lets them through', async () => {
     const cache = new SynthCache();
     const eight = await loadSet({ 'g.ts': groupsSource(8) }, 1);

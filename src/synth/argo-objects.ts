@@ -102,6 +102,11 @@ export interface ProjectDestination {
   readonly namespace: string;
 }
 
+/** What tells two destinations apart (the project lists each once). */
+export function destinationKey(d: ProjectDestination): string {
+  return `${d.name ?? ''}|${d.server ?? ''}|${d.namespace}`;
+}
+
 /**
  * The project of every group's Application: the manifests repo as its only source, the
  * namespaces groups declare as its only destinations, and no cluster-scoped kind but

@@ -13,7 +13,7 @@ import { isClusterScoped, nodePortsOf } from '../../core/kinds.ts';
 import { apiGroupOf } from '../../core/names.ts';
 import type { StateRecords } from '../../core/records.ts';
 import { stampObject } from '../../core/stamp.ts';
-import { groupApplication, type ProjectDestination, type RbacSubject } from './argo-objects.ts';
+import { destinationKey, groupApplication, type ProjectDestination, type RbacSubject } from './argo-objects.ts';
 import { checkObject, checkScope, type EnvOutput, type FileOutput, type RenderedObject } from './build-file.ts';
 import { appPath, groupDir, objectFileName, toYaml, type ArgoOptions } from './layout.ts';
 import type { GroupInfo, WaitingClone } from './results.ts';
@@ -33,7 +33,8 @@ export interface GroupPart {
   /** Its Application, while it has objects. */
   readonly app?: { readonly path: string; readonly yaml: string };
   readonly nodePorts: readonly number[];
-  readonly destinations: readonly ProjectDestination[];
+  /** By `destinationKey`: thousands of groups share a few, and a kept part keeps its keys. */
+  readonly destinations: ReadonlyMap<string, ProjectDestination>;
   readonly clusterKinds: ReadonlyArray<{ readonly group: string; readonly kind: string }>;
   /** Its README line, while it has objects. */
   readonly shown?: { readonly name: string; readonly namespace: string; readonly objects: number; readonly ttl?: string };
@@ -99,10 +100,13 @@ async function render(
   // The project lets Argo CD reach a group's namespaces and kinds while it is rendered, and
   // after its removal too: deleting its Application, Argo CD deletes only the objects the
   // project still permits, so a removal that also narrowed the project would orphan them.
-  const destinations: ProjectDestination[] = [];
+  const destinations = new Map<string, ProjectDestination>();
   const clusterKinds: Array<{ group: string; kind: string }> = [];
   if (objects.length || removed) {
-    for (const namespace of [env.namespace, ...env.scope.namespaces]) destinations.push({ ...env.destination, namespace });
+    for (const namespace of [env.namespace, ...env.scope.namespaces]) {
+      const d = { ...env.destination, namespace };
+      destinations.set(destinationKey(d), d);
+    }
     for (const { object } of removed ? env.objects : objects) {
       if (isClusterScoped(object.kind, env.scope.clusterKinds)) clusterKinds.push({ group: apiGroupOf(object.apiVersion), kind: object.kind });
     }

@@ -15,11 +15,11 @@
  *
  * Owns: the file map and the checks on it. Must not touch: git, the clock, the disk.
  */
-import type { SettingsRecord, StateRecords } from '../../core/records.ts';
+import type { RetiringRecord, SettingsRecord, StateRecords } from '../../core/records.ts';
 import { Workspace } from '../../constructs/workspace.ts';
 import { DefinitionError } from '../errors.ts';
 import type { Definition } from './loader.ts';
-import { argoRefreshRbac, groupsProject, rbacPath, retiredApplication, rootApplication, rootProject, type ProjectDestination, type RbacSubject } from './argo-objects.ts';
+import { argoRefreshRbac, destinationKey, groupsProject, rbacPath, retiredApplication, rootApplication, rootProject, type ProjectDestination, type RbacSubject } from './argo-objects.ts';
 import { buildFile, type FileOutput } from './build-file.ts';
 import { groupPart, type GroupParts } from './group-part.ts';
 import { appPath, projectPath, readme, retiredReadme, RETIRED_DIR, rootProjectName, ROOT_APP, toYaml, type ArgoOptions, README } from './layout.ts';
@@ -49,6 +49,7 @@ export class SynthCache {
   /** @internal */ readonly files = new WeakMap<Definition, FileOutput>();
   /** @internal */ readonly yaml = new Map<string, string>();
   /** @internal */ readonly groups: GroupParts = new WeakMap();
+  /** @internal */ readonly retired = new WeakMap<RetiringRecord, RetiredPart>();
   /** @internal */ key = '';
   /** The last synthesis, returned again for the same definitions and inputs (the same state object). */
   /** @internal */ last: { readonly definitions: readonly Definition[]; readonly state: SynthInputs['state']; readonly result: SynthResult } | undefined = undefined;
@@ -134,7 +135,6 @@ async function assemble(outputs: readonly FileOutput[], inputs: SynthInputs, cac
   // What the project must let Argo CD reach: thousands of groups share a few namespaces and kinds.
   const destinations = new Map<string, ProjectDestination>();
   const clusterKinds = new Map<string, { group: string; kind: string }>();
-  const reach = (d: ProjectDestination) => destinations.set(`${d.name ?? ''}|${d.server ?? ''}|${d.namespace}`, d);
   const reachKind = (k: { group: string; kind: string }) => clusterKinds.set(`${k.group}|${k.kind}`, k);
   const releases = new Map<string, ReleaseTarget[]>();
   const refreshers: RbacSubject[] = [];
@@ -158,7 +158,7 @@ async function assemble(outputs: readonly FileOutput[], inputs: SynthInputs, cac
         files.set(o.path, o.yaml);
       }
       for (const p of part.nodePorts) nodePorts.add(p);
-      for (const d of part.destinations) reach(d);
+      for (const [k, d] of part.destinations) destinations.set(k, d);
       for (const k of part.clusterKinds) reachKind(k);
       waiting.push(...part.waiting);
       for (const k of part.sources) sources.add(k);
@@ -175,13 +175,12 @@ async function assemble(outputs: readonly FileOutput[], inputs: SynthInputs, cac
   // replaces its own (the committer then drops its record).
   let retiring = 0;
   for (const r of state.retiring.values()) {
-    if (files.has(appPath(r.group))) continue;
-    reach({ ...r.destination, namespace: r.namespace });
+    const part = retiredPart(cache, r);
+    if (files.has(part.path)) continue;
+    destinations.set(part.destinationKey, part.destination);
     for (const k of r.clusterKinds ?? []) reachKind(k);
     if (r.retiredAt) continue;
-    const annotations = { 'paddock.dev/retiring-since': r.since };
-    const app = { group: r.group, namespace: r.namespace, destination: r.destination, annotations };
-    files.set(appPath(r.group), memoYaml(cache, { retired: app }, () => retiredApplication(app, inputs.argo)));
+    files.set(part.path, (part.yaml ??= retiredYaml(r, inputs.argo)));
     retiring++;
   }
   if (retiring) files.set(`${RETIRED_DIR}/${README}`, retiredReadme());
@@ -202,6 +201,30 @@ async function assemble(outputs: readonly FileOutput[], inputs: SynthInputs, cac
     releases,
     nodePorts,
   };
+}
+
+/** A retiring group's part of the assembly, kept by its record (thousands may be retiring at once). */
+interface RetiredPart {
+  readonly path: string;
+  readonly destination: ProjectDestination;
+  readonly destinationKey: string;
+  /** Its emptied Application, made when first needed. */
+  yaml?: string;
+}
+
+function retiredPart(cache: SynthCache, r: RetiringRecord): RetiredPart {
+  let part = cache.retired.get(r);
+  if (!part) {
+    const destination = { ...r.destination, namespace: r.namespace };
+    part = { path: appPath(r.group), destination, destinationKey: destinationKey(destination) };
+    cache.retired.set(r, part);
+  }
+  return part;
+}
+
+function retiredYaml(r: RetiringRecord, argo: ArgoOptions): string {
+  const app = { group: r.group, namespace: r.namespace, destination: r.destination, annotations: { 'paddock.dev/retiring-since': r.since } };
+  return toYaml(retiredApplication(app, argo));
 }
 
 function memoYaml(cache: SynthCache, key: unknown, make: () => unknown): string {
