@@ -67,12 +67,29 @@ export function applicationsChangedBy(paths: readonly string[]): string[] {
 }
 
 /**
- * What `toYaml` tells plain strings apart from: js-yaml's default schema without its explicit
- * types (binary, omap, pairs, set), which plain JSON never holds. A string is still quoted where
- * a reader would take it for a null, bool, number, timestamp or merge key; the dump checks every
- * node against fewer types (the same bytes, about 7% faster).
+ * Numbers to a YAML 1.1 reader that YAML 1.2 reads as strings: digits with `_` (`1_000`), `+.5`,
+ * base 60 (`1:30`). go-yaml v2, which sigs.k8s.io/yaml (kubectl, Argo CD) uses, drops every `_`
+ * from a scalar that starts like a number and parses the rest as a Go int or a float, so an
+ * annotation "1_000" written plain would reach it as 1000 and fail as a string. Its rule, and the
+ * YAML 1.1 spec's (yaml.org/type/int.html, float.html).
  */
-const DUMP_SCHEMA = jsyaml.FAILSAFE_SCHEMA.extend({ implicit: (jsyaml.DEFAULT_SCHEMA as unknown as { readonly implicit: jsyaml.Type[] }).implicit });
+const GO_YAML_V2_NUMBER = /^[-+]?(0[xX][0-9a-fA-F]+|0[bB][01]+|0[oO]?[0-7]+|[0-9]+|(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?)$/;
+const YAML11_BASE60 = /^[-+]?[0-9][0-9_]*(:[0-5]?[0-9])+(\.[0-9_]*)?$/;
+
+function isYaml11Number(s: string): boolean {
+  return /^[-+.0-9]/.test(s) && (GO_YAML_V2_NUMBER.test(s.replace(/_/g, '')) || YAML11_BASE60.test(s));
+}
+
+/** Read by no one: it only makes the dump quote a string a YAML 1.1 reader would take for a number. */
+const yaml11Number = new jsyaml.Type('tag:paddock.dev,2026:yaml-1.1-number', { kind: 'scalar', resolve: isYaml11Number });
+
+/**
+ * What `toYaml` tells plain strings apart from: js-yaml's default schema without its explicit
+ * types (binary, omap, pairs, set, which plain JSON never holds), and YAML 1.1's numbers. A
+ * string is quoted where a reader of either version would take it for a null, bool, number,
+ * timestamp or merge key.
+ */
+const DUMP_SCHEMA = jsyaml.FAILSAFE_SCHEMA.extend({ implicit: [...(jsyaml.DEFAULT_SCHEMA as unknown as { readonly implicit: jsyaml.Type[] }).implicit, yaml11Number] });
 
 /**
  * YAML as paddock writes it: block style, no line folding, no anchors, keys in the order the
