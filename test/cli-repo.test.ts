@@ -65,6 +65,16 @@ describe('paddock push / demolish / revive / status', () => {
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
     expect(r.stderr).toMatch(/^paddock: manifests repo unavailable: the remote cannot be reached/);
   });
+
+  it('GIVEN a missing definitions directory and an unreachable remote WHEN pushed, demolished or revived THEN the directory is the one line (the fetch runs while definitions load), exit 1', async () => {
+    const dir = path.join(tempDir(), 'no-such-dir');
+    for (const args of [['push'], ['demolish', 'g-1'], ['revive', 'g-1']]) {
+      const r = await paddock([...args, '--repo', 'git://127.0.0.1:9/nothing.git', '--definitions', dir], { env });
+      expect(r.code, args.join(' ')).toBe(1);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      expect(r.stderr).toMatch(/no-such-dir: no such definitions directory/);
+    }
+  });
 });
 
 describe('paddock serve and the seed curl', () => {

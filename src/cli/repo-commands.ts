@@ -7,28 +7,37 @@ import { cliRequestId, loadDefinitionSet, repoOptions, repoSettings, requester, 
 import { reportCommits } from './argo.ts';
 import { claimWorkDir } from './cache.ts';
 import type { WriterSettings } from '../repo/settings.ts';
+import type { DefinitionSet } from '../repo/types.ts';
 
 /**
  * Runs `fn` with a committer for the repo `f` names (its writer settings, or `writer` instead),
  * working in the cached work tree when no other command holds it, so the call fetches only what
- * changed since the last one.
+ * changed since the last one. The fetch runs while the definitions load (both wait on other
+ * processes: git, esbuild); an error in the definitions is the one reported when both fail.
  */
 export async function withCommitter<T>(f: RepoFlags, fn: (c: Committer) => Promise<T>, writer?: WriterSettings): Promise<T> {
   const s = repoSettings(f);
-  const defs = await loadDefinitionSet(s.definitionsDir);
   const work = claimWorkDir(s.repo, s.branch);
+  let defs: DefinitionSet | undefined;
   let c: Committer | undefined;
   const report = reportCommits(() => c);
   c = new Committer({
     repo: s.repo,
     branch: s.branch,
-    definitions: () => defs,
+    definitions: () => {
+      if (!defs) throw new Error('the definitions are not loaded yet');
+      return defs;
+    },
     writer: writer ?? s.writer,
     allowMassRemoval: f.allowMassRemoval,
     onCommit: report.onCommit,
     ...(work ? { workDir: work.dir } : {}),
   });
   try {
+    const [loaded, fetched] = await Promise.allSettled([loadDefinitionSet(s.definitionsDir), c.refresh()]);
+    if (loaded.status === 'rejected') throw loaded.reason;
+    if (fetched.status === 'rejected') throw fetched.reason;
+    defs = loaded.value;
     return await fn(c);
   } finally {
     await report.flush();
@@ -52,7 +61,7 @@ export function registerRepoCommands(program: Command): void {
       if (!f.all && !groups.length) throw new UserError('BadRequest', 'name the groups to demolish, or give --all');
       if (f.all && groups.length) throw new UserError('BadRequest', 'give group names or --all, not both');
       await withCommitter(f, async (c) => {
-        const view = await c.refresh();
+        const view = c.view(); // fetched as the definitions loaded
         const targets = f.all
           ? [...view.files.keys()].map(groupOfAppPath).filter((g): g is string => !!g)
           : groups;
