@@ -70,12 +70,13 @@ export async function versusBoskos(h: Harness, quick: boolean): Promise<Record<s
     }
     const p = side(await driveLeases(served.url, mix));
     await h.stop(served.child);
+    const hbServer = heartbeatServerP99(served.stderr);
 
     const ratio = (a: number, c: number) => +(a / c).toFixed(3);
     out[r.key] = {
       clients: r.clients, resources: r.resources, paddockOpsPerSec: p.opsPerSec, boskosOpsPerSec: b.opsPerSec,
       opsRatio: ratio(p.opsPerSec, b.opsPerSec), acquireP50Ratio: ratio(p.acquireP50Ms, b.acquireP50Ms), acquireP99Ratio: ratio(p.acquireP99Ms, b.acquireP99Ms),
-      paddock: p, boskos: b, boskosStartMs: Math.round(boskos.startMs),
+      paddock: { ...p, heartbeatServerP99Ms: hbServer }, boskos: b, boskosStartMs: Math.round(boskos.startMs),
     };
     for (const [who, s] of [['paddock', p], ['Boskos', b]] as const) {
       rows.push([`${r.clients} clients / ${r.resources} (${who})`, s.ops, s.opsPerSec, s.acquireP50Ms, s.acquireP99Ms, s.heartbeatP99Ms, s.doubleLeases, s.errors]);
@@ -85,7 +86,7 @@ export async function versusBoskos(h: Harness, quick: boolean): Promise<Record<s
       checks.push(`64 clients: ops/s >= 5x Boskos's: ${ratio(p.opsPerSec, b.opsPerSec)}x ${verdict(p.opsPerSec >= 5 * b.opsPerSec)}`);
       checks.push(`64 clients: acquire p99 <= 1/10 of Boskos's: ${ratio(p.acquireP99Ms, b.acquireP99Ms)} ${verdict(p.acquireP99Ms * 10 <= b.acquireP99Ms)}`);
     }
-    checks.push(`${r.clients} clients: paddock heartbeat p99 < 10 ms: ${p.heartbeatP99Ms} ${verdict(p.heartbeatP99Ms < 10)}; double leases 0 for both: ${p.doubleLeases}/${b.doubleLeases} ${verdict(!p.doubleLeases && !b.doubleLeases)}`);
+    checks.push(`${r.clients} clients: paddock heartbeat p99 < 10 ms: ${p.heartbeatP99Ms} ${verdict(p.heartbeatP99Ms < 10)} (in the server, from its request log: ${hbServer}; Boskos's as its clients see it: ${b.heartbeatP99Ms}); double leases 0 for both: ${p.doubleLeases}/${b.doubleLeases} ${verdict(!p.doubleLeases && !b.doubleLeases)}`);
   }
   console.log(`\nvs the real Boskos (on CRDs in the tier's API server) with the same mix: acquire, ${HEARTBEATS} heartbeats, release`);
   printTable(['', 'ops', 'ops/s', 'acquire p50 ms', 'acquire p99 ms', 'heartbeat p99 ms', 'double leases', 'errors'], rows);
@@ -94,4 +95,23 @@ export async function versusBoskos(h: Harness, quick: boolean): Promise<Record<s
   }
   for (const c of checks) console.log(`targets: ${c}`);
   return out;
+}
+
+/**
+ * The p99 of paddock's own time on a heartbeat (fastify's elapsed time in its request log, from
+ * the request's arrival to its answer): how much of what a client sees is the server's. The rest
+ * is the wait before the server reads the request, and the client's own loop.
+ */
+function heartbeatServerP99(log: string): number {
+  const ms: number[] = [];
+  for (const line of log.split('\n')) {
+    if (!line.includes('"route":"/update"')) continue;
+    try {
+      const r = JSON.parse(line) as { status?: number; ms?: number };
+      if (r.status === 200 && typeof r.ms === 'number') ms.push(r.ms);
+    } catch {
+      // not a log record
+    }
+  }
+  return +percentile(ms.sort((a, b) => a - b), 99).toFixed(2);
 }
