@@ -91,37 +91,46 @@ export async function prepareStrict(objects: Iterable<{ apiVersion: string; kind
 export function unknownField(obj: Record<string, any>): string | undefined {
   const model = kinds.get(`${obj.apiVersion}|${obj.kind}`);
   if (model === undefined) throw new Error(`strict fields for ${obj.apiVersion} ${obj.kind} were not prepared`);
-  return model ? walk(obj, model, '') : undefined;
+  return model ? walk(obj, model)?.slice(1) : undefined;
 }
 
-function walk(value: unknown, type: string, at: string): string | undefined {
+/** A type expression, parsed once: a list or a map of another type, or a model (or a primitive: no fields). */
+type Shape = { readonly list: string } | { readonly map: string } | { readonly fields?: Fields };
+const shapes = new Map<string, Shape>();
+
+function shapeOf(type: string): Shape {
+  let shape = shapes.get(type);
+  if (!shape) {
+    const array = /^Array<(.+)>$/.exec(type);
+    const map = array ? null : /^\{ \[key: string\]: (.+); \}$/.exec(type);
+    shape = array ? { list: array[1] } : map ? { map: map[1] } : { fields: models.get(type) ?? undefined };
+    // A model's fields are known once it is loaded: keep its shape only then. Anything else (a
+    // list, a map, a primitive such as `string` or `Date`) keeps its shape at once.
+    if (array || map || models.has(type) || !/^[A-Z]/.test(type) || type === 'Date') shapes.set(type, shape);
+  }
+  return shape;
+}
+
+/** Where under `value` the first unknown field is (`.spec.containers[0].imagee`), or undefined; the path is made only then. */
+function walk(value: unknown, type: string): string | undefined {
   if (value === null || value === undefined) return undefined;
-  const array = /^Array<(.+)>$/.exec(type);
-  if (array) {
+  const shape = shapeOf(type);
+  if ('list' in shape) {
     if (!Array.isArray(value)) return undefined; // the schema validator reports the type
     for (let i = 0; i < value.length; i++) {
-      const bad = walk(value[i], array[1], `${at}[${i}]`);
-      if (bad) return bad;
+      const bad = walk(value[i], shape.list);
+      if (bad !== undefined) return `[${i}]${bad}`;
     }
     return undefined;
   }
-  const map = /^\{ \[key: string\]: (.+); \}$/.exec(type);
-  if (map) {
-    if (typeof value !== 'object' || Array.isArray(value)) return undefined;
-    for (const [k, v] of Object.entries(value)) {
-      const bad = walk(v, map[1], `${at}.${k}`);
-      if (bad) return bad;
-    }
-    return undefined;
-  }
-  const fields = models.get(type);
-  if (!fields || typeof value !== 'object' || Array.isArray(value)) return undefined;
-  for (const [k, v] of Object.entries(value)) {
-    const path = at ? `${at}.${k}` : k;
-    const fieldType = fields.get(k);
-    if (fieldType === undefined) return path;
-    const bad = walk(v, fieldType, path);
-    if (bad) return bad;
+  if (typeof value !== 'object' || Array.isArray(value)) return undefined;
+  const fields = 'map' in shape ? undefined : shape.fields;
+  if (!('map' in shape) && !fields) return undefined;
+  for (const k of Object.keys(value)) {
+    const fieldType = 'map' in shape ? shape.map : fields!.get(k);
+    if (fieldType === undefined) return `.${k}`;
+    const bad = walk((value as Record<string, unknown>)[k], fieldType);
+    if (bad !== undefined) return `.${k}${bad}`;
   }
   return undefined;
 }
