@@ -7,7 +7,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { dashboardJson, paddockDashboard } from '../constructs/private/dashboard.ts';
 import { paddock, REPO_ROOT, startServe, startWatch } from './helpers/cli.ts';
-import { freePort } from './helpers/git-daemon.ts';
+import { freePorts } from './helpers/git-daemon.ts';
 import { bareRepo, groupsSource } from './helpers/repo.ts';
 import { definitionsDir, TEST_SECRET } from './helpers/synth.ts';
 
@@ -48,7 +48,7 @@ describe('the Grafana dashboard', () => {
     const dir = definitionsDir({ 'g.ts': groupsSource(2, 'db') });
     const env = { PADDOCK_GC_SECRET: TEST_SECRET };
     expect((await paddock(['push', '--repo', remote, '--definitions', dir], { env })).code).toBe(0);
-    const [sidecarPort, watcherPort] = [await freePort(), await freePort()];
+    const [sidecarPort, watcherPort] = await freePorts(2);
     const serve = await startServe(['--repo', remote, '--definitions', dir, '--listen', `127.0.0.1:${sidecarPort}`], env);
     const watch = await startWatch(['--repo', remote, '--definitions', dir, '--listen', `127.0.0.1:${watcherPort}`], { ...env, KUBECONFIG: undefined, KUBERNETES_SERVICE_HOST: undefined });
     let names: Set<string>;

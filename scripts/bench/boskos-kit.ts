@@ -6,7 +6,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { freePort } from '../../test/helpers/git-daemon.ts';
+import { freePorts } from '../../test/helpers/git-daemon.ts';
 import { exportsOf, kubectl, run, script } from './cluster-kit.ts';
 import { REPO_ROOT } from './lib.ts';
 import { call, type Harness } from './serve-kit.ts';
@@ -34,7 +34,7 @@ export async function startBoskos(h: Harness, tier: { env: Record<string, string
   await kubectl(tier.env, ['create', 'namespace', namespace]);
   const config = path.join(h.dir('boskos', namespace), 'config.yaml');
   writeFileSync(config, `resources:\n- type: ${type}\n  state: free\n  names:\n${names.map((n) => `  - ${n}\n`).join('')}`);
-  const [port, health, metrics, pprof] = [await freePort(), await freePort(), await freePort(), await freePort()];
+  const [port, health, metrics, pprof] = await freePorts(4);
   const child = h.start(tier.bin, [
     `-kubeconfig=${tier.env.KUBECONFIG}`, `-namespace=${namespace}`, `-config=${config}`,
     `-port=${port}`, `-health-port=${health}`, `-metrics-port=${metrics}`, `-pprof-port=${pprof}`, '-log-level=warning',

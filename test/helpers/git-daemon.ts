@@ -14,6 +14,19 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/** `n` free ports on 127.0.0.1, all different (each held until all are found: one at a time may hand out the same port twice). */
+export async function freePorts(n: number): Promise<number[]> {
+  const servers = Array.from({ length: n }, () => createServer());
+  try {
+    return await Promise.all(servers.map((srv) => new Promise<number>((resolve, reject) => {
+      srv.once('error', reject);
+      srv.listen(0, '127.0.0.1', () => resolve((srv.address() as { port: number }).port));
+    })));
+  } finally {
+    await Promise.all(servers.map((srv) => new Promise((r) => (srv.listening ? srv.close(r) : r(undefined)))));
+  }
+}
+
 export class GitDaemon {
   private child?: ChildProcess;
   constructor(readonly baseDir: string, readonly port: number) {}
