@@ -11,7 +11,8 @@
  * reused while both are unchanged, so a commit that touches one group re-renders one file.
  * Assembly (removals, clones of sources in other files or live, cross-file checks, the
  * Applications and README) runs every time; each group's part of it (group-part.ts) is kept
- * while the group's output, removal and creation are unchanged.
+ * while the group's output, removal and creation are unchanged, and each retiring group's
+ * while its record is the same.
  *
  * Owns: the file map and the checks on it. Must not touch: git, the clock, the disk.
  */
