@@ -4,14 +4,7 @@ import { connect, createServer } from 'node:net';
 import path from 'node:path';
 
 export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
-    });
-  });
+  return (await freePorts(1))[0];
 }
 
 /** `n` free ports on 127.0.0.1, all different (each held until all are found: one at a time may hand out the same port twice). */
