@@ -7,8 +7,14 @@
 // cannot be written (a read-only install whose bundle is stale) or PADDOCK_NO_BUNDLE=1 is set,
 // tsx runs the sources directly.
 import { mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import module from 'node:module';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+
+// Node 22.1+ keeps V8's compiled code of the bundle and its packages between runs (in
+// $NODE_COMPILE_CACHE, else the temp dir; NODE_DISABLE_COMPILE_CACHE=1 turns it off): a one-shot
+// command starts some 60 ms sooner. Node 20 has no such cache; a cache it cannot write is skipped.
+module.enableCompileCache?.();
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const BUNDLE = path.join(ROOT, 'dist', 'cli', 'paddock.mjs');
