@@ -57,6 +57,18 @@ describe('objects that fail the schema', () => {
     expect(err.message).toBe(`${file('env.ts')}: g/job: Job job: spec.template.spec.containers[0].name: is required`);
   });
 
+  it('GIVEN a field no schema defines, deep in a list or in metadata WHEN synthesized THEN the error names its whole path (strict, as kubectl apply --validate=strict)', async () => {
+    const job = (container: string, meta = '') => group(`new ApiObject(env, 'job', {
+      apiVersion: 'batch/v1', kind: 'Job', metadata: { name: 'job'${meta} },
+      spec: { template: { spec: { restartPolicy: 'Never', containers: [{ name: 'a', image: 'busybox' }, ${container}] } } },
+    });`);
+    const deep = await synthError({ 'env.ts': job("{ name: 'b', image: 'busybox', env: [{ name: 'X', value: '1', valu: '2' }] }") });
+    // env[2]: paddock's GROUP_ID and GARBAGE_COLLECTOR_URL come first.
+    expect(deep.err.message).toBe(`${deep.file('env.ts')}: g/job: Job job: spec.template.spec.containers[1].env[2].valu: is not a field of batch/v1 Job (strict validation, as kubectl apply --validate=strict)`);
+    const meta = await synthError({ 'env.ts': job("{ name: 'b', image: 'busybox' }", ", labelz: { a: 'b' }") });
+    expect(meta.err.message).toMatch(/: Job job: metadata\.labelz: is not a field of batch\/v1 Job/);
+  });
+
   it('GIVEN an unknown kind in a known apiVersion WHEN synthesized THEN the error names the kind', async () => {
     const { err, file } = await synthError({ 'env.ts': group(`new ApiObject(env, 'x', { apiVersion: 'apps/v1', kind: 'Deploymnet', metadata: { name: 'x' }, spec: {} });`) });
     expect(err.message).toBe(`${file('env.ts')}: g/x: Deploymnet x: kind: apps/v1 has no kind Deploymnet`);
