@@ -124,10 +124,9 @@ function walk(value: unknown, type: string): string | undefined {
     return undefined;
   }
   if (typeof value !== 'object' || Array.isArray(value)) return undefined;
-  const fields = 'map' in shape ? undefined : shape.fields;
-  if (!('map' in shape) && !fields) return undefined;
+  if (!('map' in shape) && !shape.fields) return undefined; // a primitive, or a type with no model
   for (const k of Object.keys(value)) {
-    const fieldType = 'map' in shape ? shape.map : fields!.get(k);
+    const fieldType = 'map' in shape ? shape.map : shape.fields?.get(k);
     if (fieldType === undefined) return `.${k}`;
     const bad = walk((value as Record<string, unknown>)[k], fieldType);
     if (bad !== undefined) return `.${k}${bad}`;
