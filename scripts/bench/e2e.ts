@@ -19,7 +19,7 @@
 import { randomBytes } from 'node:crypto';
 import { AppsV1Api, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { gcUrl } from '../../core/gc-token.ts';
-import { freePort } from '../../test/helpers/git-daemon.ts';
+import { freePorts } from '../../test/helpers/git-daemon.ts';
 import { workloadLeft } from '../../test/helpers/kube.ts';
 import { workloadGroupsSource } from '../../test/helpers/repo.ts';
 import { percentile, printJson, printTable, verdict } from './lib.ts';
@@ -54,7 +54,8 @@ try {
   put(defs, 'groups.ts', workloadGroupsSource(prefix, groups.length));
   const repo = await h.bareRepo('manifests.git');
   const secret = randomBytes(24).toString('base64url');
-  const port = await freePort();
+  // Both ports at once: the sidecar's is bound only after the watcher's is taken.
+  const [port, watcherPort] = await freePorts(2);
   const sidecar = `http://127.0.0.1:${port}`;
   const project = `${prefix}-p`;
   const env = { PADDOCK_GC_SECRET: secret, PADDOCK_SIDECAR_URL: sidecar, PADDOCK_ARGO_PROJECT: project };
@@ -95,7 +96,6 @@ try {
   // the watcher refreshes for it.
   const ctl = `${prefix}-ctl`;
   await kubectl(['create', 'namespace', ctl]);
-  const watcherPort = await freePort();
   const watcher = await h.watch(['--repo', repo.url, '--definitions', defs, '--listen', `127.0.0.1:${watcherPort}`], { ...env, KUBECONFIG: kubectlEnv.KUBECONFIG, POD_NAMESPACE: ctl });
   served = await h.serve(['--repo', repo.url, '--definitions', defs, '--listen', `127.0.0.1:${port}`, '--watcher-url', `http://127.0.0.1:${watcherPort}`], { ...env, KUBECONFIG: '' });
   await until(async () => watcher.stdout.includes('now runs TTL removals') || watcher.stderr.includes('now runs TTL removals'), 60_000, 'the watcher leads');

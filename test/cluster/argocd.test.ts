@@ -15,7 +15,7 @@ import { AppsV1Api, CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubern
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { gcUrl } from '../../core/gc-token.ts';
 import { paddock, startServe, startWatch, type ServeProcess } from '../helpers/cli.ts';
-import { freePort, GitDaemon } from '../helpers/git-daemon.ts';
+import { freePorts, GitDaemon } from '../helpers/git-daemon.ts';
 import { exists, workloadLeft } from '../helpers/kube.ts';
 import { bareRepo, gitOut, workloadGroupsSource } from '../helpers/repo.ts';
 import { definitionsDir } from '../helpers/synth.ts';
@@ -152,7 +152,8 @@ describe.skipIf(!cluster)('Argo CD syncs and prunes paddock\'s repo', () => {
     daemon = await GitDaemon.start(path.dirname(remote));
     const url = daemon.url(remote);
     const dir = definitionsDir({ 'groups.ts': workloadGroupsSource(prefix, 3) });
-    const port = await freePort();
+    // Both ports at once: the sidecar's is bound only after the watcher's is taken.
+    const [port, watcherPort] = await freePorts(2);
     const env = { PADDOCK_GC_SECRET: SECRET, PADDOCK_SIDECAR_URL: `http://127.0.0.1:${port}`, PADDOCK_ARGO_PROJECT: project, KUBECONFIG: undefined };
     repo = { url, remote, dir, port, env };
     const pushed = await paddock(['push', '--repo', url, '--definitions', dir], { env });
@@ -188,7 +189,6 @@ describe.skipIf(!cluster)('Argo CD syncs and prunes paddock\'s repo', () => {
     const ctl = `${prefix}-ctl`;
     expect((await kubectl(['create', 'namespace', ctl])).code).toBe(0);
     const common = { PADDOCK_GC_SECRET: SECRET, PADDOCK_SIDECAR_URL: `http://127.0.0.1:${port}`, PADDOCK_ARGO_PROJECT: project };
-    const watcherPort = await freePort();
     watch = await startWatch(['--repo', url, '--definitions', dir, '--retire-after', '20s', '--follow-every', '10m', '--listen', `127.0.0.1:${watcherPort}`], { ...common, KUBECONFIG: process.env.KUBECONFIG!, POD_NAMESPACE: ctl });
     serve = await startServe(['--repo', url, '--definitions', dir, '--listen', `127.0.0.1:${port}`, '--cleaning-delay', '20s', '--watcher-url', `http://127.0.0.1:${watcherPort}`], { ...common, KUBECONFIG: undefined, KUBERNETES_SERVICE_HOST: undefined, PADDOCK_API_TOKENS: API_TOKEN });
 
