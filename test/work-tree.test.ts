@@ -1,22 +1,39 @@
 /**
  * The committer's work tree over real repositories: commits written with fast-import (no file
- * on disk), read back from the object store, pushed by sha.
+ * on disk), read back from the object store, pushed by sha. Each case runs against a bare repo
+ * reached by its path (git's own push) and over `git daemon` (paddock's git:// push).
  */
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { WorkTree } from '../src/repo/git/index.ts';
+import { GitDaemon } from './helpers/git-daemon.ts';
 import { bareRepo, gitOut, remoteFiles } from './helpers/repo.ts';
 import { tempDir } from './helpers/synth.ts';
 
-async function tree() {
-  const remote = await bareRepo();
-  const t = new WorkTree(tempDir('paddock-work-'), remote, 'main');
-  await t.init();
-  return { remote, t };
-}
+const daemons: GitDaemon[] = [];
+afterAll(async () => {
+  await Promise.all(daemons.map((d) => d.stop()));
+});
 
-describe('the work tree', () => {
+/** A bare repo (`remote`, its path) and the URL a work tree reaches it by. */
+const reach = {
+  'a local path': async (remote: string) => remote,
+  'git daemon': async (remote: string) => {
+    const d = await GitDaemon.start(path.dirname(remote));
+    daemons.push(d);
+    return d.url(remote);
+  },
+};
+
+describe.each(Object.entries(reach))('the work tree, the remote reached by %s', (_, urlOf) => {
+  async function tree() {
+    const remote = await bareRepo();
+    const t = new WorkTree(tempDir('paddock-work-'), await urlOf(remote), 'main');
+    await t.init();
+    return { remote, t };
+  }
+
   it('GIVEN an empty remote WHEN a root commit and a second one are written and pushed THEN the remote holds exactly their files and messages, and no file was written to disk', async () => {
     const { remote, t } = await tree();
     expect(await t.fetchTip()).toBeUndefined();
@@ -35,7 +52,7 @@ describe('the work tree', () => {
 
     const second = new Map<string, string | null>([['groups/a/configmap-x.yaml', 'data: {a: b}\n'], ['apps/a.yaml', null], ['groups/b/new.yaml', 'b: 2\n']]);
     const two = await t.commit(one, second, ['edit']);
-    await t.push(two, 'r2');
+    await t.push(two, 'r2', one);
     expect(gitOut(remote, 'log', '-1', '--format=%P', 'main')).toBe(one);
     expect(remoteFiles(remote).sort()).toEqual(['README.md', 'groups/a/a file with spaces.yaml', 'groups/a/configmap-x.yaml', 'groups/b/new.yaml']);
 

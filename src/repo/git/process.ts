@@ -49,7 +49,14 @@ export function gitEnv(): Record<string, string> {
  * stdin: fast-import's stream, cat-file's object names); resolves with its stdout. Killed when it
  * hangs, as every git command is.
  */
-export function gitWithInput(gitDir: string, args: readonly string[], input: Buffer | string, timeoutMs = 60_000): Promise<Buffer> {
+export async function gitWithInput(gitDir: string, args: readonly string[], input: Buffer | string, timeoutMs = 60_000): Promise<Buffer> {
+  const r = await runGit(gitDir, args, input, timeoutMs);
+  if (r.code === 0) return r.out;
+  throw new Error(`git ${args[0]} failed (${r.code ?? 'timed out'}): ${r.err.trim()}`);
+}
+
+/** As gitWithInput, for commands whose exit code is the answer (`merge-base --is-ancestor`): null when killed. */
+export function runGit(gitDir: string, args: readonly string[], input: Buffer | string, timeoutMs = 60_000): Promise<{ code: number | null; out: Buffer; err: string }> {
   return new Promise((resolve, reject) => {
     const p = spawn('git', ['--git-dir', gitDir, ...args], { stdio: ['pipe', 'pipe', 'pipe'], env: gitEnv() });
     const out: Buffer[] = [];
@@ -58,11 +65,12 @@ export function gitWithInput(gitDir: string, args: readonly string[], input: Buf
     p.stderr.on('data', (c) => (err += c));
     const timer = setTimeout(() => p.kill('SIGKILL'), timeoutMs);
     p.on('error', reject);
-    p.on('close', (code, signal) => {
+    p.on('close', (code) => {
       clearTimeout(timer);
-      if (code === 0) resolve(Buffer.concat(out));
-      else reject(new Error(`git ${args[0]} failed (${signal ? 'timed out' : code}): ${err.trim()}`));
+      resolve({ code, out: Buffer.concat(out), err });
     });
+    // A git that exits without reading all its input closes the pipe: its exit code says what happened.
+    p.stdin.on('error', () => undefined);
     p.stdin.end(input);
   });
 }

@@ -1,0 +1,176 @@
+/**
+ * paddock's git:// push and fetch shortcut (src/repo/git/daemon.ts) against a real `git daemon`: what lands is
+ * what `git push` would land, every failure is sorted (classifyGitError) the way git's own
+ * message for the same failure is, and a server it cannot talk to gets nothing but the request.
+ */
+import { execFile } from 'node:child_process';
+import { chmodSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DaemonPushUnsupported, pushToGitDaemon } from '../src/repo/git/daemon.ts';
+import { classifyGitError, WorkTree } from '../src/repo/git/index.ts';
+import { freePort, GitDaemon } from './helpers/git-daemon.ts';
+import { gitOut } from './helpers/repo.ts';
+import { tempDir } from './helpers/synth.ts';
+
+const run = promisify(execFile);
+const REF = 'refs/heads/main';
+
+let daemon: GitDaemon;
+let base: string;
+beforeAll(async () => {
+  base = tempDir('paddock-daemon-push-');
+  daemon = await GitDaemon.start(base);
+});
+afterAll(async () => {
+  await daemon.stop();
+});
+
+/** A bare repo under the daemon's base, and a work tree that has pushed one commit to it. */
+async function served(name: string) {
+  const remote = path.join(base, `${name}.git`);
+  await run('git', ['init', '--bare', '--quiet', '--initial-branch=main', remote]);
+  const t = new WorkTree(tempDir('paddock-work-'), daemon.url(remote), 'main');
+  await t.init();
+  const root = await t.commit(undefined, new Map([['a.yaml', 'a: 1\n']]), ['root']);
+  await t.push(root, 'r0');
+  const gitDir = path.join(t.dir, '.git');
+  return { remote, url: daemon.url(remote), t, root, gitDir };
+}
+
+/** What `git push` says for the same push, sorted the same way. */
+async function gitPushFailure(gitDir: string, url: string, sha: string): Promise<string> {
+  try {
+    await run('git', ['--git-dir', gitDir, 'push', url, `${sha}:${REF}`], { env: { ...process.env, LC_ALL: 'C' } });
+  } catch (e) {
+    return classifyGitError(e);
+  }
+  throw new Error('git push succeeded where it was to fail');
+}
+
+async function failure(p: Promise<unknown>): Promise<{ kind: string; message: string }> {
+  try {
+    await p;
+  } catch (e) {
+    return { kind: classifyGitError(e), message: String((e as Error).message) };
+  }
+  throw new Error('the push succeeded where it was to fail');
+}
+
+describe('a push over git://', () => {
+  it('GIVEN the remote at an older commit than the one written on (it never had the newer) WHEN pushed THEN it lands with every object it needs (the pack is made from what the remote has)', async () => {
+    const { remote, t, root, gitDir, url } = await served('behind');
+    const one = await t.commit(root, new Map([['b.yaml', 'b: 1\n']]), ['one']);
+    const two = await t.commit(one, new Map([['c.yaml', 'c: 1\n']]), ['two']);
+    await pushToGitDaemon({ gitDir, url, sha: two, ref: REF, parent: one });
+    expect(gitOut(remote, 'rev-parse', 'main')).toBe(two);
+    expect(gitOut(remote, 'ls-tree', '-r', '--name-only', 'main').split('\n')).toEqual(['a.yaml', 'b.yaml', 'c.yaml']);
+    expect(gitOut(remote, 'fsck', '--strict', '--no-dangling')).toBe('');
+  });
+
+  it('GIVEN the remote already at the commit WHEN it is pushed again THEN nothing is sent and the push succeeds', async () => {
+    const { remote, root, gitDir, url } = await served('again');
+    await pushToGitDaemon({ gitDir, url, sha: root, ref: REF, parent: undefined });
+    expect(gitOut(remote, 'rev-parse', 'main')).toBe(root);
+  });
+
+  it('GIVEN another writer pushed a commit this repo never saw WHEN a commit on the old tip is pushed THEN it is refused before sending, sorted as git sorts it, and the remote keeps the other commit', async () => {
+    const { remote, root, t, gitDir, url } = await served('moved');
+    const other = new WorkTree(tempDir('paddock-work-'), url, 'main');
+    await other.init();
+    await other.fetchTip();
+    const theirs = await other.commit(root, new Map([['theirs.yaml', 'x\n']]), ['theirs']);
+    await other.push(theirs, 'o1', root);
+    const mine = await t.commit(root, new Map([['mine.yaml', 'y\n']]), ['mine']);
+    const f = await failure(pushToGitDaemon({ gitDir, url, sha: mine, ref: REF, parent: root }));
+    expect(f.message).toMatch(/\[rejected\].*fetch first/);
+    expect(f.kind).toBe('non-fast-forward');
+    expect(f.kind).toBe(await gitPushFailure(gitDir, url, mine));
+    expect(gitOut(remote, 'rev-parse', 'main')).toBe(theirs);
+    // A tip this repository never saw is fetched, not only named.
+    expect(await t.fetchTip()).toBe(theirs);
+    expect(await t.files(theirs)).toEqual(new Map([['a.yaml', 'a: 1\n'], ['theirs.yaml', 'x\n']]));
+  });
+
+  it('GIVEN a pre-receive hook that declines WHEN pushed THEN the server\'s refusal is reported as git reports it', async () => {
+    const { remote, root, t, gitDir, url } = await served('hooked');
+    const hook = path.join(remote, 'hooks', 'pre-receive');
+    writeFileSync(hook, '#!/bin/sh\necho no >&2\nexit 1\n');
+    chmodSync(hook, 0o755);
+    const next = await t.commit(root, new Map([['b.yaml', 'b\n']]), ['next']);
+    const f = await failure(pushToGitDaemon({ gitDir, url, sha: next, ref: REF, parent: root }));
+    expect(f.message).toContain('[remote rejected]');
+    expect(f.message).toContain('pre-receive hook declined');
+    expect(f.kind).toBe(await gitPushFailure(gitDir, url, next));
+    expect(gitOut(remote, 'rev-parse', 'main')).toBe(root);
+  });
+
+  it('GIVEN a repository the daemon does not serve, and a port nobody listens on WHEN pushed THEN each fails as git fails', async () => {
+    const { root, gitDir } = await served('known');
+    const missing = daemon.url(path.join(base, 'nope.git'));
+    const f1 = await failure(pushToGitDaemon({ gitDir, url: missing, sha: root, ref: REF }));
+    expect(f1.message).toMatch(/remote error: .*not exported/);
+    expect(f1.kind).toBe(await gitPushFailure(gitDir, missing, root));
+    const closed = `git://127.0.0.1:${await freePort()}/x.git`;
+    const f2 = await failure(pushToGitDaemon({ gitDir, url: closed, sha: root, ref: REF }));
+    expect(f2.kind).toBe('unreachable');
+    expect(f2.kind).toBe(await gitPushFailure(gitDir, closed, root));
+  });
+
+  describe('against a server that is not git daemon', () => {
+    let server: Server;
+    let port: number;
+    let behave: (socket: import('node:net').Socket, got: Buffer[]) => void;
+    const received: Buffer[][] = [];
+    beforeAll(async () => {
+      port = await freePort();
+      server = createServer((socket) => {
+        const got: Buffer[] = [];
+        received.push(got);
+        socket.on('data', (d) => got.push(d));
+        socket.on('error', () => undefined);
+        behave(socket, got);
+      });
+      await new Promise<void>((r) => server.listen(port, '127.0.0.1', r));
+    });
+    afterAll(() => new Promise<void>((r) => server.close(() => r())));
+    const pkt = (s: string) => `${(s.length + 4).toString(16).padStart(4, '0')}${s}`;
+    /** An empty repository's advertisement. */
+    const advert = (caps: string) => `${pkt(`${'0'.repeat(40)} capabilities^{}\0${caps}\n`)}0000`;
+
+    it('GIVEN it offers no report-status WHEN pushed THEN DaemonPushUnsupported is thrown and nothing but the request was sent', async () => {
+      const { root, gitDir } = await served('caps');
+      behave = (socket) => socket.once('data', () => socket.write(advert('ofs-delta agent=old')));
+      await expect(pushToGitDaemon({ gitDir, url: `git://127.0.0.1:${port}/x.git`, sha: root, ref: REF })).rejects.toBeInstanceOf(DaemonPushUnsupported);
+      const sent = Buffer.concat(received.at(-1)!).toString('latin1');
+      expect(sent).toMatch(/^[0-9a-f]{4}git-receive-pack \/x\.git\0host=127\.0\.0\.1:\d+\0$/);
+
+      // The work tree then pushes with git itself: its commands arrive, with git's agent.
+      const w = new WorkTree(tempDir('paddock-work-'), `git://127.0.0.1:${port}/x.git`, 'main');
+      await w.init();
+      const sha = await w.commit(undefined, new Map([['a.yaml', 'a\n']]), ['root']);
+      const before = received.length;
+      await w.push(sha, 'r').catch(() => undefined);
+      const later = received.slice(before).map((got) => Buffer.concat(got).toString('latin1'));
+      expect(later.some((text) => text.includes(`${sha} refs/heads/main`) && text.includes('agent=git/'))).toBe(true);
+    });
+
+    it('GIVEN it hangs up after the pack WHEN pushed THEN the outcome is unclear (unreachable), and when it never answers, a timeout', async () => {
+      const { root, t, gitDir } = await served('hangs');
+      const next = await t.commit(root, new Map([['b.yaml', 'b\n']]), ['next']);
+      behave = (socket, got) => {
+        socket.write(advert('report-status ofs-delta'));
+        socket.on('data', () => Buffer.concat(got).includes('PACK') && socket.end());
+      };
+      const url = `git://127.0.0.1:${port}/x.git`;
+      const hungUp = await failure(pushToGitDaemon({ gitDir, url, sha: next, ref: REF }));
+      expect(hungUp.message).toContain('hung up');
+      expect(hungUp.kind).toBe('unreachable');
+      behave = () => undefined;
+      const silent = await failure(pushToGitDaemon({ gitDir, url, sha: next, ref: REF, timeoutMs: 300 }));
+      expect(silent.kind).toBe('timeout');
+    });
+  });
+});
