@@ -12,7 +12,7 @@ import { poolSource } from '../../test/helpers/repo.ts';
 import { percentile, printJson, printTable, verdict } from './lib.ts';
 import { driveLeases } from './lease-mix.ts';
 import { versusBoskos } from './leases-vs-boskos.ts';
-import { call, closeHttp, commitCount, commitLines, git, Harness, mean, put, rawCommitPush, sorted, treeFiles } from './serve-kit.ts';
+import { call, closeHttp, commitCount, commitLines, git, phaseMedians, Harness, mean, put, rawCommitPush, sorted, treeFiles } from './serve-kit.ts';
 
 const quick = process.argv.includes('--quick');
 const CLIENTS = 8;
@@ -86,7 +86,7 @@ try {
   console.log(`\n${ops} ops in ${(wallMs / 1000).toFixed(2)} s: ${opsPerSec.toFixed(0)} ops/s; ${loopsDone} loops${capped ? ` (time cap ${TIME_CAP_MS / 1000} s reached)` : ''}; ` +
     `acquire p50 = ${(acq.length ? percentile(acq, 50) / rawP50 : NaN).toFixed(2)}x a raw commit+push`);
   console.log(`serve commits: ${commits} in the remote, ${runLines.length} logged (requests per commit mean ${mean(perCommit).toFixed(1)}, max ${Math.max(0, ...perCommit)}); ` +
-    `commit cycle p50 ${percentile(cycle, 50)} ms, max ${cycle[cycle.length - 1] ?? NaN} ms; push retries ${retries}`);
+    `commit cycle p50 ${percentile(cycle, 50)} ms, max ${cycle[cycle.length - 1] ?? NaN} ms (by step, p50 ms: ${phaseMedians(runLines)}); push retries ${retries}`);
   const cycleBy = (keep: (n: number) => boolean) => sorted(runLines.filter((l) => keep(l.requests)).map((l) => l.ms));
   const small = cycleBy((n) => n === 1);
   const big = cycleBy((n) => n > 1);
