@@ -3,9 +3,11 @@
  * on disk), read back from the object store, pushed by sha. Each case runs against a bare repo
  * reached by its path (git's own push) and over `git daemon` (paddock's git:// push).
  */
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { WorkTree } from '../src/repo/git/index.ts';
 import { GitDaemon } from './helpers/git-daemon.ts';
 import { bareRepo, gitOut, remoteFiles } from './helpers/repo.ts';
@@ -86,3 +88,39 @@ describe.each(Object.entries(reach))('the work tree, the remote reached by %s', 
     await expect(t.push(stale, 'r2')).rejects.toThrow(/rejected|non-fast-forward|fetch first/);
   });
 });
+
+describe('the work tree over a long run', () => {
+  it('GIVEN loose objects past git\'s gc.auto threshold WHEN the Nth push lands THEN git gc --auto packs them, and not before', async () => {
+    const every = 12;
+    const remote = await bareRepo();
+    const t = new WorkTree(tempDir('paddock-work-'), remote, 'main', every);
+    await t.init();
+    // gc --auto estimates loose objects from objects/17/ alone: put two there, and set the
+    // threshold to 1 (more than one there). In the foreground, so the test can wait for it.
+    gitOut(t.dir, 'config', 'gc.auto', '1');
+    gitOut(t.dir, 'config', 'gc.autoDetach', 'false');
+    for (const text of blobsHashedUnder('17', 2)) execFileSync('git', ['hash-object', '-w', '--stdin'], { cwd: t.dir, input: text });
+    const loose = () => Number(/^count: (\d+)$/m.exec(gitOut(t.dir, 'count-objects', '-v'))![1]);
+    let head: string | undefined;
+    for (let i = 0; i < every; i++) {
+      expect(loose()).toBe(2 + i * 3); // a blob, a tree and a commit a push; nothing packed yet
+      const sha = await t.commit(head, new Map([[`r${i % 5}.yaml`, `n: ${i}\n`]]), [`c${i}`]);
+      await t.push(sha, `r${i}`, head);
+      head = sha;
+    }
+    // Packed: what is left loose is the two seeded blobs (unreferenced, kept: younger than two weeks).
+    await vi.waitFor(() => expect(loose()).toBe(2), { timeout: 20_000, interval: 100 });
+    expect(gitOut(t.dir, 'count-objects', '-v')).toMatch(/^packs: 1$/m);
+    expect(gitOut(remote, 'rev-parse', 'main')).toBe(head);
+  });
+});
+
+/** `n` texts whose blob ids start with `prefix`. */
+function blobsHashedUnder(prefix: string, n: number): string[] {
+  const out: string[] = [];
+  for (let i = 0; out.length < n; i++) {
+    const text = `seed ${i}\n`;
+    if (createHash('sha1').update(`blob ${Buffer.byteLength(text)}\0${text}`).digest('hex').startsWith(prefix)) out.push(text);
+  }
+  return out;
+}

@@ -25,12 +25,21 @@ export function remoteUrl(repo: string): string {
 /** Where fast-import leaves the last commit written (so it is reachable until pushed). */
 const WRITTEN_REF = 'refs/paddock/written';
 
+/**
+ * Pushes between two `git gc --auto` runs. Every paddock git command runs with gc.auto=0 (no
+ * cycle waits on a repack), and a small commit is written as ~6 loose objects (fast-import's
+ * unpackLimit): a sidecar committing a lease a second would leave half a million files a day.
+ */
+export const MAINTAIN_EVERY = 200;
+
 export class WorkTree {
   private readonly git: SimpleGit;
   /** Where the remote branch's tip is kept locally. */
   private readonly tracking: string;
 
-  constructor(readonly dir: string, private readonly repo: string, private readonly branch: string) {
+  private pushes = 0;
+
+  constructor(readonly dir: string, private readonly repo: string, private readonly branch: string, private readonly maintainEvery = MAINTAIN_EVERY) {
     this.git = createGit(dir);
     this.tracking = `refs/remotes/origin/${branch}`;
   }
@@ -137,6 +146,17 @@ export class WorkTree {
       if (await this.remoteHas(requestId, sha)) return;
       throw new PushUnclear(kind, e);
     }
+    if (++this.pushes % this.maintainEvery === 0) void this.maintain();
+  }
+
+  /**
+   * `git gc --auto` with git's own thresholds (6,700 loose objects, 50 packs): when one is
+   * passed, git packs the loose objects (and joins the packs) in a process of its own while
+   * paddock goes on (gc.autoDetach). Safe beside fast-import and push: git keeps unreferenced
+   * objects younger than two weeks. A failure is git's to log (gc.log); nothing waits on it.
+   */
+  async maintain(): Promise<void> {
+    await runGit(this.gitDir, ['gc', '--auto', '--quiet'], '').catch(() => undefined);
   }
 
   private async pushToDaemon(sha: string, ref: string, parent: string | undefined): Promise<void> {
