@@ -9,7 +9,7 @@ import { createServer, type Server } from 'node:net';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DaemonPushUnsupported, pushToGitDaemon } from '../src/repo/git/daemon.ts';
+import { DaemonPushUnsupported, pushToGitDaemon, remoteRefs } from '../src/repo/git/daemon.ts';
 import { classifyGitError, WorkTree } from '../src/repo/git/index.ts';
 import { freePort, GitDaemon } from './helpers/git-daemon.ts';
 import { gitOut } from './helpers/repo.ts';
@@ -172,5 +172,62 @@ describe('a push over git://', () => {
       const silent = await failure(pushToGitDaemon({ gitDir, url, sha: next, ref: REF, timeoutMs: 300 }));
       expect(silent.kind).toBe('timeout');
     });
+
+    /** Answers the advertisement `caps`, then, once the pack has begun, the report `lines`. */
+    const reporting = (caps: string, lines: string[]) => (socket: import('node:net').Socket, got: Buffer[]) => {
+      socket.once('data', () => socket.write(advert(caps)));
+      let answered = false;
+      socket.on('data', () => {
+        if (answered || !Buffer.concat(got).includes('PACK')) return;
+        answered = true;
+        socket.end(`${lines.map(pkt).join('')}0000`);
+      });
+    };
+
+    it('GIVEN the server names its object format and agent WHEN pushed THEN the command echoes the format and names paddock, and not otherwise', async () => {
+      const { root, gitDir } = await served('format');
+      const url = `git://127.0.0.1:${port}/x.git`;
+      const command = () => /[0-9a-f]{40} [0-9a-f]{40} refs\/heads\/main\0([^\n]*?)0000PACK/.exec(Buffer.concat(received.at(-1)!).toString('latin1'))?.[1];
+      behave = reporting('report-status ofs-delta object-format=sha1 agent=git/2.39.5', ['unpack ok', `ok ${REF}`]);
+      await pushToGitDaemon({ gitDir, url, sha: root, ref: REF });
+      expect(command()).toBe('report-status ofs-delta object-format=sha1 agent=paddock');
+      behave = reporting('report-status ofs-delta', ['unpack ok', `ok ${REF}`]);
+      await pushToGitDaemon({ gitDir, url, sha: root, ref: REF });
+      expect(command()).toBe('report-status ofs-delta');
+    });
+
+    it('GIVEN the server fails to unpack WHEN pushed THEN the failure is sorted as git sorts the same report', async () => {
+      const { root, gitDir } = await served('unpack');
+      const url = `git://127.0.0.1:${port}/x.git`;
+      behave = reporting('report-status ofs-delta', ['unpack index-pack abnormal exit', `ng ${REF} unpacker error`]);
+      const f = await failure(pushToGitDaemon({ gitDir, url, sha: root, ref: REF }));
+      expect(f.message).toContain('remote unpack failed: index-pack abnormal exit');
+      expect(f.kind).toBe(await gitPushFailure(gitDir, url, root));
+    });
+
+    it('GIVEN a git:// URL of a user\'s repository (~user) WHEN its refs are read THEN the path asked for is the one git asks for', async () => {
+      const url = `git://127.0.0.1:${port}/~alice/x.git`;
+      const asked = () => /^[0-9a-f]{4}git-upload-pack ([^\0]*)\0/.exec(Buffer.concat(received.at(-1)!).toString('latin1'))?.[1];
+      behave = (socket) => socket.once('data', () => socket.end(advert('multi_ack')));
+      await remoteRefs(url);
+      const ours = asked();
+      await run('git', ['ls-remote', url], { env: { ...process.env, LC_ALL: 'C' } }).catch(() => undefined);
+      expect(ours).toBe('~alice/x.git');
+      expect(asked()).toBe(ours);
+    });
+  });
+});
+
+describe('classifyGitError', () => {
+  it.each([
+    ['unable to connect to 127.0.0.1: Connection refused', 'unreachable'],
+    ['fatal: unable to connect to 127.0.0.1:\n127.0.0.1[0: 127.0.0.1]: errno=Connection refused (port 40123)', 'unreachable'],
+    ['git:// connection to 127.0.0.1 timed out after 4013 ms', 'timeout'],
+    ["fatal: unable to access 'https://h/r.git/': The requested URL returned error: 403", 'auth'],
+    ["fatal: unable to access 'https://h/r.git/': The requested URL returned error: 401", 'auth'],
+    ['error: RPC failed; HTTP 401 curl 22 The requested URL returned error: 401', 'auth'],
+    ["fatal: Authentication failed for 'https://h/r.git/'", 'auth'],
+  ])('GIVEN %j THEN it is %s (digits of a port, a time or a sha are not an HTTP status)', (text, kind) => {
+    expect(classifyGitError(new Error(text))).toBe(kind);
   });
 });

@@ -30,7 +30,10 @@ export interface DaemonPush {
   readonly sha: string;
   /** The full ref name, e.g. refs/heads/main. */
   readonly ref: string;
-  /** The commit `sha` was written on, when known: its pack is made while the server answers. */
+  /**
+   * The commit `sha` was written on, when known: its pack is made while the server answers. It
+   * must be `sha`'s parent: a remote at it needs no ancestry check.
+   */
   readonly parent?: string;
   readonly timeoutMs?: number;
 }
@@ -50,7 +53,7 @@ export async function pushToGitDaemon(p: DaemonPush): Promise<void> {
       throw new Error(`! [rejected] ${p.sha} -> ${p.ref} (fetch first): the remote's tip ${old} is not in this commit's history`);
     }
     const pack = old === p.parent && early ? await early : await packObjects(p.gitDir, p.sha, old === zero ? undefined : old);
-    conn.write(Buffer.concat([pktLine(`${old} ${p.sha} ${p.ref}\0${NEEDED.join(' ')} agent=paddock`), FLUSH, pack]));
+    conn.write(Buffer.concat([pktLine(`${old} ${p.sha} ${p.ref}\0${asked(capabilities).join(' ')}`), FLUSH, pack]));
     await readReport(conn, p.sha, p.ref);
   } finally {
     conn.close();
@@ -69,13 +72,22 @@ export async function remoteRefs(url: string, timeoutMs?: number): Promise<Map<s
 async function openService(url: string, service: string, timeoutMs = 60_000) {
   const { hostname, port, pathname, host } = new URL(url);
   const conn = new PktConnection(hostname.replace(/^\[|\]$/g, ''), Number(port || DEFAULT_PORT), timeoutMs);
+  // As git does: `git://host/~user/repo` asks for `~user/repo` (git daemon's --user-path).
+  const repoPath = decodeURIComponent(pathname.startsWith('/~') ? pathname.slice(1) : pathname);
   try {
-    conn.write(pktLine(`${service} ${decodeURIComponent(pathname)}\0host=${host}\0`));
+    conn.write(pktLine(`${service} ${repoPath}\0host=${host}\0`));
     return { conn, ...(await readAdvertisement(conn)) };
   } catch (e) {
     conn.close();
     throw e;
   }
+}
+
+/** The capabilities a push asks for: those it needs, the server's object format, and an agent where the server names its own. */
+function asked(offered: ReadonlySet<string>): string[] {
+  const format = [...offered].filter((c) => c.startsWith('object-format='));
+  const agent = [...offered].some((c) => c.startsWith('agent=')) ? ['agent=paddock'] : [];
+  return [...NEEDED, ...format, ...agent];
 }
 
 /** The server lacks a capability this client needs: push with git instead. Nothing was sent. */
@@ -91,7 +103,7 @@ async function readAdvertisement(conn: PktConnection): Promise<{ refs: Map<strin
   let capabilities = new Set<string>();
   for (let line = await conn.read(), first = true; line !== null; line = await conn.read(), first = false) {
     let text = line.toString('utf8').replace(/\n$/, '');
-    if (first && text.startsWith('ERR ')) throw new Error(`remote error: ${text.slice(4)}`);
+    if (text.startsWith('ERR ')) throw new Error(`remote error: ${text.slice(4)}`);
     if (first) {
       const nul = text.indexOf('\0');
       if (nul >= 0) capabilities = new Set(text.slice(nul + 1).split(' '));
@@ -108,16 +120,17 @@ async function readReport(conn: PktConnection, sha: string, ref: string): Promis
   const lines: string[] = [];
   for (let line = await conn.read(); line !== null; line = await conn.read()) lines.push(line.toString('utf8').replace(/\n$/, ''));
   const unpack = lines.find((l) => l.startsWith('unpack '));
-  if (unpack !== 'unpack ok') throw new Error(`error: remote unpack failed: ${unpack?.slice(7) ?? 'no report'}`);
   const status = lines.find((l) => l === `ok ${ref}` || l.startsWith(`ng ${ref} `));
-  if (status?.startsWith('ng ')) throw new Error(`! [remote rejected] ${sha} -> ${ref} (${status.slice(ref.length + 4)})`);
+  const rejected = status?.startsWith('ng ') ? `! [remote rejected] ${sha} -> ${ref} (${status.slice(ref.length + 4)})` : '';
+  if (unpack !== 'unpack ok') throw new Error([`error: remote unpack failed: ${unpack?.slice(7) ?? 'no report'}`, rejected].filter(Boolean).join('\n'));
+  if (rejected) throw new Error(rejected);
   if (!status) throw new Error(`the remote end hung up unexpectedly: no status for ${ref}`);
 }
 
 /** The pack `git push` would send: the objects of `sha` the remote's `have` lacks, thin, offset deltas. */
 function packObjects(gitDir: string, sha: string, have: string | undefined): Promise<Buffer> {
   return runGit(gitDir, ['pack-objects', '--all-progress-implied', '--revs', '--stdout', '--thin', '--delta-base-offset', '-q'], `${sha}\n${have ? `^${have}\n` : ''}`)
-    .then(({ code, out, err }) => (code === 0 ? out : Promise.reject(new Error(`git pack-objects failed (${code}): ${err.trim()}`))));
+    .then(({ code, out, err }) => (code === 0 ? out : Promise.reject(new Error(`git pack-objects failed (${code ?? 'timed out'}): ${err.trim()}`))));
 }
 
 /** Whether `old` is in `sha`'s history (false also when this repository has never seen `old`). */
@@ -151,8 +164,8 @@ class PktConnection {
       this.wake?.();
     });
     this.socket.on('end', () => ((this.ended = true), this.wake?.()));
-    this.socket.on('error', (e: NodeJS.ErrnoException) => this.fail(new Error(`unable to connect to ${host}:${port}: ${socketWords(e)}`, { cause: e })));
-    this.timer = setTimeout(() => this.fail(new Error(`git://${host}:${port} timed out after ${timeoutMs} ms`)), timeoutMs);
+    this.socket.on('error', (e: NodeJS.ErrnoException) => this.fail(new Error(`unable to connect to ${host}: ${socketWords(e)}`, { cause: e })));
+    this.timer = setTimeout(() => this.fail(new Error(`git:// connection to ${host} timed out after ${timeoutMs} ms`)), timeoutMs);
   }
 
   write(bytes: Buffer): void {

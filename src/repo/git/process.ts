@@ -100,7 +100,7 @@ export function classifyGitError(e: unknown): GitFailure {
     return /cannot lock ref|unable to create .*\.lock|index\.lock/i.test(text) && !/rejected/i.test(text) ? 'lock' : 'non-fast-forward';
   }
   if (/\.lock': File exists|Unable to create .*\.lock/i.test(text)) return 'lock';
-  if (/Authentication failed|Permission denied|could not read Username|terminal prompts disabled|403|401/i.test(text)) return 'auth';
+  if (/Authentication failed|Permission denied|could not read Username|terminal prompts disabled|returned error: 40[13]\b|\bHTTP(?:\/[\d.]+)? 40[13]\b|\b40[13] (?:Unauthorized|Forbidden)\b/i.test(text)) return 'auth';
   if (/does not appear to be a git repository|repository .* not found|not a git repository|No such file or directory|does not exist/i.test(text)) return 'missing-repo';
   if (/block timeout|timed out|timeout reached/i.test(text)) return 'timeout';
   if (/Could not resolve host|Connection refused|Connection reset|could not connect|unable to access|Network is unreachable|remote end hung up|early EOF|unexpected disconnect|Broken pipe|unable to connect/i.test(text)) return 'unreachable';
