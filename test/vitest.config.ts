@@ -4,7 +4,7 @@ export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
     exclude: ['test/cluster/**', 'node_modules/**'],
-    globalSetup: ['test/temp-root.ts'],
+    globalSetup: ['test/temp-root.ts', 'test/no-cluster.ts'],
     // Real git, real servers and child processes: generous, never relied on for timing.
     testTimeout: 60_000,
     hookTimeout: 60_000,

@@ -110,4 +110,14 @@ describe('two watcher processes on one repo (lock file)', () => {
     expect(r.stderr).toMatch(message);
     expect(gitOut(remote, 'rev-list', '--all')).toBe('');
   });
+
+  it('GIVEN a KUBECONFIG that cannot be read WHEN paddock watch starts THEN it exits 1 naming it (no stack trace), and the repo is untouched', async () => {
+    const remote = await bareRepo();
+    const dir = definitionsDir({ 'g.ts': ttlGroup('g', '1h') });
+    const r = await paddock(['watch', '--repo', remote, '--definitions', dir], { env: { PADDOCK_GC_SECRET: 's', KUBECONFIG: '/nonexistent-paddock/kubeconfig' }, cwd: tempDir('paddock-watch-kube-') });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/KUBECONFIG "\/nonexistent-paddock\/kubeconfig" cannot be read: ENOENT/);
+    expect(r.stderr).not.toMatch(/internal error|    at /);
+    expect(gitOut(remote, 'rev-list', '--all')).toBe('');
+  });
 });

@@ -5,15 +5,25 @@
  * in-cluster); everything else in paddock works without one.
  */
 import * as k8s from '@kubernetes/client-node';
+import { oneLine, UserError } from '../errors.ts';
 import type { Elector } from './lock.ts';
 import { LiveSources } from './live-sources.ts';
 import type { SourceFeed } from './live-records.ts';
 
-/** A KubeConfig from KUBECONFIG or the in-cluster service account, or undefined when neither is there. */
+/**
+ * A KubeConfig from KUBECONFIG or the in-cluster service account, or undefined when neither is
+ * there. A KUBECONFIG that cannot be read is the user's to fix (a UserError naming it), not a
+ * reason to go on without the cluster they meant.
+ */
 export function clusterConfig(): k8s.KubeConfig | undefined {
   if (!process.env.KUBECONFIG && !process.env.KUBERNETES_SERVICE_HOST) return undefined;
   const kc = new k8s.KubeConfig();
-  kc.loadFromDefault();
+  try {
+    kc.loadFromDefault();
+  } catch (e) {
+    const from = process.env.KUBECONFIG ? `KUBECONFIG "${process.env.KUBECONFIG}"` : 'the in-cluster service account';
+    throw new UserError('InvalidConfig', `${from} cannot be read: ${oneLine(e)} (unset KUBECONFIG to run without a cluster)`);
+  }
   return kc;
 }
 
