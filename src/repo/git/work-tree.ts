@@ -139,7 +139,7 @@ export class WorkTree {
     const ref = `refs/heads/${this.branch}`;
     try {
       if (isGitDaemonUrl(this.url)) await this.pushToDaemon(sha, ref, parent);
-      else await this.git.raw(['push', '--verbose', this.url, `${sha}:${ref}`]);
+      else await this.gitPush(sha, ref);
     } catch (e) {
       const kind = classifyGitError(e);
       if (isRetryable(kind) || !isUnclear(kind)) throw e;
@@ -155,7 +155,7 @@ export class WorkTree {
    * paddock goes on (gc.autoDetach). Safe beside fast-import and push: git keeps unreferenced
    * objects younger than two weeks. A failure is git's to log (gc.log); nothing waits on it.
    */
-  async maintain(): Promise<void> {
+  private async maintain(): Promise<void> {
     await runGit(this.gitDir, ['gc', '--auto', '--quiet'], '').catch(() => undefined);
   }
 
@@ -164,8 +164,12 @@ export class WorkTree {
       await pushToGitDaemon({ gitDir: this.gitDir, url: this.url, sha, ref, parent });
     } catch (e) {
       if (!(e instanceof DaemonPushUnsupported)) throw e;
-      await this.git.raw(['push', '--verbose', this.url, `${sha}:${ref}`]);
+      await this.gitPush(sha, ref);
     }
+  }
+
+  private async gitPush(sha: string, ref: string): Promise<void> {
+    await this.git.raw(['push', '--verbose', this.url, `${sha}:${ref}`]);
   }
 
   /** Points the tracking ref at `tip` when this repository holds that commit; false when it does not. */
