@@ -50,7 +50,7 @@ describe('the Grafana dashboard', () => {
     expect((await paddock(['push', '--repo', remote, '--definitions', dir], { env })).code).toBe(0);
     const [sidecarPort, watcherPort] = await freePorts(2);
     const serve = await startServe(['--repo', remote, '--definitions', dir, '--listen', `127.0.0.1:${sidecarPort}`], env);
-    const watch = await startWatch(['--repo', remote, '--definitions', dir, '--listen', `127.0.0.1:${watcherPort}`], { ...env, KUBECONFIG: undefined, KUBERNETES_SERVICE_HOST: undefined });
+    const watch = await startWatch(['--repo', remote, '--definitions', dir, '--listen', `127.0.0.1:${watcherPort}`], env);
     let names: Set<string>;
     try {
       const read = async (port: number) => (await fetch(`http://127.0.0.1:${port}/metrics`)).text();

@@ -29,8 +29,6 @@ afterEach(() => {
 
 function startWatch(cwd: string, remote: string, dir: string): Promise<Watch> {
   const env: NodeJS.ProcessEnv = { ...process.env, PADDOCK_GC_SECRET: 'two-watchers-secret' };
-  delete env.KUBECONFIG;
-  delete env.KUBERNETES_SERVICE_HOST;
   const child = spawn(process.execPath, [PADDOCK_BIN, 'watch', '--repo', remote, '--definitions', dir], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
   children.push(child);
   let out = '';
