@@ -8,7 +8,7 @@ import { chmodSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { DaemonPushUnsupported, pushToGitDaemon, remoteRefs } from '../src/repo/git/daemon.ts';
 import { classifyGitError, WorkTree } from '../src/repo/git/index.ts';
 import { freePort, GitDaemon } from './helpers/git-daemon.ts';
@@ -68,12 +68,6 @@ describe('a push over git://', () => {
     expect(gitOut(remote, 'rev-parse', 'main')).toBe(two);
     expect(gitOut(remote, 'ls-tree', '-r', '--name-only', 'main').split('\n')).toEqual(['a.yaml', 'b.yaml', 'c.yaml']);
     expect(gitOut(remote, 'fsck', '--strict', '--no-dangling')).toBe('');
-  });
-
-  it('GIVEN the remote already at the commit WHEN it is pushed again THEN nothing is sent and the push succeeds', async () => {
-    const { remote, root, gitDir, url } = await served('again');
-    await pushToGitDaemon({ gitDir, url, sha: root, ref: REF, parent: undefined });
-    expect(gitOut(remote, 'rev-parse', 'main')).toBe(root);
   });
 
   it('GIVEN another writer pushed a commit this repo never saw WHEN a commit on the old tip is pushed THEN it is refused before sending, sorted as git sorts it, and the remote keeps the other commit', async () => {
@@ -139,6 +133,16 @@ describe('a push over git://', () => {
     const pkt = (s: string) => `${(s.length + 4).toString(16).padStart(4, '0')}${s}`;
     /** An empty repository's advertisement. */
     const advert = (caps: string) => `${pkt(`${'0'.repeat(40)} capabilities^{}\0${caps}\n`)}0000`;
+
+    it('GIVEN the remote already at the commit WHEN it is pushed again THEN it succeeds having sent the request and a flush only', async () => {
+      const { root, gitDir } = await served('again');
+      behave = (socket) => socket.once('data', () => socket.write(`${pkt(`${root} ${REF}\0report-status ofs-delta\n`)}0000`));
+      await pushToGitDaemon({ gitDir, url: `git://127.0.0.1:${port}/x.git`, sha: root, ref: REF, timeoutMs: 5_000 });
+      const got = received.at(-1)!;
+      await vi.waitFor(() => expect(Buffer.concat(got).toString('latin1')).toMatch(/^[0-9a-f]{4}git-receive-pack \/x\.git\0host=127\.0\.0\.1:\d+\0/));
+      await new Promise((r) => setTimeout(r, 100)); // anything more the client sent has arrived
+      expect(Buffer.concat(got).toString('latin1').replace(/^[0-9a-f]{4}git-receive-pack [^\0]*\0host=[^\0]*\0/, '')).toBe('0000');
+    });
 
     it('GIVEN it offers no report-status WHEN pushed THEN DaemonPushUnsupported is thrown and nothing but the request was sent', async () => {
       const { root, gitDir } = await served('caps');
