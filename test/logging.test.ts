@@ -6,7 +6,7 @@
 import { rmSync } from 'node:fs';
 import { describe, expect, it, vi } from 'vitest';
 import { gcUrl } from '../core/gc-token.ts';
-import { configureLogging, logger, redact } from '../src/log.ts';
+import { configureLogging, flushLogs, logger, redact } from '../src/log.ts';
 import { paddock, startServe } from './helpers/cli.ts';
 import { freePort } from './helpers/git-daemon.ts';
 import { bareRepo, groupsSource } from './helpers/repo.ts';
@@ -105,12 +105,34 @@ describe('paddock serve logs', () => {
     try {
       logger.warn('commit failed: fatal: unable to access https://paddock:s3cr3t@git.example/m.git/');
       logger.child({ component: 'watcher' }).warn({ group: 'g' }, 'gc of /gc/abcDEF123 failed');
+      flushLogs();
     } finally {
       spy.mockRestore();
     }
-    expect(written).toHaveLength(2);
+    const lines = written.join('').split('\n').filter(Boolean);
+    expect(lines).toHaveLength(2);
     expect(written.join('')).not.toMatch(/s3cr3t|abcDEF123/);
-    expect(JSON.parse(written[0]).msg).toBe('commit failed: fatal: unable to access https://paddock:[redacted]@git.example/m.git/');
-    expect(JSON.parse(written[1])).toMatchObject({ component: 'watcher', group: 'g', msg: 'gc of /gc/[redacted] failed' });
+    expect(JSON.parse(lines[0]).msg).toBe('commit failed: fatal: unable to access https://paddock:[redacted]@git.example/m.git/');
+    expect(JSON.parse(lines[1])).toMatchObject({ component: 'watcher', group: 'g', msg: 'gc of /gc/[redacted] failed' });
+  });
+
+  it('GIVEN JSON lines logged in one turn of the event loop THEN they go out in one write, before the next turn', async () => {
+    configureLogging({ format: 'json' });
+    const written: string[] = [];
+    const spy = vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => (written.push(String(chunk)), true));
+    try {
+      for (let i = 0; i < 3; i++) logger.warn(`line ${i}`);
+      expect(written).toHaveLength(0);
+      await new Promise((r) => setTimeout(r, 0));
+      expect(written).toHaveLength(1);
+      expect(written[0].split('\n').filter(Boolean).map((l) => JSON.parse(l).msg)).toEqual(['line 0', 'line 1', 'line 2']);
+      // A turn that logs more than 64 KiB does not hold it all.
+      for (let i = 0; i < 40; i++) logger.warn('x'.repeat(2048));
+      expect(written.length).toBeGreaterThan(1);
+      flushLogs();
+    } finally {
+      spy.mockRestore();
+    }
+    expect(written.join('').split('\n').filter(Boolean)).toHaveLength(43);
   });
 });

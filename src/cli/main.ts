@@ -5,7 +5,7 @@
 import { Command, CommanderError } from 'commander';
 import { paddockVersion } from '../../core/version.ts';
 import { cliErrorOf } from '../errors.ts';
-import { configureLogging } from '../log.ts';
+import { configureLogging, flushLogs } from '../log.ts';
 
 /** The commands that run until stopped: they log each request and commit (level info). */
 const LONG_RUNNING = new Set(['serve', 'watch', 'up']);
@@ -60,6 +60,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   } catch (e) {
     if (e instanceof CommanderError) return e.exitCode;
     const { line, exitCode } = cliErrorOf(e);
+    flushLogs();
     console.error(line);
     return exitCode;
   }
