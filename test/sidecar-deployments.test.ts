@@ -102,6 +102,19 @@ describe('deployments, kubernaut-compatible', () => {
     expect((await call(`${s.url}/api/deployments/${toStagingV2}`, { headers: auth })).body).toMatchObject({ active: false, deletedAt: expect.any(String) });
   });
 
+  it('GIVEN releases in force in different contexts WHEN looked up THEN each is active with the files of the groups that run it, and one no context runs has none', async () => {
+    // web-dev follows every release (1.1); staging and production run what was deployed (1.0).
+    const one = await call(`${s.url}/api/releases/${v1}`, { headers: auth });
+    expect([one.status, one.body.active, one.body.manifests]).toEqual([200, true, ['groups/web-prod/deployment-web.yaml', 'groups/web-staging/deployment-web.yaml']]);
+    const two = await call(`${s.url}/api/releases/${v2}`, { headers: auth });
+    expect([two.body.active, two.body.manifests]).toEqual([true, ['groups/web-dev/deployment-web.yaml']]);
+    const v3 = await release('1.2');
+    const three = await call(`${s.url}/api/releases/${v3}`, { headers: auth });
+    expect([three.body.active, three.body.manifests]).toEqual([true, ['groups/web-dev/deployment-web.yaml']]);
+    const none = await call(`${s.url}/api/releases/${v2}`, { headers: auth });
+    expect([none.body.active, none.body.manifests]).toEqual([false, []]);
+  });
+
   it('GIVEN what cannot be deployed WHEN asked THEN the code says why and HEAD is unchanged; the release already in force is 200 with no commit', async () => {
     const before = head();
     const unknown = await deploy({ release: v2, context: 'qa' });

@@ -5,11 +5,12 @@
  *
  * Owns: release checks and views. Must not touch: HTTP, git.
  */
-import { activeRelease, type ReleaseRecord } from '../../core/records.ts';
+import { activeRelease, deployedRelease, type DeploymentRecord, type ReleaseRecord } from '../../core/records.ts';
 import { DEFAULT_RELEASE_KINDS, parseKindRef } from '../../core/kinds.ts';
 import { DisallowedObjectError, renderRelease, TemplateError, type ReleaseRules } from '../../constructs/release.ts';
 import { UserError } from '../errors.ts';
 import type { ReleaseTarget } from '../synth/synthesize.ts';
+import { groupDir } from '../synth/layout.ts';
 import { prepareValidators, validateObject } from '../synth/validate.ts';
 
 /** Release ids paddock makes (UUIDs) and accepts in URLs: never a path separator or a dot. */
@@ -65,11 +66,37 @@ export function publicRelease(r: ReleaseRecord) {
   };
 }
 
-/** The files under `groups/` rendered from `r` (see the header for how they are found). */
-export function manifestsOf(r: ReleaseRecord, ofService: readonly ReleaseRecord[], files: ReadonlyMap<string, string>, rules = fallbackRules(r)): string[] {
-  if (r.deletedAt || activeRelease(ofService)?.id !== r.id) return [];
-  const groupFiles = [...files.keys()].filter((p) => p.startsWith('groups/'));
-  if (r.template) {
+/** A `Release` that renders a release: its group (none for a service no `Release` renders any more) and its rules. */
+export interface Rendering {
+  readonly group?: string;
+  readonly rules: ReleaseRules;
+}
+
+/**
+ * Where `r` is rendered: by each `Release` of its service (`targets`) that renders the service's
+ * newest release and holds `r` as that, or, following deployments, by each that last had `r`
+ * deployed to its context. With no `Release` left, a stored release is looked at as the newest
+ * would be. Empty for a deleted release, or one no context runs.
+ */
+export function renderingsOf(r: ReleaseRecord, ofService: readonly ReleaseRecord[], deployments: readonly DeploymentRecord[], targets: readonly ReleaseTarget[]): Rendering[] {
+  if (r.deletedAt) return [];
+  if (!targets.length) return activeRelease(ofService)?.id === r.id ? [{ rules: fallbackRules(r) }] : [];
+  const inForce = (rules: ReleaseRules) => (rules.follows === 'deployed' ? deployedRelease(ofService, deployments, rules.context)?.release : activeRelease(ofService));
+  return targets.filter((t) => inForce(t.rules)?.id === r.id).map((t) => ({ group: t.group, rules: t.rules }));
+}
+
+/** The files under `groups/` rendered from `r` where it is rendered (see the header for how they are found), sorted. */
+export function manifestsOf(r: ReleaseRecord, renderings: readonly Rendering[], files: ReadonlyMap<string, string>): string[] {
+  const out = new Set<string>();
+  for (const { group, rules } of renderings) {
+    const prefix = group === undefined ? 'groups/' : `${groupDir(group)}/`;
+    for (const p of filesOf(r, rules, [...files.keys()].filter((f) => f.startsWith(prefix)), files)) out.add(p);
+  }
+  return [...out].sort();
+}
+
+function filesOf(r: ReleaseRecord, rules: ReleaseRules, groupFiles: readonly string[], files: ReadonlyMap<string, string>): string[] {
+  if (r.template ?? rules.template) {
     let objects: Array<Record<string, any>>;
     try {
       objects = renderRelease(rules, r);
@@ -81,11 +108,11 @@ export function manifestsOf(r: ReleaseRecord, ofService: readonly ReleaseRecord[
     return groupFiles.filter((p) => {
       const file = p.slice(p.lastIndexOf('/') + 1);
       return bases.some((b) => file === `${b}.yaml` || (file.startsWith(`${b}.`) && /^[a-z0-9-]+\.yaml$/.test(file.slice(b.length + 1))));
-    }).sort();
+    });
   }
   if (!r.image) return [];
   const runs = new RegExp(`^\\s*(?:- )?image: ["']?${r.image.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}["']?\\s*$`, 'm');
-  return groupFiles.filter((p) => runs.test(files.get(p)!)).sort();
+  return groupFiles.filter((p) => runs.test(files.get(p)!));
 }
 
 const byVersion = new Intl.Collator('en', { numeric: true });

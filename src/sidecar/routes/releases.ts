@@ -11,11 +11,13 @@
  * - `GET /api/releases?service&version&registry&limit&offset&sort&order`: `{count, limit,
  *   offset, items}`, soft-deleted releases left out; newest first, 20 a page (at most 100);
  *   `sort` is `createdAt` (kubernaut's `created`), `version`, `service` or `registry`.
- * - `GET /api/releases/:id`: the release, its template, whether it is the service's active
- *   release, and `manifests`: the files under `groups/` rendered from it. Only the active
- *   release has any. They are found by name: with a template of its own, the files of the
- *   kinds and names that template renders (rendered with the release's own attributes; a
- *   definition's attributes are not known here); without one, the files that run its image.
+ * - `GET /api/releases/:id`: the release, its template, whether it is `active` (rendered by
+ *   some `Release` of its service: one that follows every release renders the newest, one that
+ *   follows deployments the one last deployed to its context), and `manifests`: the files under
+ *   the groups of those `Release`s rendered from it. They are found by name: with a template
+ *   (the release's or the `Release`'s), the files of the kinds and names it renders (with the
+ *   release's own attributes; a definition's attributes are not known here); without one, the
+ *   files that run its image.
  * - `DELETE /api/releases/:id`: soft delete; the service rolls back to its previous release.
  *
  * Where this differs from kubernaut itself: the upload answers 201 with the release (kubernaut:
@@ -29,9 +31,9 @@
 import type { FastifyReply } from 'fastify';
 import { z } from 'zod';
 import { DNS_LABEL } from '../../../core/names.ts';
-import { activeRelease, type ReleaseRecord } from '../../../core/records.ts';
+import type { ReleaseRecord } from '../../../core/records.ts';
 import { UserError } from '../../errors.ts';
-import { checkRelease, DEFAULT_REGISTRY, manifestsOf, publicRelease, RELEASE_ID, sortReleases } from '../../releases/index.ts';
+import { checkRelease, DEFAULT_REGISTRY, manifestsOf, publicRelease, RELEASE_ID, renderingsOf, sortReleases } from '../../releases/index.ts';
 import { BODY_LIMIT, parse, type RouteModule } from '../server.ts';
 import { bodyOf, withForms } from './forms.ts';
 
@@ -98,7 +100,7 @@ export const releaseRoutes: RouteModule = (app, ctx) => {
       const view = await ctx.latest(reply);
       for (const [, list] of view.state.releases) {
         const r = list.find((x) => x.id === id);
-        if (r) return { r, list, files: view.files };
+        if (r) return { r, list, files: view.files, deployments: view.state.deployments.get(r.service) ?? [] };
       }
       throw new UserError('NotFound', `release "${id}" does not exist`);
     };
@@ -147,11 +149,10 @@ export const releaseRoutes: RouteModule = (app, ctx) => {
 
     scope.get<{ Params: { id: string } }>('/api/releases/:id', async (req, reply) => {
       ctx.requireToken(req);
-      const { r, list, files } = await find(req.params.id, reply);
+      const { r, list, files, deployments } = await find(req.params.id, reply);
       if (r.deletedAt) throw new UserError('NotFound', `release "${r.id}" was deleted at ${r.deletedAt}`);
-      const active = activeRelease(list)?.id === r.id;
-      const rules = (await ctx.deps.committer.synthesis()).releases.get(r.service)?.[0]?.rules;
-      return { ...publicRelease(r), template: r.template ?? null, active, manifests: manifestsOf(r, list, files, rules) };
+      const renderings = renderingsOf(r, list, deployments, (await ctx.deps.committer.synthesis()).releases.get(r.service) ?? []);
+      return { ...publicRelease(r), template: r.template ?? null, active: renderings.length > 0, manifests: manifestsOf(r, renderings, files) };
     });
 
     scope.delete<{ Params: { id: string } }>('/api/releases/:id', async (req, reply) => {
