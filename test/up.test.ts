@@ -59,4 +59,13 @@ describe('paddock up (npm start)', () => {
     expect(out).toMatch(/SIGINT: stopping/);
     expect(out).toMatch(/\nstopped\n/);
   }, 120_000);
+
+  it('GIVEN a KUBECONFIG that cannot be read WHEN paddock up starts THEN it exits 1 naming it, before it makes a repo', async () => {
+    const cwd = tempDir('paddock-up-kube-');
+    cpSync(path.join(REPO_ROOT, 'environments'), path.join(cwd, 'environments'), { recursive: true });
+    const r = await run(process.execPath, [PADDOCK_BIN, 'up', '--listen', `127.0.0.1:${await freePort()}`], { cwd, env: { PADDOCK_GC_SECRET: '', PADDOCK_REPO: '', KUBECONFIG: '/nonexistent-paddock/kubeconfig' } });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/KUBECONFIG "\/nonexistent-paddock\/kubeconfig" cannot be read: ENOENT/);
+    expect(existsSync(path.join(cwd, '.paddock/manifests.git'))).toBe(false);
+  }, 60_000);
 });
