@@ -5,7 +5,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { WorkTree } from '../src/repo/git/index.ts';
@@ -86,6 +86,13 @@ describe.each(Object.entries(reach))('the work tree, the remote reached by %s', 
     await t.push(await t.commit(base, new Map([['a.yaml', 'b\n']]), ['one']), 'r1');
     const stale = await t.commit(base, new Map([['a.yaml', 'c\n']]), ['two']);
     await expect(t.push(stale, 'r2')).rejects.toThrow(/rejected|non-fast-forward|fetch first/);
+  });
+
+  it('GIVEN a remote WHEN probed THEN it answers while the repository is served, and fails once it is gone', async () => {
+    const { remote, t } = await tree();
+    await expect(t.probe()).resolves.toBeUndefined();
+    rmSync(remote, { recursive: true, force: true });
+    await expect(t.probe()).rejects.toThrow(/does not appear to be a git repository|not exported|not found/);
   });
 });
 

@@ -188,9 +188,10 @@ export class WorkTree {
     }
   }
 
-  /** Asks the remote for its branches; throws when it does not answer. */
+  /** Asks the remote for its branches (a git:// remote by paddock's own connection); throws when it does not answer. */
   async probe(): Promise<void> {
-    await this.git.listRemote(['--heads', this.url]);
+    if (isGitDaemonUrl(this.url)) await remoteRefs(this.url);
+    else await this.git.listRemote(['--heads', this.url]);
   }
 
   private async fetch(): Promise<void> {
