@@ -8,6 +8,9 @@ import path from 'node:path';
 import type { SimpleGit } from 'simple-git';
 import { createGit, gitWithInput, initBareRepo } from './process.ts';
 
+/** git's own `gc.auto`: loose objects (estimated from one of the 256 object directories) that start a `gc --auto`. */
+const GIT_GC_AUTO = 6700;
+
 /** Reads commits, trees and blobs of a local repository (a fetched copy), for `paddock verify`. */
 export class RepoReader {
   private readonly git: SimpleGit;
@@ -17,11 +20,16 @@ export class RepoReader {
     this.git = createGit(gitDir);
   }
 
-  /** A bare copy of `url`'s branches (or only `branch`) in `gitDir`, created when missing, fetched when not. */
+  /**
+   * A bare copy of `url`'s branches (or only `branch`) in `gitDir`, created when missing, fetched
+   * when not. The copy keeps git's own housekeeping: a small fetch leaves its objects loose, and
+   * a copy that follows a busy repo for months would pile them up, so the fetch runs `gc --auto`
+   * with git's default threshold (paddock turns it off elsewhere), detached, as plain git does.
+   */
   static async fetch(url: string, gitDir: string, branch?: string): Promise<RepoReader> {
     if (!existsSync(path.join(gitDir, 'HEAD'))) await initBareRepo(gitDir, 'main');
     const r = new RepoReader(gitDir);
-    await r.git.raw(['fetch', '--no-tags', '--prune', url, branch ? `+refs/heads/${branch}:refs/heads/${branch}` : '+refs/heads/*:refs/heads/*']);
+    await r.git.raw(['-c', `gc.auto=${GIT_GC_AUTO}`, 'fetch', '--no-tags', '--prune', url, branch ? `+refs/heads/${branch}:refs/heads/${branch}` : '+refs/heads/*:refs/heads/*']);
     return r;
   }
 
