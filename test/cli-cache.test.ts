@@ -2,12 +2,14 @@
  * The one-shot commands' cached work tree (src/cli/cache.ts): reused from call to call, held by
  * one command at a time, and never a reason to miss what another writer pushed meanwhile.
  */
+import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { claimWorkDir } from '../src/cli/cache.ts';
 import { paddock } from './helpers/cli.ts';
 import { bareRepo, commitCount, committer, gitOut, groupApp, groupsSource, loadSet, remoteFiles, rid } from './helpers/repo.ts';
+import { blobsHashedUnder } from './helpers/git-objects.ts';
 import { definitionsDir, tempDir, TEST_SECRET } from './helpers/synth.ts';
 
 // The test writers' secret: the CLI and another writer share the repo.
@@ -67,5 +69,24 @@ describe('the cached work tree', () => {
     expect(gitOut(remote, 'log', '--format=%s', '-1', 'main')).toMatch(/^revive\(group\/g-0\)/);
     // One work tree, reused by every call, and released after each: no lock is left.
     expect(readdirSync(work)).toHaveLength(1);
+  });
+
+  it('GIVEN a cached work tree past git\'s gc.auto WHEN a call pushes THEN git gc --auto packs it (a process pushes once; the cache outlives it)', async () => {
+    const cache = tempDir('paddock-cache-');
+    const withCache = { ...env, PADDOCK_CACHE_DIR: cache };
+    const remote = await bareRepo();
+    const dir = definitionsDir({ 'g.ts': groupsSource(2) });
+    expect((await paddock(['push', '--repo', remote, '--definitions', dir], { env: withCache })).code).toBe(0);
+    const tree = path.join(cache, 'work', readdirSync(path.join(cache, 'work'))[0]);
+    // gc --auto estimates loose objects from objects/17/ alone: with gc.auto 1, two there are past it.
+    gitOut(tree, 'config', 'gc.auto', '1');
+    gitOut(tree, 'config', 'gc.autoDetach', 'false');
+    for (const text of blobsHashedUnder('17', 2)) execFileSync('git', ['hash-object', '-w', '--stdin'], { cwd: tree, input: text });
+    const loose = () => Number(/^count: (\d+)$/m.exec(gitOut(tree, 'count-objects', '-v'))![1]);
+    expect(loose()).toBeGreaterThan(2);
+    const demolished = await paddock(['demolish', '--repo', remote, '--definitions', dir, 'g-1'], { env: withCache });
+    expect(demolished.code, demolished.stderr).toBe(0);
+    // Packed: left loose are the two seeded blobs (unreferenced, kept: younger than two weeks).
+    await vi.waitFor(() => expect(loose()).toBe(2), { timeout: 20_000, interval: 100 });
   });
 });

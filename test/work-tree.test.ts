@@ -4,13 +4,13 @@
  * reached by its path (git's own push) and over `git daemon` (paddock's git:// push).
  */
 import { execFileSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it, vi } from 'vitest';
-import { WorkTree } from '../src/repo/git/index.ts';
+import { RepoReader, WorkTree } from '../src/repo/git/index.ts';
 import { GitDaemon } from './helpers/git-daemon.ts';
 import { bareRepo, gitOut, remoteFiles } from './helpers/repo.ts';
+import { blobsHashedUnder } from './helpers/git-objects.ts';
 import { tempDir } from './helpers/synth.ts';
 
 const daemons: GitDaemon[] = [];
@@ -120,14 +120,25 @@ describe('the work tree over a long run', () => {
     expect(gitOut(t.dir, 'count-objects', '-v')).toMatch(/^packs: 1$/m);
     expect(gitOut(remote, 'rev-parse', 'main')).toBe(head);
   });
-});
 
-/** `n` texts whose blob ids start with `prefix`. */
-function blobsHashedUnder(prefix: string, n: number): string[] {
-  const out: string[] = [];
-  for (let i = 0; out.length < n; i++) {
-    const text = `seed ${i}\n`;
-    if (createHash('sha1').update(`blob ${Buffer.byteLength(text)}\0${text}`).digest('hex').startsWith(prefix)) out.push(text);
-  }
-  return out;
-}
+  it('GIVEN a read copy with loose objects past git\'s own gc.auto WHEN it fetches THEN git gc --auto packs what it fetched (paddock\'s gc.auto=0 does not reach it)', async () => {
+    const remote = await bareRepo();
+    const w = new WorkTree(tempDir('paddock-work-'), remote, 'main');
+    await w.init();
+    const first = await w.commit(undefined, new Map([['a.yaml', 'a: 1\n']]), ['one']);
+    await w.push(first, 'r1');
+    const copy = path.join(tempDir('paddock-copy-'), 'copy.git');
+    await RepoReader.fetch(remote, copy, 'main');
+    gitOut(copy, 'config', 'gc.autoDetach', 'false'); // in the foreground, so the test can wait for it
+    // gc --auto estimates loose objects from objects/17/ alone: past 6,700 is more than 27 there.
+    for (const text of blobsHashedUnder('17', 28)) execFileSync('git', ['hash-object', '-w', '--stdin'], { cwd: copy, input: text });
+    const loose = () => Number(/^count: (\d+)$/m.exec(gitOut(copy, 'count-objects', '-v'))![1]);
+    const before = loose();
+    await w.push(await w.commit(first, new Map([['b.yaml', 'b: 2\n']]), ['two']), 'r2', first);
+    await RepoReader.fetch(remote, copy, 'main');
+    // Packed: left loose are the 28 seeded blobs (unreferenced, kept: younger than two weeks).
+    await vi.waitFor(() => expect(loose()).toBe(28), { timeout: 20_000, interval: 100 });
+    expect(before).toBeGreaterThan(28);
+    expect(gitOut(copy, 'count-objects', '-v')).toMatch(/^packs: 1$/m);
+  });
+});

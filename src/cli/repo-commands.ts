@@ -31,7 +31,8 @@ export async function withCommitter<T>(f: RepoFlags, fn: (c: Committer) => Promi
     writer: writer ?? s.writer,
     allowMassRemoval: f.allowMassRemoval,
     onCommit: report.onCommit,
-    ...(work ? { workDir: work.dir } : {}),
+    // The cached work tree outlives this process, which pushes once: each push checks its housekeeping.
+    ...(work ? { workDir: work.dir, maintainEvery: 1 } : {}),
   });
   try {
     const [loaded, fetched] = await Promise.allSettled([loadDefinitionSet(s.definitionsDir), c.refresh()]);

@@ -66,7 +66,7 @@ export class Committer {
     this.ownsWorkDir = !opts.workDir;
     this.workDir = opts.workDir ?? mkdtempSync(path.join(tmpdir(), 'paddock-work-'));
     mkdirSync(this.workDir, { recursive: true });
-    this.mirror = new Mirror(new WorkTree(this.workDir, opts.repo, opts.branch), { onFollow: opts.onFollow });
+    this.mirror = new Mirror(new WorkTree(this.workDir, opts.repo, opts.branch, opts.maintainEvery), { onFollow: opts.onFollow });
     this.clock = opts.clock ?? (() => new Date());
     this.log = opts.log ?? silent;
     this.retry = {

@@ -33,6 +33,11 @@ export interface CommitterOptions {
   readonly allowMassRemoval?: boolean;
   /** Local clone to work in. @default a new temp dir */
   readonly workDir?: string;
+  /**
+   * Run `git gc --auto` (git's thresholds) after every Nth push. A work tree kept from process to
+   * process (the CLI's cache), which pushes once a process, says 1. @default 200
+   */
+  readonly maintainEvery?: number;
   readonly clock?: () => Date;
   readonly sleep?: (ms: number) => Promise<void>;
   readonly random?: () => number;
