@@ -134,7 +134,9 @@ export class ConfigMapRules extends InformedFeed<k8s.V1ConfigMap> {
     const key = `${object.metadata?.namespace}/${object.metadata?.name}`;
     const before = this.configMaps.get(key);
     if (type === 'DELETED') this.configMaps.delete(key);
-    else this.configMaps.set(key, object);
+    // Only what a rules record reads (rulesRecordOf): the namespaces followed can hold many
+    // large ConfigMaps the rules never name, and the informer keeps its own copy of each.
+    else this.configMaps.set(key, { metadata: { namespace: object.metadata?.namespace, name: object.metadata?.name }, data: object.data ?? {} });
     if (type === 'DELETED' ? before !== undefined : JSON.stringify(before?.data ?? null) !== JSON.stringify(object.data ?? {})) this.onChange(key);
   }
 }
