@@ -65,8 +65,11 @@ export const logger: Logger = pino({
   timestamp: pino.stdTimeFunctions.isoTime,
   // Messages carry errors too (a watcher's "commit failed: <git's words>"): redacted like them.
   hooks: {
-    logMethod(args, method) {
+    logMethod(args, method, level) {
       method.apply(this, args.map((a) => (typeof a === 'string' ? redact(a) : a)) as Parameters<typeof method>);
+      // A warning or an error goes out at once, with what waited before it: a process killed
+      // in this turn (a signal, the OOM killer) still leaves the lines that explain it.
+      if (level >= WARN) flushLogs();
     },
   },
 }, {
@@ -77,12 +80,15 @@ export const logger: Logger = pino({
 });
 
 /**
- * JSON lines wait for the end of the event loop's turn and go out in one write: a write to a
- * pipe (a container's log, a test's capture) is a blocking system call in Node, and a sidecar
- * answering 200 requests in a turn would otherwise make 200 of them (8% of its main thread in
- * a burst, measured with the profiler). A turn's lines are written before the next turn starts,
- * when they pass 64 KiB, before the CLI prints its error line, and at exit.
+ * JSON lines at info and below wait for the end of the event loop's turn and go out in one
+ * write: a write to a pipe (a container's log, a test's capture) is a blocking system call in
+ * Node, and a sidecar answering 200 requests in a turn would otherwise make 200 of them (8% of
+ * its main thread in a burst, measured with the profiler). A turn's lines are written before
+ * the next turn starts, when they pass 64 KiB, with the next warning or error, before the CLI
+ * prints its error line, and at exit.
  */
+/** pino's number for `warn`. */
+const WARN = 40;
 const pending: string[] = [];
 let pendingBytes = 0;
 let flushQueued = false;

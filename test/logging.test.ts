@@ -116,23 +116,32 @@ describe('paddock serve logs', () => {
     expect(JSON.parse(lines[1])).toMatchObject({ component: 'watcher', group: 'g', msg: 'gc of /gc/[redacted] failed' });
   });
 
-  it('GIVEN JSON lines logged in one turn of the event loop THEN they go out in one write, before the next turn', async () => {
+  it('GIVEN info lines logged in one turn of the event loop THEN they go out in one write before the next turn, and a warning goes out at once', async () => {
     configureLogging({ format: 'json' });
     const written: string[] = [];
+    const level = logger.level;
+    logger.level = 'info';
     const spy = vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => (written.push(String(chunk)), true));
     try {
-      for (let i = 0; i < 3; i++) logger.warn(`line ${i}`);
+      for (let i = 0; i < 3; i++) logger.info(`line ${i}`);
       expect(written).toHaveLength(0);
-      await new Promise((r) => setTimeout(r, 0));
+      // Immediates run in the order queued: the flush queued by the first line runs first.
+      await new Promise((r) => setImmediate(r));
       expect(written).toHaveLength(1);
       expect(written[0].split('\n').filter(Boolean).map((l) => JSON.parse(l).msg)).toEqual(['line 0', 'line 1', 'line 2']);
+      // A warning goes out at once, with the lines that waited before it.
+      logger.info('before');
+      logger.warn('now');
+      expect(written).toHaveLength(2);
+      expect(written[1].split('\n').filter(Boolean).map((l) => JSON.parse(l).msg)).toEqual(['before', 'now']);
       // A turn that logs more than 64 KiB does not hold it all.
-      for (let i = 0; i < 40; i++) logger.warn('x'.repeat(2048));
-      expect(written.length).toBeGreaterThan(1);
+      for (let i = 0; i < 40; i++) logger.info('x'.repeat(2048));
+      expect(written.length).toBeGreaterThan(2);
       flushLogs();
     } finally {
+      logger.level = level;
       spy.mockRestore();
     }
-    expect(written.join('').split('\n').filter(Boolean)).toHaveLength(43);
+    expect(written.join('').split('\n').filter(Boolean)).toHaveLength(45);
   });
 });
