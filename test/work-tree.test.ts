@@ -6,7 +6,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { RepoReader, WorkTree } from '../src/repo/git/index.ts';
 import { GitDaemon } from './helpers/git-daemon.ts';
 import { bareRepo, gitOut, remoteFiles } from './helpers/repo.ts';
@@ -103,9 +103,8 @@ describe('the work tree over a long run', () => {
     const t = new WorkTree(tempDir('paddock-work-'), remote, 'main', every);
     await t.init();
     // gc --auto estimates loose objects from objects/17/ alone: put two there, and set the
-    // threshold to 1 (more than one there). In the foreground, so the test can wait for it.
+    // threshold to 1 (more than one there).
     gitOut(t.dir, 'config', 'gc.auto', '1');
-    gitOut(t.dir, 'config', 'gc.autoDetach', 'false');
     for (const text of blobsHashedUnder('17', 2)) execFileSync('git', ['hash-object', '-w', '--stdin'], { cwd: t.dir, input: text });
     const loose = () => Number(/^count: (\d+)$/m.exec(gitOut(t.dir, 'count-objects', '-v'))![1]);
     let head: string | undefined;
@@ -116,7 +115,8 @@ describe('the work tree over a long run', () => {
       head = sha;
     }
     // Packed: what is left loose is the two seeded blobs (unreferenced, kept: younger than two weeks).
-    await vi.waitFor(() => expect(loose()).toBe(2), { timeout: 20_000, interval: 100 });
+    await t.settled();
+    expect(loose()).toBe(2);
     expect(gitOut(t.dir, 'count-objects', '-v')).toMatch(/^packs: 1$/m);
     expect(gitOut(remote, 'rev-parse', 'main')).toBe(head);
   });
@@ -129,15 +129,15 @@ describe('the work tree over a long run', () => {
     await w.push(first, 'r1');
     const copy = path.join(tempDir('paddock-copy-'), 'copy.git');
     await RepoReader.fetch(remote, copy, 'main');
-    gitOut(copy, 'config', 'gc.autoDetach', 'false'); // in the foreground, so the test can wait for it
     // gc --auto estimates loose objects from objects/17/ alone: past 6,700 is more than 27 there.
     for (const text of blobsHashedUnder('17', 28)) execFileSync('git', ['hash-object', '-w', '--stdin'], { cwd: copy, input: text });
     const loose = () => Number(/^count: (\d+)$/m.exec(gitOut(copy, 'count-objects', '-v'))![1]);
     const before = loose();
     await w.push(await w.commit(first, new Map([['b.yaml', 'b: 2\n']]), ['two']), 'r2', first);
     await RepoReader.fetch(remote, copy, 'main');
-    // Packed: left loose are the 28 seeded blobs (unreferenced, kept: younger than two weeks).
-    await vi.waitFor(() => expect(loose()).toBe(28), { timeout: 20_000, interval: 100 });
+    // Packed by the time the fetch returns: left loose are the 28 seeded blobs (unreferenced,
+    // kept: younger than two weeks).
+    expect(loose()).toBe(28);
     expect(before).toBeGreaterThan(28);
     expect(gitOut(copy, 'count-objects', '-v')).toMatch(/^packs: 1$/m);
   });

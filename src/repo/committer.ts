@@ -174,10 +174,11 @@ export class Committer {
     return this.lastContactOk;
   }
 
-  /** Waits for the queue to drain, then stops taking intents. */
+  /** Waits for the queue to drain, then stops taking intents; resolves once the work tree's housekeeping is over too. */
   async close(): Promise<void> {
     await this.batcher.drained();
     this.closed = true;
+    await this.mirror.tree.settled();
     if (this.ownsWorkDir) await rm(this.workDir, { recursive: true, force: true });
   }
 

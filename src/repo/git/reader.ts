@@ -24,12 +24,13 @@ export class RepoReader {
    * A bare copy of `url`'s branches (or only `branch`) in `gitDir`, created when missing, fetched
    * when not. The copy keeps git's own housekeeping: a small fetch leaves its objects loose, and
    * a copy that follows a busy repo for months would pile them up, so the fetch runs `gc --auto`
-   * with git's default threshold (paddock turns it off elsewhere), detached, as plain git does.
+   * with git's default threshold (paddock turns it off elsewhere), and in the foreground (see
+   * WorkTree.maintain): the rare fetch that passes the threshold waits for the repack.
    */
   static async fetch(url: string, gitDir: string, branch?: string): Promise<RepoReader> {
     if (!existsSync(path.join(gitDir, 'HEAD'))) await initBareRepo(gitDir, 'main');
     const r = new RepoReader(gitDir);
-    await r.git.raw(['-c', `gc.auto=${GIT_GC_AUTO}`, 'fetch', '--no-tags', '--prune', url, branch ? `+refs/heads/${branch}:refs/heads/${branch}` : '+refs/heads/*:refs/heads/*']);
+    await r.git.raw(['-c', `gc.auto=${GIT_GC_AUTO}`, '-c', 'gc.autoDetach=false', 'fetch', '--no-tags', '--prune', url, branch ? `+refs/heads/${branch}:refs/heads/${branch}` : '+refs/heads/*:refs/heads/*']);
     return r;
   }
 

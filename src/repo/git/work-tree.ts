@@ -31,6 +31,8 @@ const WRITTEN_REF = 'refs/paddock/written';
  * unpackLimit): a sidecar committing a lease a second would leave half a million files a day.
  */
 export const MAINTAIN_EVERY = 200;
+/** A repack of a large repo takes a while; one that hangs is killed after this. */
+const MAINTAIN_TIMEOUT_MS = 10 * 60_000;
 
 export class WorkTree {
   private readonly git: SimpleGit;
@@ -38,6 +40,7 @@ export class WorkTree {
   private readonly tracking: string;
 
   private pushes = 0;
+  private maintaining?: Promise<void>;
 
   constructor(readonly dir: string, private readonly repo: string, private readonly branch: string, private readonly maintainEvery = MAINTAIN_EVERY) {
     this.git = createGit(dir);
@@ -146,17 +149,24 @@ export class WorkTree {
       if (await this.remoteHas(requestId, sha)) return;
       throw new PushUnclear(kind, e);
     }
-    if (++this.pushes % this.maintainEvery === 0) void this.maintain();
+    if (++this.pushes % this.maintainEvery === 0) this.maintaining ??= this.maintain().finally(() => (this.maintaining = undefined));
+  }
+
+  /** Resolves once the housekeeping a push started is over (before another process may use this work tree). */
+  async settled(): Promise<void> {
+    await this.maintaining;
   }
 
   /**
    * `git gc --auto` with git's own thresholds (6,700 loose objects, 50 packs): when one is
-   * passed, git packs the loose objects (and joins the packs) in a process of its own while
-   * paddock goes on (gc.autoDetach). Safe beside fast-import and push: git keeps unreferenced
-   * objects younger than two weeks. A failure is git's to log (gc.log); nothing waits on it.
+   * passed, git packs the loose objects (and joins the packs) while paddock goes on; the next
+   * cycle does not wait for it. In the foreground of paddock's own child, not detached: a
+   * detached gc is orphaned to PID 1, which in paddock's container is node, which does not reap
+   * it. Safe beside fast-import and push: git keeps unreferenced objects younger than two weeks.
+   * A failure is git's to report; nothing fails with it.
    */
   private async maintain(): Promise<void> {
-    await runGit(this.gitDir, ['gc', '--auto', '--quiet'], '').catch(() => undefined);
+    await runGit(this.gitDir, ['-c', 'gc.autoDetach=false', 'gc', '--auto', '--quiet'], '', MAINTAIN_TIMEOUT_MS).catch(() => undefined);
   }
 
   private async pushToDaemon(sha: string, ref: string, parent: string | undefined): Promise<void> {
