@@ -132,7 +132,7 @@ export function registerWatch(program: Command): void {
       // `up` owns a local repo: where its flags (or the address it listens on) changed since the
       // repo's settings were recorded, it commits the new ones and says so.
       const cfg = runtimeConfig(f, { repo: DEFAULTS.upRepo, sidecarUrl: { value: `http://${listen}`, from: '--listen' }, gcSecret, apiTokens: [apiToken], adopt: local });
-      // The cluster first: a KUBECONFIG that cannot be read stops `up` before it makes anything.
+      // The cluster before the repo: a KUBECONFIG that cannot be read stops `up` before it makes one.
       const cluster = await clusterParts(cfg.repo);
       if (local && !existsSync(path.join(cfg.repo, 'HEAD'))) {
         await initBareRepo(cfg.repo, cfg.branch);
