@@ -96,13 +96,13 @@ export function manifestsOf(r: ReleaseRecord, renderings: readonly Rendering[], 
 }
 
 function filesOf(r: ReleaseRecord, rules: ReleaseRules, groupFiles: readonly string[], files: ReadonlyMap<string, string>): string[] {
-  if (r.template ?? rules.template) {
-    let objects: Array<Record<string, any>>;
-    try {
-      objects = renderRelease(rules, r);
-    } catch {
-      return [];
-    }
+  let objects: Array<Record<string, any>> | undefined;
+  try {
+    if (r.template ?? rules.template) objects = renderRelease(rules, r);
+  } catch {
+    // The `Release` changed since the release was posted: its image, if it has one, still tells.
+  }
+  if (objects) {
     // `<kind>-<name>.yaml`, or `<kind>-<name>.<namespace>.yaml` when a group has two of them.
     const bases = objects.map((o) => `${String(o.kind).toLowerCase()}-${o.metadata.name}`);
     return groupFiles.filter((p) => {
