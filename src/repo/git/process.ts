@@ -75,6 +75,21 @@ export function runGit(gitDir: string, args: readonly string[], input: Buffer | 
   });
 }
 
+/** A repack of a large repo takes a while; one that hangs is killed after this. */
+const GC_TIMEOUT_MS = 10 * 60_000;
+
+/**
+ * `git gc --auto` on the repository at `gitDir`, with git's own thresholds (6,700 loose objects,
+ * 50 packs; paddock's other git commands run with gc.auto=0): when one is passed, git packs the
+ * loose objects and joins the packs. In the foreground of paddock's own child, never detached:
+ * a detached gc is orphaned to PID 1, which in paddock's container is node, and node never reaps
+ * it. Safe beside fetch, fast-import and push: git keeps unreferenced objects younger than two
+ * weeks. Never fails: a gc that does is git's to report, and nothing depends on it.
+ */
+export async function gcAuto(gitDir: string): Promise<void> {
+  await runGit(gitDir, ['-c', 'gc.autoDetach=false', 'gc', '--auto', '--quiet'], '', GC_TIMEOUT_MS).catch(() => undefined);
+}
+
 export function createGit(baseDir: string, opts: GitOptions = {}): SimpleGit {
   const env = gitEnv();
   return simpleGit({

@@ -6,15 +6,14 @@ import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { SimpleGit } from 'simple-git';
-import { createGit, gitWithInput, initBareRepo } from './process.ts';
-
-/** git's own `gc.auto`: loose objects (estimated from one of the 256 object directories) that start a `gc --auto`. */
-const GIT_GC_AUTO = 6700;
+import { createGit, gcAuto, gitWithInput, initBareRepo } from './process.ts';
 
 /** Reads commits, trees and blobs of a local repository (a fetched copy), for `paddock verify`. */
 export class RepoReader {
   private readonly git: SimpleGit;
   private readonly blobs = new Map<string, string>();
+  /** The `gc --auto` after the fetch that made this reader. */
+  housekeeping: Promise<void> = Promise.resolve();
 
   constructor(private readonly gitDir: string) {
     this.git = createGit(gitDir);
@@ -23,14 +22,15 @@ export class RepoReader {
   /**
    * A bare copy of `url`'s branches (or only `branch`) in `gitDir`, created when missing, fetched
    * when not. The copy keeps git's own housekeeping: a small fetch leaves its objects loose, and
-   * a copy that follows a busy repo for months would pile them up, so the fetch runs `gc --auto`
-   * with git's default threshold (paddock turns it off elsewhere), and in the foreground (see
-   * WorkTree.maintain): the rare fetch that passes the threshold waits for the repack.
+   * a copy that follows a busy repo for months would pile them up, so each fetch is followed by
+   * `gc --auto` (process.ts), which the reader does not wait for (`housekeeping` resolves when
+   * it is over).
    */
   static async fetch(url: string, gitDir: string, branch?: string): Promise<RepoReader> {
     if (!existsSync(path.join(gitDir, 'HEAD'))) await initBareRepo(gitDir, 'main');
     const r = new RepoReader(gitDir);
-    await r.git.raw(['-c', `gc.auto=${GIT_GC_AUTO}`, '-c', 'gc.autoDetach=false', 'fetch', '--no-tags', '--prune', url, branch ? `+refs/heads/${branch}:refs/heads/${branch}` : '+refs/heads/*:refs/heads/*']);
+    await r.git.raw(['fetch', '--no-tags', '--prune', url, branch ? `+refs/heads/${branch}:refs/heads/${branch}` : '+refs/heads/*:refs/heads/*']);
+    r.housekeeping = gcAuto(gitDir);
     return r;
   }
 

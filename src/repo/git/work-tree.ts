@@ -11,7 +11,7 @@ import type { SimpleGit } from 'simple-git';
 import { isRemoteUrl } from '../../../core/urls.ts';
 import { oneLine } from '../../errors.ts';
 import { DaemonPushUnsupported, isGitDaemonUrl, pushToGitDaemon, remoteRefs } from './daemon.ts';
-import { AUTHOR, classifyGitError, createGit, gitWithInput, isRetryable, isUnclear, runGit, type GitFailure } from './process.ts';
+import { AUTHOR, classifyGitError, createGit, gcAuto, gitWithInput, isRetryable, isUnclear, runGit, type GitFailure } from './process.ts';
 import { readBlobs, treeBlobs } from './reader.ts';
 
 /** What git says when the remote has no such branch yet (an empty repo). */
@@ -31,8 +31,6 @@ const WRITTEN_REF = 'refs/paddock/written';
  * unpackLimit): a sidecar committing a lease a second would leave half a million files a day.
  */
 export const MAINTAIN_EVERY = 200;
-/** A repack of a large repo takes a while; one that hangs is killed after this. */
-const MAINTAIN_TIMEOUT_MS = 10 * 60_000;
 
 export class WorkTree {
   private readonly git: SimpleGit;
@@ -149,24 +147,13 @@ export class WorkTree {
       if (await this.remoteHas(requestId, sha)) return;
       throw new PushUnclear(kind, e);
     }
-    if (++this.pushes % this.maintainEvery === 0) this.maintaining ??= this.maintain().finally(() => (this.maintaining = undefined));
+    // git's housekeeping (process.ts), while paddock goes on: the next cycle does not wait for it.
+    if (++this.pushes % this.maintainEvery === 0) this.maintaining ??= gcAuto(this.gitDir).finally(() => (this.maintaining = undefined));
   }
 
   /** Resolves once the housekeeping a push started is over (before another process may use this work tree). */
   async settled(): Promise<void> {
     await this.maintaining;
-  }
-
-  /**
-   * `git gc --auto` with git's own thresholds (6,700 loose objects, 50 packs): when one is
-   * passed, git packs the loose objects (and joins the packs) while paddock goes on; the next
-   * cycle does not wait for it. In the foreground of paddock's own child, not detached: a
-   * detached gc is orphaned to PID 1, which in paddock's container is node, which does not reap
-   * it. Safe beside fast-import and push: git keeps unreferenced objects younger than two weeks.
-   * A failure is git's to report; nothing fails with it.
-   */
-  private async maintain(): Promise<void> {
-    await runGit(this.gitDir, ['-c', 'gc.autoDetach=false', 'gc', '--auto', '--quiet'], '', MAINTAIN_TIMEOUT_MS).catch(() => undefined);
   }
 
   private async pushToDaemon(sha: string, ref: string, parent: string | undefined): Promise<void> {
