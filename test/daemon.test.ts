@@ -10,7 +10,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { DaemonPushUnsupported, pushToGitDaemon, remoteRefs } from '../src/repo/git/daemon.ts';
-import { classifyGitError, WorkTree } from '../src/repo/git/index.ts';
+import { classifyGitError, remoteTip, WorkTree } from '../src/repo/git/index.ts';
 import { freePort, GitDaemon } from './helpers/git-daemon.ts';
 import { gitOut } from './helpers/repo.ts';
 import { tempDir } from './helpers/synth.ts';
@@ -58,6 +58,23 @@ async function failure(p: Promise<unknown>): Promise<{ kind: string; message: st
   }
   throw new Error('the push succeeded where it was to fail');
 }
+
+describe('the remote\'s tip over git://', () => {
+  it('GIVEN a served repo WHEN its tip is read THEN it is what git ls-remote says; an empty repo has none, and one not served fails as git fails', async () => {
+    const { url, root } = await served('tip');
+    const lsRemote = async (u: string) => (await run('git', ['ls-remote', '--heads', u, REF])).stdout.split('\t')[0] || undefined;
+    expect(await remoteTip(url, 'main')).toBe(root);
+    expect(await remoteTip(url, 'main')).toBe(await lsRemote(url));
+    expect(await remoteTip(url, 'other')).toBeUndefined();
+    const empty = path.join(base, 'empty.git');
+    await run('git', ['init', '--bare', '--quiet', '--initial-branch=main', empty]);
+    expect(await remoteTip(daemon.url(empty), 'main')).toBeUndefined();
+    expect(await lsRemote(daemon.url(empty))).toBeUndefined();
+    const missing = daemon.url(path.join(base, 'missing.git'));
+    const f = await failure(remoteTip(missing, 'main'));
+    expect(f.kind).toBe(classifyGitError(await run('git', ['ls-remote', missing]).then(() => 'listed', (e) => e)));
+  });
+});
 
 describe('a push over git://', () => {
   it('GIVEN the remote at an older commit than the one written on (it never had the newer) WHEN pushed THEN it lands with every object it needs (the pack is made from what the remote has)', async () => {

@@ -6,6 +6,7 @@ import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { SimpleGit } from 'simple-git';
+import { isGitDaemonUrl, remoteRefs } from './daemon.ts';
 import { createGit, gcAuto, gitWithInput, initBareRepo } from './process.ts';
 
 /** Reads commits, trees and blobs of a local repository (a fetched copy), for `paddock verify`. */
@@ -111,6 +112,8 @@ export async function readBlobs(gitDir: string, oids: readonly string[]): Promis
  * undefined while the remote has no such branch.
  */
 export async function remoteTip(url: string, branch: string): Promise<string | undefined> {
+  // A git:// remote's refs over paddock's own connection: git's client waits 40 ms there (daemon.ts).
+  if (isGitDaemonUrl(url)) return (await remoteRefs(url, 20_000)).get(`refs/heads/${branch}`);
   const out = await createGit(process.cwd(), { timeoutMs: 20_000 }).raw(['ls-remote', '--heads', url, `refs/heads/${branch}`]);
   return out.split('\n').map((l) => l.split('\t')).find(([, ref]) => ref === `refs/heads/${branch}`)?.[0] || undefined;
 }
