@@ -7,6 +7,8 @@
 import { chmodSync, existsSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readCopyOf } from '../src/repo/reads.ts';
+import { bareRepo, committer, gitOut, groupsSource, loadSet, rid } from './helpers/repo.ts';
 import { API_TOKEN, call, startSidecar, type TestSidecar } from './helpers/sidecar.ts';
 import { tempDir } from './helpers/synth.ts';
 
@@ -96,5 +98,34 @@ describe('reads do not wait for writes', () => {
       renameSync(moved, s.remote);
     }
     expect((await versions(s)).stale).toBeNull();
+  });
+});
+
+describe('the read copy', () => {
+  it('GIVEN a work tree that holds the repo WHEN another writer\'s commit is first read THEN the read copy fetches only that commit\'s objects, and reads the rest from the work tree', async () => {
+    const remote = await bareRepo();
+    const set = await loadSet({ 'g.ts': groupsSource(20) });
+    const workDir = tempDir('paddock-work-');
+    const mine = committer(remote, set, { workDir });
+    await mine.submit({ body: { kind: 'sync', summary: 'sync' }, requestId: rid('s'), requestedBy: 't' });
+    const other = committer(remote, set);
+    await other.submit({ body: { kind: 'remove', group: 'g-3', reason: 'gc' }, requestId: rid('gc'), requestedBy: 'pod' });
+    await other.close();
+
+    const view = await mine.latest();
+    expect(view.head).toBe(gitOut(remote, 'rev-parse', 'main'));
+    expect(view.files.has('groups/g-3/configmap-cm-g-3.yaml')).toBe(false);
+    expect(view.files.has('groups/g-4/configmap-cm-g-4.yaml')).toBe(true);
+    const copy = readCopyOf(workDir).dir;
+    const objects = (dir: string) => {
+      const c = gitOut(dir, 'count-objects', '-v');
+      return Number(/^count: (\d+)$/m.exec(c)![1]) + Number(/^in-pack: (\d+)$/m.exec(c)![1]);
+    };
+    // The other writer's commit: a commit, a few trees and a handful of record files; the first
+    // commit's ~80 objects stay the work tree's alone.
+    expect(objects(copy)).toBeLessThan(20);
+    expect(objects(path.join(workDir, '.git'))).toBeGreaterThan(60);
+    expect(gitOut(copy, 'fsck', '--connectivity-only', '--no-dangling')).toBe('');
+    await mine.close();
   });
 });

@@ -24,7 +24,7 @@ import { Batcher } from './batcher.ts';
 import { withRetries, type RetryDeps } from './retry.ts';
 import { Mirror, type Snapshot } from './mirror.ts';
 import { commitMessage, Guard, kindsOf, plan, provenance } from './plan.ts';
-import { Reads, readCopyDir, type ReadView } from './reads.ts';
+import { Reads, readCopyOf, type ReadView } from './reads.ts';
 import { SettingsGate } from './settings.ts';
 import type { Answer, CommitInfo, CommitterOptions, Logger, RepoView, RetryPolicy } from './types.ts';
 export type { Answer, CommitInfo, CommitterOptions, DefinitionSet, Logger, RepoView, RetryPolicy } from './types.ts';
@@ -79,7 +79,7 @@ export class Committer {
     this.cache = opts.cache ?? new SynthCache();
     this.settings = new SettingsGate(opts.writer);
     this.reads = new Reads({
-      url: this.mirror.tree.url, branch: opts.branch, dir: readCopyDir(this.workDir), log: this.log,
+      url: this.mirror.tree.url, branch: opts.branch, ...readCopyOf(this.workDir), log: this.log,
       committed: () => ({ view: this.view(), seenAt: this.mirror.seenAt }),
     });
     this.batcher = new Batcher({

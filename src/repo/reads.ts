@@ -23,6 +23,8 @@ export interface ReadsOptions {
   readonly branch: string;
   /** The bare read copy's directory. */
   readonly dir: string;
+  /** The work tree's objects, which the read copy reads rather than fetches again. */
+  readonly borrow?: string;
   /** The committer's view, and when its tip was last seen at the remote (performance.now()). */
   readonly committed: () => { readonly view: RepoView; readonly seenAt: number };
   readonly log: Logger;
@@ -64,7 +66,7 @@ export class Reads {
 
   /** Fetches the branch into the read copy and reads its tip, patching the newest snapshot at hand. */
   private async fetch(committed: RepoView): Promise<Snapshot> {
-    const reader = await RepoReader.fetch(this.opts.url, this.opts.dir, this.opts.branch);
+    const reader = await RepoReader.fetch(this.opts.url, this.opts.dir, this.opts.branch, { borrow: this.opts.borrow });
     const head = await reader.resolve(`refs/heads/${this.opts.branch}`);
     if (!head) return { ...EMPTY };
     for (const base of [this.own?.snapshot, committed]) {
@@ -95,7 +97,10 @@ export class Reads {
   }
 }
 
-/** Where a work tree keeps its read copy: inside its `.git`, so it goes with it. */
-export function readCopyDir(workDir: string): string {
-  return path.join(workDir, '.git', 'paddock-reads');
+/**
+ * Where a work tree keeps its read copy: inside its `.git`, so it goes with it; and the work
+ * tree's objects, which the copy borrows.
+ */
+export function readCopyOf(workDir: string): { readonly dir: string; readonly borrow: string } {
+  return { dir: path.join(workDir, '.git', 'paddock-reads'), borrow: path.join(workDir, '.git', 'objects') };
 }

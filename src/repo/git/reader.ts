@@ -3,7 +3,7 @@
  * bare copy (`paddock verify`, `paddock status`, the sidecar's reads), where a directory sits in a work tree, and a commit's tree exported.
  */
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { SimpleGit } from 'simple-git';
 import { isGitDaemonUrl, remoteRefs } from './daemon.ts';
@@ -25,10 +25,16 @@ export class RepoReader {
    * when not. The copy keeps git's own housekeeping: a small fetch leaves its objects loose, and
    * a copy that follows a busy repo for months would pile them up, so each fetch is followed by
    * `gc --auto` (process.ts), which the reader does not wait for (`housekeeping` resolves when
-   * it is over).
+   * it is over). `borrow`: the objects directory of a repository of the same remote that the
+   * copy may read from (the committer's work tree), set when the copy is made.
    */
-  static async fetch(url: string, gitDir: string, branch?: string): Promise<RepoReader> {
-    if (!existsSync(path.join(gitDir, 'HEAD'))) await initBareRepo(gitDir, 'main');
+  static async fetch(url: string, gitDir: string, branch?: string, opts: { readonly borrow?: string } = {}): Promise<RepoReader> {
+    if (!existsSync(path.join(gitDir, 'HEAD'))) {
+      await initBareRepo(gitDir, 'main');
+      // Objects another repository here already holds are not fetched again (gitrepository-layout:
+      // objects/info/alternates): the first fetch brings what it lacks, not the whole history.
+      if (opts.borrow) writeFileSync(path.join(gitDir, 'objects', 'info', 'alternates'), `${path.resolve(opts.borrow)}\n`);
+    }
     const r = new RepoReader(gitDir);
     await r.git.raw(['fetch', '--no-tags', '--prune', url, branch ? `+refs/heads/${branch}:refs/heads/${branch}` : '+refs/heads/*:refs/heads/*']);
     r.housekeeping = gcAuto(gitDir);
