@@ -249,7 +249,7 @@ describe('a definitions directory published by a symlink swap (git-sync)', () =>
     const said: string[] = [];
     const w = new Watcher({ definitions: defs, committer: c, clock: () => t, say: (l) => said.push(l), linkPollMs: 3_600_000 });
     await w.start();
-    w.watch();
+    await w.watch();
     expect(await w.followLink()).toBe(false);
     const n = commitCount(remote);
 

@@ -164,7 +164,7 @@ export function registerWatch(program: Command): void {
 /** The watcher at work: its first commit (unless `committed` already) and live inputs, then file events and the leader's ticks. */
 async function runWatcher(watcher: Watcher, committed: boolean): Promise<void> {
   await watcher.start({ committed });
-  watcher.watch();
+  await watcher.watch();
   watcher.startTicking();
 }
 

@@ -12,6 +12,9 @@ import chokidar, { type FSWatcher } from 'chokidar';
 import { realpathSync } from 'node:fs';
 import path from 'node:path';
 
+/** Longest `start` waits for chokidar's first scan. */
+const READY_WAIT_MS = 10_000;
+
 export interface FileWatchOptions {
   /** Every local file the definitions are made of (those outside `dir` are watched too). */
   readonly inputs: () => Iterable<string>;
@@ -31,11 +34,16 @@ export class FileWatch {
 
   constructor(readonly dir: string, private readonly opts: FileWatchOptions) {}
 
-  start(): void {
+  /**
+   * Starts watching. Resolves once chokidar's first scan is over (a change made after that is
+   * seen; one made during it may not be), or after READY_WAIT_MS at most.
+   */
+  start(): Promise<void> {
     this.target = realpathOf(this.dir);
-    this.startFsWatch();
+    const ready = this.startFsWatch();
     this.linkTimer = setInterval(() => void this.followLink(), this.opts.linkPollMs ?? 2_000);
     this.linkTimer.unref();
+    return ready;
   }
 
   /** Watches files the definitions import from outside the directory that are not watched yet. */
@@ -61,11 +69,20 @@ export class FileWatch {
     await this.fsw?.close();
   }
 
-  private startFsWatch(): void {
-    this.fsw = chokidar.watch([this.dir, ...this.outsideInputs()], { ignoreInitial: true, awaitWriteFinish: false });
+  private startFsWatch(): Promise<void> {
+    const fsw = chokidar.watch([this.dir, ...this.outsideInputs()], { ignoreInitial: true, awaitWriteFinish: false });
+    this.fsw = fsw;
     const on = (p: string) => this.opts.changed(path.basename(p).startsWith('..') ? this.dir : p);
-    this.fsw.on('add', on).on('change', on).on('unlink', on).on('addDir', on).on('unlinkDir', on);
-    this.fsw.on('error', (e) => this.opts.error(e));
+    fsw.on('add', on).on('change', on).on('unlink', on).on('addDir', on).on('unlinkDir', on);
+    fsw.on('error', (e) => this.opts.error(e));
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, READY_WAIT_MS);
+      timer.unref();
+      fsw.once('ready', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
   }
 
   private outsideInputs(): string[] {

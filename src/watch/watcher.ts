@@ -135,8 +135,8 @@ export class Watcher {
     return { ready: !reasons.length, reasons };
   }
 
-  /** Watches the definitions directory and every local file the definitions import. */
-  watch(): void {
+  /** Watches the definitions directory and every local file the definitions import; resolves once an edit from then on is seen (files.ts). */
+  watch(): Promise<void> {
     const dir = this.opts.definitions.dir;
     this.files = new FileWatch(dir, {
       inputs: () => this.opts.definitions.inputsOf(),
@@ -148,7 +148,7 @@ export class Watcher {
       error: (e) => this.say(`watch error: ${String((e as Error)?.message ?? e)}`, 'warn'),
       linkPollMs: this.opts.linkPollMs,
     });
-    this.files.start();
+    return this.files.start();
   }
 
   /** When the definitions directory now resolves somewhere else (a swapped symlink), re-reads it all. Returns whether it moved. */
