@@ -79,6 +79,9 @@ export const logger: Logger = pino({
   },
 });
 
+/** pino's number for `warn`. */
+const WARN = 40;
+
 /**
  * JSON lines at info and below wait for the end of the event loop's turn and go out in one
  * write: a write to a pipe (a container's log, a test's capture) is a blocking system call in
@@ -87,8 +90,6 @@ export const logger: Logger = pino({
  * the next turn starts, when they pass 64 KiB, with the next warning or error, before the CLI
  * prints its error line, and at exit.
  */
-/** pino's number for `warn`. */
-const WARN = 40;
 const pending: string[] = [];
 let pendingBytes = 0;
 let flushQueued = false;

@@ -12,7 +12,7 @@ import { isRemoteUrl } from '../../../core/urls.ts';
 import { oneLine } from '../../errors.ts';
 import { DaemonPushUnsupported, isGitDaemonUrl, pushToGitDaemon, remoteRefs } from './daemon.ts';
 import { AUTHOR, classifyGitError, createGit, gcAuto, gitWithInput, isRetryable, isUnclear, runGit, type GitFailure } from './process.ts';
-import { readBlobs, treeBlobs } from './reader.ts';
+import { readBlobs, remoteTip, treeBlobs } from './reader.ts';
 
 /** What git says when the remote has no such branch yet (an empty repo). */
 const NO_BRANCH_YET = /couldn't find remote ref|unknown revision|ambiguous argument/i;
@@ -185,10 +185,9 @@ export class WorkTree {
     }
   }
 
-  /** Asks the remote for its branches (a git:// remote by paddock's own connection); throws when it does not answer. */
+  /** Asks the remote for its branch's tip (reader.ts: a git:// remote by paddock's own connection); throws when it does not answer. */
   async probe(): Promise<void> {
-    if (isGitDaemonUrl(this.url)) await remoteRefs(this.url);
-    else await this.git.listRemote(['--heads', this.url]);
+    await remoteTip(this.url, this.branch);
   }
 
   private async fetch(): Promise<void> {
