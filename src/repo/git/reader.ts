@@ -117,10 +117,10 @@ export async function readBlobs(gitDir: string, oids: readonly string[]): Promis
  * The tip of `branch` at `url` by one `ls-remote` (no repository needed, nothing fetched);
  * undefined while the remote has no such branch.
  */
-export async function remoteTip(url: string, branch: string): Promise<string | undefined> {
+export async function remoteTip(url: string, branch: string, timeoutMs = 20_000): Promise<string | undefined> {
   // A git:// remote's refs over paddock's own connection: git's client waits 40 ms there (daemon.ts).
-  if (isGitDaemonUrl(url)) return (await remoteRefs(url, 20_000)).get(`refs/heads/${branch}`);
-  const out = await createGit(process.cwd(), { timeoutMs: 20_000 }).raw(['ls-remote', '--heads', url, `refs/heads/${branch}`]);
+  if (isGitDaemonUrl(url)) return (await remoteRefs(url, timeoutMs)).get(`refs/heads/${branch}`);
+  const out = await createGit(process.cwd(), { timeoutMs }).raw(['ls-remote', '--heads', url, `refs/heads/${branch}`]);
   return out.split('\n').map((l) => l.split('\t')).find(([, ref]) => ref === `refs/heads/${branch}`)?.[0] || undefined;
 }
 

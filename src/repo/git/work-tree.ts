@@ -10,9 +10,12 @@ import path from 'node:path';
 import type { SimpleGit } from 'simple-git';
 import { isRemoteUrl } from '../../../core/urls.ts';
 import { oneLine } from '../../errors.ts';
-import { DaemonPushUnsupported, isGitDaemonUrl, pushToGitDaemon, remoteRefs } from './daemon.ts';
+import { DaemonPushUnsupported, isGitDaemonUrl, pushToGitDaemon } from './daemon.ts';
 import { AUTHOR, classifyGitError, createGit, gcAuto, gitWithInput, isRetryable, isUnclear, runGit, type GitFailure } from './process.ts';
 import { readBlobs, remoteTip, treeBlobs } from './reader.ts';
+
+/** How long the work tree's look at the remote's tip may take: as long as any of its git commands (process.ts). */
+const GIT_TIMEOUT_MS = 60_000;
 
 /** What git says when the remote has no such branch yet (an empty repo). */
 const NO_BRANCH_YET = /couldn't find remote ref|unknown revision|ambiguous argument/i;
@@ -61,7 +64,7 @@ export class WorkTree {
    */
   async fetchTip(): Promise<string | undefined> {
     if (isGitDaemonUrl(this.url)) {
-      const tip = (await remoteRefs(this.url)).get(`refs/heads/${this.branch}`);
+      const tip = await remoteTip(this.url, this.branch, GIT_TIMEOUT_MS);
       if (tip === undefined) return undefined;
       if (await this.track(tip)) return tip;
     }
@@ -187,7 +190,7 @@ export class WorkTree {
 
   /** Asks the remote for its branch's tip (reader.ts: a git:// remote by paddock's own connection); throws when it does not answer. */
   async probe(): Promise<void> {
-    await remoteTip(this.url, this.branch);
+    await remoteTip(this.url, this.branch, GIT_TIMEOUT_MS);
   }
 
   private async fetch(): Promise<void> {
