@@ -1,12 +1,12 @@
 #!/usr/bin/env node
-// The `paddock` command. paddock is TypeScript; this shim runs it from an esbuild bundle of
-// its sources, dist/cli/paddock.mjs and its chunks, rebuilt whenever a source is newer (about
-// 0.3 s). A watcher or sidecar then runs for days without a TypeScript loader in the process
-// (tsx's loader thread and source maps cost some 60 MiB). Each command is a chunk of its own, so
-// `paddock status` does not load the sidecar's HTTP server or the Kubernetes client. Where dist/
-// cannot be written (a read-only install whose bundle is stale) or PADDOCK_NO_BUNDLE=1 is set,
-// tsx runs the sources directly.
-import { mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
+// The `paddock` command. paddock is TypeScript; this shim runs it from an esbuild bundle of its
+// sources (and of the small packages every command loads, see BUNDLED), dist/cli/paddock.mjs and
+// its chunks, rebuilt whenever a source is newer (about 0.4 s). A watcher or sidecar then runs for
+// days without a TypeScript loader in the process (tsx's loader thread and source maps cost some 60
+// MiB). Each command is a chunk of its own, so `paddock status` does not load the sidecar's HTTP
+// server or the Kubernetes client. Where dist/ cannot be written (a read-only install whose bundle
+// is stale) or PADDOCK_NO_BUNDLE=1 is set, tsx runs the sources directly.
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import module from 'node:module';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -44,6 +44,24 @@ function mtimeOf(file) {
   }
 }
 
+/**
+ * Packages paddock's one-shot commands load on every call, bundled with its sources: each is
+ * dozens of small modules, and Node 20 loads a module at a time (zod alone is some 100 files,
+ * 115 ms to import, 40 ms as one file). None is shared with definitions or holds files of its own.
+ */
+const BUNDLED = new Set(['zod', 'commander', 'simple-git', 'js-yaml', 'mustache', 'yaml']);
+
+/**
+ * Every other package stays external and loads from node_modules: cdk8s, constructs and
+ * cdk8s-plus-28 must be the instances definitions get; esbuild and pino load files of their own;
+ * the server's packages load once in a process that runs for days.
+ */
+function externalPackages() {
+  const pkg = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8'));
+  const names = Object.keys({ ...pkg.dependencies, ...pkg.optionalDependencies }).filter((n) => !BUNDLED.has(n));
+  return names.flatMap((n) => [n, `${n}/*`]);
+}
+
 async function fromBundle() {
   const built = mtimeOf(BUNDLE);
   const newest = newestSource();
@@ -51,11 +69,12 @@ async function fromBundle() {
     const { buildSync } = await import('esbuild');
     const dir = path.dirname(BUNDLE);
     const tmp = `${dir}.${process.pid}.tmp`;
-    // Packages stay external: they load from node_modules, the same instances definitions get.
     buildSync({
       entryPoints: { paddock: path.join(ROOT, 'src/cli/main.ts') }, outdir: tmp, outExtension: { '.js': '.mjs' },
       splitting: true, chunkNames: 'chunks/[name]-[hash]',
-      bundle: true, packages: 'external', platform: 'node', format: 'esm', target: 'node20', logLevel: 'error',
+      bundle: true, external: externalPackages(), platform: 'node', format: 'esm', target: 'node20', logLevel: 'error',
+      // Bundled CommonJS packages (simple-git, commander) call require() for Node's own modules.
+      banner: { js: "import { createRequire as __paddockRequire } from 'node:module'; const require = __paddockRequire(import.meta.url);" },
     });
     // Every file lands by rename, chunks first (their names hold their content's hash, so a
     // concurrent build renames the same bytes), the entry last: a process that reads the entry
