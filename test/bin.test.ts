@@ -19,4 +19,20 @@ describe('the paddock command', () => {
     await paddock(['--version']);
     expect(statSync(BUNDLE).mtimeMs).toBe(rebuilt);
   });
+
+  it('GIVEN packages installed after the bundle was built THEN it rebuilds it (some packages are bundled)', async () => {
+    expect((await paddock(['--version'])).code).toBe(0);
+    const built = statSync(BUNDLE).mtimeMs;
+    const installed = path.join(REPO_ROOT, 'node_modules/.package-lock.json');
+    const { atime, mtime } = statSync(installed);
+    try {
+      const later = new Date(built + 60_000);
+      utimesSync(installed, later, later);
+      const r = await paddock(['--version']);
+      expect(r.code, r.stderr).toBe(0);
+      expect(statSync(BUNDLE).mtimeMs).toBeGreaterThan(built);
+    } finally {
+      utimesSync(installed, atime, mtime);
+    }
+  });
 });

@@ -19,9 +19,10 @@ module.enableCompileCache?.();
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const BUNDLE = path.join(ROOT, 'dist', 'cli', 'paddock.mjs');
 
-/** Newest modification time of paddock's own sources. */
+/** Newest modification time of paddock's own sources and of its installed packages. */
 function newestSource() {
-  let newest = statSync(path.join(ROOT, 'package.json')).mtimeMs;
+  // npm writes node_modules/.package-lock.json on every install: the bundled packages may have changed.
+  let newest = Math.max(statSync(path.join(ROOT, 'package.json')).mtimeMs, mtimeOf(path.join(ROOT, 'node_modules', '.package-lock.json')));
   const walk = (dir) => {
     for (const e of readdirSync(dir, { withFileTypes: true })) {
       const p = path.join(dir, e.name);
