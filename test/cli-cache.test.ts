@@ -3,7 +3,7 @@
  * one command at a time, and never a reason to miss what another writer pushed meanwhile.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { claimWorkDir } from '../src/cli/cache.ts';
@@ -39,6 +39,34 @@ describe('the cached work tree', () => {
     expect(taken?.dir).toBe(first!.dir);
     taken!.release();
     other!.release();
+  });
+
+  it('GIVEN a dead process\'s lock WHEN another process is already taking it over THEN a claim gets none; a takeover left by a crash is cleared for the next claim', () => {
+    process.env.PADDOCK_CACHE_DIR = tempDir('paddock-cache-');
+    const first = claimWorkDir('https://git.test/m.git', 'main')!;
+    const lock = `${first.dir}.lock`;
+    expect(readFileSync(lock, 'utf8')).toBe(String(process.pid));
+    first.release();
+    writeFileSync(lock, String(4_194_305));
+    // Another process holds the breaker: it may have made its own lock already.
+    writeFileSync(`${lock}.break`, '4194306');
+    expect(claimWorkDir('https://git.test/m.git', 'main')).toBeUndefined();
+    expect(existsSync(`${lock}.break`)).toBe(true);
+    // A breaker a minute old was left by a crash: cleared, and the next claim takes the lock over.
+    const old = new Date(Date.now() - 60_000);
+    utimesSync(`${lock}.break`, old, old);
+    expect(claimWorkDir('https://git.test/m.git', 'main')).toBeUndefined();
+    expect(existsSync(`${lock}.break`)).toBe(false);
+    const taken = claimWorkDir('https://git.test/m.git', 'main');
+    expect(taken?.dir).toBe(first.dir);
+    expect(readFileSync(lock, 'utf8')).toBe(String(process.pid));
+    taken!.release();
+    // An empty lock (a crash between creating and writing it, before this version) is a dead one.
+    writeFileSync(lock, '');
+    const after = claimWorkDir('https://git.test/m.git', 'main');
+    expect(after?.dir).toBe(first.dir);
+    after!.release();
+    expect(readdirSync(path.dirname(first.dir)).filter((f) => f.includes('.tmp') || f.endsWith('.break'))).toEqual([]);
   });
 
   it('GIVEN push, demolish and revive in turn WHEN another writer pushes between them THEN each call reuses the cache, sees that commit and builds on it', async () => {

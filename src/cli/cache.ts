@@ -8,7 +8,7 @@
  *   command at a time holds it (a lock file naming its process); another command meanwhile, or
  *   one that finds the lock of a live process, works in a temp dir of its own as before.
  */
-import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { linkSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import path from 'node:path';
 import { processAlive } from '../watch/lock.ts';
@@ -49,20 +49,65 @@ export function claimWorkDir(repo: string, branch: string): { readonly dir: stri
   return { dir, release };
 }
 
-/** Creates `lock` naming this process; takes over the lock of a process that is gone. */
+/** How old a `.break` file must be before it is taken for the leftover of a crashed takeover. */
+const BREAK_STALE_MS = 10_000;
+
+/**
+ * Creates `lock` naming this process; takes over the lock of a process that is gone. The file
+ * appears whole (linked from a temp file holding the pid), so no one reads it empty. Taking a
+ * dead process's lock over goes through `<lock>.break`, held by one process at a time: two
+ * processes that both found it dead would otherwise each remove it, the second removing the
+ * first's new lock, and both would work in the same tree.
+ */
 function takeLock(lock: string): boolean {
-  for (let tries = 0; tries < 2; tries++) {
-    try {
-      const fd = openSync(lock, 'wx');
-      writeSync(fd, String(process.pid));
-      closeSync(fd);
-      return true;
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-      const pid = Number(readFileSync(lock, 'utf8').trim());
-      if (processAlive(pid)) return false;
-      rmSync(lock, { force: true });
+  const tmp = `${lock}.${process.pid}.tmp`;
+  writeFileSync(tmp, String(process.pid));
+  try {
+    if (link(tmp, lock)) return true;
+    if (processAlive(ownerOf(lock))) return false;
+    const breaker = `${lock}.break`;
+    if (!link(tmp, breaker)) {
+      // Another process is taking it over; a breaker that is left over from a crash goes now.
+      if (Date.now() - mtimeOf(breaker) > BREAK_STALE_MS) rmSync(breaker, { force: true });
+      return false;
     }
+    try {
+      // Only a process holding the breaker removes a lock, so what is read here stays until then.
+      if (processAlive(ownerOf(lock))) return false;
+      rmSync(lock, { force: true });
+      return link(tmp, lock);
+    } finally {
+      rmSync(breaker, { force: true });
+    }
+  } finally {
+    rmSync(tmp, { force: true });
   }
-  return false;
+}
+
+/** Hard-links `from` at `to`: false when `to` exists. */
+function link(from: string, to: string): boolean {
+  try {
+    linkSync(from, to);
+    return true;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw e;
+  }
+}
+
+/** The pid a lock names; 0 when it is gone or unreadable. */
+function ownerOf(lock: string): number {
+  try {
+    return Number(readFileSync(lock, 'utf8').trim()) || 0;
+  } catch {
+    return 0;
+  }
+}
+
+function mtimeOf(file: string): number {
+  try {
+    return statSync(file).mtimeMs;
+  } catch {
+    return 0;
+  }
 }
