@@ -4,11 +4,14 @@
  * in the cluster tier's API server (boskos-kit.ts); paddock on a bare repo behind `git daemon`,
  * its pool from a Boskos resources file (`--lease-config`, no environments: leases only, as
  * Boskos has). Skipped, with the reason printed, only where the tier's API server cannot start.
- * Not a bench itself (the dispatcher runs [a-z][a-z0-9]*.ts); `leases` runs it.
+ * Each mix also runs against a server that does nothing (http-floor.ts): the heartbeat p99 this
+ * machine allows any server. Not a bench itself (the dispatcher runs [a-z][a-z0-9]*.ts); `leases`
+ * runs it.
  */
 import { randomBytes } from 'node:crypto';
 import { freePort } from '../../test/helpers/git-daemon.ts';
 import { boskosOnTheTier, startBoskos } from './boskos-kit.ts';
+import { startFloor } from './http-floor.ts';
 import { driveLeases, type MixResult } from './lease-mix.ts';
 import { percentile, printTable, verdict } from './lib.ts';
 import { call, put, type Harness } from './serve-kit.ts';
@@ -72,13 +75,18 @@ export async function versusBoskos(h: Harness, quick: boolean): Promise<Record<s
     await h.stop(served.child);
     const hbServer = heartbeatServerP99(served.stderr);
 
+    const floorServer = await startFloor(h);
+    const floor = side(await driveLeases(floorServer.url, mix));
+    await floorServer.stop();
+
     const ratio = (a: number, c: number) => +(a / c).toFixed(3);
     out[r.key] = {
       clients: r.clients, resources: r.resources, paddockOpsPerSec: p.opsPerSec, boskosOpsPerSec: b.opsPerSec,
       opsRatio: ratio(p.opsPerSec, b.opsPerSec), acquireP50Ratio: ratio(p.acquireP50Ms, b.acquireP50Ms), acquireP99Ratio: ratio(p.acquireP99Ms, b.acquireP99Ms),
       paddock: { ...p, heartbeatServerP99Ms: hbServer }, boskos: b, boskosStartMs: Math.round(boskos.startMs),
+      floor: { opsPerSec: floor.opsPerSec, heartbeatP99Ms: floor.heartbeatP99Ms }, heartbeatP99VsFloor: ratio(p.heartbeatP99Ms, floor.heartbeatP99Ms),
     };
-    for (const [who, s] of [['paddock', p], ['Boskos', b]] as const) {
+    for (const [who, s] of [['paddock', p], ['Boskos', b], ['floor: a server doing nothing', floor]] as const) {
       rows.push([`${r.clients} clients / ${r.resources} (${who})`, s.ops, s.opsPerSec, s.acquireP50Ms, s.acquireP99Ms, s.heartbeatP99Ms, s.doubleLeases, s.errors]);
     }
     if (r.clients === 8) checks.push(`8 clients: acquire p50 <= Boskos's: ${p.acquireP50Ms} vs ${b.acquireP50Ms} ms ${verdict(p.acquireP50Ms <= b.acquireP50Ms)}`);
@@ -86,7 +94,7 @@ export async function versusBoskos(h: Harness, quick: boolean): Promise<Record<s
       checks.push(`64 clients: ops/s >= 5x Boskos's: ${ratio(p.opsPerSec, b.opsPerSec)}x ${verdict(p.opsPerSec >= 5 * b.opsPerSec)}`);
       checks.push(`64 clients: acquire p99 <= 1/10 of Boskos's: ${ratio(p.acquireP99Ms, b.acquireP99Ms)} ${verdict(p.acquireP99Ms * 10 <= b.acquireP99Ms)}`);
     }
-    checks.push(`${r.clients} clients: paddock heartbeat p99 < 10 ms: ${p.heartbeatP99Ms} ${verdict(p.heartbeatP99Ms < 10)} (in the server, from its request log: ${hbServer}; Boskos's as its clients see it: ${b.heartbeatP99Ms}); double leases 0 for both: ${p.doubleLeases}/${b.doubleLeases} ${verdict(!p.doubleLeases && !b.doubleLeases)}`);
+    checks.push(`${r.clients} clients: paddock heartbeat p99 < 10 ms: ${p.heartbeatP99Ms} ${verdict(p.heartbeatP99Ms < 10)} (in the server, from its request log: ${hbServer}; Boskos's as its clients see it: ${b.heartbeatP99Ms}; the floor, a server doing nothing: ${floor.heartbeatP99Ms}, paddock ${ratio(p.heartbeatP99Ms, floor.heartbeatP99Ms)}x it); double leases 0 for both: ${p.doubleLeases}/${b.doubleLeases} ${verdict(!p.doubleLeases && !b.doubleLeases)}`);
   }
   console.log(`\nvs the real Boskos (on CRDs in the tier's API server) with the same mix: acquire, ${HEARTBEATS} heartbeats, release`);
   printTable(['', 'ops', 'ops/s', 'acquire p50 ms', 'acquire p99 ms', 'heartbeat p99 ms', 'double leases', 'errors'], rows);
