@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadDefinitions } from '../src/synth/index.ts';
-import { definitionsDir, objectAt, synthSource } from './helpers/synth.ts';
+import { definitionsDir, objectAt, synthDir, synthSource } from './helpers/synth.ts';
 
 describe('loading definition files', () => {
   it('GIVEN a definitions dir outside the repo importing from "paddock" WHEN synthesized THEN its constructs are paddock\'s own', async () => {
@@ -13,6 +13,38 @@ describe('loading definition files', () => {
         new ApiObject(env, 'cm', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'cm' }, data: { a: 'b' } });
       };`);
     expect(objectAt(result, 'groups/outside/configmap-cm.yaml').metadata.labels['paddock.dev/group']).toBe('outside');
+  });
+
+  it('GIVEN the shared packages imported by name, as a namespace, as a default, by require(), from an .mts file and by a file inside them WHEN synthesized THEN every one is paddock\'s own instance', async () => {
+    const cm = (name: string) => `{ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: '${name}' }, data: { a: 'b' } }`;
+    const result = await synthDir(definitionsDir({
+      'a.ts': `
+        import { ApiObject } from 'cdk8s';
+        import * as ns from 'cdk8s';
+        import whole from 'cdk8s';
+        import { ApiObject as Inside } from 'cdk8s/lib/api-object';
+        import { Environment } from 'paddock';
+        const required = require('cdk8s');
+        export default (scope) => {
+          const env = new Environment(scope, 'forms', { namespace: 'ns1' });
+          new ApiObject(env, 'named', ${cm('named')});
+          new ns.ApiObject(env, 'ns', ${cm('ns')});
+          new whole.ApiObject(env, 'whole', ${cm('whole')});
+          new required.ApiObject(env, 'required', ${cm('required')});
+          new Inside(env, 'inside', ${cm('inside')});
+        };`,
+      'b.mts': `
+        import cdk8s from 'cdk8s';
+        import paddock from 'paddock';
+        export default (scope) => {
+          const env = new paddock.Environment(scope, 'node-mode', { namespace: 'ns1' });
+          new cdk8s.ApiObject(env, 'cm', ${cm('node-mode')});
+        };`,
+    }));
+    for (const name of ['named', 'ns', 'whole', 'required', 'inside']) {
+      expect(objectAt(result, `groups/forms/configmap-${name}.yaml`).metadata.labels['paddock.dev/group']).toBe('forms');
+    }
+    expect(objectAt(result, 'groups/node-mode/configmap-node-mode.yaml').metadata.labels['paddock.dev/group']).toBe('node-mode');
   });
 
   it('GIVEN a file that does not default-export a function WHEN loaded THEN the error names the file', async () => {

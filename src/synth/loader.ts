@@ -14,7 +14,7 @@
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -45,7 +45,11 @@ export interface LoadResult {
   readonly errors: DefinitionError[];
 }
 
-const SHARED = Symbol.for('paddock.shared-modules');
+/**
+ * The packages a definition shares with paddock: its `import ... from 'cdk8s'` gets this
+ * process's instance, so its constructs are the ones synthesis knows. Left out of the bundle
+ * (esbuild resolves nothing for them) and handed over by the bundle's `require` (`requireFor`).
+ */
 const SHARED_MODULES: Record<string, Record<string, unknown>> = {
   paddock,
   constructs: constructsLib,
@@ -55,8 +59,9 @@ const SHARED_MODULES: Record<string, Record<string, unknown>> = {
     return createRequire(import.meta.url)('cdk8s-plus-28') as Record<string, unknown>;
   },
 };
-(globalThis as any)[SHARED] = SHARED_MODULES;
-const SHARED_FILTER = new RegExp(`^(${Object.keys(SHARED_MODULES).map((m) => m.replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&')).join('|')})$`);
+const SHARED_NAMES = Object.keys(SHARED_MODULES);
+/** What a definition's `require` of a shared package returns (made on first use). */
+const sharedExports = new Map<string, Record<string, unknown>>();
 const OWN_NODE_MODULES = path.join(path.dirname(createRequire(import.meta.url).resolve('cdk8s/package.json')), '..');
 const DEFINITION_FILE = /^[^._].*\.(ts|mts|js|mjs)$/;
 
@@ -175,7 +180,9 @@ async function bundle(absFiles: readonly string[]): Promise<Bundle> {
     metafile: true,
     logLevel: 'silent',
     nodePaths: [OWN_NODE_MODULES],
-    plugins: [sharedModulesPlugin, importMetaPlugin(texts)],
+    // Shared packages (and their subpaths) stay require() calls: see requireFor.
+    external: SHARED_NAMES,
+    plugins: [importMetaPlugin(texts)],
   });
   // Each file's inputs: what it reaches through the import graph, packages left out.
   const graph = result.metafile.inputs;
@@ -201,9 +208,11 @@ async function bundle(absFiles: readonly string[]): Promise<Bundle> {
 const importMetaPlugin = (texts: Map<string, string>): esbuild.Plugin => ({
   name: 'paddock-import-meta',
   setup(build) {
-    build.onLoad({ filter: /\.[mc]?[jt]sx?$/ }, async (args) => {
+    // Synchronous: a definitions directory is thousands of small files, and an async read is
+    // three trips to the thread pool each.
+    build.onLoad({ filter: /\.[mc]?[jt]sx?$/ }, (args) => {
       if (args.path.includes(`${path.sep}node_modules${path.sep}`)) return undefined;
-      const text = await readFile(args.path, 'utf8');
+      const text = readFileSync(args.path, 'utf8');
       texts.set(args.path, text);
       const decl = `var ${IMPORT_META['import.meta.url']} = ${JSON.stringify(pathToFileURL(args.path).href)}, ${IMPORT_META['import.meta.filename']} = ${JSON.stringify(args.path)}, ${IMPORT_META['import.meta.dirname']} = ${JSON.stringify(path.dirname(args.path))};`;
       const ext = path.extname(args.path).replace(/^\.[mc]?/, '');
@@ -211,22 +220,6 @@ const importMetaPlugin = (texts: Map<string, string>): esbuild.Plugin => ({
     });
   },
 });
-
-/** Resolves the shared packages to this process's instances through a global registry. */
-const sharedModulesPlugin: esbuild.Plugin = {
-  name: 'paddock-shared-modules',
-  setup(build) {
-    build.onResolve({ filter: SHARED_FILTER }, (args) => ({ path: args.path, namespace: 'paddock-shared' }));
-    build.onLoad({ filter: /.*/, namespace: 'paddock-shared' }, (args) => {
-      const names = Object.keys(SHARED_MODULES[args.path]).filter((n) => n !== 'default' && /^[A-Za-z_$][\w$]*$/.test(n));
-      const ref = `globalThis[Symbol.for('paddock.shared-modules')][${JSON.stringify(args.path)}]`;
-      return {
-        contents: `const m = ${ref};\nexport const { ${names.join(', ')} } = m;\nexport default (m.default ?? m);\n`,
-        loader: 'js',
-      };
-    });
-  },
-};
 
 /**
  * Runs a bundle as a CommonJS module body and returns its exports. Not through Node's module
@@ -236,8 +229,27 @@ const sharedModulesPlugin: esbuild.Plugin = {
 function evaluate(abs: string, code: string): Record<string, any> {
   const fn = vm.compileFunction(code, ['exports', 'require', 'module', '__filename', '__dirname', IMPORT_META['import.meta.url'], IMPORT_META['import.meta.filename'], IMPORT_META['import.meta.dirname']], { filename: abs });
   const module = { exports: {} as Record<string, any> };
-  fn.call(module.exports, module.exports, createRequire(abs), module, abs, path.dirname(abs), pathToFileURL(abs).href, abs, path.dirname(abs));
+  fn.call(module.exports, module.exports, requireFor(abs), module, abs, path.dirname(abs), pathToFileURL(abs).href, abs, path.dirname(abs));
   return module.exports;
+}
+
+/**
+ * The `require` a definition bundle runs with. A shared package is this process's instance, as
+ * a copy of its exports without `__esModule`, so that a default import of it is the whole
+ * package, as it was when the bundle imported it as an ES module. A file inside a shared package
+ * (`cdk8s/lib/...`) comes from paddock's own node_modules; anything else from the definition's.
+ */
+function requireFor(abs: string): NodeJS.Require {
+  const own = createRequire(abs);
+  const shared = (id: string): unknown => {
+    if (Object.hasOwn(SHARED_MODULES, id)) {
+      let m = sharedExports.get(id);
+      if (!m) sharedExports.set(id, (m = Object.freeze({ ...SHARED_MODULES[id] })));
+      return m;
+    }
+    return SHARED_NAMES.some((n) => id.startsWith(`${n}/`)) ? createRequire(import.meta.url)(id) : own(id);
+  };
+  return Object.assign(shared, own) as NodeJS.Require;
 }
 
 function buildErrorLine(e: unknown): string {
