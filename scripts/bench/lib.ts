@@ -1,15 +1,36 @@
 /** Shared bench helpers: child-process measurements, percentiles, the report format. */
 import { spawn } from 'node:child_process';
+import { rmSync } from 'node:fs';
 import path from 'node:path';
+import { buildSync } from 'esbuild';
 import { fileURLToPath } from 'node:url';
 
 export const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
 export const REPO_ROOT = path.resolve(BENCH_DIR, '../..');
 
-/** Runs a TypeScript worker in a fresh process; it prints one JSON line last. */
+/**
+ * A worker's esbuild bundle (packages left external), made once per bench run under .cache/bench/:
+ * workers run as the paddock command does, from a bundle. Under tsx every module a process imports
+ * passes through its loader thread, and a cold synth imports hundreds (the Kubernetes models
+ * strict checking reads). BENCH_WORKER_TSX=1 runs them under tsx instead, for comparison.
+ */
+const bundles = new Map<string, string>();
+function workerEntry(file: string): string[] {
+  if (process.env.BENCH_WORKER_TSX === '1') return ['--import', 'tsx', path.join(BENCH_DIR, file)];
+  let out = bundles.get(file);
+  if (!out) {
+    out = path.join(REPO_ROOT, '.cache', 'bench', `${path.basename(file, '.ts')}.${process.pid}.mjs`);
+    buildSync({ entryPoints: [path.join(BENCH_DIR, file)], outfile: out, bundle: true, packages: 'external', platform: 'node', format: 'esm', target: 'node20', logLevel: 'error' });
+    bundles.set(file, out);
+    process.once('exit', () => rmSync(out!, { force: true }));
+  }
+  return [out];
+}
+
+/** Runs a TypeScript worker in a fresh process (see workerEntry); it prints one JSON line last. */
 export function worker<T>(file: string, args: readonly string[]): Promise<T> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', path.join(BENCH_DIR, file), ...args], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, ['--expose-gc', ...workerEntry(file), ...args], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     child.stdout.on('data', (d) => (out += d));
     child.on('error', reject);
