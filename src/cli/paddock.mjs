@@ -63,24 +63,6 @@ function externalPackages() {
   return names.flatMap((n) => [n, `${n}/*`]);
 }
 
-/** How long a chunk no build makes any more is kept for processes that still run its build. */
-const CHUNK_KEEP_MS = 7 * 24 * 3600_000;
-
-/**
- * Removes the chunks of earlier builds (each rebuild after an edit leaves its own): a process
- * still running one imports a command's chunk when it first runs it, so a chunk goes only a
- * week after the last build that made it. Never fails a command.
- */
-function pruneChunks(dir, current) {
-  try {
-    for (const chunk of readdirSync(dir)) {
-      if (!current.has(chunk) && Date.now() - mtimeOf(path.join(dir, chunk)) > CHUNK_KEEP_MS) rmSync(path.join(dir, chunk), { force: true });
-    }
-  } catch {
-    // a chunk another build removed meanwhile, a read-only directory: left for the next build
-  }
-}
-
 async function fromBundle() {
   const built = mtimeOf(BUNDLE);
   const newest = newestSource();
@@ -100,10 +82,8 @@ async function fromBundle() {
     // finds every chunk it names. A concurrent build that finished meanwhile is left in place.
     if (mtimeOf(BUNDLE) < newest) {
       mkdirSync(path.join(dir, 'chunks'), { recursive: true });
-      const chunks = readdirSync(path.join(tmp, 'chunks'));
-      for (const chunk of chunks) renameSync(path.join(tmp, 'chunks', chunk), path.join(dir, 'chunks', chunk));
+      for (const chunk of readdirSync(path.join(tmp, 'chunks'))) renameSync(path.join(tmp, 'chunks', chunk), path.join(dir, 'chunks', chunk));
       renameSync(path.join(tmp, 'paddock.mjs'), BUNDLE);
-      pruneChunks(path.join(dir, 'chunks'), new Set(chunks));
     }
     rmSync(tmp, { recursive: true, force: true });
   }
