@@ -52,8 +52,8 @@ describe('the cached work tree', () => {
     writeFileSync(`${lock}.break`, '4194306');
     expect(claimWorkDir('https://git.test/m.git', 'main')).toBeUndefined();
     expect(existsSync(`${lock}.break`)).toBe(true);
-    // A breaker a minute old was left by a crash: cleared, and the next claim takes the lock over.
-    const old = new Date(Date.now() - 60_000);
+    // A breaker two minutes old was left by a crash: cleared, and the next claim takes the lock over.
+    const old = new Date(Date.now() - 120_000);
     utimesSync(`${lock}.break`, old, old);
     expect(claimWorkDir('https://git.test/m.git', 'main')).toBeUndefined();
     expect(existsSync(`${lock}.break`)).toBe(false);

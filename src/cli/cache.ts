@@ -49,8 +49,12 @@ export function claimWorkDir(repo: string, branch: string): { readonly dir: stri
   return { dir, release };
 }
 
-/** How old a `.break` file must be before it is taken for the leftover of a crashed takeover. */
-const BREAK_STALE_MS = 10_000;
+/**
+ * How old a `.break` file must be before it is taken for the leftover of a crashed takeover (one
+ * takes microseconds). Its removal is check-then-act: it could remove a new breaker made in
+ * between, which takes a crash inside a takeover and then three processes within that instant.
+ */
+const BREAK_STALE_MS = 60_000;
 
 /**
  * Creates `lock` naming this process; takes over the lock of a process that is gone. The file
@@ -64,7 +68,7 @@ function takeLock(lock: string): boolean {
   writeFileSync(tmp, String(process.pid));
   try {
     if (link(tmp, lock)) return true;
-    if (processAlive(ownerOf(lock))) return false;
+    if (processAlive(lockOwner(lock) ?? 0)) return false;
     const breaker = `${lock}.break`;
     if (!link(tmp, breaker)) {
       // Another process is taking it over; a breaker that is left over from a crash goes now.
@@ -72,8 +76,12 @@ function takeLock(lock: string): boolean {
       return false;
     }
     try {
-      // Only a process holding the breaker removes a lock, so what is read here stays until then.
-      if (processAlive(ownerOf(lock))) return false;
+      // Only a process holding the breaker removes a lock, so a lock read here stays until then.
+      // None at all (its holder let go meanwhile) is not one to remove: any process may make one
+      // now, and the link below then fails.
+      const owner = lockOwner(lock);
+      if (owner === undefined) return link(tmp, lock);
+      if (processAlive(owner)) return false;
       rmSync(lock, { force: true });
       return link(tmp, lock);
     } finally {
@@ -95,11 +103,12 @@ function link(from: string, to: string): boolean {
   }
 }
 
-/** The pid a lock names; 0 when it is gone or unreadable. */
-function ownerOf(lock: string): number {
+/** The pid a lock names (0 when it names none); undefined when there is no lock. */
+function lockOwner(lock: string): number | undefined {
   try {
     return Number(readFileSync(lock, 'utf8').trim()) || 0;
-  } catch {
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     return 0;
   }
 }
