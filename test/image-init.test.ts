@@ -17,8 +17,9 @@ function initOfImage(): string[] {
   return words.slice(0, Math.max(0, words.indexOf('node')));
 }
 
-// Leaves a grandchild that outlives its parent, waits (10 s at most) until it has ended, then
-// counts the zombies in its PID namespace.
+// Leaves a grandchild that outlives its parent, waits (10 s at most) until it has ended, gives
+// PID 1 half a second to reap it (an init reaps at once; node never does), then counts the
+// zombies in its PID namespace.
 const ORPHANING = `
 const { spawnSync } = require('node:child_process');
 const { readdirSync, readFileSync } = require('node:fs');
@@ -30,7 +31,7 @@ const until = Date.now() + 10000;
 const check = () => {
   const all = states();
   if (all.some((p) => p.comm === 'sleep' && p.state !== 'Z') && Date.now() < until) return setTimeout(check, 100);
-  console.log(JSON.stringify({ pid: process.pid, zombies: all.filter((p) => p.state === 'Z').length }));
+  setTimeout(() => console.log(JSON.stringify({ pid: process.pid, zombies: states().filter((p) => p.state === 'Z').length })), 500);
 };
 setTimeout(check, 100);
 `;
