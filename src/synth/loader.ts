@@ -235,9 +235,12 @@ function evaluate(abs: string, code: string): Record<string, any> {
 
 /**
  * The `require` a definition bundle runs with. A shared package is this process's instance, as
- * a copy of its exports without `__esModule`, so that a default import of it is the whole
- * package, as it was when the bundle imported it as an ES module. A file inside a shared package
- * (`cdk8s/lib/...`) comes from paddock's own node_modules; anything else from the definition's.
+ * a copy of its exports, so that a default import of it is the whole package, as it was when the
+ * bundle imported it as an ES module: a CommonJS package's own exports mark `__esModule` (not
+ * enumerable, so the copy drops it), which would make esbuild's interop take their missing
+ * `default`; Node's namespace of one keeps `__esModule` and has a `default` that is the whole
+ * package. A file inside a shared package (`cdk8s/lib/...`) comes from paddock's own
+ * node_modules; anything else from the definition's.
  */
 function requireFor(abs: string): NodeJS.Require {
   const own = createRequire(abs);
