@@ -62,8 +62,9 @@ try {
   // The end state, in the sidecar and in the remote: every resource free again.
   const after = (await call(`${base}/api/leases?type=${TYPE}`, { method: 'GET' })).body?.items ?? [];
   const heldAtEnd = after.filter((r: any) => r.state !== 'free' || r.owner).length;
-  const runLines = commitLines(served.log()).slice(startLines);
   await h.stop(served.child);
+  // Read once serve has exited: a commit's line can still be on its way when the last answer is.
+  const runLines = commitLines(served.log()).slice(startLines);
   const commits = (await commitCount(manifests.path)) - beforeCommits;
   const recordPaths = [...(await treeFiles(manifests.path))].filter((f) => f.startsWith(`state/leases/${TYPE}/`));
   let notFreeInRemote = 0;
