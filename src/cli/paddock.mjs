@@ -21,8 +21,10 @@ const BUNDLE = path.join(ROOT, 'dist', 'cli', 'paddock.mjs');
 
 /** Newest modification time of paddock's own sources and of its installed packages. */
 function newestSource() {
-  // npm writes node_modules/.package-lock.json on every install: the bundled packages may have changed.
-  let newest = Math.max(statSync(path.join(ROOT, 'package.json')).mtimeMs, mtimeOf(path.join(ROOT, 'node_modules', '.package-lock.json')));
+  // Each install rewrites its package manager's record in node_modules (npm, pnpm, yarn 1, yarn
+  // 2+): the bundled packages may have changed.
+  const installed = ['.package-lock.json', '.modules.yaml', '.yarn-integrity', '.yarn-state.yml'].map((f) => mtimeOf(path.join(ROOT, 'node_modules', f)));
+  let newest = Math.max(statSync(path.join(ROOT, 'package.json')).mtimeMs, ...installed);
   const walk = (dir) => {
     for (const e of readdirSync(dir, { withFileTypes: true })) {
       const p = path.join(dir, e.name);
