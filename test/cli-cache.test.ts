@@ -106,15 +106,19 @@ describe('the cached work tree', () => {
     const dir = definitionsDir({ 'g.ts': groupsSource(2) });
     expect((await paddock(['push', '--repo', remote, '--definitions', dir], { env: withCache })).code).toBe(0);
     const tree = path.join(cache, 'work', readdirSync(path.join(cache, 'work'))[0]);
-    // gc --auto estimates loose objects from objects/17/ alone: with gc.auto 1, two there are past it.
+    // gc --auto estimates loose objects from objects/17/ alone: with gc.auto 1, two there are past
+    // it. And it joins the packs (a commit is one) once there are more than gc.autoPackLimit.
     gitOut(tree, 'config', 'gc.auto', '1');
+    gitOut(tree, 'config', 'gc.autoPackLimit', '1');
     for (const text of blobsHashedUnder('17', 2)) execFileSync('git', ['hash-object', '-w', '--stdin'], { cwd: tree, input: text });
-    const loose = () => Number(/^count: (\d+)$/m.exec(gitOut(tree, 'count-objects', '-v'))![1]);
-    expect(loose()).toBeGreaterThan(2);
+    const count = (what: string) => Number(new RegExp(`^${what}: (\\d+)$`, 'm').exec(gitOut(tree, 'count-objects', '-v'))![1]);
+    expect([count('packs'), count('count')]).toEqual([1, 2]);
     const demolished = await paddock(['demolish', '--repo', remote, '--definitions', dir, 'g-1'], { env: withCache });
     expect(demolished.code, demolished.stderr).toBe(0);
-    // Packed before the call ended (and let go of the cache): left loose are the two seeded
-    // blobs (unreferenced, kept: younger than two weeks).
-    expect(loose()).toBe(2);
+    // Joined before the call ended (and let go of the cache): the demolish commit's pack and the
+    // first one are one; left loose are the two seeded blobs (unreferenced, kept: younger than
+    // two weeks).
+    expect([count('packs'), count('count')]).toEqual([1, 2]);
+    expect(gitOut(tree, 'cat-file', '-t', gitOut(remote, 'rev-parse', 'main'))).toBe('commit');
   });
 });

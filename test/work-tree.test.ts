@@ -97,27 +97,24 @@ describe.each(Object.entries(reach))('the work tree, the remote reached by %s', 
 });
 
 describe('the work tree over a long run', () => {
-  it('GIVEN loose objects past git\'s gc.auto threshold WHEN the Nth push lands THEN git gc --auto packs them, and not before', async () => {
+  it('GIVEN a pack a commit WHEN the Nth push lands THEN git gc --auto joins them, and not before', async () => {
     const every = 12;
     const remote = await bareRepo();
     const t = new WorkTree(tempDir('paddock-work-'), remote, 'main', every);
     await t.init();
-    // gc --auto estimates loose objects from objects/17/ alone: put two there, and set the
-    // threshold to 1 (more than one there).
-    gitOut(t.dir, 'config', 'gc.auto', '1');
-    for (const text of blobsHashedUnder('17', 2)) execFileSync('git', ['hash-object', '-w', '--stdin'], { cwd: t.dir, input: text });
-    const loose = () => Number(/^count: (\d+)$/m.exec(gitOut(t.dir, 'count-objects', '-v'))![1]);
+    // gc --auto joins the packs once there are more than gc.autoPackLimit (50 by default).
+    gitOut(t.dir, 'config', 'gc.autoPackLimit', '4');
+    const count = (what: string) => Number(new RegExp(`^${what}: (\\d+)$`, 'm').exec(gitOut(t.dir, 'count-objects', '-v'))![1]);
     let head: string | undefined;
     for (let i = 0; i < every; i++) {
-      expect(loose()).toBe(2 + i * 3); // a blob, a tree and a commit a push; nothing packed yet
+      // A commit's blob, tree and commit are a pack of their own, however small; none joined yet.
+      expect([count('packs'), count('count')]).toEqual([i, 0]);
       const sha = await t.commit(head, new Map([[`r${i % 5}.yaml`, `n: ${i}\n`]]), [`c${i}`]);
       await t.push(sha, `r${i}`, head);
       head = sha;
     }
-    // Packed: what is left loose is the two seeded blobs (unreferenced, kept: younger than two weeks).
     await t.settled();
-    expect(loose()).toBe(2);
-    expect(gitOut(t.dir, 'count-objects', '-v')).toMatch(/^packs: 1$/m);
+    expect([count('packs'), count('count'), count('in-pack')]).toEqual([1, 0, every * 3]);
     expect(gitOut(remote, 'rev-parse', 'main')).toBe(head);
   });
 
