@@ -116,12 +116,13 @@ export function registerServe(program: Command): void {
       // The sidecar commits too, so it follows the definitions as the watcher does: with stale
       // ones, its commits would regenerate groups as they were. TTLs stay the watcher's.
       const watcher = new Watcher({ definitions, committer: rt.committer, log: logger });
-      // Listening is said once an edit to the definitions would be seen.
+      // Listening is said once an edit to the definitions would be seen, and last: whoever waits
+      // for that line has the warnings before it.
       await watcher.watch();
-      logger.info(`paddock serve: listening on ${rt.url}, manifests repo ${withoutCredentials(cfg.repo)} (branch ${cfg.branch})`);
       if (!cfg.apiTokens.length) logger.warn('note: no API tokens (PADDOCK_API_TOKENS); release and workspace writes will be refused');
       const problem = rt.committer.settingsProblem;
       if (problem) logger.error(`not ready: ${problem.message}; every write gets 503 ${problem.code} until this is fixed`);
+      logger.info(`paddock serve: listening on ${rt.url}, manifests repo ${withoutCredentials(cfg.repo)} (branch ${cfg.branch})`);
       const sig = await untilSignal();
       logger.info(`${sig}: stopping after the current commit`);
       await watcher.stop();
