@@ -45,6 +45,9 @@ export interface LoadResult {
   readonly errors: DefinitionError[];
 }
 
+/** paddock's own `require`: its node_modules. */
+const ownRequire = createRequire(import.meta.url);
+
 /**
  * The packages a definition shares with paddock: its `import ... from 'cdk8s'` gets this
  * process's instance, so its constructs are the ones synthesis knows. Left out of the bundle
@@ -56,13 +59,13 @@ const SHARED_MODULES: Record<string, Record<string, unknown>> = {
   cdk8s,
   // A quarter of a second to load, and most definitions never import it: loaded when one does.
   get 'cdk8s-plus-28'() {
-    return createRequire(import.meta.url)('cdk8s-plus-28') as Record<string, unknown>;
+    return ownRequire('cdk8s-plus-28') as Record<string, unknown>;
   },
 };
 const SHARED_NAMES = Object.keys(SHARED_MODULES);
 /** What a definition's `require` of a shared package returns (made on first use). */
 const sharedExports = new Map<string, Record<string, unknown>>();
-const OWN_NODE_MODULES = path.join(path.dirname(createRequire(import.meta.url).resolve('cdk8s/package.json')), '..');
+const OWN_NODE_MODULES = path.join(path.dirname(ownRequire.resolve('cdk8s/package.json')), '..');
 const DEFINITION_FILE = /^[^._].*\.(ts|mts|js|mjs)$/;
 
 /** `import.meta` in a definition (bundled as CommonJS) means the definition file's own. */
@@ -243,16 +246,16 @@ function evaluate(abs: string, code: string): Record<string, any> {
  * node_modules; anything else from the definition's.
  */
 function requireFor(abs: string): NodeJS.Require {
-  const own = createRequire(abs);
-  const shared = (id: string): unknown => {
+  const definitionRequire = createRequire(abs);
+  const required = (id: string): unknown => {
     if (Object.hasOwn(SHARED_MODULES, id)) {
       let m = sharedExports.get(id);
       if (!m) sharedExports.set(id, (m = Object.freeze({ ...SHARED_MODULES[id] })));
       return m;
     }
-    return SHARED_NAMES.some((n) => id.startsWith(`${n}/`)) ? createRequire(import.meta.url)(id) : own(id);
+    return SHARED_NAMES.some((n) => id.startsWith(`${n}/`)) ? ownRequire(id) : definitionRequire(id);
   };
-  return Object.assign(shared, own) as NodeJS.Require;
+  return Object.assign(required, definitionRequire) as NodeJS.Require;
 }
 
 function buildErrorLine(e: unknown): string {
