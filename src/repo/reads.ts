@@ -1,9 +1,10 @@
 /**
  * Reads that never wait for writes. A read (the sidecar's `GET /api/releases`, `GET
  * /api/workspaces`) asks the remote for its tip (`remoteTip`: one `ls-remote`, or a look at a
- * git:// remote's refs): when that is the commit the committer last fetched or pushed, its view answers at once; when another writer moved the
- * branch, the new tip is fetched into a bare copy of its own (under the work tree's `.git/`)
- * and read there, changed files only, while the work tree stays the cycle's. A burst of reads
+ * git:// remote's refs): when that is the commit the committer last fetched or pushed, its view
+ * answers at once; when another writer moved the branch, the new tip is fetched into a bare copy
+ * of its own (under the work tree's `.git/`) and read there, changed files only, while the work
+ * tree stays the cycle's. A burst of reads
  * shares one check that started after each of them, so a read made after a write was
  * acknowledged sees that write. When the remote does not answer, the newest view seen is served
  * (`stale` names why) rather than waiting out the writers' backoff.

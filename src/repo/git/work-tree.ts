@@ -30,8 +30,8 @@ const WRITTEN_REF = 'refs/paddock/written';
 
 /**
  * Pushes between two `git gc --auto` runs. Every paddock git command runs with gc.auto=0 (no
- * cycle waits on a repack), and a small commit is written as ~6 loose objects (fast-import's
- * unpackLimit): a sidecar committing a lease a second would leave half a million files a day.
+ * cycle waits on a repack), and each commit is written as a pack of its own (`commit`), a small
+ * fetch as loose objects: a sidecar committing a lease a second would leave 86,400 packs a day.
  */
 export const MAINTAIN_EVERY = 200;
 
