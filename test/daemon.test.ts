@@ -87,6 +87,31 @@ describe('a push over git://', () => {
     expect(gitOut(remote, 'fsck', '--strict', '--no-dangling')).toBe('');
   });
 
+  it('GIVEN a pack holding the commit\'s new objects WHEN pushed with it THEN that pack is what is sent: it lands from a repository that could make no pack at all', async () => {
+    const { remote, t, root, gitDir, url } = await served('written');
+    const next = await t.commit(root, new Map([['b.yaml', 'b: 1\n']]), ['next']);
+    const { stdout: pack } = await run('sh', ['-c', `printf '${next}\\n^${root}\\n' | git --git-dir=${gitDir} pack-objects --revs --stdout -q`], { encoding: 'buffer' });
+    const empty = tempDir('paddock-empty-');
+    await run('git', ['init', '--quiet', '--bare', empty]);
+    await pushToGitDaemon({ gitDir: empty, url, sha: next, ref: REF, parent: root, written: async () => pack });
+    expect(gitOut(remote, 'rev-parse', 'main')).toBe(next);
+    expect(gitOut(remote, 'fsck', '--strict', '--no-dangling')).toBe('');
+    // A written pack that cannot be read any more (housekeeping joined it into another) is made again.
+    const third = await t.commit(next, new Map([['c.yaml', 'c: 1\n']]), ['third']);
+    await pushToGitDaemon({ gitDir, url, sha: third, ref: REF, parent: next, written: () => Promise.reject(new Error('ENOENT: gone')) });
+    expect(gitOut(remote, 'ls-tree', '-r', '--name-only', 'main').split('\n')).toEqual(['a.yaml', 'b.yaml', 'c.yaml']);
+  });
+
+  it('GIVEN a commit written but never pushed, and the next one reusing its file WHEN the next is pushed THEN the written pack (which lacks that file) is refused by the server and the push is made again from pack-objects: it lands whole', async () => {
+    const { remote, t, root } = await served('reused');
+    await t.commit(root, new Map([['b.yaml', 'shared\n']]), ['never pushed']);
+    const two = await t.commit(root, new Map([['c.yaml', 'shared\n']]), ['two']);
+    await t.push(two, 'r2', root);
+    expect(gitOut(remote, 'rev-parse', 'main')).toBe(two);
+    expect(gitOut(remote, 'show', 'main:c.yaml')).toBe('shared');
+    expect(gitOut(remote, 'fsck', '--strict', '--no-dangling')).toBe('');
+  });
+
   it('GIVEN another writer pushed a commit this repo never saw WHEN a commit on the old tip is pushed THEN it is refused before sending, sorted as git sorts it, and the remote keeps the other commit', async () => {
     const { remote, root, t, gitDir, url } = await served('moved');
     const other = new WorkTree(tempDir('paddock-work-'), url, 'main');

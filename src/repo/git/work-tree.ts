@@ -6,6 +6,7 @@
  * is one pack rather than thousands of loose objects), pushes it by sha, and looks for a commit
  * that may have landed. It knows nothing of intents, synthesis or retries.
  */
+import { readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { SimpleGit } from 'simple-git';
 import { isRemoteUrl } from '../../../core/urls.ts';
@@ -27,6 +28,8 @@ export function remoteUrl(repo: string): string {
 
 /** Where fast-import leaves the last commit written (so it is reachable until pushed). */
 const WRITTEN_REF = 'refs/paddock/written';
+/** Where fast-import names the pack it wrote (`--export-pack-edges`). */
+const PACK_EDGES = 'paddock-pack-edges';
 
 /**
  * Pushes between two `git gc --auto` runs. Every paddock git command runs with gc.auto=0 (no
@@ -41,6 +44,8 @@ export class WorkTree {
   private readonly tracking: string;
 
   private pushes = 0;
+  /** The last commit written and the pack that holds its new objects. */
+  private written?: { readonly sha: string; readonly pack: string };
   private maintaining?: Promise<void>;
 
   constructor(readonly dir: string, private readonly repo: string, private readonly branch: string, private readonly maintainEvery = MAINTAIN_EVERY) {
@@ -132,7 +137,16 @@ export class WorkTree {
     line('get-mark :1');
     // The pack stays a pack however small (git would spawn unpack-objects to make loose objects
     // of one under 100 objects: 4 ms of a 9 ms write here); git gc --auto (push) joins the packs.
-    return (await gitWithInput(this.gitDir, ['-c', 'fastimport.unpackLimit=0', 'fast-import', '--quiet', '--force'], Buffer.concat(chunks))).toString().trim();
+    // fast-import names it in the edges file (none when every object was already here).
+    const edges = path.join(this.gitDir, PACK_EDGES);
+    await rm(edges, { force: true });
+    const args = ['-c', 'fastimport.unpackLimit=0', 'fast-import', '--quiet', '--force', `--export-pack-edges=${edges}`];
+    const sha = (await gitWithInput(this.gitDir, args, Buffer.concat(chunks))).toString().trim();
+    // "<pack path>: <commit>", the path as absolute as the git dir.
+    const edge = await readFile(edges, 'utf8').catch(() => '');
+    const pack = edge.slice(0, Math.max(0, edge.lastIndexOf(':')));
+    this.written = pack ? { sha, pack } : undefined;
+    return sha;
   }
 
   /**
@@ -163,7 +177,9 @@ export class WorkTree {
 
   private async pushToDaemon(sha: string, ref: string, parent: string | undefined): Promise<void> {
     try {
-      await pushToGitDaemon({ gitDir: this.gitDir, url: this.url, sha, ref, parent });
+      // The pack fast-import wrote holds the commit's new objects: sent as it is, not made again.
+      const pack = this.written?.sha === sha ? this.written.pack : undefined;
+      await pushToGitDaemon({ gitDir: this.gitDir, url: this.url, sha, ref, parent, written: pack ? () => readFile(pack) : undefined });
     } catch (e) {
       if (!(e instanceof DaemonPushUnsupported)) throw e;
       await this.gitPush(sha, ref);
