@@ -8,7 +8,7 @@ import { EMPTY_STATE, type StateRecords } from '../core/records.ts';
 import { isUserError } from '../src/errors.ts';
 import { Guard, plan, type Tree } from '../src/repo/plan.ts';
 import { decideSettings } from '../src/repo/settings.ts';
-import { SynthCache, synthesize, synthInputs } from '../src/synth/synthesize.ts';
+import { SynthCache, synthesize, synthesizeRetiring, synthInputs } from '../src/synth/synthesize.ts';
 import { groupsSource, loadSet, rid, testWriter } from './helpers/repo.ts';
 
 const NOW = new Date('2026-11-23T12:00:00.000Z');
@@ -97,6 +97,28 @@ describe('the plan of a commit', () => {
     const gone = await synth(new Map());
     expect(gone.files.has('apps/old.yaml')).toBe(false);
     expect(gone.files.get('apps/paddock.appproject.yaml')).not.toContain('namespace: ns-old');
+  });
+
+  it('GIVEN a synthesis WHEN only the retiring records change THEN synthesizeRetiring gives what a whole synthesis gives, leaves the first as it was, and the next one from it starts from the groups again', async () => {
+    const defs = await loadSet({ 'g.ts': groupsSource(3) });
+    const cache = new SynthCache();
+    const first = await synthesize(defs.definitions, inputs(EMPTY_STATE), cache);
+    const record = (group: string) => ({ group, since: NOW.toISOString(), namespace: `ns-${group}`, destination: { server: 'https://kubernetes.default.svc' }, clusterKinds: [{ group: 'rbac.authorization.k8s.io', kind: 'ClusterRole' }] });
+    // One group gone, and one rendered again (its own Application wins over the emptied one).
+    const retiring = { ...EMPTY_STATE, retiring: new Map([['gone', record('gone')], ['g-1', record('g-1')]]) };
+    const kept = await synthesizeRetiring(defs.definitions, inputs(retiring), cache, first);
+    const whole = await synthesize(defs.definitions, inputs(retiring), new SynthCache());
+    expect([...kept.files]).toEqual([...whole.files]);
+    expect({ ...kept, files: undefined }).toEqual({ ...whole, files: undefined });
+    expect(kept.files.get('apps/gone.yaml')).toMatch(/path: retired/);
+    expect(kept.files.get('apps/paddock.appproject.yaml')).toContain('ns-gone');
+    expect(first.files.has('apps/gone.yaml')).toBe(false);
+    // From the first again, with no retiring records: nothing of the other one is left over.
+    const none = await synthesizeRetiring(defs.definitions, inputs({ ...EMPTY_STATE }), cache, first);
+    expect([...none.files]).toEqual([...first.files]);
+    // A synthesis not made by this cache: a whole one.
+    const foreign = await synthesizeRetiring(defs.definitions, inputs(retiring), new SynthCache(), first);
+    expect([...foreign.files]).toEqual([...whole.files]);
   });
 
   it('GIVEN a repo of 8 groups WHEN definitions that keep 2 are checked THEN the guard refuses them and keeps the last trusted ones; allowed, or a small change, THEN it lets them through', async () => {

@@ -13,7 +13,7 @@ import { groupDir, groupOfAppPath, groupOfObjectPath } from '../synth/layout.ts'
 import { isOwnedPath } from '../synth/output.ts';
 import { recordFile } from '../synth/state.ts';
 import { definitionsDigest } from '../synth/loader.ts';
-import { DEFINITION_ANNOTATION, synthesize, type SynthCache, type SynthInputs, type SynthResult } from '../synth/synthesize.ts';
+import { DEFINITION_ANNOTATION, synthesize, synthesizeRetiring, type SynthCache, type SynthInputs, type SynthResult } from '../synth/synthesize.ts';
 import { applyIntent, StateDraft, type Intent, type Outcome } from './intents.ts';
 import { retiringChanges } from './retiring.ts';
 import type { SettingsDecision } from './settings.ts';
@@ -97,8 +97,9 @@ export async function plan(input: PlanInput): Promise<Plan> {
       draft.retiring.delete(g);
       draft.remove(recordPath.retiring(g));
     }
+    // Only the retiring records changed: the groups' stage of the synthesis stays as it was.
     state = stateOf(draft, tree.state);
-    result = await synth(state);
+    result = await synthesizeRetiring(defs, input.inputs(state), cache, result);
   }
 
   // The new tree: state writes, and the synth's files in place of the old owned files.

@@ -12,7 +12,8 @@
  * Assembly (removals, clones of sources in other files or live, cross-file checks, the
  * Applications and README) runs every time; each group's part of it (group-part.ts) is kept
  * while the group's output, removal and creation are unchanged, and each retiring group's
- * while its record is the same.
+ * while its record is the same. After a change to the retiring records alone (a plan's groups
+ * leaving apps/), `synthesizeRetiring` keeps the whole groups' stage and makes the rest again.
  *
  * Owns: the file map and the checks on it. Must not touch: git, the clock, the disk.
  */
@@ -51,6 +52,8 @@ export class SynthCache {
   /** @internal */ readonly yaml = new Map<string, string>();
   /** @internal */ readonly groups: GroupParts = new WeakMap();
   /** @internal */ readonly retired = new WeakMap<RetiringRecord, RetiredPart>();
+  /** The groups' stage of each synthesis (`synthesizeRetiring` makes another from it). */
+  /** @internal */ readonly stages = new WeakMap<SynthResult, GroupStage>();
   /** @internal */ key = '';
   /** The last synthesis, returned again for the same definitions and inputs (the same state object). */
   /** @internal */ last: { readonly definitions: readonly Definition[]; readonly state: SynthInputs['state']; readonly result: SynthResult } | undefined = undefined;
@@ -69,13 +72,13 @@ const DEFAULT_WORKSPACES: Definition = {
 
 /** Synthesizes `definitions` against `inputs`. Throws a `DefinitionError` naming file, construct path and field. */
 export async function synthesize(definitions: readonly Definition[], inputs: SynthInputs, cache = new SynthCache()): Promise<SynthResult> {
-  const key = JSON.stringify([inputs.sidecarUrl, inputs.gcSecret ?? '', inputs.argo]);
+  const key = cacheKey(inputs);
   if (cache.key !== key) {
     Object.assign(cache, new SynthCache());
     cache.key = key;
   }
   cache.lastBuilt = 0;
-  const defs = [...definitions].sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : 0));
+  const defs = sortedByFile(definitions);
   // The watcher checks a changed set, then its commit cycle synthesizes the same set against the
   // same fetched state (for the guard, then the plan): once is enough.
   const last = cache.last;
@@ -85,10 +88,32 @@ export async function synthesize(definitions: readonly Definition[], inputs: Syn
   if (!outputs.some((o) => o.claimsWorkspaces) && inputs.state.workspaces.size) {
     outputs.push(await fileOutput(DEFAULT_WORKSPACES, inputs, cache));
   }
-  const result = await assemble(outputs, inputs, cache);
-  cache.last = { definitions: defs, state: inputs.state, result };
+  const stage = await groupStage(outputs, inputs, cache);
+  return remember(cache, defs, inputs, stage, finish(stage, inputs, cache));
+}
+
+/**
+ * The synthesis of `definitions` against `inputs`, whose state differs from that of `prior` (a
+ * synthesis of the same definitions, by this cache) in its retiring records only: the groups'
+ * stage of `prior` is kept, and only the retiring groups, the projects and the README are made
+ * again. The caller vouches for "only"; without `prior`'s stage at hand, a whole synthesis.
+ */
+export async function synthesizeRetiring(definitions: readonly Definition[], inputs: SynthInputs, cache: SynthCache, prior: SynthResult): Promise<SynthResult> {
+  const stage = cache.stages.get(prior);
+  if (!stage || cache.key !== cacheKey(inputs)) return synthesize(definitions, inputs, cache);
+  return remember(cache, sortedByFile(definitions), inputs, stage, finish(stage, inputs, cache));
+}
+
+function remember(cache: SynthCache, definitions: readonly Definition[], inputs: SynthInputs, stage: GroupStage, result: SynthResult): SynthResult {
+  cache.stages.set(result, stage);
+  cache.last = { definitions, state: inputs.state, result };
   return result;
 }
+
+/** What a synthesis depends on besides definitions and state: a cache holds syntheses of one such key. */
+const cacheKey = (inputs: SynthInputs) => JSON.stringify([inputs.sidecarUrl, inputs.gcSecret ?? '', inputs.argo]);
+
+const sortedByFile = (definitions: readonly Definition[]) => [...definitions].sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : 0));
 
 async function fileOutput(def: Definition, inputs: SynthInputs, cache: SynthCache): Promise<FileOutput> {
   const hit = cache.files.get(def);
@@ -99,7 +124,27 @@ async function fileOutput(def: Definition, inputs: SynthInputs, cache: SynthCach
   return out;
 }
 
-async function assemble(outputs: readonly FileOutput[], inputs: SynthInputs, cache: SynthCache): Promise<SynthResult> {
+/**
+ * The groups' stage of an assembly: every group's part, and the checks across groups. It does
+ * not read the retiring records (nor does any build: tracked-state.ts).
+ */
+interface GroupStage {
+  readonly outputs: readonly FileOutput[];
+  /** The groups' files (objects and Applications), unsorted. */
+  readonly files: ReadonlyMap<string, string>;
+  /** Sorted by name. */
+  readonly groups: readonly GroupInfo[];
+  readonly waiting: readonly WaitingClone[];
+  readonly sources: ReadonlySet<string>;
+  readonly shown: ReadonlyArray<{ name: string; namespace: string; objects: number; ttl?: string }>;
+  readonly destinations: ReadonlyMap<string, ProjectDestination>;
+  readonly clusterKinds: ReadonlyMap<string, { group: string; kind: string }>;
+  readonly releases: Map<string, ReleaseTarget[]>;
+  readonly refreshers: readonly RbacSubject[];
+  readonly nodePorts: Set<number>;
+}
+
+async function groupStage(outputs: readonly FileOutput[], inputs: SynthInputs, cache: SynthCache): Promise<GroupStage> {
   const { state } = inputs;
   // Groups and pools are unique across files (each file's App checks its own, as cdk8s validations).
   const groupFile = new Map<string, string>();
@@ -169,8 +214,20 @@ async function assemble(outputs: readonly FileOutput[], inputs: SynthInputs, cac
       groups.push(part.info);
     }
   }
-  const byName = (a: { name: string }, b: { name: string }) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
   groups.sort(byName);
+  return { outputs, files, groups, waiting, sources, shown: shown.sort(byName), destinations, clusterKinds, releases, refreshers, nodePorts };
+}
+
+const byName = (a: { name: string }, b: { name: string }) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+
+/** The rest of an assembly, from the groups' stage: the retiring groups, the projects, the README. */
+function finish(stage: GroupStage, inputs: SynthInputs, cache: SynthCache): SynthResult {
+  const { state } = inputs;
+  const { outputs } = stage;
+  const files = new Map(stage.files);
+  const destinations = new Map(stage.destinations);
+  const clusterKinds = new Map(stage.clusterKinds);
+  const reachKind = (k: { group: string; kind: string }) => clusterKinds.set(`${k.group}|${k.kind}`, k);
   // Groups that left apps/: the project still reaching where their objects were, and, until
   // retired, their emptied Applications, through which Argo CD prunes. A group rendered again
   // replaces its own (the committer then drops its record).
@@ -187,20 +244,20 @@ async function assemble(outputs: readonly FileOutput[], inputs: SynthInputs, cac
   if (retiring) files.set(`${RETIRED_DIR}/${README}`, retiredReadme());
   files.set(appPath(ROOT_APP), toYaml(rootApplication(inputs.argo)));
   files.set(projectPath(inputs.argo.project), toYaml(groupsProject(inputs.argo, [...destinations.values()], [...clusterKinds.values()])));
-  const refresh = argoRefreshRbac(inputs.argo, refreshers);
+  const refresh = argoRefreshRbac(inputs.argo, stage.refreshers);
   for (const o of refresh) files.set(rbacPath(o), toYaml(o));
   files.set(projectPath(rootProjectName(inputs.argo)), toYaml(rootProject(inputs.argo, refresh.length > 0)));
-  files.set(README, readme(shown.sort(byName), inputs.argo));
+  files.set(README, readme(stage.shown, inputs.argo));
   return {
     // Sorted by path (the default sort compares as < does, without a comparator's calls).
     files: new Map([...files.keys()].sort().map((p) => [p, files.get(p)!])),
-    groups,
+    groups: [...stage.groups],
     pools: outputs.flatMap((o) => o.pools).sort((a, b) => (a.type < b.type ? -1 : 1)),
-    waiting: waiting.sort((a, b) => (a.clone < b.clone ? -1 : 1)),
-    sources: [...sources].sort(),
+    waiting: [...stage.waiting].sort((a, b) => (a.clone < b.clone ? -1 : 1)),
+    sources: [...stage.sources].sort(),
     liveRules: [...new Set(outputs.flatMap((o) => o.liveRules))].sort(),
-    releases,
-    nodePorts,
+    releases: stage.releases,
+    nodePorts: stage.nodePorts,
   };
 }
 
