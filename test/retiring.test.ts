@@ -5,8 +5,11 @@
  */
 import { describe, expect, it } from 'vitest';
 import YAML from 'yaml';
+import { EMPTY_STATE } from '../core/records.ts';
 import { retiringChanges } from '../src/repo/retiring.ts';
-import { bareRepo, commitCount, committer, gitOut, groupApp, groupsSource, loadSet, remoteFile, remoteFiles, rid, workloadGroupsSource } from './helpers/repo.ts';
+import { decideSettings } from '../src/repo/settings.ts';
+import { synthesize, synthInputs } from '../src/synth/synthesize.ts';
+import { bareRepo, commitCount, committer, gitOut, groupApp, groupsSource, loadSet, remoteFile, remoteFiles, rid, testWriter, workloadGroupsSource } from './helpers/repo.ts';
 
 const at = new Date('2026-11-23T12:00:00.000Z');
 
@@ -111,6 +114,41 @@ export default (scope) => {
     expect(r.outcome.status).toBe('applied');
     expect(groupApp(remote, 'res-6')).toBe('emptied');
     await cli.close();
+  });
+
+  it('GIVEN the synthesis that rendered the tree WHEN groups leave THEN their records are what the files say: taken from the synthesis while the files are its own, read from the YAML where they are not', async () => {
+    const source = `
+import { ApiObject } from 'cdk8s';
+import { Environment } from 'paddock';
+export default (scope) => {
+  const a = new Environment(scope, 'a', { namespace: 'ns-a', destination: { name: 'edge' }, allowedClusterKinds: ['ClusterRole'] });
+  new ApiObject(a, 'cr', { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: { name: 'reader' }, rules: [] });
+  new ApiObject(a, 'cm', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'x' } });
+  for (const g of ['b', 'c']) new ApiObject(new Environment(scope, g, { namespace: 'ns-' + g }), 'cm', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'x' } });
+};`;
+    const defs = await loadSet({ 'g.ts': source });
+    const known = await synthesize(defs.definitions, synthInputs(decideSettings(undefined, testWriter('https://git.test/m.git')).record, EMPTY_STATE, undefined));
+    const before = new Map(known.files);
+    const read = retiringChanges(before, new Map(), new Map(), new Set(), new Set(), at);
+    expect(read.start.map((r) => r.group)).toEqual(['a', 'b', 'c']);
+    expect(read.start[0]).toEqual({ group: 'a', since: at.toISOString(), namespace: 'ns-a', destination: { name: 'edge' }, clusterKinds: [{ group: 'rbac.authorization.k8s.io', kind: 'ClusterRole' }] });
+    expect(retiringChanges(before, new Map(), new Map(), new Set(), new Set(), at, known)).toEqual(read);
+
+    // The synthesis's facts are used while the files are its own (here made to differ, to see which is read)...
+    const marked = { ...known, groups: known.groups.map((g) => (g.leaving ? { ...g, leaving: { ...g.leaving, namespace: `seen-${g.name}` } } : g)) };
+    expect(retiringChanges(before, new Map(), new Map(), new Set(), new Set(), at, marked).start.map((r) => r.namespace)).toEqual(['seen-a', 'seen-b', 'seen-c']);
+    // ...not for a group whose Application, object file or directory in the tree is not what it rendered.
+    const edited = new Map(before);
+    edited.set('apps/a.yaml', before.get('apps/a.yaml')!.replace('name: edge', 'name: other'));
+    edited.set('groups/b/configmap-x.yaml', before.get('groups/b/configmap-x.yaml')!.replace(/\n  namespace: ns-b/, ''));
+    edited.set('groups/c/clusterrole-extra.yaml', YAML.stringify({ apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: { name: 'extra' } }));
+    const change = retiringChanges(edited, new Map(), new Map(), new Set(), new Set(), at, marked);
+    expect(change).toEqual(retiringChanges(edited, new Map(), new Map(), new Set(), new Set(), at));
+    expect(change.start.map((r) => [r.namespace, r.destination, r.clusterKinds?.map((k) => k.kind)])).toEqual([
+      ['ns-a', { name: 'other' }, ['ClusterRole']],
+      ['ns-b', { server: 'https://kubernetes.default.svc' }, ['ConfigMap']],
+      ['ns-c', { server: 'https://kubernetes.default.svc' }, ['ClusterRole']],
+    ]);
   });
 
   it('GIVEN a leaving group with cluster-scoped objects THEN its record keeps their kinds (the project must still allow them); an emptied Application or a kept group does not start retiring', () => {

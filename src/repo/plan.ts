@@ -87,7 +87,7 @@ export async function plan(input: PlanInput): Promise<Plan> {
   // Groups leaving apps/ keep an emptied Application while Argo CD prunes their objects.
   const broken = new Set(input.definitions.broken ?? []);
   const live = new Set(result.groups.filter((g) => g.files.length).map((g) => g.name));
-  const retiring = retiringChanges(tree.files, result.files, draft.retiring, live, groupsOfBroken(broken, tree.files), now);
+  const retiring = retiringChanges(tree.files, result.files, draft.retiring, live, groupsOfBroken(broken, tree.files), now, known);
   if (retiring.start.length || retiring.stop.length) {
     for (const r of retiring.start) {
       draft.retiring.set(r.group, r);

@@ -9,6 +9,7 @@
 import { apiGroupOf } from '../../core/names.ts';
 import type { RetiringRecord } from '../../core/records.ts';
 import { appPath, fromYaml, groupDir, groupOfAppPath, groupOfObjectPath } from '../synth/layout.ts';
+import type { RetiringFacts, SynthResult } from '../synth/results.ts';
 
 export interface RetiringChange {
   /** Groups whose Application the new tree drops: they start retiring. */
@@ -22,26 +23,63 @@ export interface RetiringChange {
  * @param after   the new synth's files
  * @param active  the groups the new synth renders with objects
  * @param kept    groups whose files are kept as they were (their definition file is broken)
+ * @param known   the synthesis of `before`, when at hand: a group whose files in `before` are
+ *                the ones it rendered is not read from YAML (what `GroupInfo.leaving` says is
+ *                what the YAML would say)
  */
 export function retiringChanges(
   before: ReadonlyMap<string, string>, after: ReadonlyMap<string, string>, retiring: ReadonlyMap<string, { readonly group: string }>,
-  active: ReadonlySet<string>, kept: ReadonlySet<string>, now: Date,
+  active: ReadonlySet<string>, kept: ReadonlySet<string>, now: Date, known?: SynthResult,
 ): RetiringChange {
-  const leaving: Array<Omit<RetiringRecord, 'clusterKinds'>> = [];
+  const leaving = new Map<string, { facts?: RetiringFacts; app: string }>();
   for (const [p, text] of before) {
     const group = groupOfAppPath(p);
     if (!group || after.has(p) || retiring.has(group) || kept.has(group)) continue;
-    const spec = fromYaml(text)?.spec;
-    // Only a live group's Application: an emptied one left without its record has nothing to prune.
-    if (spec?.source?.path !== groupDir(group)) continue;
-    const { namespace, server, name } = spec.destination ?? {};
-    if (!namespace || !(server || name)) continue;
-    leaving.push({ group, since: now.toISOString(), namespace, destination: name ? { name } : { server } });
+    leaving.set(group, { app: text });
   }
-  const kinds = clusterKindsOf(before, new Set(leaving.map((r) => r.group)));
-  const start: RetiringRecord[] = leaving.map((r) => (kinds.has(r.group) ? { ...r, clusterKinds: kinds.get(r.group) } : r));
+  const rendered = renderedFacts(before, leaving, known);
+  const start: RetiringRecord[] = [];
+  const read = new Set([...leaving.keys()].filter((g) => !rendered.has(g)));
+  const kinds = clusterKindsOf(before, read);
+  for (const [group, { app }] of leaving) {
+    const facts = rendered.get(group) ?? appFacts(group, app, kinds.get(group) ?? []);
+    if (!facts) continue;
+    const { namespace, destination, clusterKinds } = facts;
+    start.push({ group, since: now.toISOString(), namespace, destination, ...(clusterKinds.length ? { clusterKinds: [...clusterKinds] } : {}) });
+  }
   const stop = [...retiring.keys()].filter((g) => active.has(g) && after.has(appPath(g)));
   return { start: start.sort((a, b) => (a.group < b.group ? -1 : 1)), stop: stop.sort() };
+}
+
+/** What a leaving group's Application says, or nothing to retire (an emptied one left without its record has nothing to prune). */
+function appFacts(group: string, text: string, clusterKinds: RetiringFacts['clusterKinds']): RetiringFacts | undefined {
+  const spec = fromYaml(text)?.spec;
+  if (spec?.source?.path !== groupDir(group)) return undefined;
+  const { namespace, server, name } = spec.destination ?? {};
+  if (!namespace || !(server || name)) return undefined;
+  return { namespace, destination: name ? { name } : { server }, clusterKinds };
+}
+
+/** The leaving groups whose Application and files in `before` are those `known` rendered, with what it knows of them. */
+function renderedFacts(before: ReadonlyMap<string, string>, leaving: ReadonlyMap<string, { app: string }>, known: SynthResult | undefined): Map<string, RetiringFacts> {
+  const out = new Map<string, RetiringFacts>();
+  if (!known || !leaving.size) return out;
+  const byName = new Map(known.groups.map((g) => [g.name, g]));
+  const counted = new Map<string, number>();
+  for (const [group, { app }] of leaving) {
+    const info = byName.get(group);
+    if (!info?.leaving || known.files.get(appPath(group)) !== app) continue;
+    if (!info.files.every((f) => before.get(f) === known.files.get(f))) continue;
+    out.set(group, info.leaving);
+    counted.set(group, 0);
+  }
+  // ...and no other file under its directory.
+  for (const p of before.keys()) {
+    const group = groupOfObjectPath(p);
+    if (group && counted.has(group)) counted.set(group, counted.get(group)! + 1);
+  }
+  for (const [group, n] of counted) if (n !== byName.get(group)!.files.length) out.delete(group);
+  return out;
 }
 
 /** For each of `groups`, the cluster-scoped kinds among its files (objects without a namespace), when it has any. One pass over `files`. */

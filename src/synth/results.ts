@@ -1,5 +1,6 @@
 /** What a synthesis gives: the files, and what the runtime needs to know of the groups, pools, clones and releases in them. */
 import type { ReleaseRules } from '../../constructs/release.ts';
+import type { RetiringRecord } from '../../core/records.ts';
 
 export interface GroupInfo {
   readonly name: string;
@@ -17,7 +18,20 @@ export interface GroupInfo {
   readonly lease?: { readonly type: string; readonly name: string };
   /** True when the group has a removal record: it is defined but not rendered. */
   readonly removed: boolean;
+  /**
+   * While it has objects (and a destination): what its retiring record takes from its files when
+   * it leaves `apps/` (its Application's destination, the kinds of its objects without a
+   * namespace), for a plan to take from here while the files are the ones rendered.
+   */
+  readonly leaving?: RetiringFacts;
 
+}
+
+export interface RetiringFacts {
+  readonly namespace: string;
+  readonly destination: RetiringRecord['destination'];
+  /** Sorted by `<group>/<kind>`. */
+  readonly clusterKinds: ReadonlyArray<{ readonly group: string; readonly kind: string }>;
 }
 
 export interface PoolInfo {
