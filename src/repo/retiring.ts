@@ -31,7 +31,7 @@ export function retiringChanges(
   before: ReadonlyMap<string, string>, after: ReadonlyMap<string, string>, retiring: ReadonlyMap<string, { readonly group: string }>,
   active: ReadonlySet<string>, kept: ReadonlySet<string>, now: Date, known?: SynthResult,
 ): RetiringChange {
-  const leaving = new Map<string, { facts?: RetiringFacts; app: string }>();
+  const leaving = new Map<string, { app: string }>();
   for (const [p, text] of before) {
     const group = groupOfAppPath(p);
     if (!group || after.has(p) || retiring.has(group) || kept.has(group)) continue;
