@@ -4,7 +4,7 @@
  * message for the same failure is, and a server it cannot talk to gets nothing but the request.
  */
 import { execFile } from 'node:child_process';
-import { chmodSync, writeFileSync } from 'node:fs';
+import { chmodSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -38,6 +38,19 @@ async function served(name: string) {
   await t.push(root, 'r0');
   const gitDir = path.join(t.dir, '.git');
   return { remote, url: daemon.url(remote), t, root, gitDir };
+}
+
+/** How many pushes the daemon took for `remote`: counted once a later request's line is in (its log is written in order). */
+async function pushesTaken(remote: string): Promise<number> {
+  const looks = daemon.requests('upload-pack', remote);
+  await remoteRefs(daemon.url(remote));
+  await vi.waitFor(() => expect(daemon.requests('upload-pack', remote)).toBe(looks + 1));
+  return daemon.requests('receive-pack', remote);
+}
+
+/** The packs in a repository's object store. */
+function packs(gitDir: string): string[] {
+  return readdirSync(path.join(gitDir, 'objects', 'pack')).map((f) => path.join(gitDir, 'objects', 'pack', f));
 }
 
 /** What `git push` says for the same push, sorted the same way. */
@@ -102,7 +115,19 @@ describe('a push over git://', () => {
     expect(gitOut(remote, 'ls-tree', '-r', '--name-only', 'main').split('\n')).toEqual(['a.yaml', 'b.yaml', 'c.yaml']);
   });
 
-  it('GIVEN a commit written but never pushed, and the next one reusing its file WHEN the next is pushed THEN the written pack (which lacks that file) is refused by the server and the push is made again from pack-objects: it lands whole', async () => {
+  it('GIVEN a commit the work tree wrote WHEN pushed THEN the pack fast-import wrote is what is sent, once: it lands though this repository no longer holds the parent\'s objects (pack-objects could make no pack)', async () => {
+    const { remote, t, root, gitDir } = await served('fast-import');
+    const before = packs(gitDir);
+    const next = await t.commit(root, new Map([['b.yaml', 'b: 1\n'], ['c/d.yaml', 'd: 1\n']]), ['next']);
+    for (const f of before) rmSync(f);
+    await t.push(next, 'r1', root);
+    expect(gitOut(remote, 'rev-parse', 'main')).toBe(next);
+    expect(gitOut(remote, 'ls-tree', '-r', '--name-only', 'main').split('\n')).toEqual(['a.yaml', 'b.yaml', 'c/d.yaml']);
+    expect(gitOut(remote, 'fsck', '--strict', '--no-dangling')).toBe('');
+    expect(await pushesTaken(remote)).toBe(2); // the root's and this one
+  });
+
+  it('GIVEN a commit written but never pushed, and the next one reusing its file WHEN the next is pushed THEN the pack fast-import wrote (which lacks that file: a duplicate) is not sent; pack-objects makes one and it lands whole at the first try', async () => {
     const { remote, t, root } = await served('reused');
     await t.commit(root, new Map([['b.yaml', 'shared\n']]), ['never pushed']);
     const two = await t.commit(root, new Map([['c.yaml', 'shared\n']]), ['two']);
@@ -110,6 +135,22 @@ describe('a push over git://', () => {
     expect(gitOut(remote, 'rev-parse', 'main')).toBe(two);
     expect(gitOut(remote, 'show', 'main:c.yaml')).toBe('shared');
     expect(gitOut(remote, 'fsck', '--strict', '--no-dangling')).toBe('');
+    expect(await pushesTaken(remote)).toBe(2);
+  });
+
+  it('GIVEN a written pack that lacks an object the remote needs WHEN pushed with it, to a server that checks the connection or every object THEN the server refuses it, keeps its ref, and the push is made again from pack-objects: it lands whole', async () => {
+    for (const [name, fsck] of [['lacking', false], ['lacking-fsck', true]] as const) {
+      const { remote, t, root, gitDir, url } = await served(name);
+      if (fsck) await run('git', ['--git-dir', remote, 'config', 'receive.fsckObjects', 'true']);
+      const next = await t.commit(root, new Map([['b.yaml', 'only in the repo\n']]), ['next']);
+      // The commit and its tree, not the new blob.
+      const objects = `${next}\n${gitOut(gitDir, 'rev-parse', `${next}^{tree}`)}\n`;
+      const { stdout: lacking } = await run('sh', ['-c', `printf '${objects}' | git --git-dir=${gitDir} pack-objects --stdout -q`], { encoding: 'buffer' });
+      await pushToGitDaemon({ gitDir, url, sha: next, ref: REF, parent: root, written: async () => lacking });
+      expect(gitOut(remote, 'show', 'main:b.yaml')).toBe('only in the repo');
+      expect(gitOut(remote, 'fsck', '--strict', '--no-dangling')).toBe('');
+      expect(await pushesTaken(remote)).toBe(3); // the root's, the refused one, and the one made again
+    }
   });
 
   it('GIVEN another writer pushed a commit this repo never saw WHEN a commit on the old tip is pushed THEN it is refused before sending, sorted as git sorts it, and the remote keeps the other commit', async () => {

@@ -22,6 +22,8 @@ export async function freePorts(n: number): Promise<number[]> {
 
 export class GitDaemon {
   private child?: ChildProcess;
+  /** Each request the daemon took, as its log names it: "receive-pack /name.git". */
+  private readonly taken: string[] = [];
   constructor(readonly baseDir: string, readonly port: number) {}
 
   static async start(baseDir: string): Promise<GitDaemon> {
@@ -36,8 +38,17 @@ export class GitDaemon {
   }
 
   async resume(): Promise<void> {
-    this.child = spawn('git', ['daemon', '--reuseaddr', '--export-all', '--enable=receive-pack', '--listen=127.0.0.1', `--port=${this.port}`, `--base-path=${this.baseDir}`, this.baseDir], { stdio: ['ignore', 'ignore', 'pipe'] });
+    this.child = spawn('git', ['daemon', '--verbose', '--reuseaddr', '--export-all', '--enable=receive-pack', '--listen=127.0.0.1', `--port=${this.port}`, `--base-path=${this.baseDir}`, this.baseDir], { stdio: ['ignore', 'ignore', 'pipe'] });
     const child = this.child;
+    let rest = '';
+    child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
+      const lines = (rest + chunk).split('\n');
+      rest = lines.pop()!;
+      for (const l of lines) {
+        const m = /Request (\S+) for '(.*)'/.exec(l);
+        if (m) this.taken.push(`${m[1]} ${m[2]}`);
+      }
+    });
     await new Promise<void>((resolve, reject) => {
       const deadline = Date.now() + 10_000;
       const probe = () => {
@@ -48,6 +59,12 @@ export class GitDaemon {
       child.once('exit', (code) => reject(new Error(`git daemon exited ${code}`)));
       probe();
     });
+  }
+
+  /** How many times `service` (receive-pack, upload-pack) was asked for on the repo at `repoDir`. */
+  requests(service: string, repoDir: string): number {
+    const name = `${service} /${path.relative(this.baseDir, repoDir)}`;
+    return this.taken.filter((t) => t === name).length;
   }
 
   async stop(): Promise<void> {

@@ -39,9 +39,9 @@ export interface DaemonPush {
    */
   readonly parent?: string;
   /**
-   * A pack already holding every object of `sha` that `parent` lacks (every object, without a
-   * parent): the one `git fast-import` wrote with the commit. Sent as it is when the remote is
-   * at `parent` (or empty), with no pack-objects.
+   * A pack holding every object of `sha` that `parent` lacks (every object, without a parent):
+   * the one `git fast-import` wrote with the commit. Sent as it is when the remote is at `parent`
+   * (or empty), with no pack-objects; a pack the server refuses is made again by pack-objects.
    */
   readonly written?: () => Promise<Buffer>;
   readonly timeoutMs?: number;
@@ -72,17 +72,19 @@ export async function pushToGitDaemon(p: DaemonPush): Promise<void> {
     await readReport(conn, p.sha, p.ref);
     return;
   } catch (e) {
-    // The written pack lacks objects this repository already held (from a commit written but
-    // never pushed): the server refused it and kept its ref. Once more, with pack-objects.
-    if (!sentWritten || !MISSING_OBJECTS.test(String((e as Error).message))) throw e;
+    // The server refused the written pack and kept its ref: one that lacks an object the remote
+    // needs ("missing necessary objects"; an unpack error where the server checks objects as
+    // they come) should never be sent (WorkTree), but costs a push made again, not a failure.
+    // Another writer's tip in between is refused again, before sending.
+    if (!sentWritten || !(e instanceof Refused)) throw e;
   } finally {
     conn.close();
   }
   await pushToGitDaemon({ ...p, written: undefined });
 }
 
-/** receive-pack's words for a pack whose commit reaches objects neither it nor the server has. */
-const MISSING_OBJECTS = /missing necessary objects/;
+/** The server's report says no: nothing landed. Read by classifyGitError as git's own message. */
+class Refused extends Error {}
 
 /** The git:// remote's refs (name -> oid), as its upload-pack advertises them; nothing is fetched. */
 export async function remoteRefs(url: string, timeoutMs?: number): Promise<Map<string, string>> {
@@ -146,8 +148,8 @@ async function readReport(conn: PktConnection, sha: string, ref: string): Promis
   const unpack = lines.find((l) => l.startsWith('unpack '));
   const status = lines.find((l) => l === `ok ${ref}` || l.startsWith(`ng ${ref} `));
   const rejected = status?.startsWith('ng ') ? `! [remote rejected] ${sha} -> ${ref} (${status.slice(ref.length + 4)})` : '';
-  if (unpack !== 'unpack ok') throw new Error([`error: remote unpack failed: ${unpack?.slice(7) ?? 'no report'}`, rejected].filter(Boolean).join('\n'));
-  if (rejected) throw new Error(rejected);
+  if (unpack !== 'unpack ok') throw new Refused([`error: remote unpack failed: ${unpack?.slice(7) ?? 'no report'}`, rejected].filter(Boolean).join('\n'));
+  if (rejected) throw new Refused(rejected);
   if (!status) throw new Error(`the remote end hung up unexpectedly: no status for ${ref}`);
 }
 

@@ -50,9 +50,14 @@ export function gitEnv(): Record<string, string> {
  * hangs, as every git command is.
  */
 export async function gitWithInput(gitDir: string, args: readonly string[], input: Buffer | string, timeoutMs = 60_000): Promise<Buffer> {
+  return (await gitOutputs(gitDir, args, input, timeoutMs)).out;
+}
+
+/** As gitWithInput, resolving with what it wrote to stderr too (fast-import's statistics). */
+export async function gitOutputs(gitDir: string, args: readonly string[], input: Buffer | string, timeoutMs = 60_000): Promise<{ out: Buffer; err: string }> {
   const r = await runGit(gitDir, args, input, timeoutMs);
-  if (r.code === 0) return r.out;
-  throw new Error(`git ${args[0]} failed (${r.code ?? 'timed out'}): ${r.err.trim()}`);
+  if (r.code === 0) return r;
+  throw new Error(`git ${args.find((a) => !a.startsWith('-') && !a.includes('='))} failed (${r.code ?? 'timed out'}): ${r.err.trim()}`);
 }
 
 /** As gitWithInput, for commands whose exit code is the answer (`merge-base --is-ancestor`): null when killed. */

@@ -12,7 +12,7 @@ import type { SimpleGit } from 'simple-git';
 import { isRemoteUrl } from '../../../core/urls.ts';
 import { oneLine } from '../../errors.ts';
 import { DaemonPushUnsupported, isGitDaemonUrl, pushToGitDaemon } from './daemon.ts';
-import { AUTHOR, classifyGitError, createGit, gcAuto, gitWithInput, isRetryable, isUnclear, runGit, type GitFailure } from './process.ts';
+import { AUTHOR, classifyGitError, createGit, gcAuto, gitOutputs, isRetryable, isUnclear, runGit, type GitFailure } from './process.ts';
 import { readBlobs, remoteTip, treeBlobs } from './reader.ts';
 
 /** How long the work tree's look at the remote's tip may take: as long as any of its git commands (process.ts). */
@@ -44,7 +44,7 @@ export class WorkTree {
   private readonly tracking: string;
 
   private pushes = 0;
-  /** The last commit written and the pack that holds its new objects. */
+  /** The last commit written, and the pack that holds every object it adds to its parent (wholePack). */
   private written?: { readonly sha: string; readonly pack: string };
   private maintaining?: Promise<void>;
 
@@ -137,14 +137,13 @@ export class WorkTree {
     line('get-mark :1');
     // The pack stays a pack however small (git would spawn unpack-objects to make loose objects
     // of one under 100 objects: 4 ms of a 9 ms write here); git gc --auto (push) joins the packs.
-    // fast-import names it in the edges file (none when every object was already here).
+    // fast-import names it in the edges file, and counts what it left out in its statistics.
     const edges = path.join(this.gitDir, PACK_EDGES);
     await rm(edges, { force: true });
-    const args = ['-c', 'fastimport.unpackLimit=0', 'fast-import', '--quiet', '--force', `--export-pack-edges=${edges}`];
-    const sha = (await gitWithInput(this.gitDir, args, Buffer.concat(chunks))).toString().trim();
-    // "<pack path>: <commit>", the path as absolute as the git dir.
-    const edge = await readFile(edges, 'utf8').catch(() => '');
-    const pack = edge.slice(0, Math.max(0, edge.lastIndexOf(':')));
+    const args = ['-c', 'fastimport.unpackLimit=0', 'fast-import', '--stats', '--force', `--export-pack-edges=${edges}`];
+    const { out, err } = await gitOutputs(this.gitDir, args, Buffer.concat(chunks));
+    const sha = out.toString().trim();
+    const pack = await wholePack(edges, err);
     this.written = pack ? { sha, pack } : undefined;
     return sha;
   }
@@ -218,6 +217,20 @@ export class WorkTree {
   private get gitDir(): string {
     return path.join(this.dir, '.git');
   }
+}
+
+/**
+ * The pack a fast-import wrote, when it holds every object of the commit that the commit's parent
+ * lacks: fast-import stores no object this repository's packs already hold, and that object may
+ * be one the remote lacks (of a commit written and never pushed: a cycle made again). It counts
+ * each such object a duplicate, as it counts one met twice in its stream; any duplicate, or
+ * statistics it cannot read, leave the push to pack-objects. The edges file holds
+ * "<pack path>: <commit>" (the path as absolute as the git dir), a line a pack.
+ */
+async function wholePack(edges: string, stats: string): Promise<string | undefined> {
+  if (/^Total objects:\s+\d+\s+\(\s*(\d+) duplicates/m.exec(stats)?.[1] !== '0') return undefined;
+  const lines = (await readFile(edges, 'utf8').catch(() => '')).split('\n').filter(Boolean);
+  return lines.length === 1 ? lines[0].slice(0, Math.max(0, lines[0].lastIndexOf(':'))) || undefined : undefined;
 }
 
 /** A path as fast-import reads it: C-quoted when it would otherwise be misread. */
