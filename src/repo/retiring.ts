@@ -6,9 +6,9 @@
  *
  * Pure: the committer gives the tree at the remote tip and the new synth.
  */
-import { apiGroupOf } from '../../core/names.ts';
 import type { RetiringRecord } from '../../core/records.ts';
 import { appPath, fromYaml, groupDir, groupOfAppPath, groupOfObjectPath } from '../synth/layout.ts';
+import { clusterKindsOf, retiringFacts } from '../synth/leaving.ts';
 import type { RetiringFacts, SynthResult } from '../synth/results.ts';
 
 export interface RetiringChange {
@@ -40,7 +40,7 @@ export function retiringChanges(
   const rendered = renderedFacts(before, leaving, known);
   const start: RetiringRecord[] = [];
   const read = new Set([...leaving.keys()].filter((g) => !rendered.has(g)));
-  const kinds = clusterKindsOf(before, read);
+  const kinds = clusterKindsByGroup(before, read);
   for (const [group, { app }] of leaving) {
     const facts = rendered.get(group) ?? appFacts(group, app, kinds.get(group) ?? []);
     if (!facts) continue;
@@ -54,10 +54,7 @@ export function retiringChanges(
 /** What a leaving group's Application says, or nothing to retire (an emptied one left without its record has nothing to prune). */
 function appFacts(group: string, text: string, clusterKinds: RetiringFacts['clusterKinds']): RetiringFacts | undefined {
   const spec = fromYaml(text)?.spec;
-  if (spec?.source?.path !== groupDir(group)) return undefined;
-  const { namespace, server, name } = spec.destination ?? {};
-  if (!namespace || !(server || name)) return undefined;
-  return { namespace, destination: name ? { name } : { server }, clusterKinds };
+  return spec?.source?.path === groupDir(group) ? retiringFacts(spec.destination ?? {}, clusterKinds) : undefined;
 }
 
 /** The leaving groups whose Application and files in `before` are those `known` rendered, with what it knows of them. */
@@ -82,19 +79,17 @@ function renderedFacts(before: ReadonlyMap<string, string>, leaving: ReadonlyMap
   return out;
 }
 
-/** For each of `groups`, the cluster-scoped kinds among its files (objects without a namespace), when it has any. One pass over `files`. */
-function clusterKindsOf(files: ReadonlyMap<string, string>, groups: ReadonlySet<string>): Map<string, NonNullable<RetiringRecord['clusterKinds']>> {
-  const found = new Map<string, Map<string, { group: string; kind: string }>>();
+/** For each of `groups`, the cluster-scoped kinds among its files (objects without a namespace). One pass over `files`. */
+function clusterKindsByGroup(files: ReadonlyMap<string, string>, groups: ReadonlySet<string>): Map<string, RetiringFacts['clusterKinds']> {
+  const objects = new Map<string, object[]>();
   if (!groups.size) return new Map();
   for (const [p, text] of files) {
     const group = groupOfObjectPath(p);
-    if (!group || !groups.has(group)) continue;
-    const o = fromYaml(text);
-    if (!o?.kind || o.metadata?.namespace) continue;
-    const k = { group: apiGroupOf(String(o.apiVersion)), kind: String(o.kind) };
-    const of = found.get(group) ?? new Map();
-    of.set(`${k.group}/${k.kind}`, k);
-    found.set(group, of);
+    const o = group && groups.has(group) ? fromYaml(text) : undefined;
+    if (!o) continue;
+    const of = objects.get(group!) ?? [];
+    of.push(o);
+    objects.set(group!, of);
   }
-  return new Map([...found].map(([g, kinds]) => [g, [...kinds.keys()].sort().map((k) => kinds.get(k)!)]));
+  return new Map([...objects].map(([g, os]) => [g, clusterKindsOf(os)]));
 }

@@ -16,7 +16,8 @@ import { stampObject } from '../../core/stamp.ts';
 import { destinationKey, groupApplication, type ProjectDestination, type RbacSubject } from './argo-objects.ts';
 import { checkObject, checkScope, type EnvOutput, type FileOutput, type RenderedObject } from './build-file.ts';
 import { appPath, groupDir, objectFileName, toYaml, type ArgoOptions } from './layout.ts';
-import type { GroupInfo, RetiringFacts, WaitingClone } from './results.ts';
+import { clusterKindsOf, retiringFacts } from './leaving.ts';
+import type { GroupInfo, WaitingClone } from './results.ts';
 import { prepareValidators } from './validate.ts';
 
 type Json = Record<string, any>;
@@ -141,20 +142,7 @@ async function render(
   }
   const info: GroupInfo = {
     name: env.group, file: out.file, namespace: env.namespace, owner: env.owner, ttl: env.ttl, ttlMs: env.ttlMs, expiresAt,
-    files: files.map((f) => f.path).sort(), lease: env.lease, removed, leaving: app ? leavingFacts(env, objects) : undefined,
+    files: files.map((f) => f.path).sort(), lease: env.lease, removed, leaving: app ? retiringFacts({ ...env.destination, namespace: env.namespace }, clusterKindsOf(objects.map((o) => o.object))) : undefined,
   };
   return { objects: files, app, nodePorts, destinations, clusterKinds, shown, refreshers, info, waiting, sources };
-}
-
-/** What the group's retiring record would read from its files (src/repo/retiring.ts reads the same from YAML). */
-function leavingFacts(env: EnvOutput, objects: readonly RenderedObject[]): RetiringFacts | undefined {
-  const { server, name } = env.destination as { server?: string; name?: string };
-  if (!env.namespace || !(server || name)) return undefined;
-  const kinds = new Map<string, { group: string; kind: string }>();
-  for (const { object } of objects) {
-    if (object.metadata?.namespace) continue;
-    const k = { group: apiGroupOf(String(object.apiVersion)), kind: String(object.kind) };
-    kinds.set(`${k.group}/${k.kind}`, k);
-  }
-  return { namespace: env.namespace, destination: name ? { name } : { server: server! }, clusterKinds: [...kinds.keys()].sort().map((k) => kinds.get(k)!) };
 }

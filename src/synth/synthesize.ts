@@ -101,6 +101,7 @@ export async function synthesize(definitions: readonly Definition[], inputs: Syn
 export async function synthesizeRetiring(definitions: readonly Definition[], inputs: SynthInputs, cache: SynthCache, prior: SynthResult): Promise<SynthResult> {
   const stage = cache.stages.get(prior);
   if (!stage || cache.key !== cacheKey(inputs)) return synthesize(definitions, inputs, cache);
+  cache.lastBuilt = 0;
   return remember(cache, sortedByFile(definitions), inputs, stage, finish(stage, inputs, cache));
 }
 
@@ -181,7 +182,6 @@ async function groupStage(outputs: readonly FileOutput[], inputs: SynthInputs, c
   // What the project must let Argo CD reach: thousands of groups share a few namespaces and kinds.
   const destinations = new Map<string, ProjectDestination>();
   const clusterKinds = new Map<string, { group: string; kind: string }>();
-  const reachKind = (k: { group: string; kind: string }) => clusterKinds.set(`${k.group}|${k.kind}`, k);
   const releases = new Map<string, ReleaseTarget[]>();
   const refreshers: RbacSubject[] = [];
   const nodePorts = new Set<number>();
@@ -205,7 +205,7 @@ async function groupStage(outputs: readonly FileOutput[], inputs: SynthInputs, c
       }
       for (const p of part.nodePorts) nodePorts.add(p);
       for (const [k, d] of part.destinations) destinations.set(k, d);
-      for (const k of part.clusterKinds) reachKind(k);
+      for (const k of part.clusterKinds) reachKind(clusterKinds, k);
       waiting.push(...part.waiting);
       for (const k of part.sources) sources.add(k);
       if (part.app) files.set(part.app.path, part.app.yaml);
@@ -220,6 +220,9 @@ async function groupStage(outputs: readonly FileOutput[], inputs: SynthInputs, c
 
 const byName = (a: { name: string }, b: { name: string }) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
 
+/** A kind the project must let Argo CD reach (thousands of groups share a few). */
+const reachKind = (kinds: Map<string, { group: string; kind: string }>, k: { group: string; kind: string }) => kinds.set(`${k.group}|${k.kind}`, k);
+
 /** The rest of an assembly, from the groups' stage: the retiring groups, the projects, the README. */
 function finish(stage: GroupStage, inputs: SynthInputs, cache: SynthCache): SynthResult {
   const { state } = inputs;
@@ -227,7 +230,6 @@ function finish(stage: GroupStage, inputs: SynthInputs, cache: SynthCache): Synt
   const files = new Map(stage.files);
   const destinations = new Map(stage.destinations);
   const clusterKinds = new Map(stage.clusterKinds);
-  const reachKind = (k: { group: string; kind: string }) => clusterKinds.set(`${k.group}|${k.kind}`, k);
   // Groups that left apps/: the project still reaching where their objects were, and, until
   // retired, their emptied Applications, through which Argo CD prunes. A group rendered again
   // replaces its own (the committer then drops its record).
@@ -236,7 +238,7 @@ function finish(stage: GroupStage, inputs: SynthInputs, cache: SynthCache): Synt
     const part = retiredPart(cache, r);
     if (files.has(part.path)) continue;
     destinations.set(part.destinationKey, part.destination);
-    for (const k of r.clusterKinds ?? []) reachKind(k);
+    for (const k of r.clusterKinds ?? []) reachKind(clusterKinds, k);
     if (r.retiredAt) continue;
     files.set(part.path, (part.yaml ??= retiredYaml(r, inputs.argo)));
     retiring++;
