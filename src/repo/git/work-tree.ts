@@ -138,9 +138,11 @@ export class WorkTree {
     // The pack stays a pack however small (git would spawn unpack-objects to make loose objects
     // of one under 100 objects: 4 ms of a 9 ms write here); git gc --auto (push) joins the packs.
     // fast-import names it in the edges file, and counts what it left out in its statistics.
+    // zlib level 1: a GC commit on 5,000 groups rewrites two 5,000-entry trees, mostly object ids
+    // that do not compress; 22 against 34 ms here, its pack 2.7% bigger (a first commit's, 0.7%).
     const edges = path.join(this.gitDir, PACK_EDGES);
     await rm(edges, { force: true });
-    const args = ['-c', 'fastimport.unpackLimit=0', 'fast-import', '--stats', '--force', `--export-pack-edges=${edges}`];
+    const args = ['-c', 'fastimport.unpackLimit=0', '-c', 'pack.compression=1', 'fast-import', '--stats', '--force', `--export-pack-edges=${edges}`];
     const { out, err } = await gitOutputs(this.gitDir, args, Buffer.concat(chunks));
     const sha = out.toString().trim();
     const pack = await wholePack(edges, err);
