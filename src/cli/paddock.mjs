@@ -65,6 +65,24 @@ function externalPackages() {
   return names.flatMap((n) => [n, `${n}/*`]);
 }
 
+/** A process loads its chunks within moments of reading the entry; this is a wide margin over that. */
+const CHUNK_GRACE_MS = 60_000;
+
+/**
+ * Removes the chunks of the builds before the one just replaced (whose entry was written at
+ * `replaced`), so rebuilds do not pile up. Every build rewrites all of its chunks just before its
+ * entry, so a chunk written well before the replaced entry belongs to none of the two last builds;
+ * the replaced build's own chunks stay for a process that read its entry a moment ago, and nothing
+ * goes while that entry is younger than the grace time.
+ */
+function removeOlderChunks(dir, replaced) {
+  if (!replaced || Date.now() - replaced < CHUNK_GRACE_MS) return;
+  for (const chunk of readdirSync(dir)) {
+    const file = path.join(dir, chunk);
+    if (mtimeOf(file) < replaced - CHUNK_GRACE_MS) rmSync(file, { force: true });
+  }
+}
+
 async function fromBundle() {
   const built = mtimeOf(BUNDLE);
   const newest = newestSource();
@@ -86,6 +104,7 @@ async function fromBundle() {
       mkdirSync(path.join(dir, 'chunks'), { recursive: true });
       for (const chunk of readdirSync(path.join(tmp, 'chunks'))) renameSync(path.join(tmp, 'chunks', chunk), path.join(dir, 'chunks', chunk));
       renameSync(path.join(tmp, 'paddock.mjs'), BUNDLE);
+      removeOlderChunks(path.join(dir, 'chunks'), built);
     }
     rmSync(tmp, { recursive: true, force: true });
   }
