@@ -35,7 +35,7 @@ async function served(name: string) {
   const t = new WorkTree(tempDir('paddock-work-'), daemon.url(remote), 'main');
   await t.init();
   const root = await t.commit(undefined, new Map([['a.yaml', 'a: 1\n']]), ['root']);
-  await t.push(root, 'r0');
+  await t.push(root);
   const gitDir = path.join(t.dir, '.git');
   return { remote, url: daemon.url(remote), t, root, gitDir };
 }
@@ -120,7 +120,7 @@ describe('a push over git://', () => {
     const before = packs(gitDir);
     const next = await t.commit(root, new Map([['b.yaml', 'b: 1\n'], ['c/d.yaml', 'd: 1\n']]), ['next']);
     for (const f of before) rmSync(f);
-    await t.push(next, 'r1', root);
+    await t.push(next, root);
     expect(gitOut(remote, 'rev-parse', 'main')).toBe(next);
     expect(gitOut(remote, 'ls-tree', '-r', '--name-only', 'main').split('\n')).toEqual(['a.yaml', 'b.yaml', 'c/d.yaml']);
     expect(gitOut(remote, 'fsck', '--strict', '--no-dangling')).toBe('');
@@ -131,7 +131,7 @@ describe('a push over git://', () => {
     const { remote, t, root } = await served('reused');
     await t.commit(root, new Map([['b.yaml', 'shared\n']]), ['never pushed']);
     const two = await t.commit(root, new Map([['c.yaml', 'shared\n']]), ['two']);
-    await t.push(two, 'r2', root);
+    await t.push(two, root);
     expect(gitOut(remote, 'rev-parse', 'main')).toBe(two);
     expect(gitOut(remote, 'show', 'main:c.yaml')).toBe('shared');
     expect(gitOut(remote, 'fsck', '--strict', '--no-dangling')).toBe('');
@@ -159,7 +159,7 @@ describe('a push over git://', () => {
     await other.init();
     await other.fetchTip();
     const theirs = await other.commit(root, new Map([['theirs.yaml', 'x\n']]), ['theirs']);
-    await other.push(theirs, 'o1', root);
+    await other.push(theirs, root);
     const mine = await t.commit(root, new Map([['mine.yaml', 'y\n']]), ['mine']);
     const f = await failure(pushToGitDaemon({ gitDir, url, sha: mine, ref: REF, parent: root }));
     expect(f.message).toMatch(/\[rejected\].*fetch first/);
@@ -239,7 +239,7 @@ describe('a push over git://', () => {
       await w.init();
       const sha = await w.commit(undefined, new Map([['a.yaml', 'a\n']]), ['root']);
       const before = received.length;
-      await w.push(sha, 'r').catch(() => undefined);
+      await w.push(sha).catch(() => undefined);
       const later = received.slice(before).map((got) => Buffer.concat(got).toString('latin1'));
       expect(later.some((text) => text.includes(`${sha} refs/heads/main`) && text.includes('agent=git/'))).toBe(true);
     });

@@ -4,10 +4,10 @@
  * reached by its path (git's own push) and over `git daemon` (paddock's git:// push).
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { RepoReader, WorkTree } from '../src/repo/git/index.ts';
+import { PushUnclear, RepoReader, WorkTree } from '../src/repo/git/index.ts';
 import { GitDaemon } from './helpers/git-daemon.ts';
 import { bareRepo, gitOut, remoteFiles } from './helpers/repo.ts';
 import { blobsHashedUnder } from './helpers/git-objects.ts';
@@ -46,7 +46,7 @@ describe.each(Object.entries(reach))('the work tree, the remote reached by %s', 
       ['README.md', 'héllo, ünïcode\n'],
     ]);
     const one = await t.commit(undefined, first, ['sync(definitions): start', 'Paddock-Request-Id: r1']);
-    await t.push(one, 'r1');
+    await t.push(one);
     expect(gitOut(remote, 'rev-parse', 'main')).toBe(one);
     expect(gitOut(remote, 'log', '-1', '--format=%P|%an <%ae>|%B', 'main')).toBe('|paddock <paddock@paddock.invalid>|sync(definitions): start\n\nPaddock-Request-Id: r1');
     expect(remoteFiles(remote).sort()).toEqual([...first.keys()].sort());
@@ -54,7 +54,7 @@ describe.each(Object.entries(reach))('the work tree, the remote reached by %s', 
 
     const second = new Map<string, string | null>([['groups/a/configmap-x.yaml', 'data: {a: b}\n'], ['apps/a.yaml', null], ['groups/b/new.yaml', 'b: 2\n']]);
     const two = await t.commit(one, second, ['edit']);
-    await t.push(two, 'r2', one);
+    await t.push(two, one);
     expect(gitOut(remote, 'log', '-1', '--format=%P', 'main')).toBe(one);
     expect(remoteFiles(remote).sort()).toEqual(['README.md', 'groups/a/a file with spaces.yaml', 'groups/a/configmap-x.yaml', 'groups/b/new.yaml']);
 
@@ -74,7 +74,7 @@ describe.each(Object.entries(reach))('the work tree, the remote reached by %s', 
     const { remote, t } = await tree();
     await t.commit(undefined, new Map([['a.yaml', 'a\n']]), ['first']);
     const root = await t.commit(undefined, new Map([['b.yaml', 'b\n']]), ['second']);
-    await t.push(root, 'r');
+    await t.push(root);
     expect(gitOut(remote, 'log', '--format=%s', 'main')).toBe('second');
     expect(remoteFiles(remote)).toEqual(['b.yaml']);
   });
@@ -82,10 +82,27 @@ describe.each(Object.entries(reach))('the work tree, the remote reached by %s', 
   it('GIVEN a commit on a parent that is no longer the tip WHEN pushed THEN git rejects it as non-fast-forward (the push is a compare-and-swap)', async () => {
     const { t } = await tree();
     const base = await t.commit(undefined, new Map([['a.yaml', 'a\n']]), ['base']);
-    await t.push(base, 'r0');
-    await t.push(await t.commit(base, new Map([['a.yaml', 'b\n']]), ['one']), 'r1');
+    await t.push(base);
+    await t.push(await t.commit(base, new Map([['a.yaml', 'b\n']]), ['one']));
     const stale = await t.commit(base, new Map([['a.yaml', 'c\n']]), ['two']);
-    await expect(t.push(stale, 'r2')).rejects.toThrow(/rejected|non-fast-forward|fetch first/);
+    await expect(t.push(stale)).rejects.toThrow(/rejected|non-fast-forward|fetch first/);
+  });
+
+  it('GIVEN the remote dies mid-push WHEN the commit did not land THEN the push is unclear, though an older commit carries the same request id; WHEN it landed THEN the push is done', async () => {
+    const { remote, t } = await tree();
+    const base = await t.commit(undefined, new Map([['a.yaml', 'a\n']]), ['base', 'Paddock-Request-Id: ci-build']);
+    await t.push(base);
+    const next = await t.commit(base, new Map([['a.yaml', 'b\n']]), ['next', 'Paddock-Request-Id: ci-build']);
+    // receive-pack killed before it moves the branch, then after it moved it and before it reports
+    const hook = (name: string, script: string) => writeFileSync(path.join(remote, 'hooks', name), `#!/bin/sh\n${script}\n`, { mode: 0o755 });
+    hook('pre-receive', 'kill -9 $PPID; exit 1');
+    const lost = await t.push(next, base).catch((e: unknown) => e);
+    expect(lost).toBeInstanceOf(PushUnclear);
+    expect(gitOut(remote, 'rev-parse', 'main')).toBe(base);
+    rmSync(path.join(remote, 'hooks', 'pre-receive'));
+    hook('reference-transaction', '[ "$1" = committed ] && kill -9 $PPID; exit 0');
+    await t.push(next, base);
+    expect(gitOut(remote, 'rev-parse', 'main')).toBe(next);
   });
 
   it('GIVEN a remote WHEN probed THEN it answers while the repository is served, and fails once it is gone', async () => {
@@ -110,7 +127,7 @@ describe('the work tree over a long run', () => {
       // A commit's blob, tree and commit are a pack of their own, however small; none joined yet.
       expect([count('packs'), count('count')]).toEqual([i, 0]);
       const sha = await t.commit(head, new Map([[`r${i % 5}.yaml`, `n: ${i}\n`]]), [`c${i}`]);
-      await t.push(sha, `r${i}`, head);
+      await t.push(sha, head);
       head = sha;
     }
     await t.settled();
@@ -123,14 +140,14 @@ describe('the work tree over a long run', () => {
     const w = new WorkTree(tempDir('paddock-work-'), remote, 'main');
     await w.init();
     const first = await w.commit(undefined, new Map([['a.yaml', 'a: 1\n']]), ['one']);
-    await w.push(first, 'r1');
+    await w.push(first);
     const copy = path.join(tempDir('paddock-copy-'), 'copy.git');
     await RepoReader.fetch(remote, copy, 'main');
     // gc --auto estimates loose objects from objects/17/ alone: past 6,700 is more than 27 there.
     for (const text of blobsHashedUnder('17', 28)) execFileSync('git', ['hash-object', '-w', '--stdin'], { cwd: copy, input: text });
     const loose = () => Number(/^count: (\d+)$/m.exec(gitOut(copy, 'count-objects', '-v'))![1]);
     const before = loose();
-    await w.push(await w.commit(first, new Map([['b.yaml', 'b: 2\n']]), ['two']), 'r2', first);
+    await w.push(await w.commit(first, new Map([['b.yaml', 'b: 2\n']]), ['two']), first);
     await (await RepoReader.fetch(remote, copy, 'main')).housekeeping;
     // Packed: left loose are the 28 seeded blobs (unreferenced, kept: younger than two weeks).
     expect(loose()).toBe(28);

@@ -258,7 +258,7 @@ export class Committer {
     const sha = await this.mirror.tree.commit(snap.head, new Map(changed.map((p) => [p, files.get(p) ?? null])), message);
     this.mirror.ahead = true;
     phases.write = lap();
-    await this.mirror.tree.push(sha, batch[0].intent.requestId, snap.head);
+    await this.mirror.tree.push(sha, snap.head);
     phases.push = lap();
     this.mirror.pushed({ head: sha, files, state });
     this.lastSynth = result;

@@ -152,11 +152,13 @@ export class WorkTree {
 
   /**
    * Pushes `sha` (written on `parent`) to the branch: a fast-forward, or git's rejection. When git
-   * cannot say whether it landed (a timeout, a dropped connection), looks for `sha` or a commit
-   * of `requestId` first, and throws `PushUnclear` only when it is not there. To a git:// remote
-   * paddock holds the connection itself (daemon.ts: 40 ms less a push).
+   * cannot say whether it landed (a timeout, a dropped connection), fetches and looks for `sha`
+   * itself in the branch, and throws `PushUnclear` only when it is not there. Never by a request
+   * id: callers choose those (`x-request-id`, Boskos's `request_id`) and reuse them, and an older
+   * commit of the same id would answer for a push that never landed. To a git:// remote paddock
+   * holds the connection itself (daemon.ts: 40 ms less a push).
    */
-  async push(sha: string, requestId: string, parent?: string): Promise<void> {
+  async push(sha: string, parent?: string): Promise<void> {
     const ref = `refs/heads/${this.branch}`;
     try {
       if (isGitDaemonUrl(this.url)) await this.pushToDaemon(sha, ref, parent);
@@ -164,7 +166,7 @@ export class WorkTree {
     } catch (e) {
       const kind = classifyGitError(e);
       if (isRetryable(kind) || !isUnclear(kind)) throw e;
-      if (await this.remoteHas(requestId, sha)) return;
+      if (await this.remoteHas(sha)) return;
       throw new PushUnclear(kind, e);
     }
     // git's housekeeping (process.ts), while paddock goes on: the next cycle does not wait for it.
@@ -196,12 +198,11 @@ export class WorkTree {
     return (await runGit(this.gitDir, ['update-ref', this.tracking, tip], '')).code === 0;
   }
 
-  /** Whether the remote branch's last 200 commits hold `sha` or a commit of `requestId` (after a push whose outcome is unclear). */
-  async remoteHas(requestId: string, sha: string): Promise<boolean> {
+  /** Whether the remote branch holds commit `sha` (after a push whose outcome is unclear); false when that cannot be told. */
+  async remoteHas(sha: string): Promise<boolean> {
     try {
       await this.fetch();
-      const log = await this.git.raw(['log', '-n', '200', '--format=%H%n%B%x00', this.tracking]);
-      return log.split('\0').some((entry) => entry.trim().startsWith(sha) || entry.includes(`Paddock-Request-Id: ${requestId}\n`));
+      return (await runGit(this.gitDir, ['merge-base', '--is-ancestor', sha, this.tracking], '')).code === 0;
     } catch {
       return false;
     }
