@@ -17,6 +17,9 @@ export const BUSY = 'busy';
 export const DIRTY = 'dirty';
 export const TOMBSTONE = 'tombstone';
 
+/** Acquires remembered for their retries (a Boskos client sends a new request_id with each acquire, the same one with its retries). */
+const MAX_REMEMBERED = 10_000;
+
 export interface Resource {
   readonly type: string;
   readonly name: string;
@@ -53,7 +56,8 @@ interface Entry extends Resource {
 
 export class Ranch {
   private readonly entries = new Map<string, Entry>();
-  private readonly byRequest = new Map<string, string>();
+  /** Acquires by `owner/request_id`, newest last: the resource taken and the commit of that acquire. */
+  private readonly byRequest = new Map<string, { readonly type: string; readonly name: string; readonly pushed: Promise<void> }>();
   private readonly moved = new Map<string, Record<string, number>>();
   private pools = new Map<string, readonly string[]>();
 
@@ -112,12 +116,20 @@ export class Ranch {
     return e && publicView(e);
   }
 
-  /** Takes the least recently used resource of `type` in `state`, moves it to `dest` for `owner`. */
+  /**
+   * Takes the least recently used resource of `type` in `state`, moves it to `dest` for `owner`.
+   * A retry (the same owner, type and `requestId`) gets the resource of the first call once that
+   * call's commit is pushed, while the owner still holds it; if that commit failed, it tries anew.
+   */
   async acquire(q: { type: string; state: string; dest: string; owner: string; requestId?: string }): Promise<Resource> {
     requireOwner(q.owner);
-    if (q.requestId) {
-      const prior = this.entries.get(this.byRequest.get(`${q.owner}/${q.requestId}`) ?? '');
-      if (prior && prior.owner === q.owner && prior.state === q.dest) return publicView(prior);
+    const key = q.requestId ? `${q.owner}/${q.requestId}` : undefined;
+    const prior = key ? this.byRequest.get(key) : undefined;
+    if (prior && prior.type === q.type) {
+      const landed = await prior.pushed.then(() => true, () => false);
+      if (!landed) return this.acquire(q);
+      const e = this.entries.get(prior.name);
+      if (e && e.owner === q.owner && e.state === q.dest) return publicView(e);
     }
     if (!this.pools.has(q.type) && ![...this.entries.values()].some((e) => e.type === q.type)) {
       throw new UserError('NoFreeResource', `no resource of type "${q.type}" exists`);
@@ -129,9 +141,18 @@ export class Ranch {
     }
     if (!pick) throw new UserError('NoFreeResource', `no resource of type "${q.type}" is in state "${q.state}"`);
     const next = this.change(pick, { state: q.dest, owner: q.owner });
-    if (q.requestId) this.byRequest.set(`${q.owner}/${q.requestId}`, pick.name);
-    await this.commit([[pick, next]], `lease(${q.type}/${pick.name}): ${q.state} -> ${q.dest} for ${q.owner}`, q.requestId ?? `acquire-${pick.name}-${next.generation}`, q.owner);
+    const pushed = this.commit([[pick, next]], `lease(${q.type}/${pick.name}): ${q.state} -> ${q.dest} for ${q.owner}`, q.requestId ?? `acquire-${pick.name}-${next.generation}`, q.owner);
+    if (key) this.remember(key, { type: q.type, name: pick.name, pushed });
+    await pushed;
     return publicView(next);
+  }
+
+  /** Keeps an acquire for its retries: the newest MAX_REMEMBERED, and none whose commit failed. */
+  private remember(key: string, acquired: { readonly type: string; readonly name: string; readonly pushed: Promise<void> }): void {
+    this.byRequest.delete(key);
+    this.byRequest.set(key, acquired);
+    acquired.pushed.catch(() => this.byRequest.get(key) === acquired && this.byRequest.delete(key));
+    if (this.byRequest.size > MAX_REMEMBERED) this.byRequest.delete(this.byRequest.keys().next().value!);
   }
 
   /** Takes all the named resources in `state` at once, or none. */
@@ -143,6 +164,8 @@ export class Ranch {
       const e = this.entries.get(n);
       if (!e) throw new UserError('UnknownResource', `resource "${n}" does not exist`);
       if (e.state !== q.state || e.retiring) throw new UserError('NoFreeResource', `resource "${n}" is in state "${e.state}", not "${q.state}"`);
+      // As in Boskos: a resource someone holds is not taken, whatever its state.
+      if (e.owner) throw new UserError('NoFreeResource', `resource "${n}" is held by "${e.owner}"`);
       picks.push(e);
     }
     const changes = picks.map((e) => [e, this.change(e, { state: q.dest, owner: q.owner })] as const);

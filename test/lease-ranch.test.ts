@@ -1,0 +1,77 @@
+/**
+ * The lease rules against a store whose commits the test lands or fails by hand: what a caller
+ * is told while a commit is under way, and when it fails.
+ */
+import { describe, expect, it } from 'vitest';
+import type { LeaseRecord } from '../core/records.ts';
+import { Ranch, type LeaseStore } from '../src/leases/ranch.ts';
+
+/** A store that holds each commit until the test lands or fails it. */
+class HeldStore implements LeaseStore {
+  readonly commits: Array<{ readonly records: readonly LeaseRecord[]; readonly land: () => void; readonly fail: (e: Error) => void }> = [];
+  persist(records: readonly LeaseRecord[]): Promise<void> {
+    return new Promise((land, fail) => this.commits.push({ records, land: () => land(), fail }));
+  }
+  async forget(): Promise<void> {}
+}
+
+const settled = async (p: Promise<unknown>) => {
+  let done = false;
+  p.then(() => (done = true), () => (done = true));
+  for (let i = 0; i < 20; i++) await Promise.resolve();
+  return done;
+};
+
+async function ranchOf(pools: Record<string, string[]>) {
+  const store = new HeldStore();
+  const ranch = new Ranch(store, () => new Date('2026-12-02T10:00:00Z'));
+  const synced = ranch.syncPools(Object.entries(pools).map(([type, names]) => ({ type, names })));
+  await synced;
+  return { store, ranch };
+}
+
+describe('the lease ranch', () => {
+  it('GIVEN an acquire whose commit is not pushed yet WHEN retried with its request_id THEN the retry waits for that push, and when it fails tries anew', async () => {
+    const { store, ranch } = await ranchOf({ proj: ['proj-1', 'proj-2'] });
+    const q = { type: 'proj', state: 'free', dest: 'busy', owner: 'ci', requestId: 'rq-1' };
+    const first = ranch.acquire(q);
+    const retry = ranch.acquire(q);
+    expect(await settled(retry)).toBe(false);
+    expect(store.commits).toHaveLength(1);
+
+    store.commits[0].fail(new Error('push rejected'));
+    await expect(first).rejects.toThrow('push rejected');
+    await settled(retry);
+    expect(store.commits).toHaveLength(2);
+    expect(await settled(retry)).toBe(false);
+    store.commits[1].land();
+    const got = await retry;
+    expect([got.name, got.owner, got.state]).toEqual([store.commits[1].records[0].name, 'ci', 'busy']);
+
+    // Once pushed, a retry gets that resource at once, without a commit.
+    await expect(ranch.acquire(q)).resolves.toMatchObject({ name: got.name, owner: 'ci' });
+    expect(store.commits).toHaveLength(2);
+  });
+
+  it('GIVEN a request_id used for one type WHEN the same owner acquires another type with it THEN it gets a resource of that type', async () => {
+    const { store, ranch } = await ranchOf({ proj: ['proj-1'], cluster: ['cluster-1'] });
+    const a = ranch.acquire({ type: 'proj', state: 'free', dest: 'busy', owner: 'ci', requestId: 'same' });
+    store.commits[0].land();
+    await a;
+    const b = ranch.acquire({ type: 'cluster', state: 'free', dest: 'busy', owner: 'ci', requestId: 'same' });
+    await settled(b);
+    store.commits[1].land();
+    await expect(b).resolves.toMatchObject({ type: 'cluster', name: 'cluster-1' });
+  });
+
+  it('GIVEN a resource someone holds WHEN another owner acquires it by state THEN NoFreeResource, nothing is committed, and it stays theirs', async () => {
+    const { store, ranch } = await ranchOf({ proj: ['proj-1', 'proj-2'] });
+    const held = ranch.acquire({ type: 'proj', state: 'free', dest: 'busy', owner: 'alice' });
+    store.commits[0].land();
+    const { name } = await held;
+    const taken = ranch.acquireByState({ state: 'busy', dest: 'busy', owner: 'mallory', names: [name] });
+    await expect(taken).rejects.toMatchObject({ code: 'NoFreeResource', message: expect.stringContaining('held by "alice"') });
+    expect(store.commits).toHaveLength(1);
+    expect(ranch.get(name)).toMatchObject({ owner: 'alice', state: 'busy' });
+  });
+});
