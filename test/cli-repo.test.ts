@@ -48,9 +48,15 @@ describe('paddock push / demolish / revive / status', () => {
     const remote = await bareRepo();
     const dir = definitionsDir({ 'g.ts': groupsSource(3) });
     await paddock(['push', '--repo', remote, '--definitions', dir], { env });
+    const head = gitOut(remote, 'rev-parse', 'main');
     const bad = await paddock(['demolish', '--repo', remote, '--definitions', dir, 'nope'], { env });
     expect(bad.code).toBe(1);
-    expect(bad.stderr.trim()).toBe('paddock: group "nope" is not defined');
+    expect(bad.stderr.trim()).toBe('paddock: "nope" is not defined; nothing was demolished');
+    // All or nothing: a known group named beside unknown ones is not removed either.
+    const mixed = await paddock(['demolish', '--repo', remote, '--definitions', dir, 'g-0', 'nope', 'nada'], { env });
+    expect(mixed.code).toBe(1);
+    expect(mixed.stderr.trim()).toBe('paddock: "nope", "nada" are not defined; nothing was demolished');
+    expect(gitOut(remote, 'rev-parse', 'main')).toBe(head);
     const none = await paddock(['demolish', '--repo', remote, '--definitions', dir], { env });
     expect(none.stderr.trim()).toBe('paddock: name the groups to demolish, or give --all');
     const all = await paddock(['demolish', '--repo', remote, '--definitions', dir, '--all'], { env });

@@ -70,6 +70,10 @@ export function registerRepoCommands(program: Command): void {
           console.log('no groups to demolish');
           return;
         }
+        // All or nothing: a name that is no group stops the command before anything is committed.
+        const known = new Set([...(await c.synthesis()).groups.map((g) => g.name), ...view.state.removals.keys()]);
+        const unknown = targets.filter((g) => !known.has(g));
+        if (unknown.length) throw new UserError('UnknownGroup', `${unknown.map((g) => `"${g}"`).join(', ')} ${unknown.length > 1 ? 'are' : 'is'} not defined; nothing was demolished`);
         const id = cliRequestId('demolish');
         const answers = await Promise.allSettled(targets.map((group, i) => c.submit({ body: { kind: 'remove', group, reason: 'demolish' }, requestId: `${id}-${i}`, requestedBy: requester() })));
         const failed = answers.map((a, i) => [a, targets[i]] as const).filter(([a]) => a.status === 'rejected');
