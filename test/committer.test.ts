@@ -70,6 +70,19 @@ describe('the committer', () => {
     await c.close();
   });
 
+  it('GIVEN a remote whose pre-receive hook declines WHEN a removal is pushed THEN it fails at once as refused there, not retried as a race, and the remote is unchanged', async () => {
+    const remote = await bareRepo();
+    const c = committer(remote, await loadSet({ 'g.ts': groupsSource(2) }));
+    await c.submit({ body: { kind: 'sync', summary: 'sync(definitions): initial' }, requestId: rid(), requestedBy: 'test' });
+    const head = gitOut(remote, 'rev-parse', 'main');
+    writeFileSync(path.join(remote, 'hooks', 'pre-receive'), '#!/bin/sh\necho "main is frozen" >&2\nexit 1\n', { mode: 0o755 });
+    const err = await c.submit({ body: { kind: 'remove', group: 'g-1', reason: 'gc' }, requestId: rid(), requestedBy: 't' }).catch((e) => e);
+    expect(err).toMatchObject({ code: 'RemoteUnavailable', message: expect.stringMatching(/^manifests repo unavailable: the remote refused the push .*pre-receive hook declined/) });
+    expect(c.stats.pushRetries).toBe(0);
+    expect(gitOut(remote, 'rev-parse', 'main')).toBe(head);
+    await c.close();
+  });
+
   it('GIVEN two committers on one remote WHEN each removes 15 groups concurrently THEN every removal lands, history is linear, and coalescing kept commits few', async () => {
     const remote = await bareRepo();
     const set = await loadSet({ 'g.ts': groupsSource(30) });

@@ -3,12 +3,13 @@
  * workspaces, releases, the last commit), as tables and as `-o json` / `-o yaml` data, read from
  * a cache copy of the branch (no committer, no work tree).
  */
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import YAML from 'yaml';
 import { paddock } from './helpers/cli.ts';
-import { groupsSource, poolSource } from './helpers/repo.ts';
+import { bareRepo, groupsSource, poolSource } from './helpers/repo.ts';
 import { API_TOKEN, call, startSidecar } from './helpers/sidecar.ts';
-import { TEST_SECRET, tempDir } from './helpers/synth.ts';
+import { definitionsDir, TEST_SECRET, tempDir } from './helpers/synth.ts';
 
 const ED25519 = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl ada@example.com';
 const RELEASE = `
@@ -71,6 +72,32 @@ describe('paddock status', () => {
       expect([bad.code, bad.stderr.trim()]).toEqual([1, 'paddock: --output "xml" is not one of table, json, yaml']);
     } finally {
       await s.close();
+    }
+  }, 120_000);
+
+  it('GIVEN an empty repo THEN an empty status; GIVEN a missing or unreachable one THEN one line saying which, exit 1; GIVEN four at once on one cache copy THEN all answer', async () => {
+    const env = { PADDOCK_GC_SECRET: TEST_SECRET, PADDOCK_CACHE_DIR: tempDir() };
+    const empty = await bareRepo();
+    const r = await paddock(['status', '--repo', empty, '-o', 'json'], { env });
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ groups: [], leases: [], releases: [] });
+    expect(JSON.parse(r.stdout).lastCommit).toBeUndefined();
+
+    const missing = await paddock(['status', '--repo', path.join(tempDir(), 'nothing.git')], { env });
+    expect(missing.code).toBe(1);
+    expect(missing.stderr.trim().split('\n')).toHaveLength(1);
+    expect(missing.stderr).toMatch(/^paddock: manifests repo unavailable: the repository does not exist/);
+    const unreachable = await paddock(['status', '--repo', 'git://127.0.0.1:9/nothing.git'], { env });
+    expect(unreachable.code).toBe(1);
+    expect(unreachable.stderr).toMatch(/^paddock: manifests repo unavailable: the remote cannot be reached/);
+
+    const dir = definitionsDir({ 'g.ts': groupsSource(2) });
+    expect((await paddock(['push', '--repo', empty, '--definitions', dir], { env })).code).toBe(0);
+    const fresh = { ...env, PADDOCK_CACHE_DIR: tempDir() };
+    const runs = await Promise.all([0, 1, 2, 3].map(() => paddock(['status', '--repo', empty, '-o', 'json'], { env: fresh })));
+    for (const run of runs) {
+      expect(run.code, run.stderr).toBe(0);
+      expect(JSON.parse(run.stdout).groups.map((g: { name: string }) => g.name)).toEqual(['g-0', 'g-1']);
     }
   }, 120_000);
 });

@@ -11,7 +11,7 @@ import { activeRelease, deployedRelease, type StateRecords } from '../../core/re
 import { formatDuration } from '../../core/duration.ts';
 import { UserError } from '../errors.ts';
 import { decideSettings } from '../repo/settings.ts';
-import { RepoReader } from '../repo/git/index.ts';
+import { classifyGitError, isNoBranchYet, RepoReader, unavailableError } from '../repo/git/index.ts';
 import { fromYaml, groupOfAppPath } from '../synth/layout.ts';
 import { parseState } from '../synth/state.ts';
 import { statusCopyDir } from './cache.ts';
@@ -51,17 +51,37 @@ export function registerStatus(program: Command): void {
       const format = (f.output ?? 'table') as Format;
       if (!FORMATS.includes(format)) throw new UserError('InvalidConfig', `--output "${f.output}" is not one of ${FORMATS.join(', ')}`);
       const s = repoSettings(f);
-      const reader = await RepoReader.fetch(s.repo, statusCopyDir(s.repo), s.branch);
-      const head = await reader.resolve(`refs/heads/${s.branch}`);
-      const files = head ? await reader.files(head, (p) => p.startsWith('apps/') || p.startsWith('state/')) : new Map<string, string>();
+      const reader = await fetchBranch(s.repo, s.branch);
+      const head = await reader?.resolve(`refs/heads/${s.branch}`);
+      const files = reader && head ? await reader.files(head, (p) => p.startsWith('apps/') || p.startsWith('state/')) : new Map<string, string>();
       const state = parseState(files);
       const waiting = await waitingClones(s.definitionsDir, state, s.writer);
-      const status = statusOf({ repo: s.repo, branch: s.branch, files, state, head: head ? await reader.describe(head) : undefined, waiting });
+      const status = statusOf({ repo: s.repo, branch: s.branch, files, state, head: reader && head ? await reader.describe(head) : undefined, waiting });
       const now = new Date();
       if (format === 'json') console.log(JSON.stringify(status, null, 2));
       else if (format === 'yaml') process.stdout.write(YAML.stringify(status));
       else console.log(render(status, now));
     });
+}
+
+/** Tries of a fetch that finds another `status` fetching into the same copy (git's ref lock). */
+const LOCKED_TRIES = 5;
+
+/**
+ * The branch fetched into status's cache copy; undefined while the remote has no such branch (an
+ * empty repo: nothing to show yet). A remote that cannot be used is RemoteUnavailable, saying why.
+ */
+async function fetchBranch(repo: string, branch: string): Promise<RepoReader | undefined> {
+  for (let tries = 1; ; tries++) {
+    try {
+      return await RepoReader.fetch(repo, statusCopyDir(repo), branch);
+    } catch (e) {
+      if (isNoBranchYet(e)) return undefined;
+      const kind = classifyGitError(e);
+      if (kind !== 'lock' || tries === LOCKED_TRIES) throw unavailableError(kind, e);
+      await new Promise((r) => setTimeout(r, 100 * tries));
+    }
+  }
 }
 
 /** Clones by reference whose source is not recorded yet, when the definitions are at hand. */

@@ -112,10 +112,13 @@ export function createGit(baseDir: string, opts: GitOptions = {}): SimpleGit {
 }
 
 /** What went wrong with a git command, from its message. */
-export type GitFailure = 'non-fast-forward' | 'lock' | 'auth' | 'missing-repo' | 'unreachable' | 'timeout' | 'other';
+export type GitFailure = 'non-fast-forward' | 'lock' | 'refused' | 'auth' | 'missing-repo' | 'unreachable' | 'timeout' | 'other';
 
 export function classifyGitError(e: unknown): GitFailure {
   const text = String((e as Error)?.message ?? e);
+  // The remote's own rule said no (a pre-receive or update hook, a protected branch): trying
+  // again from a fetch would only be said no again.
+  if (/\[remote rejected\][^\n]*\((?:[\w-]+ )?hook declined|\[remote rejected\][^\n]*\([^)\n]*(?:denied|protected)/i.test(text)) return 'refused';
   if (/\[rejected\]|\[remote rejected\]|non-fast-forward|fetch first|failed to update ref|cannot lock ref|stale info|updates were rejected/i.test(text)) {
     return /cannot lock ref|unable to create .*\.lock|index\.lock/i.test(text) && !/rejected/i.test(text) ? 'lock' : 'non-fast-forward';
   }
@@ -134,8 +137,20 @@ export const isUnclear = (f: GitFailure) => f === 'timeout' || f === 'unreachabl
 
 /** The error a caller gets when the remote cannot be used: why, in words, and when to try again. */
 export function unavailableError(kind: GitFailure, e: unknown): TransientError {
-  const why = kind === 'auth' ? 'credentials were refused' : kind === 'missing-repo' ? 'the repository does not exist' : 'the remote cannot be reached';
-  return new TransientError('RemoteUnavailable', `manifests repo unavailable: ${why} (${oneLine(e)})`, kind === 'auth' || kind === 'missing-repo' ? 30 : 5, { cause: e });
+  const why = UNAVAILABLE_BECAUSE[kind] ?? 'the remote cannot be reached';
+  return new TransientError('RemoteUnavailable', `manifests repo unavailable: ${why} (${oneLine(e)})`, kind === 'auth' || kind === 'missing-repo' || kind === 'refused' ? 30 : 5, { cause: e });
+}
+
+const UNAVAILABLE_BECAUSE: Partial<Record<GitFailure, string>> = {
+  auth: 'credentials were refused',
+  'missing-repo': 'the repository does not exist',
+  refused: 'the remote refused the push (a hook or branch protection there)',
+  lock: 'a local git lock is held (another paddock at work, or a lock left by a git process that was killed)',
+};
+
+/** Whether a fetch failed because the remote has no such branch yet (an empty repository). */
+export function isNoBranchYet(e: unknown): boolean {
+  return /couldn't find remote ref|unknown revision|ambiguous argument/i.test(String((e as Error)?.message ?? e));
 }
 
 /** Creates a bare repository (for `paddock up` and tests) whose HEAD names `branch`. */

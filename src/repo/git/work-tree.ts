@@ -12,14 +12,11 @@ import type { SimpleGit } from 'simple-git';
 import { isRemoteUrl } from '../../../core/urls.ts';
 import { oneLine } from '../../errors.ts';
 import { DaemonPushUnsupported, isGitDaemonUrl, pushToGitDaemon } from './daemon.ts';
-import { AUTHOR, classifyGitError, createGit, gcAuto, gitOutputs, isRetryable, isUnclear, runGit, type GitFailure } from './process.ts';
+import { AUTHOR, classifyGitError, createGit, gcAuto, gitOutputs, isNoBranchYet, isRetryable, isUnclear, runGit, type GitFailure } from './process.ts';
 import { readBlobs, remoteTip, treeBlobs } from './reader.ts';
 
 /** How long the work tree's look at the remote's tip may take: as long as any of its git commands (process.ts). */
 const GIT_TIMEOUT_MS = 60_000;
-
-/** What git says when the remote has no such branch yet (an empty repo). */
-const NO_BRANCH_YET = /couldn't find remote ref|unknown revision|ambiguous argument/i;
 
 /** A local path as an absolute path (git resolves relative remotes against the work dir); URLs unchanged. */
 export function remoteUrl(repo: string): string {
@@ -77,7 +74,7 @@ export class WorkTree {
       await this.fetch();
       return (await this.git.revparse([this.tracking])).trim();
     } catch (e) {
-      if (!NO_BRANCH_YET.test(String((e as Error).message))) throw e;
+      if (!isNoBranchYet(e)) throw e;
       return undefined;
     }
   }
