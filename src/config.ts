@@ -3,6 +3,7 @@
  * Secrets come from the environment or from files, never from the repo, and are never logged.
  */
 import { readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { UserError } from './errors.ts';
 import { DEFAULT_SIDECAR_URL } from '../core/context.ts';
 
@@ -54,6 +55,37 @@ export function parseListen(value: string): { host: string; port: number } {
   const port = m ? Number(m[2]) : NaN;
   if (!m || !m[1] || port > 65535) throw new UserError('InvalidConfig', `--listen "${value}" must be HOST:PORT, e.g. 127.0.0.1:8080`);
   return { host: m[1].replace(/^\[(.*)\]$/, '$1'), port };
+}
+
+/** A listen failure as the user's error: the address in use, not this machine's, or not allowed. Others unchanged. */
+export function listenError(value: string, e: unknown): unknown {
+  const why = LISTEN_FAILURES[(e as NodeJS.ErrnoException)?.code ?? ''];
+  return why ? new UserError('InvalidConfig', `--listen "${value}": ${why}`) : e;
+}
+
+const LISTEN_FAILURES: Record<string, string> = {
+  EADDRINUSE: 'the address is in use (another paddock, or another server, listens there)',
+  EADDRNOTAVAIL: 'no interface of this machine has that address',
+  EACCES: 'not allowed (a port below 1024 needs privileges)',
+  ENOTFOUND: 'the host name does not resolve',
+  EAI_AGAIN: 'the host name does not resolve',
+};
+
+/** Fails, with the user's error, when `value` cannot be listened on: checked before anything is committed. */
+export async function checkListen(value: string): Promise<void> {
+  const { host, port } = parseListen(value);
+  if (port === 0) return;
+  const server = createServer();
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen({ host, port, exclusive: true }, resolve);
+    });
+  } catch (e) {
+    throw listenError(value, e);
+  } finally {
+    if (server.listening) await new Promise((r) => server.close(r));
+  }
 }
 
 /** `30000-32767` -> bounds. */

@@ -6,7 +6,8 @@
  */
 import { readFile, stat } from 'node:fs/promises';
 import type { FastifyInstance } from 'fastify';
-import { parseListen } from './config.ts';
+import { checkListen, listenError, parseListen } from './config.ts';
+import { isUserError, UserError } from './errors.ts';
 import { logger } from './log.ts';
 import { parseLeaseConfig } from './leases/config.ts';
 import { Ranch, type PoolSpec } from './leases/ranch.ts';
@@ -106,20 +107,28 @@ export async function startRuntime(cfg: RuntimeConfig, committer: Committer, opt
 
   let leaseFileStamp = '';
   let filePools: PoolSpec[] = [];
-  const reloadPools = async () => {
-    if (cfg.leaseConfigFile) {
-      const st = await stat(cfg.leaseConfigFile);
+  const readLeaseFile = async (file: string) => {
+    try {
+      const st = await stat(file);
       // A ConfigMap volume swaps a symlink to a new file: its inode tells it apart even at the same size and time.
       const stamp = `${st.ino}:${st.mtimeMs}:${st.size}`;
-      if (stamp !== leaseFileStamp) {
-        filePools = parseLeaseConfig(await readFile(cfg.leaseConfigFile, 'utf8'), cfg.leaseConfigFile);
-        leaseFileStamp = stamp;
-      }
+      if (stamp === leaseFileStamp) return;
+      filePools = parseLeaseConfig(await readFile(file, 'utf8'), file);
+      leaseFileStamp = stamp;
+    } catch (e) {
+      const code = !isUserError(e) && (e as NodeJS.ErrnoException).code;
+      throw code ? new UserError('InvalidConfig', `--lease-config ${file}: ${code === 'ENOENT' ? 'no such file' : (e as Error).message}`) : e;
     }
+  };
+  const reloadPools = async () => {
+    if (cfg.leaseConfigFile) await readLeaseFile(cfg.leaseConfigFile);
     const synthPools = committer.view().synth?.pools ?? [];
     await ranch.syncPools([...synthPools.map((p) => ({ type: p.type, names: p.names })), ...filePools]);
   };
 
+  // What can stop the sidecar from starting is looked at before its first commit: the lease file, the address.
+  if (cfg.leaseConfigFile) await readLeaseFile(cfg.leaseConfigFile);
+  await checkListen(cfg.listen);
   // The first cycle: regenerate from the definitions, and learn the lease records.
   ranch.load(committer.view().state.leases.values());
   await committer.submit({ body: { kind: 'sync', summary: 'sync(definitions): start' }, requestId: `start-${clock().getTime()}`, requestedBy: 'paddock' }).catch((e) => {
@@ -139,7 +148,9 @@ export async function startRuntime(cfg: RuntimeConfig, committer: Committer, opt
     logger: logger.child({ component: 'sidecar' }),
   }, ALL_ROUTES);
   const { host, port } = parseListen(cfg.listen);
-  const url = await server.listen({ host, port });
+  const url = await server.listen({ host, port }).catch((e: unknown) => {
+    throw listenError(cfg.listen, e);
+  });
 
   // Reaper, janitor and pool reload: small, bounded work every few seconds.
   let ticking = false;

@@ -14,6 +14,7 @@ import type { Definitions } from '../watch/definitions.ts';
 import { Watcher } from '../watch/watcher.ts';
 import type { Committer } from '../repo/committer.ts';
 import { reportCommits } from './argo.ts';
+import { Lifecycle } from './lifecycle.ts';
 import { apiTokens, envOption, repoOptions, repoSettings, type RepoDefaults, type RepoFlags } from './options.ts';
 
 export interface ServeFlags extends RepoFlags {
@@ -67,15 +68,6 @@ export function runtimeConfig(f: ServeFlags, defaults: RepoDefaults & { apiToken
   };
 }
 
-/** Resolves once SIGINT or SIGTERM arrives. */
-export function untilSignal(): Promise<string> {
-  return new Promise((resolve) => {
-    const on = (sig: string) => () => resolve(sig);
-    process.once('SIGINT', on('SIGINT'));
-    process.once('SIGTERM', on('SIGTERM'));
-  });
-}
-
 /** The mailer `PADDOCK_SMTP_URL` configures, if set; a URL it cannot use is a configuration error. */
 export function loadMailer(): Mailer | undefined {
   try {
@@ -94,12 +86,15 @@ export function definitionsDirOf(dir: string): string {
 
 /**
  * A writer on `cfg` (the definitions of `cfg.definitionsDir`, kept in force as files change, and
- * its committer), started, and on it the lease ranch and the sidecar: `serve` and `up`.
+ * its committer), started, and on it the lease ranch and the sidecar: `serve` and `up`. Each part
+ * is stopped by `life`, also when a later one fails to start.
  */
-export async function startServing(cfg: RuntimeConfig, opts: WriterOptions = {}): Promise<{ runtime: Runtime; definitions: Definitions }> {
+export async function startServing(cfg: RuntimeConfig, life: Lifecycle, opts: WriterOptions = {}): Promise<{ runtime: Runtime; definitions: Definitions }> {
   const writer = startWriter({ ...cfg, definitionsDir: definitionsDirOf(cfg.definitionsDir) }, opts);
+  life.onStop(() => writer.committer.close());
   await writer.start();
   const runtime = await startRuntime({ ...cfg, mailer: loadMailer() }, writer.committer, opts);
+  life.onStop(() => runtime.stop());
   return { runtime, definitions: writer.definitions };
 }
 
@@ -111,21 +106,27 @@ export function registerServe(program: Command): void {
       let committer: Committer | undefined;
       const watcherUrl = f.watcherUrl || undefined;
       if (watcherUrl && !HTTP_URL.test(watcherUrl)) throw new UserError('InvalidConfig', `--watcher-url "${watcherUrl}" is not an http(s) URL`);
-      const { runtime: rt, definitions } = await startServing(cfg, { onCommit: reportCommits(() => committer, { watcherUrl, log: logger.child({ component: 'sidecar' }) }).onCommit });
-      committer = rt.committer;
-      // The sidecar commits too, so it follows the definitions as the watcher does: with stale
-      // ones, its commits would regenerate groups as they were. TTLs stay the watcher's.
-      const watcher = new Watcher({ definitions, committer: rt.committer, log: logger });
-      // Listening is said once an edit to the definitions would be seen, and last: whoever waits
-      // for that line has the warnings before it.
-      await watcher.watch();
+      const life = new Lifecycle((line) => logger.info(line));
+      let url = '';
+      const started = await life.start(async () => {
+        const { runtime: rt, definitions } = await startServing(cfg, life, { onCommit: reportCommits(() => committer, { watcherUrl, log: logger.child({ component: 'sidecar' }) }).onCommit });
+        committer = rt.committer;
+        url = rt.url;
+        // The sidecar commits too, so it follows the definitions as the watcher does: with stale
+        // ones, its commits would regenerate groups as they were. TTLs stay the watcher's.
+        const watcher = new Watcher({ definitions, committer: rt.committer, log: logger });
+        life.onStop(() => watcher.stop());
+        // Listening is said once an edit to the definitions would be seen, and last: whoever waits
+        // for that line has the warnings before it.
+        await watcher.watch();
+      });
+      if (!started || !committer) return;
       if (!cfg.apiTokens.length) logger.warn('note: no API tokens (PADDOCK_API_TOKENS); release and workspace writes will be refused');
-      const problem = rt.committer.settingsProblem;
+      const problem = committer.settingsProblem;
       if (problem) logger.error(`not ready: ${problem.message}; every write gets 503 ${problem.code} until this is fixed`);
-      logger.info(`paddock serve: listening on ${rt.url}, manifests repo ${withoutCredentials(cfg.repo)} (branch ${cfg.branch})`);
-      const sig = await untilSignal();
+      logger.info(`paddock serve: listening on ${url}, manifests repo ${withoutCredentials(cfg.repo)} (branch ${cfg.branch})`);
+      const sig = await life.signalled;
       logger.info(`${sig}: stopping after the current commit`);
-      await watcher.stop();
-      await rt.stop();
+      await life.stop();
     });
 }

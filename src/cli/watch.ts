@@ -23,7 +23,8 @@ import { startWatcherServer } from '../watch/http.ts';
 import { WatcherMetrics } from '../watch/metrics.ts';
 import { reportCommits } from './argo.ts';
 import { envOption, repoOptions, repoSettings, type RepoFlags } from './options.ts';
-import { definitionsDirOf, runtimeConfig, serveOptions, startServing, untilSignal, type ServeFlags } from './serve.ts';
+import { Lifecycle } from './lifecycle.ts';
+import { definitionsDirOf, runtimeConfig, serveOptions, startServing, type ServeFlags } from './serve.ts';
 import { table } from './table.ts';
 
 const STATE_DIR = '.paddock';
@@ -88,35 +89,40 @@ export function registerWatch(program: Command): void {
       const gcSecret = s.writer.gcSecret;
       if (!gcSecret) throw new UserError('GcSecretMissing', 'no GC secret: set PADDOCK_GC_SECRET or give --gc-secret-file');
       let watcher: Watcher | undefined;
+      const log = logger.child({ component: 'watcher' });
+      const life = new Lifecycle((line) => log.info(line));
       const cluster = await clusterParts(s.repo);
       const live = followLive(cluster.live, () => watcher);
-      const log = logger.child({ component: 'watcher' });
+      life.onStop(() => live.stop());
       let reported: Committer | undefined;
       // The sidecar and the CLI commit too: Argo CD is told of their commits as this watcher follows them.
       const report = reportCommits(() => reported, { log });
       const writer = startWriter({ ...s, writer: { ...s.writer, gcSecret }, definitionsDir: definitionsDirOf(s.definitionsDir), allowMassRemoval: f.allowMassRemoval }, { log, ...report });
       const { definitions, committer } = writer;
       reported = committer;
+      life.onStop(() => committer.close());
       const metrics = new WatcherMetrics({ committer, watcher: () => watcher, definitions, elector: cluster.elector });
-      watcher = new Watcher({
+      const w = new Watcher({
         definitions, committer, elector: cluster.elector, sources: live.sources, rules: live.rules, retireAfterMs: retireAfter, followEveryMs: followEvery,
         log,
         onSynced: (ms) => metrics.lag.observe(ms / 1000),
       });
-      // The port first, so that probes answer (not ready) while the definitions load.
-      const w = watcher;
-      const server = listen ? await startWatcherServer(listen, { follow: () => w.follow(), readiness: () => w.readiness(), registry: metrics.registry, logger: log }) : undefined;
-      if (server) log.info(`paddock watch: follow requests, probes and metrics on ${server.url}`);
-      await writer.start();
-      if (committer.settingsProblem) throw committer.settingsProblem;
-      await runWatcher(watcher, false);
+      watcher = w;
+      life.onStop(() => w.stop());
+      const started = await life.start(async () => {
+        // The port first, so that probes answer (not ready) while the definitions load.
+        const server = listen ? await startWatcherServer(listen, { follow: () => w.follow(), readiness: () => w.readiness(), registry: metrics.registry, logger: log }) : undefined;
+        if (server) life.onStop(() => server.close());
+        if (server) log.info(`paddock watch: follow requests, probes and metrics on ${server.url}`);
+        await writer.start();
+        if (committer.settingsProblem) throw committer.settingsProblem;
+        await runWatcher(w, false);
+      });
+      if (!started) return;
       log.info(`paddock watch: watching ${s.definitionsDir}, committing to ${withoutCredentials(s.repo)} (branch ${s.branch})`);
-      const sig = await untilSignal();
+      const sig = await life.signalled;
       log.info(`${sig}: stopping after the current commit`);
-      await server?.close();
-      await watcher.stop();
-      await live.stop();
-      await committer.close();
+      await life.stop();
     });
 
   retireOption(serveOptions(repoOptions(program.command('up').description('the embedded default: a local bare repo, the watcher on environments/ and the sidecar on 127.0.0.1:8080; no cluster needed'), { repoDefault: DEFAULTS.upRepo })))
@@ -140,23 +146,27 @@ export function registerWatch(program: Command): void {
       }
       let watcher: Watcher | undefined;
       let committer: Committer | undefined;
+      const life = new Lifecycle((line) => console.log(line));
       const live = followLive(cluster.live, () => watcher);
-      const { runtime, definitions } = await startServing(cfg, reportCommits(() => committer, { log: logger }));
-      committer = runtime.committer;
-      if (committer.settingsProblem) {
-        await runtime.stop();
-        throw committer.settingsProblem;
-      }
-      watcher = new Watcher({ definitions, committer, elector: cluster.elector, sources: live.sources, rules: live.rules, retireAfterMs: retireAfter, log: logger });
-      // The runtime's first cycle committed the definitions already.
-      await runWatcher(watcher, true);
-      const view = await runtime.committer.refresh();
-      console.log(summary(cfg, view.state.settings ?? decideSettings(undefined, cfg.writer).record, view.synth?.groups ?? [], runtime.url, view.synth?.pools[0]?.type));
-      const sig = await untilSignal();
+      life.onStop(() => live.stop());
+      let url = '';
+      const started = await life.start(async () => {
+        const { runtime, definitions } = await startServing(cfg, life, reportCommits(() => committer, { log: logger }));
+        committer = runtime.committer;
+        url = runtime.url;
+        if (committer.settingsProblem) throw committer.settingsProblem;
+        const w = new Watcher({ definitions, committer, elector: cluster.elector, sources: live.sources, rules: live.rules, retireAfterMs: retireAfter, log: logger });
+        watcher = w;
+        life.onStop(() => w.stop());
+        // The runtime's first cycle committed the definitions already.
+        await runWatcher(w, true);
+      });
+      if (!started || !committer) return;
+      const view = await committer.refresh();
+      console.log(summary(cfg, view.state.settings ?? decideSettings(undefined, cfg.writer).record, view.synth?.groups ?? [], url, view.synth?.pools[0]?.type));
+      const sig = await life.signalled;
       console.log(`${sig}: stopping; letting the current commit finish`);
-      await watcher.stop();
-      await live.stop();
-      await runtime.stop();
+      await life.stop();
       console.log('stopped');
     });
 }

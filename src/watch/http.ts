@@ -10,7 +10,7 @@
  */
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
-import { parseListen } from '../config.ts';
+import { listenError, parseListen } from '../config.ts';
 import { firstLine } from '../errors.ts';
 import { echoRequestId, logFailure, RequestLog } from '../http-log.ts';
 import type { Logger } from '../log.ts';
@@ -65,6 +65,8 @@ export function buildWatcherServer(deps: WatcherHttpDeps): FastifyInstance {
 export async function startWatcherServer(listen: string, deps: WatcherHttpDeps): Promise<{ url: string; close(): Promise<void> }> {
   const app = buildWatcherServer(deps);
   const { host, port } = parseListen(listen);
-  const url = await app.listen({ host, port });
+  const url = await app.listen({ host, port }).catch((e: unknown) => {
+    throw listenError(listen, e);
+  });
   return { url, close: () => app.close() };
 }
