@@ -10,7 +10,7 @@ import { checkListen, listenError, parseListen } from './config.ts';
 import { isUserError, UserError } from './errors.ts';
 import { logger } from './log.ts';
 import { parseLeaseConfig } from './leases/config.ts';
-import { Ranch, type PoolSpec } from './leases/ranch.ts';
+import { Ranch, type LeaseStore, type PoolSpec } from './leases/ranch.ts';
 import { Committer, type CommitInfo, type Logger } from './repo/committer.ts';
 import { decideSettings, type WriterSettings } from './repo/settings.ts';
 import { EMPTY_STATE } from '../core/records.ts';
@@ -92,17 +92,20 @@ export function startWriter(cfg: WriterConfig, opts: WriterOptions = {}): Writer
   };
 }
 
-/** The lease ranch and the sidecar on a started writer's committer, after its first commit. */
-export async function startRuntime(cfg: RuntimeConfig, committer: Committer, opts: { readonly clock?: () => Date } = {}): Promise<Runtime> {
-  const clock = opts.clock ?? (() => new Date());
-  const ranch = new Ranch({
-    persist: async (records, summary, requestId, requestedBy) => {
-      await committer.submit({ body: { kind: 'leases', records, summary }, requestId, requestedBy });
-    },
+/** Lease records as commits through `committer`, each answered once pushed. */
+export function leaseStore(committer: Committer): LeaseStore {
+  return {
+    persist: async (records, summary, requestId, requestedBy) => (await committer.submit({ body: { kind: 'leases', records, summary }, requestId, requestedBy })).commit,
     forget: async (keys, requestId) => {
       await committer.submit({ body: { kind: 'delete-leases', keys }, requestId, requestedBy: 'paddock pool sync' });
     },
-  }, clock);
+  };
+}
+
+/** The lease ranch and the sidecar on a started writer's committer, after its first commit. */
+export async function startRuntime(cfg: RuntimeConfig, committer: Committer, opts: { readonly clock?: () => Date } = {}): Promise<Runtime> {
+  const clock = opts.clock ?? (() => new Date());
+  const ranch = new Ranch(leaseStore(committer), clock);
   const metrics = new Metrics(committer, ranch);
 
   let leaseFileStamp = '';

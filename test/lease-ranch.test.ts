@@ -9,8 +9,8 @@ import { Ranch, type LeaseStore } from '../src/leases/ranch.ts';
 /** A store that holds each commit until the test lands or fails it. */
 class HeldStore implements LeaseStore {
   readonly commits: Array<{ readonly records: readonly LeaseRecord[]; readonly land: () => void; readonly fail: (e: Error) => void }> = [];
-  persist(records: readonly LeaseRecord[]): Promise<void> {
-    return new Promise((land, fail) => this.commits.push({ records, land: () => land(), fail }));
+  persist(records: readonly LeaseRecord[]): Promise<string | undefined> {
+    return new Promise((land, fail) => this.commits.push({ records, land: () => land(`commit-${this.commits.length}`), fail }));
   }
   async forget(): Promise<void> {}
 }

@@ -1,7 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseLeaseUsers } from '../src/config.ts';
-import { groupApp, poolSource, remoteFile, remoteFiles } from './helpers/repo.ts';
+import { gcUrl } from '../core/gc-token.ts';
+import { gitOut, groupApp, poolSource, remoteFile, remoteFiles } from './helpers/repo.ts';
 import { call, startSidecar, type TestSidecar } from './helpers/sidecar.ts';
+import { TEST_SECRET } from './helpers/synth.ts';
 
 describe('Boskos-compatible leases', () => {
   let s: TestSidecar;
@@ -122,6 +124,33 @@ describe('Boskos-compatible leases', () => {
     const r = await q('/acquire', { type: 'proj', state: 'free' });
     expect([r.status, r.body.code]).toEqual([400, 'BadRequest']);
     expect(r.body.error).toMatch(/owner/);
+  });
+});
+
+describe('GC of a pooled environment', () => {
+  let s: TestSidecar;
+  let now = new Date('2026-11-23T10:00:00.000Z');
+  beforeAll(async () => {
+    s = await startSidecar({ files: { 'pool.ts': poolSource('proj', 2) }, clock: () => now });
+  });
+  afterAll(() => s.close());
+  const q = (path: string, params: Record<string, string>) => call(`${s.url}${path}?${new URLSearchParams(params)}`, { method: 'POST' });
+
+  it('GIVEN a pod of a pooled environment WHEN it POSTs its GC URL THEN its resource goes dirty, whoever held it, and the janitor brings the environment back free', async () => {
+    const held = await q('/acquire', { type: 'proj', state: 'free', dest: 'busy', owner: 'erin' });
+    const name = held.body.name as string;
+    const url = gcUrl(s.url, TEST_SECRET, name);
+    const r = await call(url, { body: { label: `group_id=${name}` } });
+    expect([r.status, r.body.status, r.body.commit]).toEqual([202, 'removed', gitOut(s.remote, 'rev-parse', 'main')]);
+    expect(s.ranch.get(name)).toMatchObject({ state: 'dirty', owner: '' });
+    expect(groupApp(s.remote, name)).toBe('emptied');
+    expect(remoteFiles(s.remote)).not.toContain(`state/removals/${name}.yaml`);
+    expect((await call(url, { body: { label: `group_id=${name}` } })).body.status).toBe('already removed');
+    expect((await q('/update', { name, owner: 'erin', state: 'busy' })).status).toBe(401);
+    now = new Date(now.getTime() + 61_000);
+    expect(await s.ranch.janitor(60_000)).toEqual([name]);
+    expect(groupApp(s.remote, name)).toBe('active');
+    expect(s.ranch.get(name)).toMatchObject({ state: 'free', owner: '' });
   });
 });
 

@@ -40,7 +40,8 @@ export interface Metric {
 
 /** Where lease records go: a commit through the committer, answered once pushed. */
 export interface LeaseStore {
-  persist(records: readonly LeaseRecord[], summary: string, requestId: string, requestedBy: string): Promise<void>;
+  /** Resolves with the commit's sha once pushed (undefined when nothing needed to change). */
+  persist(records: readonly LeaseRecord[], summary: string, requestId: string, requestedBy: string): Promise<string | undefined>;
   forget(keys: readonly string[], requestId: string): Promise<void>;
 }
 
@@ -57,7 +58,9 @@ interface Entry extends Resource {
 export class Ranch {
   private readonly entries = new Map<string, Entry>();
   /** Acquires by `owner/request_id`, newest last: the resource taken and the commit of that acquire. */
-  private readonly byRequest = new Map<string, { readonly type: string; readonly name: string; readonly pushed: Promise<void> }>();
+  private readonly byRequest = new Map<string, { readonly type: string; readonly name: string; readonly pushed: Promise<unknown> }>();
+  /** Groups whose pod scrapped their resource (GC), while it is dirty: group -> resource. */
+  private readonly scrapped = new Map<string, string>();
   private readonly moved = new Map<string, Record<string, number>>();
   private pools = new Map<string, readonly string[]>();
 
@@ -148,7 +151,7 @@ export class Ranch {
   }
 
   /** Keeps an acquire for its retries: the newest MAX_REMEMBERED, and none whose commit failed. */
-  private remember(key: string, acquired: { readonly type: string; readonly name: string; readonly pushed: Promise<void> }): void {
+  private remember(key: string, acquired: { readonly type: string; readonly name: string; readonly pushed: Promise<unknown> }): void {
     this.byRequest.delete(key);
     this.byRequest.set(key, acquired);
     acquired.pushed.catch(() => this.byRequest.get(key) === acquired && this.byRequest.delete(key));
@@ -180,11 +183,32 @@ export class Ranch {
     if (e.owner !== q.owner) throw new UserError('OwnerMismatch', `resource "${q.name}" is owned by "${e.owner || 'nobody'}", not "${q.owner}"`);
     const next = this.change(e, { state: e.retiring ? TOMBSTONE : q.dest, owner: '' });
     await this.commit([[e, next]], `lease(${e.type}/${e.name}): ${e.state} -> ${next.state} by ${q.owner}`, `release-${e.name}-${next.generation}`, q.owner);
-    if (next.state === TOMBSTONE) {
-      this.entries.delete(e.name);
-      await this.store.forget([leaseKey(e.type, e.name)], `retire-${e.name}-${next.generation}`);
-    }
+    if (next.state === TOMBSTONE) await this.drop(next);
     return publicView(next);
+  }
+
+  /**
+   * A pod of the resource's environment says its work is done (GC): the resource goes dirty,
+   * whoever held it, and its environment is removed; the janitor brings it back free. Gives the
+   * commit; undefined when it is dirty already.
+   */
+  async scrap(q: { name: string; group: string; requestId: string; requestedBy: string }): Promise<{ readonly commit?: string } | undefined> {
+    const e = this.entries.get(q.name);
+    if (!e) throw new UserError('UnknownResource', `resource "${q.name}" does not exist`);
+    if (e.state === DIRTY) return undefined;
+    const next = this.change(e, { state: e.retiring ? TOMBSTONE : DIRTY, owner: '' });
+    const commit = await this.commit([[e, next]], `lease(${e.type}/${e.name}): ${e.state} -> ${next.state}, its work done (gc)`, q.requestId, q.requestedBy);
+    if (next.state === TOMBSTONE) await this.drop(next);
+    else this.scrapped.set(q.group, q.name);
+    return { commit };
+  }
+
+  /** The resource of `group` when its pod scrapped it (GC) and it is still dirty: its environment is gone until the janitor. */
+  scrappedBy(group: string): string | undefined {
+    const name = this.scrapped.get(group);
+    if (name !== undefined && this.entries.get(name)?.state === DIRTY) return name;
+    this.scrapped.delete(group);
+    return undefined;
   }
 
   /** Heartbeat: the owner says it still holds the resource in `state`. Userdata keys with an empty value are deleted. */
@@ -260,6 +284,12 @@ export class Ranch {
     return dirty.map((e) => e.name);
   }
 
+  /** Forgets a resource dropped from its pool, once no one holds it. */
+  private async drop(e: Entry): Promise<void> {
+    this.entries.delete(e.name);
+    await this.store.forget([leaseKey(e.type, e.name)], `retire-${e.name}-${e.generation}`);
+  }
+
   /** Applies a change in memory at once and returns it; `commit` persists it or undoes it. */
   private change(e: Entry, patch: Partial<Pick<Entry, 'state' | 'owner' | 'userdata'>>): Entry {
     const next: Entry = { ...e, ...patch, generation: e.generation + 1, lastUpdate: this.now() };
@@ -267,9 +297,10 @@ export class Ranch {
     return next;
   }
 
-  private async commit(changes: ReadonlyArray<readonly [Entry, Entry]>, summary: string, requestId: string, requestedBy: string): Promise<void> {
+  private async commit(changes: ReadonlyArray<readonly [Entry, Entry]>, summary: string, requestId: string, requestedBy: string): Promise<string | undefined> {
+    let commit: string | undefined;
     try {
-      await this.store.persist(changes.map(([, n]) => toRecord(n)), summary, requestId, requestedBy);
+      commit = await this.store.persist(changes.map(([, n]) => toRecord(n)), summary, requestId, requestedBy);
     } catch (e) {
       // Undo what nobody has built on since.
       for (const [before, after] of changes) if (this.entries.get(after.name) === after) this.entries.set(before.name, before);
@@ -281,6 +312,7 @@ export class Ranch {
       totals[after.state] = (totals[after.state] ?? 0) + 1;
       this.moved.set(after.type, totals);
     }
+    return commit;
   }
 }
 

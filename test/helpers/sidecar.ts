@@ -1,7 +1,7 @@
 /** A real sidecar on a loopback port, over a real bare repo. */
 import type { FastifyInstance } from 'fastify';
-import type { LeaseRecord } from '../../core/records.ts';
 import { Ranch } from '../../src/leases/ranch.ts';
+import { leaseStore } from '../../src/runtime.ts';
 import type { Committer, CommitterOptions } from '../../src/repo/committer.ts';
 import { ALL_ROUTES, buildSidecar, type SidecarDeps } from '../../src/sidecar/index.ts';
 import { bareRepo, committer, loadSet, rid } from './repo.ts';
@@ -30,14 +30,7 @@ export async function startSidecar(opts: {
   const set = await loadSet(opts.files);
   const c = committer(remote, set, { ...(opts.clock ? { clock: opts.clock } : {}), ...opts.committer });
   if (opts.initialSync !== false) await c.submit({ body: { kind: 'sync', summary: 'sync(definitions): initial' }, requestId: rid('init'), requestedBy: 'test' });
-  const ranch = new Ranch({
-    persist: async (records: readonly LeaseRecord[], summary, requestId, requestedBy) => {
-      await c.submit({ body: { kind: 'leases', records, summary }, requestId, requestedBy });
-    },
-    forget: async (keys, requestId) => {
-      await c.submit({ body: { kind: 'delete-leases', keys }, requestId, requestedBy: 'paddock pool sync' });
-    },
-  }, opts.clock ?? (() => new Date()));
+  const ranch = new Ranch(leaseStore(c), opts.clock ?? (() => new Date()));
   const view = c.view();
   ranch.load(view.state.leases.values());
   await ranch.syncPools(view.synth?.pools ?? []);

@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { isTokenShaped, tokenMatches } from '../../../core/gc-token.ts';
 import { isDnsLabel } from '../../../core/names.ts';
 import { UserError } from '../../errors.ts';
+import type { SynthResult } from '../../synth/synthesize.ts';
 import { parse, type RouteModule } from '../server.ts';
 
 const Body = z.union([
@@ -29,6 +30,15 @@ export function groupFromBody(body: unknown): string {
   return group;
 }
 
+/** The lease pool resource each rendered group is, by synthesis (a GC burst asks once a request). */
+const poolGroups = new WeakMap<SynthResult, ReadonlyMap<string, { readonly type: string; readonly name: string }>>();
+
+function leaseOf(synth: SynthResult, group: string): { readonly type: string; readonly name: string } | undefined {
+  let groups = poolGroups.get(synth);
+  if (!groups) poolGroups.set(synth, (groups = new Map(synth.groups.flatMap((g) => (g.lease && !g.removed ? [[g.name, g.lease] as const] : [])))));
+  return groups.get(group);
+}
+
 export const gcRoutes: RouteModule = (app, ctx) => {
   const missing = async () => {
     throw new UserError('Unauthorized', 'the GC URL has no token: use the GARBAGE_COLLECTOR_URL given to the pod');
@@ -40,11 +50,18 @@ export const gcRoutes: RouteModule = (app, ctx) => {
     if (!isTokenShaped(token)) throw new UserError('Unauthorized', 'the GC token is not valid: use the GARBAGE_COLLECTOR_URL given to the pod');
     const group = groupFromBody(req.body);
     if (!tokenMatches(ctx.deps.gcSecret, group, token)) throw new UserError('WrongGroup', `this GC URL is not the one of group "${group}"`);
-    const answer = await ctx.deps.committer.submit({
-      body: { kind: 'remove', group, reason: 'gc' },
-      requestId: req.id,
-      requestedBy: `gc token of ${group} from ${req.ip}`,
-    });
+    const requestedBy = `gc token of ${group} from ${req.ip}`;
+    // A lease pool's environment is not removed for good: its resource goes dirty, and the
+    // janitor brings it back (a removal would leave a free resource without an environment).
+    const ranch = ctx.deps.ranch;
+    if (ranch?.scrappedBy(group) !== undefined) return reply.status(200).send({ group, removed: true, status: 'already removed' });
+    const lease = ranch && leaseOf(await ctx.deps.committer.synthesis(), group);
+    if (ranch && lease && ranch.get(lease.name)) {
+      const scrapped = await ranch.scrap({ name: lease.name, group, requestId: req.id, requestedBy });
+      if (!scrapped) return reply.status(200).send({ group, removed: true, status: 'already removed' });
+      return reply.status(202).send({ group, removed: true, status: 'removed', commit: scrapped.commit, lease: { name: lease.name, state: 'dirty' } });
+    }
+    const answer = await ctx.deps.committer.submit({ body: { kind: 'remove', group, reason: 'gc' }, requestId: req.id, requestedBy });
     if (answer.outcome.status === 'unchanged') return reply.status(200).send({ group, removed: true, status: 'already removed' });
     return reply.status(202).send({ group, removed: true, status: 'removed', commit: answer.commit });
   });
