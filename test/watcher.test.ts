@@ -56,6 +56,31 @@ describe('the watcher', () => {
     await c.close();
   });
 
+  it('GIVEN a watched definitions dir WHEN it cannot be read (a file in its place) THEN the watcher says so, commits nothing and goes on; once it is back, edits commit', async () => {
+    const t = new Date('2026-11-23T12:00:00.000Z');
+    const { remote, dir, c, w, said } = await setup({ 'a.ts': cm('a', 'one') }, () => t);
+    await w.start();
+    const n = commitCount(remote);
+    const aside = `${dir}.aside`;
+    renameSync(dir, aside);
+    writeFileSync(dir, 'not a directory\n');
+    w.changed(dir);
+    await expect(w.flush()).resolves.toBeUndefined();
+    expect(said.at(-1)).toMatch(/^the definitions cannot be read, so nothing changes: ENOTDIR/);
+    expect(commitCount(remote)).toBe(n);
+    expect(remoteFiles(remote)).toContain('apps/a.yaml');
+
+    rmSync(dir);
+    renameSync(aside, dir);
+    writeFileSync(path.join(dir, 'a.ts'), cm('a', 'two'));
+    w.changed(path.join(dir, 'a.ts'));
+    await w.flush();
+    expect(commitCount(remote)).toBe(n + 1);
+    expect(YAML.parse(remoteFile(remote, 'groups/a/configmap-settings.yaml')).data.value).toBe('two');
+    await w.stop();
+    await c.close();
+  });
+
   it('GIVEN a watched definitions dir WHEN a file is edited, broken, fixed and deleted THEN commits follow, a broken file changes nothing', async () => {
     const t = new Date('2026-11-23T12:00:00.000Z');
     const { remote, dir, c, w, said } = await setup({ 'a.ts': cm('a', 'one'), 'b.ts': cm('b', 'one') }, () => t);

@@ -12,7 +12,7 @@
  * Owns: noticing change. Must not touch: git (the committer does), HTTP.
  */
 import path from 'node:path';
-import { isUserError } from '../errors.ts';
+import { isUserError, UserError } from '../errors.ts';
 import type { Committer, Logger } from '../repo/committer.ts';
 import { coalesced } from '../coalesce.ts';
 import { Definitions } from './definitions.ts';
@@ -176,13 +176,21 @@ export class Watcher {
     const since = this.pendingSince;
     this.pending.clear();
     this.pendingSince = undefined;
-    this.running = this.running.then(() => this.react(paths, since));
+    return this.queue(() => this.react(paths, since));
+  }
+
+  /** Runs `work` after the reactions before it. A failure is said and ends there: the next reaction still runs. */
+  private queue(work: () => Promise<void>): Promise<void> {
+    this.running = this.running.then(work).catch((e: unknown) => this.say(`${isUserError(e) ? '' : 'reaction failed: '}${String((e as Error)?.message ?? e)}`, 'warn'));
     return this.running;
   }
 
   private async react(paths: readonly string[], since?: number): Promise<void> {
     if (!paths.length) return;
-    const change = await this.opts.definitions.refresh(paths);
+    const change = await this.opts.definitions.refresh(paths).catch((e: unknown) => {
+      // The directory went (a file in its place, its permissions): what is committed stays.
+      throw new UserError('InvalidConfig', `the definitions cannot be read, so nothing changes: ${(e as Error)?.message ?? e}`);
+    });
     for (const p of change.problems) this.say(`definition error: ${p}`, 'warn');
     this.files?.addInputs();
     const what = [...change.adopted.map((f) => `${f} changed`), ...change.removed.map((f) => `${f} deleted`)];
@@ -197,7 +205,7 @@ export class Watcher {
   sourceChanged(_key: string): void {
     clearTimeout(this.sourceTimer);
     this.sourceTimer = setTimeout(() => {
-      this.running = this.running.then(() => this.recordSources());
+      void this.queue(() => this.recordSources());
     }, this.opts.debounceMs ?? DEFAULT_DEBOUNCE_MS);
   }
 
