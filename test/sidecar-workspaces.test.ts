@@ -193,6 +193,18 @@ describe('workspaces', () => {
     expect([again.status, again.body.code]).toEqual([404, 'NotFound']);
     expect((await call(`${s.url}/api/workspaces/grace`, { headers: auth })).status).toBe(404);
   });
+
+  it('GIVEN a workspace whose group was removed (GC) WHEN looked up THEN removed; WHEN the same request comes again THEN 201, it is back on its port', async () => {
+    await s.committer.submit({ body: { kind: 'remove', group: 'ws-sam', reason: 'gc' }, requestId: 'gc-sam', requestedBy: 'test' });
+    expect(groupApp(s.remote, 'ws-sam')).toBe('emptied');
+    expect((await call(`${s.url}/api/workspaces/sam`, { headers: auth })).body.state).toBe('removed');
+    expect((await call(`${s.url}/api/workspaces`, { headers: auth })).body.items.find((w: { name: string }) => w.name === 'sam').state).toBe('removed');
+    const r = await post({ email: 'sam@example.com', ram: '2Gi', cpu: '500m', publicKey: ED25519 });
+    expect([r.status, r.body.name, r.body.port, r.body.state, r.body.commit]).toEqual([201, 'sam', 30002, 'running', head()]);
+    expect(groupApp(s.remote, 'ws-sam')).toBe('active');
+    expect(remoteFiles(s.remote)).not.toContain('state/removals/ws-sam.yaml');
+    expect((await call(`${s.url}/api/workspaces/sam`, { headers: auth })).body.state).toBe('running');
+  });
 });
 
 describe('workspaces with allowed domains and a 2-port range', () => {

@@ -156,7 +156,17 @@ export function applyIntent(d: StateDraft, intent: Intent): Outcome {
     case 'workspace': {
       const r = b.request;
       const same = [...d.workspaces.values()].find((w) => w.email === r.email && w.publicKey === r.publicKey && w.ram === r.ram && w.cpu === r.cpu && w.storage === r.storage);
-      if (same) return { status: 'unchanged', subject: `create(workspace/${same.name}): for ${r.email}`, value: same };
+      if (same) {
+        const group = Workspace.groupOf(same.name);
+        if (!d.removals.has(group)) return { status: 'unchanged', subject: `create(workspace/${same.name}): for ${r.email}`, value: same };
+        // Asked for again after its group was removed (GC, TTL, demolish): it comes back, on its port, with a new life.
+        d.removals.delete(group);
+        d.remove(recordPath.removal(group));
+        const created = { group, createdAt: at };
+        d.groups.set(group, created);
+        d.write(recordFile.group(created));
+        return { status: 'applied', subject: `create(workspace/${same.name}): for ${r.email} again, on port ${same.port}`, value: same };
+      }
       const name = uniqueName(Workspace.nameFromEmail(r.email), d.workspaces, d.knownGroups);
       const used = new Set([...d.nodePorts, ...[...d.workspaces.values()].map((w) => w.port)]);
       let port = -1;

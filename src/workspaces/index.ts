@@ -153,7 +153,7 @@ function fine(n: number): boolean {
 }
 
 /** What the API says about a workspace: its record, the login user, and the ssh command. */
-export function describeWorkspace(r: WorkspaceRecord, nodeAddress: string) {
+export function describeWorkspace(r: WorkspaceRecord, nodeAddress: string, removed = false) {
   const user = Workspace.userOf(r.name);
   return {
     name: r.name,
@@ -165,8 +165,11 @@ export function describeWorkspace(r: WorkspaceRecord, nodeAddress: string) {
     port: r.port,
     user,
     ssh: `ssh -p ${r.port} ${user}@${nodeAddress}`,
-    /** `stopped`: scaled to zero, its home volume and port kept (`POST .../start` brings it back). */
-    state: r.stoppedAt ? 'stopped' : 'running',
+    /**
+     * `stopped`: scaled to zero, its home volume and port kept (`POST .../start` brings it back);
+     * `removed`: its group was removed (GC, TTL, demolish), the same request brings it back.
+     */
+    state: removed ? 'removed' : r.stoppedAt ? 'stopped' : 'running',
     createdAt: r.createdAt,
     ...(r.stoppedAt ? { stoppedAt: r.stoppedAt } : {}),
   };

@@ -18,6 +18,7 @@ import type { WorkspaceRecord } from '../../../core/records.ts';
 import { UserError } from '../../errors.ts';
 import type { WorkspaceRequest } from '../../repo/intents.ts';
 import { checkDomain, describeWorkspace, instructions, MAX_KEY_LENGTH, removalOf, shown, workspaceRequest } from '../../workspaces/index.ts';
+import { Workspace } from '../../../constructs/workspace.ts';
 import { parse, type RouteModule } from '../server.ts';
 
 const size = z.union([z.number(), z.string().max(32)]);
@@ -49,7 +50,12 @@ export const workspaceRoutes: RouteModule = (app, ctx) => {
     if (!isDnsLabel(name)) throw new UserError('NotFound', `workspace "${shown(name, 63)}" does not exist`);
     return name;
   };
-  const records = async (reply: FastifyReply) => (await ctx.latest(reply)).state.workspaces;
+  /** The workspaces as the remote has them, each described (`removed` when its group was removed). */
+  const described = async (reply: FastifyReply) => {
+    const { workspaces, removals } = (await ctx.latest(reply)).state;
+    const ws = config();
+    return new Map([...workspaces].map(([name, r]) => [name, { ...describeWorkspace(r, ws.nodeAddress, removals.has(Workspace.groupOf(name))), publicKey: r.publicKey }]));
+  };
 
   app.post('/api/workspaces', async (req, reply) => {
     ctx.requireToken(req);
@@ -80,20 +86,18 @@ export const workspaceRoutes: RouteModule = (app, ctx) => {
   // Reads need a token too: workspaces hold emails and public keys.
   app.get('/api/workspaces', async (req, reply) => {
     ctx.requireToken(req);
-    const ws = config();
-    const items = [...(await records(reply)).values()]
+    const items = [...(await described(reply)).values()]
       .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
-      .map((r) => describeWorkspace(r, ws.nodeAddress));
+      .map(({ publicKey: _key, ...w }) => w);
     return { count: items.length, items };
   });
 
   app.get<{ Params: { name: string } }>('/api/workspaces/:name', async (req, reply) => {
     ctx.requireToken(req);
-    const ws = config();
     const name = nameParam(req);
-    const r = (await records(reply)).get(name);
-    if (!r) throw new UserError('NotFound', `workspace "${name}" does not exist`);
-    return { ...describeWorkspace(r, ws.nodeAddress), publicKey: r.publicKey };
+    const w = (await described(reply)).get(name);
+    if (!w) throw new UserError('NotFound', `workspace "${name}" does not exist`);
+    return w;
   });
 
   app.delete<{ Params: { name: string } }>('/api/workspaces/:name', async (req, reply) => {
