@@ -1,6 +1,7 @@
 /** `paddock watch` and `paddock up`: the reconciler, alone or with the sidecar (the embedded default). */
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { formatDuration, parseDuration } from '../../core/duration.ts';
@@ -8,9 +9,9 @@ import { gcUrl } from '../../core/gc-token.ts';
 import type { SettingsRecord } from '../../core/records.ts';
 import { isRemoteUrl, withoutCredentials } from '../../core/urls.ts';
 import { DEFAULTS } from '../config.ts';
-import { UserError } from '../errors.ts';
-import { Committer } from '../repo/committer.ts';
-import { initBareRepo } from '../repo/git/index.ts';
+import { oneLine, UserError } from '../errors.ts';
+import { Committer, type Logger } from '../repo/committer.ts';
+import { initBareRepo, PublishedCheckout } from '../repo/git/index.ts';
 import { logger } from '../log.ts';
 import { startWriter } from '../runtime.ts';
 import { projectPath, ROOT_APP, rootProjectName } from '../synth/layout.ts';
@@ -81,7 +82,9 @@ export function registerWatch(program: Command): void {
   retireOption(repoOptions(program.command('watch').description('the watcher: re-synthesize and commit on definition changes and TTL expiry')))
     .addOption(envOption('--listen <host:port>', 'serve POST /follow ("I pushed": fetch now and ask Argo CD to refresh), /healthz, /readyz and /metrics here (default none)', 'PADDOCK_WATCH_LISTEN'))
     .addOption(envOption('--follow-every <duration>', 'how often the leader fetches the repo for other writers\' commits: their TTLs and removals, and Argo CD refreshes for them', 'PADDOCK_FOLLOW_EVERY', formatDuration(DEFAULT_FOLLOW_EVERY_MS)))
-    .action(async (f: RepoFlags & { retireAfter?: string; followEvery?: string; listen?: string }) => {
+    .addOption(envOption('--definitions-repo <url>', 'fetch the definitions from this git repo (as often as --follow-every) instead of a directory kept fresh by others; --definitions is then the path inside it', 'PADDOCK_DEFINITIONS_REPO'))
+    .addOption(envOption('--definitions-branch <name>', 'the branch of --definitions-repo (default its HEAD)', 'PADDOCK_DEFINITIONS_BRANCH'))
+    .action(async (f: RepoFlags & { retireAfter?: string; followEvery?: string; listen?: string; definitionsRepo?: string; definitionsBranch?: string }) => {
       const retireAfter = retireAfterMs(f);
       const followEvery = followEveryMs(f);
       const listen = f.listen || undefined;
@@ -91,13 +94,14 @@ export function registerWatch(program: Command): void {
       let watcher: Watcher | undefined;
       const log = logger.child({ component: 'watcher' });
       const life = new Lifecycle((line) => log.info(line));
+      const definitionsDir = await definitionsSource(f, s.definitionsDir, followEvery, life, log);
       const cluster = await clusterParts(s.repo);
       const live = followLive(cluster.live, () => watcher);
       life.onStop(() => live.stop());
       let reported: Committer | undefined;
       // The sidecar and the CLI commit too: Argo CD is told of their commits as this watcher follows them.
       const report = reportCommits(() => reported, { log });
-      const writer = startWriter({ ...s, writer: { ...s.writer, gcSecret }, definitionsDir: definitionsDirOf(s.definitionsDir), allowMassRemoval: f.allowMassRemoval }, { log, ...report });
+      const writer = startWriter({ ...s, writer: { ...s.writer, gcSecret }, definitionsDir, allowMassRemoval: f.allowMassRemoval }, { log, ...report });
       const { definitions, committer } = writer;
       reported = committer;
       life.onStop(() => committer.close());
@@ -119,7 +123,7 @@ export function registerWatch(program: Command): void {
         await runWatcher(w, false);
       });
       if (!started) return;
-      log.info(`paddock watch: watching ${s.definitionsDir}, committing to ${withoutCredentials(s.repo)} (branch ${s.branch})`);
+      log.info(`paddock watch: watching ${f.definitionsRepo ? `${withoutCredentials(f.definitionsRepo)} (${s.definitionsDir} in it)` : s.definitionsDir}, committing to ${withoutCredentials(s.repo)} (branch ${s.branch})`);
       const sig = await life.signalled;
       log.info(`${sig}: stopping after the current commit`);
       await life.stop();
@@ -169,6 +173,40 @@ export function registerWatch(program: Command): void {
       await life.stop();
       console.log('stopped');
     });
+}
+
+/**
+ * The definitions directory `watch` reads: `dir` itself, or with --definitions-repo, `dir` inside
+ * a checkout of that repo that paddock keeps fresh itself (fetched every `everyMs`, published as
+ * git-sync publishes: the watcher sees the tree swapped). The checkout goes when `life` stops.
+ */
+async function definitionsSource(f: { definitionsRepo?: string; definitionsBranch?: string }, dir: string, everyMs: number, life: Lifecycle, log: Logger): Promise<string> {
+  if (!f.definitionsRepo) return definitionsDirOf(dir);
+  if (path.isAbsolute(dir)) throw new UserError('InvalidConfig', `--definitions "${dir}" must be a path inside --definitions-repo`);
+  const checkout = new PublishedCheckout(mkdtempSync(path.join(tmpdir(), 'paddock-definitions-')), f.definitionsRepo, f.definitionsBranch || undefined);
+  const repo = withoutCredentials(f.definitionsRepo);
+  life.onStop(() => rmSync(checkout.root, { recursive: true, force: true }));
+  const inside = path.join(checkout.current, dir);
+  try {
+    await checkout.update().catch((e: unknown) => {
+      throw new UserError('InvalidConfig', `--definitions-repo ${repo}: cannot fetch it (${oneLine(e)})`);
+    });
+    if (!existsSync(inside)) throw new UserError('InvalidConfig', `--definitions-repo ${repo} has no directory ${dir}`);
+  } catch (e) {
+    rmSync(checkout.root, { recursive: true, force: true });
+    throw e;
+  }
+  let fetching = false;
+  const timer = setInterval(() => {
+    if (fetching) return;
+    fetching = true;
+    checkout.update()
+      .then(({ tip, moved }) => moved && log.info(`definitions: ${repo} is at ${tip.slice(0, 12)} now`))
+      .catch((e: unknown) => log.warn(`definitions: cannot fetch ${repo}, keeping the tree at hand (${oneLine(e)})`))
+      .finally(() => (fetching = false));
+  }, everyMs);
+  life.onStop(() => clearInterval(timer));
+  return inside;
 }
 
 /** The watcher at work: its first commit (unless `committed` already) and live inputs, then file events and the leader's ticks. */
