@@ -101,6 +101,7 @@ export class Environment extends Chart {
   public readonly owner?: string;
   public readonly hardened: boolean;
   private readonly namespaces = new Set<string>();
+  private gcExcluded = false;
   private readonly clusterKinds = new Set<string>();
   private readonly refreshers = new Set<string>();
   /** Why rendering no objects is fine for now (a Release with no active record). */
@@ -224,7 +225,21 @@ export class Environment extends Chart {
   /** The labels and env this group puts on its objects, under the current synthesis. */
   public get stamp(): GroupStamp {
     const ctx = contextOf(this);
-    return { group: this.group, gcUrl: gcUrl(ctx.sidecarUrl, ctx.gcSecret, this.group), imagePullSecrets: this.imagePullSecrets };
+    return { group: this.group, gcUrl: this.gcExcluded ? undefined : gcUrl(ctx.sidecarUrl, ctx.gcSecret, this.group), imagePullSecrets: this.imagePullSecrets };
+  }
+
+  /**
+   * No pod of this group may remove it: its containers get no `GARBAGE_COLLECTOR_URL`, and the
+   * sidecar refuses a GC call for it (a token of it from older manifests included). paddock's
+   * own group (`PaddockControlPlane`) is one: a GC of it would remove the sidecar and watcher.
+   */
+  public excludeFromGc(): void {
+    this.gcExcluded = true;
+  }
+
+  /** True once `excludeFromGc` was called. */
+  public get excludedFromGc(): boolean {
+    return this.gcExcluded;
   }
 
   /** The API objects of this group (not those of other charts). */

@@ -158,6 +158,8 @@ export class PaddockControlPlane extends Construct {
     super(scope, id);
     const env = Environment.enclosing(this);
     if (!env) throw new Error(`${this.node.path}: a PaddockControlPlane must be inside an Environment`);
+    // A GC of paddock's own group would remove the sidecar and the watcher.
+    env.excludeFromGc();
     const namespace = env.namespace;
     const c = resolveControlPlane(this.node.path, props, namespace);
     this.namespace = namespace;

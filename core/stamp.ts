@@ -10,8 +10,8 @@ type Json = Record<string, any>;
 
 export interface GroupStamp {
   readonly group: string;
-  /** The value of `GARBAGE_COLLECTOR_URL` in every container of the group. */
-  readonly gcUrl: string;
+  /** The value of `GARBAGE_COLLECTOR_URL` in every container of the group; none for a group GC may not remove. */
+  readonly gcUrl?: string;
   readonly imagePullSecrets?: readonly string[];
 }
 
@@ -29,10 +29,7 @@ const CONTAINER_LISTS = ['initContainers', 'containers', 'ephemeralContainers'] 
 export function stampObject(obj: Json, stamp: GroupStamp): Json {
   const labels = groupLabels(stamp.group);
   addLabels((obj.metadata ??= {}), labels);
-  const env = [
-    { name: 'GROUP_ID', value: stamp.group },
-    { name: 'GARBAGE_COLLECTOR_URL', value: stamp.gcUrl },
-  ];
+  const env = [{ name: 'GROUP_ID', value: stamp.group }, ...(stamp.gcUrl === undefined ? [] : [{ name: 'GARBAGE_COLLECTOR_URL', value: stamp.gcUrl }])];
   visit(obj, (node, isTop) => {
     if (isPodSpec(node)) {
       stampPodSpec(node, env, stamp.imagePullSecrets ?? []);

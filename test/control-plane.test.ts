@@ -270,9 +270,13 @@ describe('PaddockControlPlane variants', () => {
       '--repo=https://git.example.com/platform/environments.git', '--ref=release', '--root=/definitions', '--link=current', '--period=1m', '--depth=1',
     ]);
     expect(at(result, 'rolebinding-pd-watcher.yaml').subjects).toEqual([{ kind: 'ServiceAccount', name: 'pd-watcher', namespace: 'ops' }]);
-    // The group's own GC URL points at its own sidecar when synthesized with that sidecar URL.
+    // paddock's own group is no GC call's to remove: its containers get no GC URL (GROUP_ID they do), and the sidecar refuses it.
     const again = await synthSource(definition(`prefix: 'pd'`, `{ namespace: 'ops' }`), { sidecarUrl: 'http://pd-sidecar.ops.svc:8080' });
-    expect(envOf(container(podSpec(again, 'pd-sidecar'), 'sidecar'), 'GARBAGE_COLLECTOR_URL').value).toMatch(/^http:\/\/pd-sidecar\.ops\.svc:8080\/gc\//);
+    for (const [pod, name] of [['pd-sidecar', 'sidecar'], ['pd-watcher', 'watcher'], ['pd-watcher', 'git-sync']]) {
+      expect(envOf(container(podSpec(again, pod), name), 'GARBAGE_COLLECTOR_URL'), name).toBeUndefined();
+      expect(envOf(container(podSpec(again, pod), name), 'GROUP_ID').value).toBe('paddock-system');
+    }
+    expect(again.groups.find((g) => g.name === 'paddock-system')?.gcExcluded).toBe(true);
   });
 
   it("GIVEN argoRefresh off WHEN synthesized THEN there is no Role in Argo CD's namespace, the root project admits only Applications and AppProjects, and the watcher does not refresh", async () => {

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gcUrl } from '../core/gc-token.ts';
-import { gitOut, groupApp, groupsSource, remoteFiles } from './helpers/repo.ts';
+import { gitOut, groupApp, groupsSource, remoteFile, remoteFiles } from './helpers/repo.ts';
 import { call, startSidecar, type TestSidecar } from './helpers/sidecar.ts';
 import { TEST_SECRET } from './helpers/synth.ts';
 
@@ -90,5 +90,30 @@ describe('the request id of a GC call', () => {
     const id = forged.headers.get('x-request-id');
     expect(id).toMatch(/^[0-9a-f-]{36}$/);
     expect(trailer()).toBe(id);
+  });
+});
+
+describe('POST /gc/<token> for paddock\'s own group', () => {
+  let s: TestSidecar;
+  const controlPlane = `
+    import { Environment, PaddockControlPlane } from 'paddock';
+    export default (scope) => {
+      const env = new Environment(scope, 'paddock-system', { namespace: 'paddock' });
+      new PaddockControlPlane(env, 'paddock', { repo: 'git@git.example.com:platform/manifests.git', definitionsRepo: 'https://git.example.com/platform/environments.git' });
+    };`;
+  beforeAll(async () => {
+    s = await startSidecar({ files: { 'cp.ts': controlPlane, 'g.ts': groupsSource(1) } });
+  });
+  afterAll(() => s.close());
+
+  it('GIVEN a valid token of the group holding the PaddockControlPlane WHEN posted THEN 403 Forbidden and HEAD unchanged; another group\'s GC still works', async () => {
+    const head = gitOut(s.remote, 'rev-parse', 'main');
+    const r = await call(gcUrl(s.url, TEST_SECRET, 'paddock-system'), { body: { label: 'group_id=paddock-system' } });
+    expect([r.status, r.body.code]).toEqual([403, 'Forbidden']);
+    expect(r.body.error).toBe('group "paddock-system" is paddock\'s own and no GC call removes it; demolish it or edit its definition');
+    expect(gitOut(s.remote, 'rev-parse', 'main')).toBe(head);
+    expect(groupApp(s.remote, 'paddock-system')).toBe('active');
+    expect(remoteFile(s.remote, 'groups/paddock-system/deployment-paddock-sidecar.yaml')).not.toContain('GARBAGE_COLLECTOR_URL');
+    expect((await call(gcUrl(s.url, TEST_SECRET, 'g-0'), { body: { label: 'group_id=g-0' } })).status).toBe(202);
   });
 });

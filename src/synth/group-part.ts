@@ -142,7 +142,7 @@ async function render(
   }
   const info: GroupInfo = {
     name: env.group, file: out.file, namespace: env.namespace, owner: env.owner, ttl: env.ttl, ttlMs: env.ttlMs, expiresAt,
-    files: files.map((f) => f.path).sort(), lease: env.lease, removed, leaving: app ? retiringFacts({ ...env.destination, namespace: env.namespace }, clusterKindsOf(objects.map((o) => o.object))) : undefined,
+    files: files.map((f) => f.path).sort(), lease: env.lease, removed, ...(env.stamp.gcUrl === undefined ? { gcExcluded: true } : {}), leaving: app ? retiringFacts({ ...env.destination, namespace: env.namespace }, clusterKindsOf(objects.map((o) => o.object))) : undefined,
   };
   return { objects: files, app, nodePorts, destinations, clusterKinds, shown, refreshers, info, waiting, sources };
 }

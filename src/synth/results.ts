@@ -18,6 +18,8 @@ export interface GroupInfo {
   readonly lease?: { readonly type: string; readonly name: string };
   /** True when the group has a removal record: it is defined but not rendered. */
   readonly removed: boolean;
+  /** True when no GC call may remove it (`Environment.excludeFromGc`: paddock's own group). */
+  readonly gcExcluded?: boolean;
   /**
    * While it has objects (and a destination): what its retiring record takes from its files when
    * it leaves `apps/` (its Application's destination, the kinds of its objects without a

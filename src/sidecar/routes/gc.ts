@@ -30,12 +30,16 @@ export function groupFromBody(body: unknown): string {
   return group;
 }
 
-/** The lease pool resource each rendered group is, by synthesis (a GC burst asks once a request). */
-const poolGroups = new WeakMap<SynthResult, ReadonlyMap<string, { readonly type: string; readonly name: string }>>();
+/** What a GC call needs of a rendered group, by synthesis (a GC burst asks once a request): its lease, or that GC may not remove it. */
+type GcFacts = { readonly lease?: { readonly type: string; readonly name: string }; readonly excluded?: boolean };
+const factsBySynth = new WeakMap<SynthResult, ReadonlyMap<string, GcFacts>>();
 
-function leaseOf(synth: SynthResult, group: string): { readonly type: string; readonly name: string } | undefined {
-  let groups = poolGroups.get(synth);
-  if (!groups) poolGroups.set(synth, (groups = new Map(synth.groups.flatMap((g) => (g.lease && !g.removed ? [[g.name, g.lease] as const] : [])))));
+function gcFactsOf(synth: SynthResult, group: string): GcFacts | undefined {
+  let groups = factsBySynth.get(synth);
+  if (!groups) {
+    groups = new Map(synth.groups.flatMap((g) => (!g.removed && (g.lease || g.gcExcluded) ? [[g.name, { lease: g.lease, excluded: g.gcExcluded }] as const] : [])));
+    factsBySynth.set(synth, groups);
+  }
   return groups.get(group);
 }
 
@@ -55,7 +59,9 @@ export const gcRoutes: RouteModule = (app, ctx) => {
     // janitor brings it back (a removal would leave a free resource without an environment).
     const ranch = ctx.deps.ranch;
     if (ranch?.scrappedBy(group) !== undefined) return reply.status(200).send({ group, removed: true, status: 'already removed' });
-    const lease = ranch && leaseOf(await ctx.deps.committer.synthesis(), group);
+    const facts = gcFactsOf(await ctx.deps.committer.synthesis(), group);
+    if (facts?.excluded) throw new UserError('Forbidden', `group "${group}" is paddock's own and no GC call removes it; demolish it or edit its definition`);
+    const lease = ranch && facts?.lease;
     if (ranch && lease && ranch.get(lease.name)) {
       const scrapped = await ranch.scrap({ name: lease.name, group, requestId: req.id, requestedBy });
       if (!scrapped) return reply.status(200).send({ group, removed: true, status: 'already removed' });
