@@ -44,6 +44,8 @@ const HTTP_STATUS = {
   NotReproducible: 409,
   RemoteUnavailable: 503,
   RemoteRejected: 503,
+  /** A probe: this process cannot do its work yet (`/readyz`). */
+  NotReady: 503,
   Internal: 500,
 } as const;
 

@@ -2,6 +2,7 @@ import { renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import YAML from 'yaml';
+import { TransientError } from '../src/errors.ts';
 import type { Committer, CommitterOptions } from '../src/repo/committer.ts';
 import { startWatcherServer } from '../src/watch/http.ts';
 import { Definitions } from '../src/watch/definitions.ts';
@@ -391,6 +392,24 @@ describe('leadership by lock file', () => {
       await server.close();
       await watcher.stop();
       await c.close();
+    }
+  });
+});
+
+describe("the watcher's port", () => {
+  it('GIVEN /follow failing as the remote, or with a bug, and /readyz not ready THEN each answers as errors.ts maps it: 503 with Retry-After, 500 naming the request, 503 NotReady', async () => {
+    let fail: Error = new TransientError('RemoteUnavailable', 'manifests repo unavailable: the remote cannot be reached (x)', 5);
+    const server = await startWatcherServer('127.0.0.1:0', { follow: () => Promise.reject(fail), readiness: () => ({ ready: false, reasons: ['the definitions are not loaded and committed yet'] }) });
+    try {
+      const remote = await fetch(`${server.url}/follow`, { method: 'POST' });
+      expect([remote.status, remote.headers.get('retry-after'), (await remote.json()).code]).toEqual([503, '5', 'RemoteUnavailable']);
+      fail = new Error('a bug');
+      const bug = await fetch(`${server.url}/follow`, { method: 'POST' });
+      expect([bug.status, await bug.json()]).toEqual([500, { error: `internal error; its cause is in paddock's log under request ${bug.headers.get('x-request-id')}`, code: 'Internal' }]);
+      const ready = await fetch(`${server.url}/readyz`);
+      expect([ready.status, await ready.json()]).toEqual([503, { error: 'not ready: the definitions are not loaded and committed yet', code: 'NotReady', reasons: ['the definitions are not loaded and committed yet'] }]);
+    } finally {
+      await server.close();
     }
   });
 });

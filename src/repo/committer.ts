@@ -255,7 +255,7 @@ export class Committer {
     if (!optimistic && lateCheck && performance.now() - syncedAt > LATE_CHECK_AFTER_MS && (await this.mirror.tree.fetchTip()) !== snap.head) return 'stale';
 
     const message = commitMessage((applied.length ? applied : batch).map((p) => ({ intent: p.intent, outcome: outcomeOf.get(p)! })), changed, provenance(defs), settings.changes);
-    const sha = await this.mirror.tree.commit(snap.head, new Map(changed.map((p) => [p, files.get(p) ?? null])), message);
+    const sha = await this.mirror.tree.commit(snap.head, new Map(changed.map((p) => [p, files.get(p) ?? null])), message, now);
     this.mirror.ahead = true;
     phases.write = lap();
     await this.mirror.tree.push(sha, snap.head);

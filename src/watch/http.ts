@@ -11,7 +11,7 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
 import { listenError, parseListen } from '../config.ts';
-import { firstLine } from '../errors.ts';
+import { httpErrorOf, TransientError, UserError } from '../errors.ts';
 import { echoRequestId, logFailure, RequestLog } from '../http-log.ts';
 import type { Logger } from '../log.ts';
 import type { Readiness } from './watcher.ts';
@@ -34,28 +34,22 @@ export function buildWatcherServer(deps: WatcherHttpDeps): FastifyInstance {
     bodyLimit: 1024,
   });
   echoRequestId(app);
+  // Every error as errors.ts answers it: the caller's, the remote's (with retry-after), or a bug (500).
   app.setErrorHandler((err, req, reply) => {
-    logFailure(req, err, 500);
-    void reply.code(500).send({ error: `internal error; its cause is in paddock's log under request ${req.id}`, code: 'Internal' });
+    const answer = httpErrorOf(err, req.id);
+    logFailure(req, err, answer.status);
+    void reply.code(answer.status).headers(answer.headers).send(answer.body);
   });
   // "I pushed": answered once the watcher has looked (the caller need not wait for it).
-  app.post('/follow', async (req, reply) => {
-    try {
-      const head = await deps.follow();
-      return reply.send({ head: head ?? null });
-    } catch (e) {
-      logFailure(req, e, 503);
-      return reply.code(503).header('retry-after', '5').send({ error: `the manifests repo could not be fetched: ${firstLine(e)}`, code: 'RemoteUnavailable' });
-    }
-  });
+  app.post('/follow', async (_req, reply) => reply.send({ head: (await deps.follow()) ?? null }));
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_req, reply) => {
     const r = deps.readiness?.() ?? { ready: true, reasons: [] };
     if (r.ready) return reply.send({ status: 'ready' });
-    return reply.code(503).send({ error: `not ready: ${r.reasons.join('; ')}`, code: 'NotReady', reasons: r.reasons });
+    return reply.code(503).send({ ...httpErrorOf(new TransientError('NotReady', `not ready: ${r.reasons.join('; ')}`)).body, reasons: r.reasons });
   });
   app.get('/metrics', async (_req, reply) => {
-    if (!deps.registry) return reply.code(404).send({ error: 'no metrics here', code: 'NotFound' });
+    if (!deps.registry) throw new UserError('NotFound', 'no metrics here');
     return reply.type(deps.registry.contentType).send(await deps.registry.metrics());
   });
   return app;

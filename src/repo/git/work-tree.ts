@@ -102,10 +102,10 @@ export class WorkTree {
   /**
    * Writes a commit on `parent` (none: a root commit) that sets each changed path to its text,
    * or deletes it where the text is null, through one `git fast-import`; returns its sha. No
-   * branch moves: the commit is pushed by its sha.
+   * branch moves: the commit is pushed by its sha. Author and committer date: `at`.
    */
-  async commit(parent: string | undefined, changed: ReadonlyMap<string, string | null>, message: readonly string[]): Promise<string> {
-    const when = `${Math.floor(Date.now() / 1000)} +0000`;
+  async commit(parent: string | undefined, changed: ReadonlyMap<string, string | null>, message: readonly string[], at: Date = new Date()): Promise<string> {
+    const when = `${Math.floor(at.getTime() / 1000)} +0000`;
     const who = `${AUTHOR.name} <${AUTHOR.email}> ${when}`;
     const chunks: Buffer[] = [];
     const line = (text: string) => chunks.push(Buffer.from(`${text}\n`));
