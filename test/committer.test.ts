@@ -70,6 +70,21 @@ describe('the committer', () => {
     await c.close();
   });
 
+  it('GIVEN a view fetched and no cycle since WHEN many requests ask for its synthesis THEN one synthesis answers them all, until the view moves', async () => {
+    const remote = await bareRepo();
+    const set = await loadSet({ 'g.ts': groupsSource(3) });
+    await committer(remote, set).submit({ body: { kind: 'sync', summary: 'sync(definitions): initial' }, requestId: rid(), requestedBy: 'test' });
+    const c = committer(remote, set);
+    await c.refresh();
+    const asked = await Promise.all(Array.from({ length: 5 }, () => c.synthesis()));
+    expect(new Set(asked).size).toBe(1);
+    expect(asked[0].groups.map((g) => g.name)).toEqual(['g-0', 'g-1', 'g-2']);
+    expect(await c.synthesis()).toBe(asked[0]);
+    await c.submit({ body: { kind: 'remove', group: 'g-1', reason: 'gc' }, requestId: rid(), requestedBy: 't' });
+    expect((await c.synthesis()).groups.find((g) => g.name === 'g-1')?.removed).toBe(true);
+    await c.close();
+  });
+
   it('GIVEN a remote whose pre-receive hook declines WHEN a removal is pushed THEN it fails at once as refused there, not retried as a race, and the remote is unchanged', async () => {
     const remote = await bareRepo();
     const c = committer(remote, await loadSet({ 'g.ts': groupsSource(2) }));

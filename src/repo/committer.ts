@@ -51,6 +51,8 @@ export class Committer {
   private readonly cache: SynthCache;
   private readonly batcher: Batcher<Pending, RepoView>;
   private lastSynth?: SynthResult;
+  /** The synthesis `synthesis()` made of a view while there is no `lastSynth`. */
+  private viewSynth?: { readonly of?: Snapshot; readonly result: Promise<SynthResult> };
   private readonly guard = new Guard();
   private lastContactOk = false;
   /** This writer's settings and GC secret against the repo's. */
@@ -142,8 +144,17 @@ export class Committer {
    */
   async synthesis(): Promise<SynthResult> {
     if (this.lastSynth) return this.lastSynth;
-    const defs = this.guard.trusted ?? this.opts.definitions();
-    return synthesize(defs.definitions, this.synthInputs(), this.cache);
+    // One synthesis of a view for every request that asks before the next cycle (a GC burst after
+    // another writer's commit would otherwise make one a request).
+    const of = this.mirror.current;
+    if (!this.viewSynth || this.viewSynth.of !== of) {
+      const defs = this.guard.trusted ?? this.opts.definitions();
+      const result = synthesize(defs.definitions, this.synthInputs(), this.cache);
+      const made = { of, result };
+      this.viewSynth = made;
+      result.catch(() => this.viewSynth === made && (this.viewSynth = undefined));
+    }
+    return this.viewSynth.result;
   }
 
   /**
