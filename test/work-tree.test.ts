@@ -135,6 +135,19 @@ describe('the work tree over a long run', () => {
     expect(gitOut(remote, 'rev-parse', 'main')).toBe(head);
   });
 
+  it('GIVEN no read copy yet WHEN sixteen readers make it at once THEN every one fetches the branch into the one copy, and no half-made copy is left beside it', async () => {
+    const remote = await bareRepo();
+    const w = new WorkTree(tempDir('paddock-work-'), remote, 'main');
+    await w.init();
+    const head = await w.commit(undefined, new Map([['a.yaml', 'a: 1\n']]), ['one']);
+    await w.push(head);
+    const copy = path.join(tempDir('paddock-copy-'), 'copy.git');
+    const readers = await Promise.all(Array.from({ length: 16 }, () => RepoReader.fetch(remote, copy, 'main')));
+    for (const r of readers) expect(await r.resolve('refs/heads/main')).toBe(head);
+    await Promise.all(readers.map((r) => r.housekeeping));
+    expect(readdirSync(path.dirname(copy))).toEqual(['copy.git']);
+  });
+
   it('GIVEN a read copy with loose objects past git\'s own gc.auto WHEN it fetches THEN git gc --auto packs what it fetched', async () => {
     const remote = await bareRepo();
     const w = new WorkTree(tempDir('paddock-work-'), remote, 'main');

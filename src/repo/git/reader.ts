@@ -3,7 +3,7 @@
  * bare copy (`paddock verify`, `paddock status`, the sidecar's reads), where a directory sits in a work tree, and a commit's tree exported.
  */
 import { execFile } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { SimpleGit } from 'simple-git';
 import { isGitDaemonUrl, remoteRefs } from './daemon.ts';
@@ -30,10 +30,19 @@ export class RepoReader {
    */
   static async fetch(url: string, gitDir: string, branch?: string, opts: { readonly borrow?: string } = {}): Promise<RepoReader> {
     if (!existsSync(path.join(gitDir, 'HEAD'))) {
-      await initBareRepo(gitDir, 'main');
+      // Made beside it and renamed into place: of processes making the same copy at once (several
+      // `paddock status`), one rename wins and the others use its copy, never a half-made one.
+      const made = `${gitDir}.${process.pid}.${Math.random().toString(36).slice(2, 8)}.tmp`;
+      await initBareRepo(made, 'main');
       // Objects another repository here already holds are not fetched again (gitrepository-layout:
       // objects/info/alternates): the first fetch brings what it lacks, not the whole history.
-      if (opts.borrow) writeFileSync(path.join(gitDir, 'objects', 'info', 'alternates'), `${path.resolve(opts.borrow)}\n`);
+      if (opts.borrow) writeFileSync(path.join(made, 'objects', 'info', 'alternates'), `${path.resolve(opts.borrow)}\n`);
+      try {
+        renameSync(made, gitDir);
+      } catch (e) {
+        rmSync(made, { recursive: true, force: true });
+        if (!existsSync(path.join(gitDir, 'HEAD'))) throw e;
+      }
     }
     const r = new RepoReader(gitDir);
     await r.git.raw(['fetch', '--no-tags', '--prune', url, branch ? `+refs/heads/${branch}:refs/heads/${branch}` : '+refs/heads/*:refs/heads/*']);
