@@ -65,27 +65,6 @@ describe('paddock push / demolish / revive / status', () => {
     expect(remoteFiles(remote).filter((f) => f.startsWith('groups/'))).toEqual([]);
   });
 
-  it('GIVEN definitions other than the ones the repo was last rendered from WHEN demolishing or reviving THEN refused, naming both, HEAD unchanged; with --allow-definitions-change it goes', async () => {
-    const remote = await bareRepo();
-    const current = definitionsDir({ 'g.ts': groupsSource(3) });
-    expect((await paddock(['push', '--repo', remote, '--definitions', current], { env })).code).toBe(0);
-    const stale = definitionsDir({ 'g.ts': groupsSource(2) });
-    const head = gitOut(remote, 'rev-parse', 'main');
-    for (const args of [['demolish', 'g-0'], ['revive', 'g-0']]) {
-      const r = await paddock([...args, '--repo', remote, '--definitions', stale], { env });
-      expect(r.code).toBe(1);
-      expect(r.stderr.trim()).toMatch(new RegExp(`^paddock: the repo was last rendered from other definitions \\(sha256:[0-9a-f]{64}\\) than sha256:[0-9a-f]{64}: ${args[0]} from a checkout of those, push yours first, or give --allow-definitions-change$`));
-    }
-    expect(gitOut(remote, 'rev-parse', 'main')).toBe(head);
-    expect(groupApp(remote, 'g-2')).toBe('active');
-    // Its own definitions: no question asked.
-    expect((await paddock(['demolish', '--repo', remote, '--definitions', current, 'g-1'], { env })).code).toBe(0);
-    const forced = await paddock(['demolish', '--repo', remote, '--definitions', stale, '--allow-definitions-change', 'g-0'], { env });
-    expect(forced.code, forced.stderr).toBe(0);
-    expect(groupApp(remote, 'g-0')).toBe('emptied');
-    expect(groupApp(remote, 'g-2')).toBe('emptied');
-  });
-
   it('GIVEN an unreachable remote WHEN pushed THEN one line says so, exit 1', async () => {
     const r = await paddock(['push', '--repo', 'git://127.0.0.1:9/nothing.git', '--definitions', definitionsDir({ 'g.ts': groupsSource(1) })], { env });
     expect(r.code).toBe(1);

@@ -3,7 +3,6 @@ import type { Command } from 'commander';
 import { UserError } from '../errors.ts';
 import { Committer } from '../repo/committer.ts';
 import { groupOfAppPath } from '../synth/layout.ts';
-import { definitionsDigest } from '../synth/loader.ts';
 import { cliRequestId, loadDefinitionSet, repoOptions, repoSettings, requester, type RepoFlags } from './options.ts';
 import { reportCommits } from './argo.ts';
 import { claimWorkDir } from './cache.ts';
@@ -16,7 +15,7 @@ import type { DefinitionSet } from '../repo/types.ts';
  * changed since the last one. The fetch runs while the definitions load (both wait on other
  * processes: git, esbuild); an error in the definitions is the one reported when both fail.
  */
-export async function withCommitter<T>(f: RepoFlags, fn: (c: Committer, defs: DefinitionSet) => Promise<T>, writer?: WriterSettings): Promise<T> {
+export async function withCommitter<T>(f: RepoFlags, fn: (c: Committer) => Promise<T>, writer?: WriterSettings): Promise<T> {
   const s = repoSettings(f);
   const work = claimWorkDir(s.repo, s.branch);
   let defs: DefinitionSet | undefined;
@@ -40,7 +39,7 @@ export async function withCommitter<T>(f: RepoFlags, fn: (c: Committer, defs: De
     if (loaded.status === 'rejected') throw loaded.reason;
     if (fetched.status === 'rejected') throw fetched.reason;
     defs = loaded.value;
-    return await fn(c, defs);
+    return await fn(c);
   } finally {
     await report.flush();
     await c.close();
@@ -57,13 +56,12 @@ export function registerRepoCommands(program: Command): void {
       });
     });
 
-  allowDefinitionsChange(repoOptions(program.command('demolish').description('commit the removal of groups (Argo CD prunes their resources)').argument('[groups...]', 'groups to remove')))
+  repoOptions(program.command('demolish').description('commit the removal of groups (Argo CD prunes their resources)').argument('[groups...]', 'groups to remove'))
     .option('--all', 'remove every group')
-    .action(async (groups: string[], f: RepoFlags & { all?: boolean; allowDefinitionsChange?: boolean }) => {
+    .action(async (groups: string[], f: RepoFlags & { all?: boolean }) => {
       if (!f.all && !groups.length) throw new UserError('BadRequest', 'name the groups to demolish, or give --all');
       if (f.all && groups.length) throw new UserError('BadRequest', 'give group names or --all, not both');
-      await withCommitter(f, async (c, defs) => {
-        if (!f.allowDefinitionsChange) await sameDefinitionsAsTip(c, defs, 'demolish');
+      await withCommitter(f, async (c) => {
         const view = c.view(); // fetched as the definitions loaded
         const targets = f.all
           ? [...view.files.keys()].map(groupOfAppPath).filter((g): g is string => !!g)
@@ -89,30 +87,11 @@ export function registerRepoCommands(program: Command): void {
       });
     });
 
-  allowDefinitionsChange(repoOptions(program.command('revive').description('undo the removal of a group').argument('<group>', 'the group to bring back')))
-    .action(async (group: string, f: RepoFlags & { allowDefinitionsChange?: boolean }) => {
-      await withCommitter(f, async (c, defs) => {
-        if (!f.allowDefinitionsChange) await sameDefinitionsAsTip(c, defs, 'revive');
+  repoOptions(program.command('revive').description('undo the removal of a group').argument('<group>', 'the group to bring back'))
+    .action(async (group: string, f: RepoFlags) => {
+      await withCommitter(f, async (c) => {
         const a = await c.submit({ body: { kind: 'revive', group }, requestId: cliRequestId('revive'), requestedBy: requester() });
         if (a.outcome.status === 'unchanged') console.log(`${group} is not removed: nothing to do`);
       });
     });
-}
-
-function allowDefinitionsChange(cmd: Command): Command {
-  return cmd.option('--allow-definitions-change', 'render with the definitions given even when the repo was last rendered from others (their groups would change too)');
-}
-
-/**
- * `demolish` and `revive` commit the tree their definitions render: from a checkout that is not
- * the one the repo was last rendered from (the tip's `Paddock-Definitions`), that commit would
- * also drop the groups others added, or bring back ones they deleted. Refused, saying which.
- */
-async function sameDefinitionsAsTip(c: Committer, defs: DefinitionSet, command: string): Promise<void> {
-  const tip = await c.tipMessage();
-  const theirs = tip && /^Paddock-Definitions: (\S+)$/m.exec(tip)?.[1];
-  const ours = definitionsDigest(defs.definitions, defs.broken);
-  if (!theirs || theirs === ours) return;
-  const at = /^Paddock-Definitions-Commit: (\S+)/m.exec(tip)?.[1];
-  throw new UserError('Conflict', `the repo was last rendered from other definitions (${theirs}${at ? `, definitions commit ${at.slice(0, 12)}` : ''}) than ${ours}: ${command} from a checkout of those, push yours first, or give --allow-definitions-change`);
 }

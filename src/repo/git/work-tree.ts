@@ -205,11 +205,6 @@ export class WorkTree {
     }
   }
 
-  /** The message of commit `sha`. */
-  async message(sha: string): Promise<string> {
-    return this.git.raw(['log', '-1', '--format=%B', sha]);
-  }
-
   /** Asks the remote for its branch's tip (reader.ts: a git:// remote by paddock's own connection); throws when it does not answer. */
   async probe(): Promise<void> {
     await remoteTip(this.url, this.branch, GIT_TIMEOUT_MS);
