@@ -59,5 +59,11 @@ describe('paddock watch --definitions-repo', () => {
     const lacking = await paddock(['watch', '--repo', remote, '--definitions-repo', defs.dir, '--definitions', 'elsewhere'], { env });
     expect([lacking.code, lacking.stderr.trim()]).toEqual([1, `paddock: --definitions-repo ${defs.dir} has no directory elsewhere`]);
     expect(existsSync(path.join(remote, 'refs/heads/main'))).toBe(false);
-  }, 60_000);
+
+    // A KUBECONFIG that cannot be read ends it before anything is fetched: nothing left running or on disk.
+    const tmp = tempDir();
+    const kube = await paddock(['watch', '--repo', remote, '--definitions-repo', defs.dir], { env: { ...env, TMPDIR: tmp, KUBECONFIG: path.join(tmp, 'no-kubeconfig') }, timeoutMs: 30_000 });
+    expect([kube.code, kube.stderr]).toEqual([1, expect.stringMatching(/^paddock: KUBECONFIG ".*no-kubeconfig" cannot be read/)]);
+    expect(readdirSync(tmp).filter((f) => f.startsWith('paddock-definitions-'))).toEqual([]);
+  }, 90_000);
 });

@@ -94,8 +94,9 @@ export function registerWatch(program: Command): void {
       let watcher: Watcher | undefined;
       const log = logger.child({ component: 'watcher' });
       const life = new Lifecycle((line) => log.info(line));
-      const definitionsDir = await definitionsSource(f, s.definitionsDir, followEvery, life, log);
+      // The cluster first: a KUBECONFIG that cannot be read stops watch before it fetches anything.
       const cluster = await clusterParts(s.repo);
+      const definitionsDir = await definitionsSource(f, s.definitionsDir, followEvery, life, log);
       const live = followLive(cluster.live, () => watcher);
       life.onStop(() => live.stop());
       let reported: Committer | undefined;
@@ -205,6 +206,8 @@ async function definitionsSource(f: { definitionsRepo?: string; definitionsBranc
       .catch((e: unknown) => log.warn(`definitions: cannot fetch ${repo}, keeping the tree at hand (${oneLine(e)})`))
       .finally(() => (fetching = false));
   }, everyMs);
+  // Never what keeps the process alive: an error before the lifecycle starts must still end it.
+  timer.unref();
   life.onStop(() => clearInterval(timer));
   return inside;
 }
