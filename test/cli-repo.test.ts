@@ -65,6 +65,71 @@ describe('paddock push / demolish / revive / status', () => {
     expect(remoteFiles(remote).filter((f) => f.startsWith('groups/'))).toEqual([]);
   });
 
+  it('GIVEN definitions that are not the ones the repo was last rendered from, in no git checkout WHEN demolishing or reviving THEN refused when they would drop live groups, naming them, HEAD unchanged; newer ones go', async () => {
+    const remote = await bareRepo();
+    const current = definitionsDir({ 'g.ts': groupsSource(4) });
+    expect((await paddock(['push', '--repo', remote, '--definitions', current], { env })).code).toBe(0);
+    expect((await paddock(['demolish', '--repo', remote, '--definitions', current, 'g-0'], { env })).code).toBe(0);
+    const head = gitOut(remote, 'rev-parse', 'main');
+    // A stale copy: it lacks g-3, which another writer added.
+    const stale = definitionsDir({ 'g.ts': groupsSource(3) });
+    for (const args of [['demolish', 'g-1'], ['revive', 'g-0']]) {
+      const r = await paddock([...args, '--repo', remote, '--definitions', stale], { env });
+      expect(r.stderr.trim()).toMatch(new RegExp(`^paddock: your definitions are not the ones the repo was last rendered from \\(sha256:[0-9a-f]{64}\\), and would also remove g-3: ${args[0]} from a checkout that contains it, or give --allow-definitions-change$`));
+      expect(r.code).toBe(1);
+    }
+    expect(gitOut(remote, 'rev-parse', 'main')).toBe(head);
+    // Newer definitions (the watcher has not caught up with g-4 yet) drop nothing: they go.
+    const newer = definitionsDir({ 'g.ts': groupsSource(5) });
+    const ok = await paddock(['demolish', '--repo', remote, '--definitions', newer, 'g-1'], { env });
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(['g-1', 'g-3', 'g-4'].map((g) => groupApp(remote, g))).toEqual(['emptied', 'active', 'active']);
+    // Forced: the stale render goes, and with it g-3 and g-4.
+    const forced = await paddock(['revive', '--repo', remote, '--definitions', stale, '--allow-definitions-change', 'g-0'], { env });
+    expect(forced.code, forced.stderr).toBe(0);
+    expect(['g-0', 'g-3', 'g-4'].map((g) => groupApp(remote, g))).toEqual(['active', 'emptied', 'emptied']);
+  });
+
+  it('GIVEN definitions in a git checkout WHEN demolishing THEN a checkout that contains the commit the repo was last rendered from goes; an older one or another branch is refused, naming both commits', async () => {
+    const remote = await bareRepo();
+    const repo = definitionsDir({ 'g.ts': groupsSource(3) });
+    const git = (...args: string[]) => gitOut(repo, ...args);
+    git('init', '-q', '-b', 'main');
+    git('add', '.');
+    git('-c', 'user.name=t', '-c', 'user.email=t@t', 'commit', '-qm', 'three groups');
+    const first = git('rev-parse', 'HEAD');
+    expect((await paddock(['push', '--repo', remote, '--definitions', repo], { env })).code).toBe(0);
+    // Someone deletes g-2 from the definitions and pushes them.
+    writeFileSync(path.join(repo, 'g.ts'), groupsSource(2));
+    git('-c', 'user.name=t', '-c', 'user.email=t@t', 'commit', '-qam', 'g-2 goes');
+    const second = git('rev-parse', 'HEAD');
+    expect((await paddock(['push', '--repo', remote, '--definitions', repo], { env })).code).toBe(0);
+    expect(groupApp(remote, 'g-2')).toBe('emptied');
+    const head = gitOut(remote, 'rev-parse', 'main');
+
+    // A checkout of the first commit drops no group, but would bring g-2 back: refused.
+    const old = path.join(tempDir('paddock-defs-old-'), 'old');
+    git('worktree', 'add', '-q', '--detach', old, first);
+    const r = await paddock(['demolish', '--repo', remote, '--definitions', old, 'g-0'], { env });
+    expect(r.stderr.trim()).toBe(`paddock: the repo was last rendered from definitions commit ${second.slice(0, 12)}, which your checkout (at ${first.slice(0, 12)}) does not contain: demolish from a checkout that contains it, or give --allow-definitions-change`);
+    expect(r.code).toBe(1);
+    // Another branch off the first commit, with a group of its own: refused too.
+    const branch = path.join(tempDir('paddock-defs-branch-'), 'branch');
+    git('worktree', 'add', '-q', '-b', 'other', branch, first);
+    writeFileSync(path.join(branch, 'g.ts'), groupsSource(4));
+    gitOut(branch, '-c', 'user.name=t', '-c', 'user.email=t@t', 'commit', '-qam', 'four groups');
+    expect((await paddock(['demolish', '--repo', remote, '--definitions', branch, 'g-0'], { env })).code).toBe(1);
+    expect(gitOut(remote, 'rev-parse', 'main')).toBe(head);
+
+    // A newer commit (the repo not rendered from it yet) goes, and renders it.
+    writeFileSync(path.join(repo, 'h.ts'), groupsSource(1, 'h'));
+    git('add', 'h.ts');
+    git('-c', 'user.name=t', '-c', 'user.email=t@t', 'commit', '-qm', 'h groups');
+    const ok = await paddock(['demolish', '--repo', remote, '--definitions', repo, 'g-0'], { env });
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(['g-0', 'h-0'].map((g) => groupApp(remote, g))).toEqual(['emptied', 'active']);
+  });
+
   it('GIVEN an unreachable remote WHEN pushed THEN one line says so, exit 1', async () => {
     const r = await paddock(['push', '--repo', 'git://127.0.0.1:9/nothing.git', '--definitions', definitionsDir({ 'g.ts': groupsSource(1) })], { env });
     expect(r.code).toBe(1);

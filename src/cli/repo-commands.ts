@@ -6,6 +6,7 @@ import { groupOfAppPath } from '../synth/layout.ts';
 import { cliRequestId, loadDefinitionSet, repoOptions, repoSettings, requester, type RepoFlags } from './options.ts';
 import { reportCommits } from './argo.ts';
 import { claimWorkDir } from './cache.ts';
+import { refuseStaleDefinitions } from './stale-definitions.ts';
 import type { WriterSettings } from '../repo/settings.ts';
 import type { DefinitionSet } from '../repo/types.ts';
 
@@ -15,7 +16,7 @@ import type { DefinitionSet } from '../repo/types.ts';
  * changed since the last one. The fetch runs while the definitions load (both wait on other
  * processes: git, esbuild); an error in the definitions is the one reported when both fail.
  */
-export async function withCommitter<T>(f: RepoFlags, fn: (c: Committer) => Promise<T>, writer?: WriterSettings): Promise<T> {
+export async function withCommitter<T>(f: RepoFlags, fn: (c: Committer, defs: DefinitionSet, dir: string) => Promise<T>, writer?: WriterSettings): Promise<T> {
   const s = repoSettings(f);
   const work = claimWorkDir(s.repo, s.branch);
   let defs: DefinitionSet | undefined;
@@ -39,7 +40,7 @@ export async function withCommitter<T>(f: RepoFlags, fn: (c: Committer) => Promi
     if (loaded.status === 'rejected') throw loaded.reason;
     if (fetched.status === 'rejected') throw fetched.reason;
     defs = loaded.value;
-    return await fn(c);
+    return await fn(c, defs, s.definitionsDir);
   } finally {
     await report.flush();
     await c.close();
@@ -56,12 +57,13 @@ export function registerRepoCommands(program: Command): void {
       });
     });
 
-  repoOptions(program.command('demolish').description('commit the removal of groups (Argo CD prunes their resources)').argument('[groups...]', 'groups to remove'))
+  allowDefinitionsChange(repoOptions(program.command('demolish').description('commit the removal of groups (Argo CD prunes their resources)').argument('[groups...]', 'groups to remove')))
     .option('--all', 'remove every group')
-    .action(async (groups: string[], f: RepoFlags & { all?: boolean }) => {
+    .action(async (groups: string[], f: RepoFlags & { all?: boolean; allowDefinitionsChange?: boolean }) => {
       if (!f.all && !groups.length) throw new UserError('BadRequest', 'name the groups to demolish, or give --all');
       if (f.all && groups.length) throw new UserError('BadRequest', 'give group names or --all, not both');
-      await withCommitter(f, async (c) => {
+      await withCommitter(f, async (c, defs, dir) => {
+        if (!f.allowDefinitionsChange) await refuseStaleDefinitions(c, defs, dir, 'demolish');
         const view = c.view(); // fetched as the definitions loaded
         const targets = f.all
           ? [...view.files.keys()].map(groupOfAppPath).filter((g): g is string => !!g)
@@ -87,11 +89,16 @@ export function registerRepoCommands(program: Command): void {
       });
     });
 
-  repoOptions(program.command('revive').description('undo the removal of a group').argument('<group>', 'the group to bring back'))
-    .action(async (group: string, f: RepoFlags) => {
-      await withCommitter(f, async (c) => {
+  allowDefinitionsChange(repoOptions(program.command('revive').description('undo the removal of a group').argument('<group>', 'the group to bring back')))
+    .action(async (group: string, f: RepoFlags & { allowDefinitionsChange?: boolean }) => {
+      await withCommitter(f, async (c, defs, dir) => {
+        if (!f.allowDefinitionsChange) await refuseStaleDefinitions(c, defs, dir, 'revive');
         const a = await c.submit({ body: { kind: 'revive', group }, requestId: cliRequestId('revive'), requestedBy: requester() });
         if (a.outcome.status === 'unchanged') console.log(`${group} is not removed: nothing to do`);
       });
     });
+}
+
+function allowDefinitionsChange(cmd: Command): Command {
+  return cmd.option('--allow-definitions-change', 'commit what your definitions render even when the repo was last rendered from newer or other ones (their groups change too)');
 }

@@ -173,6 +173,12 @@ export class Committer {
     return this.batcher.read();
   }
 
+  /** The message of the repo's tip as last seen; undefined before its first commit. */
+  async tipMessage(): Promise<string | undefined> {
+    const head = this.mirror.current?.head;
+    return head ? this.mirror.tree.message(head) : undefined;
+  }
+
   /** Checks the remote answers, without changing anything. */
   async probe(): Promise<boolean> {
     try {

@@ -145,16 +145,13 @@ export function provenance(defs: DefinitionSet): string[] {
  * of the live groups in `tree` (and more than 3), or when no definitions could be read at all.
  */
 export async function massRemoval(defs: DefinitionSet, tree: Tree, inputs: SynthInputs, cache: SynthCache, allowMassRemoval = false): Promise<UserError | undefined> {
-  // Live groups only: an emptied Application (a group already leaving) is no group to lose.
-  const before = new Set([...committedGroups(tree.files)].filter((g) => !tree.state.retiring.has(g)));
+  const before = liveGroups(tree);
   if (!before.size) return undefined;
   if (!defs.definitions.length) {
     return new UserError('MassRemovalRefused', `no definitions could be read; refusing to remove the ${before.size} groups in the repo`);
   }
   if (allowMassRemoval) return undefined;
-  const after = await synthesize(defs.definitions, inputs, cache);
-  const kept = new Set(after.groups.filter((g) => g.files.length).map((g) => g.name));
-  const lost = [...before].filter((g) => !kept.has(g) && !tree.state.removals.has(g));
+  const lost = lostGroups(tree, await synthesize(defs.definitions, inputs, cache));
   if (lost.length > 3 && lost.length * 2 > before.size) {
     return new UserError('MassRemovalRefused', `the definitions would remove ${lost.length} of ${before.size} groups (${lost.slice(0, 5).join(', ')}${lost.length > 5 ? ', ...' : ''}); refusing without --allow-mass-removal`);
   }
@@ -165,6 +162,17 @@ export async function massRemoval(defs: DefinitionSet, tree: Tree, inputs: Synth
 function stateOf(d: StateDraft, unchanged: StateRecords): StateRecords {
   if (!d.writes.size && d.settings === unchanged.settings) return unchanged;
   return { groups: d.groups, removals: d.removals, releases: d.releases, deployments: d.deployments, workspaces: d.workspaces, leases: d.leases, sources: d.sources, rules: d.rules, retiring: d.retiring, ...(d.settings ? { settings: d.settings } : {}) };
+}
+
+/** The groups of `tree` that are live there and that `after` no longer renders (and no removal record removed). */
+export function lostGroups(tree: Tree, after: SynthResult): string[] {
+  const kept = new Set(after.groups.filter((g) => g.files.length).map((g) => g.name));
+  return [...liveGroups(tree)].filter((g) => !kept.has(g) && !tree.state.removals.has(g));
+}
+
+/** Live groups only: an emptied Application (a group already leaving) is no group to lose. */
+function liveGroups(tree: Tree): Set<string> {
+  return new Set([...committedGroups(tree.files)].filter((g) => !tree.state.retiring.has(g)));
 }
 
 function committedGroups(files: ReadonlyMap<string, string>): Set<string> {

@@ -145,7 +145,8 @@ async function verifyCommit(
   return { sha: c.sha, subject, differences, ...(digest ? {} : { note: 'it has no Paddock-Definitions trailer (not made by paddock?): compared with the definitions given' }) };
 }
 
-function trailer(message: string, key: string): string | undefined {
+/** The value of trailer `key` in a commit message. */
+export function trailer(message: string, key: string): string | undefined {
   const m = new RegExp(`^${key}: (.+)$`, 'm').exec(message);
   return m?.[1].trim();
 }

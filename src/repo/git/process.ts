@@ -174,3 +174,20 @@ export async function checkoutCommit(dir: string): Promise<string | undefined> {
     return undefined;
   }
 }
+
+/**
+ * Whether commit `ancestor` is `descendant` or one of its ancestors, in the checkout at `dir`;
+ * undefined when that cannot be told: either commit is not in the checkout (not fetched, or a
+ * shallow clone's history ends before it), or `dir` is no checkout.
+ */
+export async function containsCommit(dir: string, descendant: string, ancestor: string): Promise<boolean | undefined> {
+  try {
+    const git = createGit(dir, { timeoutMs: 10_000 });
+    const [gitDir, shallow] = (await git.raw(['rev-parse', '--absolute-git-dir', '--is-shallow-repository'])).trim().split('\n');
+    const { code } = await runGit(gitDir, ['merge-base', '--is-ancestor', ancestor, descendant], '', 10_000);
+    if (code === 0) return true;
+    return code === 1 && shallow === 'false' ? false : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -12,7 +12,7 @@ import type { SimpleGit } from 'simple-git';
 import { isRemoteUrl } from '../../../core/urls.ts';
 import { oneLine } from '../../errors.ts';
 import { DaemonPushUnsupported, isGitDaemonUrl, pushToGitDaemon } from './daemon.ts';
-import { AUTHOR, classifyGitError, createGit, gcAuto, gitOutputs, isNoBranchYet, isRetryable, isUnclear, runGit, type GitFailure } from './process.ts';
+import { AUTHOR, classifyGitError, createGit, gcAuto, gitOutputs, gitWithInput, isNoBranchYet, isRetryable, isUnclear, runGit, type GitFailure } from './process.ts';
 import { readBlobs, remoteTip, treeBlobs } from './reader.ts';
 
 /** How long the work tree's look at the remote's tip may take: as long as any of its git commands (process.ts). */
@@ -203,6 +203,11 @@ export class WorkTree {
     } catch {
       return false;
     }
+  }
+
+  /** The message of commit `sha`. */
+  async message(sha: string): Promise<string> {
+    return (await gitWithInput(this.gitDir, ['log', '-1', '--format=%B', sha], '')).toString('utf8');
   }
 
   /** Asks the remote for its branch's tip (reader.ts: a git:// remote by paddock's own connection); throws when it does not answer. */
