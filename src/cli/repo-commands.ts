@@ -49,9 +49,10 @@ export async function withCommitter<T>(f: RepoFlags, fn: (c: Committer, defs: De
 }
 
 export function registerRepoCommands(program: Command): void {
-  repoOptions(program.command('push').description('synthesize the definitions and commit the result to the manifests repo (no commit when nothing changed)'))
-    .action(async (f: RepoFlags) => {
-      await withCommitter(f, async (c) => {
+  allowDefinitionsChange(repoOptions(program.command('push').description('synthesize the definitions and commit the result to the manifests repo (no commit when nothing changed)')))
+    .action(async (f: RepoFlags & { allowDefinitionsChange?: boolean }) => {
+      await withCommitter(f, async (c, defs, dir) => {
+        if (!f.allowDefinitionsChange) await refuseStaleDefinitions(c, defs, dir, 'push');
         const a = await c.submit({ body: { kind: 'sync', summary: 'sync(definitions): push from the CLI' }, requestId: cliRequestId('push'), requestedBy: requester() });
         if (!a.commit) console.log('nothing changed: no commit');
       });

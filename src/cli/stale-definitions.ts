@@ -11,7 +11,8 @@
  * - otherwise (no commit on a side, a modified tip, a shallow clone that cannot tell): refuse
  *   only when the render would drop groups live at the tip, naming them.
  *
- * `--allow-definitions-change` skips the check.
+ * `push` exists to render new definitions, dropped groups included: it gets the commit rule only
+ * (as git refuses a push that is not a fast-forward). `--allow-definitions-change` skips the check.
  */
 import { UserError } from '../errors.ts';
 import type { Committer } from '../repo/committer.ts';
@@ -21,7 +22,7 @@ import type { DefinitionSet } from '../repo/types.ts';
 import { trailer } from '../repo/verify.ts';
 import { definitionsDigest } from '../synth/loader.ts';
 
-export async function refuseStaleDefinitions(c: Committer, defs: DefinitionSet, dir: string, command: string): Promise<void> {
+export async function refuseStaleDefinitions(c: Committer, defs: DefinitionSet, dir: string, command: 'push' | 'demolish' | 'revive'): Promise<void> {
   const tip = await c.tipMessage();
   const theirs = tip && trailer(tip, 'Paddock-Definitions');
   if (!theirs || theirs === definitionsDigest(defs.definitions, defs.broken)) return;
@@ -36,6 +37,7 @@ export async function refuseStaleDefinitions(c: Committer, defs: DefinitionSet, 
       throw new UserError('Conflict', `the repo was last rendered from definitions commit ${tipCommit.slice(0, 12)}, which your checkout (at ${ours.slice(0, 12)}) does not contain: ${hint}`);
     }
   }
+  if (command === 'push') return;
   const lost = lostGroups(c.view(), await c.synthesis());
   if (lost.length) {
     const named = `${lost.slice(0, 5).join(', ')}${lost.length > 5 ? `, ... (${lost.length})` : ''}`;
