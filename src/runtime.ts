@@ -28,6 +28,8 @@ export interface WriterConfig {
   readonly definitionsDir: string;
   readonly allowMassRemoval?: boolean;
   readonly workDir?: string;
+  /** How long a batch waits for definitions newer than this writer's that the repo was rendered from. @default DEFINITIONS_WAIT_MS */
+  readonly definitionsWaitMs?: number;
 }
 
 export interface RuntimeConfig extends WriterConfig {
@@ -70,6 +72,13 @@ export interface Writer {
   start(): Promise<void>;
 }
 
+/**
+ * How long a watcher or sidecar waits for definitions newer than its own that another writer
+ * already rendered (definitions-order.ts): git-sync's default period (30 s), a load, and margin;
+ * under the liveness probe's 70 s, since the first commit comes before the port is served.
+ */
+const DEFINITIONS_WAIT_MS = 45_000;
+
 export function startWriter(cfg: WriterConfig, opts: WriterOptions = {}): Writer {
   const cache = new SynthCache();
   const log = opts.log ?? logger;
@@ -78,7 +87,7 @@ export function startWriter(cfg: WriterConfig, opts: WriterOptions = {}): Writer
   let committer: Committer | undefined;
   const definitions = new Definitions(cfg.definitionsDir, () => committer?.synthInputs() ?? proposed, cache);
   committer = new Committer({
-    repo: cfg.repo, branch: cfg.branch, definitions: definitions.current, writer: cfg.writer, allowMassRemoval: cfg.allowMassRemoval,
+    repo: cfg.repo, branch: cfg.branch, definitions: definitions.current, writer: cfg.writer, allowMassRemoval: cfg.allowMassRemoval, waitForDefinitionsMs: cfg.definitionsWaitMs ?? DEFINITIONS_WAIT_MS,
     workDir: cfg.workDir, clock: opts.clock, log, onCommit: opts.onCommit, onFollow: opts.onFollow, cache,
   });
   const c = committer;

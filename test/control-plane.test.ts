@@ -99,7 +99,7 @@ describe('the shipped example environments/control-plane.ts', () => {
         '--root=/definitions',
         '--link=current',
         '--period=30s',
-        '--depth=1',
+        '--depth=0',
       ];
       const sync = container(spec, 'git-sync');
       expect(sync.image).toBe(DEFAULT_GIT_SYNC_IMAGE);
@@ -267,7 +267,7 @@ describe('PaddockControlPlane variants', () => {
     expect(envOf(w, 'PADDOCK_BRANCH').value).toBe('prod');
     expect(envOf(w, 'PADDOCK_SIDECAR_URL').value).toBe('http://pd-sidecar.ops.svc:8080');
     expect(container(d.spec.template.spec, 'git-sync').args).toEqual([
-      '--repo=https://git.example.com/platform/environments.git', '--ref=release', '--root=/definitions', '--link=current', '--period=1m', '--depth=1',
+      '--repo=https://git.example.com/platform/environments.git', '--ref=release', '--root=/definitions', '--link=current', '--period=1m', '--depth=0',
     ]);
     expect(at(result, 'rolebinding-pd-watcher.yaml').subjects).toEqual([{ kind: 'ServiceAccount', name: 'pd-watcher', namespace: 'ops' }]);
     // paddock's own group is no GC call's to remove: its containers get no GC URL (GROUP_ID they do), and the sidecar refuses it.

@@ -49,7 +49,9 @@ export function paddockPodSpec(c: ControlPlaneConfig, serviceAccountName: string
     `--root=${DEFINITIONS_ROOT}`,
     `--link=${DEFINITIONS_LINK}`,
     `--period=${c.syncPeriod}`,
-    '--depth=1',
+    // The whole history (a small repo): a writer tells older definitions from newer by it
+    // (src/repo/definitions-order.ts), and waits for the newer ones another pod has already.
+    '--depth=0',
     ...(c.sshForGitSync ? [`--ssh-key-file=${SSH_KEY_FILE}`, '--ssh-known-hosts=true', `--ssh-known-hosts-file=${KNOWN_HOSTS_FILE}`] : []),
   ];
   const gitSync = (name: string, extraArgs: string[] = []) => ({

@@ -110,7 +110,7 @@ export async function loadDefinitionSet(dir: string): Promise<DefinitionSet> {
       for (const e of loaded.errors.slice(1)) console.error(`paddock: ${e.message}`);
       throw loaded.errors[0];
     }
-    return { definitions: loaded.definitions, version: 1, commit: before === after ? after : undefined };
+    return { definitions: loaded.definitions, version: 1, commit: before === after ? after : undefined, dir };
   }
 }
 

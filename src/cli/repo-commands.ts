@@ -16,7 +16,7 @@ import type { DefinitionSet } from '../repo/types.ts';
  * changed since the last one. The fetch runs while the definitions load (both wait on other
  * processes: git, esbuild); an error in the definitions is the one reported when both fail.
  */
-export async function withCommitter<T>(f: RepoFlags, fn: (c: Committer, defs: DefinitionSet, dir: string) => Promise<T>, writer?: WriterSettings): Promise<T> {
+export async function withCommitter<T>(f: RepoFlags, fn: (c: Committer, defs: DefinitionSet) => Promise<T>, writer?: WriterSettings): Promise<T> {
   const s = repoSettings(f);
   const work = claimWorkDir(s.repo, s.branch);
   let defs: DefinitionSet | undefined;
@@ -40,7 +40,7 @@ export async function withCommitter<T>(f: RepoFlags, fn: (c: Committer, defs: De
     if (loaded.status === 'rejected') throw loaded.reason;
     if (fetched.status === 'rejected') throw fetched.reason;
     defs = loaded.value;
-    return await fn(c, defs, s.definitionsDir);
+    return await fn(c, defs);
   } finally {
     await report.flush();
     await c.close();
@@ -51,8 +51,8 @@ export async function withCommitter<T>(f: RepoFlags, fn: (c: Committer, defs: De
 export function registerRepoCommands(program: Command): void {
   allowDefinitionsChange(repoOptions(program.command('push').description('synthesize the definitions and commit the result to the manifests repo (no commit when nothing changed)')))
     .action(async (f: RepoFlags & { allowDefinitionsChange?: boolean }) => {
-      await withCommitter(f, async (c, defs, dir) => {
-        if (!f.allowDefinitionsChange) await refuseStaleDefinitions(c, defs, dir, 'push');
+      await withCommitter(f, async (c, defs) => {
+        if (!f.allowDefinitionsChange) await refuseStaleDefinitions(c, defs, 'push');
         const a = await c.submit({ body: { kind: 'sync', summary: 'sync(definitions): push from the CLI' }, requestId: cliRequestId('push'), requestedBy: requester() });
         if (!a.commit) console.log('nothing changed: no commit');
       });
@@ -63,8 +63,8 @@ export function registerRepoCommands(program: Command): void {
     .action(async (groups: string[], f: RepoFlags & { all?: boolean; allowDefinitionsChange?: boolean }) => {
       if (!f.all && !groups.length) throw new UserError('BadRequest', 'name the groups to demolish, or give --all');
       if (f.all && groups.length) throw new UserError('BadRequest', 'give group names or --all, not both');
-      await withCommitter(f, async (c, defs, dir) => {
-        if (!f.allowDefinitionsChange) await refuseStaleDefinitions(c, defs, dir, 'demolish');
+      await withCommitter(f, async (c, defs) => {
+        if (!f.allowDefinitionsChange) await refuseStaleDefinitions(c, defs, 'demolish');
         const view = c.view(); // fetched as the definitions loaded
         const targets = f.all
           ? [...view.files.keys()].map(groupOfAppPath).filter((g): g is string => !!g)
@@ -92,8 +92,8 @@ export function registerRepoCommands(program: Command): void {
 
   allowDefinitionsChange(repoOptions(program.command('revive').description('undo the removal of a group').argument('<group>', 'the group to bring back')))
     .action(async (group: string, f: RepoFlags & { allowDefinitionsChange?: boolean }) => {
-      await withCommitter(f, async (c, defs, dir) => {
-        if (!f.allowDefinitionsChange) await refuseStaleDefinitions(c, defs, dir, 'revive');
+      await withCommitter(f, async (c, defs) => {
+        if (!f.allowDefinitionsChange) await refuseStaleDefinitions(c, defs, 'revive');
         const a = await c.submit({ body: { kind: 'revive', group }, requestId: cliRequestId('revive'), requestedBy: requester() });
         if (a.outcome.status === 'unchanged') console.log(`${group} is not removed: nothing to do`);
       });

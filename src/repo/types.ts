@@ -20,6 +20,8 @@ export interface DefinitionSet {
   readonly broken?: readonly string[];
   /** The git commit the definitions were checked out at, when they come from a checkout. */
   readonly commit?: string;
+  /** The directory they were read from (where `commit` is checked out). */
+  readonly dir?: string;
 }
 
 export interface CommitterOptions {
@@ -31,6 +33,13 @@ export interface CommitterOptions {
   readonly writer: WriterSettings;
   /** Allow a definitions change that removes more than half of the groups (and more than 3). */
   readonly allowMassRemoval?: boolean;
+  /**
+   * A writer that runs on (watcher, sidecar): how long a batch waits, with a fetch each second,
+   * while the repo's tip was rendered from definitions newer than this writer's
+   * (definitions-order.ts), before it renders with its own anyway. Unset: it never waits (the
+   * CLI refuses instead).
+   */
+  readonly waitForDefinitionsMs?: number;
   /** Local clone to work in. @default a new temp dir */
   readonly workDir?: string;
   /**

@@ -18,6 +18,7 @@ import { definitionsDigest, loadDefinitions, type Definition } from '../synth/lo
 import { isOwnedPath } from '../synth/output.ts';
 import { parseState } from '../synth/state.ts';
 import { synthesize, synthInputs, SynthCache } from '../synth/synthesize.ts';
+import { trailer } from './definitions-order.ts';
 import { keepGroupsOf } from './plan.ts';
 import { remoteUrl } from './git/index.ts';
 import { exportTree, RepoReader, workTreeOf } from './git/index.ts';
@@ -143,12 +144,6 @@ async function verifyCommit(
     differences.push(`${got === undefined ? '+' : want === undefined ? '-' : 'M'} ${p}`);
   }
   return { sha: c.sha, subject, differences, ...(digest ? {} : { note: 'it has no Paddock-Definitions trailer (not made by paddock?): compared with the definitions given' }) };
-}
-
-/** The value of trailer `key` in a commit message. */
-export function trailer(message: string, key: string): string | undefined {
-  const m = new RegExp(`^${key}: (.+)$`, 'm').exec(message);
-  return m?.[1].trim();
 }
 
 /** Definitions by digest: the directory given, or a commit of the checkout it is in. */

@@ -51,6 +51,7 @@ export class Definitions {
       version: this.version,
       broken: [...this.neverLoaded].map((f) => path.basename(f)),
       commit: this.commit,
+      dir: this.dir,
     };
   }
 

@@ -3,7 +3,8 @@
  * git-sync publishes a tree: each new tip is checked out beside the last one, then the `current`
  * symlink is swapped to it in one rename (`paddock watch --definitions-repo`). The definitions
  * loader reads `current/...`, the file watch sees the link move (watch/files.ts), and each tree is
- * a worktree of a bare copy, so `checkoutCommit` names the commit it holds.
+ * a worktree of a bare copy with the branch's history, so `checkoutCommit` names the commit it
+ * holds and the commits before it can be told apart from later ones.
  */
 import { readdirSync, renameSync, rmSync, symlinkSync } from 'node:fs';
 import path from 'node:path';
@@ -11,6 +12,8 @@ import { createGit, initBareRepo, runGit } from './process.ts';
 
 /** The trees kept: the current one, and the one before it for a reader that started on it a moment ago. */
 const KEPT_TREES = 2;
+/** The ref the fetched branch is kept under. */
+const FETCHED = 'refs/paddock/definitions';
 
 export class PublishedCheckout {
   private readonly gitDir: string;
@@ -38,8 +41,10 @@ export class PublishedCheckout {
     this.started ??= initBareRepo(this.gitDir, 'main');
     await this.started;
     const git = createGit(this.gitDir);
-    await git.raw(['fetch', '--no-tags', '--depth', '1', this.url, this.branch ? `refs/heads/${this.branch}` : 'HEAD']);
-    const tip = (await git.raw(['rev-parse', 'FETCH_HEAD^{commit}'])).trim();
+    // The whole history, kept under a ref: a writer tells older definitions from newer by it
+    // (repo/definitions-order.ts).
+    await git.raw(['fetch', '--no-tags', this.url, `+${this.branch ? `refs/heads/${this.branch}` : 'HEAD'}:${FETCHED}`]);
+    const tip = (await git.raw(['rev-parse', `${FETCHED}^{commit}`])).trim();
     if (tip === this.tip) return { tip, moved: false };
     const tree = `rev-${tip}`;
     const made = await runGit(this.gitDir, ['worktree', 'add', '--force', '--detach', path.join(this.root, tree), tip], '');

@@ -176,17 +176,19 @@ export async function checkoutCommit(dir: string): Promise<string | undefined> {
 }
 
 /**
- * Whether commit `ancestor` is `descendant` or one of its ancestors, in the checkout at `dir`;
- * undefined when that cannot be told: either commit is not in the checkout (not fetched, or a
- * shallow clone's history ends before it), or `dir` is no checkout.
+ * Whether the checkout at `dir` contains commit `ancestor` in the history of `descendant`:
+ * true or false; 'missing' when `ancestor` is not in the checkout at all (not fetched yet, or
+ * another repo's); undefined when that cannot be told (a shallow clone, or no checkout).
  */
-export async function containsCommit(dir: string, descendant: string, ancestor: string): Promise<boolean | undefined> {
+export async function containsCommit(dir: string, descendant: string, ancestor: string): Promise<boolean | 'missing' | undefined> {
   try {
     const git = createGit(dir, { timeoutMs: 10_000 });
     const [gitDir, shallow] = (await git.raw(['rev-parse', '--absolute-git-dir', '--is-shallow-repository'])).trim().split('\n');
+    if (shallow !== 'false') return undefined;
     const { code } = await runGit(gitDir, ['merge-base', '--is-ancestor', ancestor, descendant], '', 10_000);
     if (code === 0) return true;
-    return code === 1 && shallow === 'false' ? false : undefined;
+    if (code === 1) return false;
+    return (await runGit(gitDir, ['cat-file', '-e', `${ancestor}^{commit}`], '', 10_000)).code === 0 ? undefined : 'missing';
   } catch {
     return undefined;
   }
