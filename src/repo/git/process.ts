@@ -17,7 +17,15 @@ const ALLOWED_ENV = ['GIT_TERMINAL_PROMPT', 'GIT_SSH_COMMAND', 'GIT_CONFIG_NOSYS
 export interface GitOptions {
   /** Kill a git command silent for this long. @default 60 s */
   readonly timeoutMs?: number;
+  /**
+   * Read a checkout another user owns (git-sync's, uid 65533, read by paddock as uid 1000), which
+   * git otherwise refuses as "dubious ownership". Only for reading the definitions checkout.
+   */
+  readonly otherOwner?: boolean;
 }
+
+/** The config that lets git read a repository another user owns (GitOptions.otherOwner). */
+const OTHER_OWNER = 'safe.directory=*';
 
 export const AUTHOR = { name: 'paddock', email: 'paddock@paddock.invalid' };
 
@@ -107,7 +115,7 @@ export function createGit(baseDir: string, opts: GitOptions = {}): SimpleGit {
     allowEnvironment: ALLOWED_ENV,
     // The SSH command is paddock's own fixed one (batch mode: fail, never prompt), not user input.
     unsafe: { allowUnsafeSshCommand: true },
-    config: [`user.name=${AUTHOR.name}`, `user.email=${AUTHOR.email}`, 'core.quotepath=off', 'commit.gpgsign=false', 'gc.auto=0'],
+    config: [`user.name=${AUTHOR.name}`, `user.email=${AUTHOR.email}`, 'core.quotepath=off', 'commit.gpgsign=false', 'gc.auto=0', ...(opts.otherOwner ? [OTHER_OWNER] : [])],
   }).env(env);
 }
 
@@ -166,7 +174,7 @@ export async function initBareRepo(dir: string, branch: string): Promise<void> {
 export async function checkoutCommit(dir: string): Promise<string | undefined> {
   try {
     // One command: the commit (`# branch.oid`) and whether anything under `dir` differs from it.
-    const out = await createGit(dir, { timeoutMs: 10_000 }).raw(['status', '--porcelain=v2', '--branch', '--untracked-files=normal', '--', '.']);
+    const out = await createGit(dir, { timeoutMs: 10_000, otherOwner: true }).raw(['status', '--porcelain=v2', '--branch', '--untracked-files=normal', '--', '.']);
     const head = /^# branch\.oid ([0-9a-f]{40,64})$/m.exec(out)?.[1];
     if (!head) return undefined;
     return out.split('\n').some((l) => l && !l.startsWith('#')) ? `${head} (modified)` : head;
@@ -182,13 +190,13 @@ export async function checkoutCommit(dir: string): Promise<string | undefined> {
  */
 export async function containsCommit(dir: string, descendant: string, ancestor: string): Promise<boolean | 'missing' | undefined> {
   try {
-    const git = createGit(dir, { timeoutMs: 10_000 });
+    const git = createGit(dir, { timeoutMs: 10_000, otherOwner: true });
     const [gitDir, shallow] = (await git.raw(['rev-parse', '--absolute-git-dir', '--is-shallow-repository'])).trim().split('\n');
     if (shallow !== 'false') return undefined;
-    const { code } = await runGit(gitDir, ['merge-base', '--is-ancestor', ancestor, descendant], '', 10_000);
+    const { code } = await runGit(gitDir, ['-c', OTHER_OWNER, 'merge-base', '--is-ancestor', ancestor, descendant], '', 10_000);
     if (code === 0) return true;
     if (code === 1) return false;
-    return (await runGit(gitDir, ['cat-file', '-e', `${ancestor}^{commit}`], '', 10_000)).code === 0 ? undefined : 'missing';
+    return (await runGit(gitDir, ['-c', OTHER_OWNER, 'cat-file', '-e', `${ancestor}^{commit}`], '', 10_000)).code === 0 ? undefined : 'missing';
   } catch {
     return undefined;
   }
