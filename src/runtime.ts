@@ -87,7 +87,7 @@ export function startWriter(cfg: WriterConfig, opts: WriterOptions = {}): Writer
   let committer: Committer | undefined;
   const definitions = new Definitions(cfg.definitionsDir, () => committer?.synthInputs() ?? proposed, cache);
   committer = new Committer({
-    repo: cfg.repo, branch: cfg.branch, definitions: definitions.current, writer: cfg.writer, allowMassRemoval: cfg.allowMassRemoval, waitForDefinitionsMs: cfg.definitionsWaitMs ?? DEFINITIONS_WAIT_MS,
+    repo: cfg.repo, branch: cfg.branch, definitions: definitions.current, writer: cfg.writer, allowMassRemoval: cfg.allowMassRemoval, whenBehind: { waitMs: cfg.definitionsWaitMs ?? DEFINITIONS_WAIT_MS },
     workDir: cfg.workDir, clock: opts.clock, log, onCommit: opts.onCommit, onFollow: opts.onFollow, cache,
   });
   const c = committer;

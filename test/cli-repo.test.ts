@@ -75,7 +75,7 @@ describe('paddock push / demolish / revive / status', () => {
     const stale = definitionsDir({ 'g.ts': groupsSource(3) });
     for (const args of [['demolish', 'g-1'], ['revive', 'g-0']]) {
       const r = await paddock([...args, '--repo', remote, '--definitions', stale], { env });
-      expect(r.stderr.trim()).toMatch(new RegExp(`^paddock: your definitions are not the ones the repo was last rendered from \\(sha256:[0-9a-f]{64}\\), and would also remove g-3: ${args[0]} from a checkout that contains it, or give --allow-definitions-change$`));
+      expect(r.stderr.trim()).toMatch(new RegExp(`^paddock: your definitions are not the ones the repo was last rendered from \\(sha256:[0-9a-f]{64}\\), and would also remove g-3: ${args[0]} from those definitions, or give --allow-definitions-change$`));
       expect(r.code).toBe(1);
     }
     expect(gitOut(remote, 'rev-parse', 'main')).toBe(head);
@@ -121,7 +121,9 @@ describe('paddock push / demolish / revive / status', () => {
     git('worktree', 'add', '-q', '-b', 'other', branch, first);
     writeFileSync(path.join(branch, 'g.ts'), groupsSource(4));
     gitOut(branch, '-c', 'user.name=t', '-c', 'user.email=t@t', 'commit', '-qam', 'four groups');
-    expect((await paddock(['demolish', '--repo', remote, '--definitions', branch, 'g-0'], { env })).code).toBe(1);
+    const other = await paddock(['demolish', '--repo', remote, '--definitions', branch, 'g-0'], { env });
+    expect(other.stderr.trim()).toBe(`paddock: the repo was last rendered from definitions commit ${second.slice(0, 12)}, which your checkout (at ${gitOut(branch, 'rev-parse', 'HEAD').slice(0, 12)}) does not contain: demolish from a checkout that contains it, or give --allow-definitions-change`);
+    expect(other.code).toBe(1);
     expect(gitOut(remote, 'rev-parse', 'main')).toBe(head);
 
     // A newer commit (the repo not rendered from it yet) goes, and renders it.

@@ -6,8 +6,9 @@ import { groupOfAppPath } from '../synth/layout.ts';
 import { cliRequestId, loadDefinitionSet, repoOptions, repoSettings, requester, type RepoFlags } from './options.ts';
 import { reportCommits } from './argo.ts';
 import { claimWorkDir } from './cache.ts';
-import { refuseStaleDefinitions } from './stale-definitions.ts';
+import { refuseBehind, refuseStaleDefinitions } from './stale-definitions.ts';
 import type { WriterSettings } from '../repo/settings.ts';
+import type { WhenBehind } from '../repo/definitions-order.ts';
 import type { DefinitionSet } from '../repo/types.ts';
 
 /**
@@ -16,7 +17,7 @@ import type { DefinitionSet } from '../repo/types.ts';
  * changed since the last one. The fetch runs while the definitions load (both wait on other
  * processes: git, esbuild); an error in the definitions is the one reported when both fail.
  */
-export async function withCommitter<T>(f: RepoFlags, fn: (c: Committer, defs: DefinitionSet) => Promise<T>, writer?: WriterSettings): Promise<T> {
+export async function withCommitter<T>(f: RepoFlags, fn: (c: Committer, defs: DefinitionSet) => Promise<T>, opts: { readonly writer?: WriterSettings; readonly whenBehind?: WhenBehind } = {}): Promise<T> {
   const s = repoSettings(f);
   const work = claimWorkDir(s.repo, s.branch);
   let defs: DefinitionSet | undefined;
@@ -29,7 +30,8 @@ export async function withCommitter<T>(f: RepoFlags, fn: (c: Committer, defs: De
       if (!defs) throw new Error('the definitions are not loaded yet');
       return defs;
     },
-    writer: writer ?? s.writer,
+    writer: opts.writer ?? s.writer,
+    whenBehind: opts.whenBehind,
     allowMassRemoval: f.allowMassRemoval,
     onCommit: report.onCommit,
     // The cached work tree outlives this process, which pushes once: each push checks its housekeeping.
@@ -55,7 +57,7 @@ export function registerRepoCommands(program: Command): void {
         if (!f.allowDefinitionsChange) await refuseStaleDefinitions(c, defs, 'push');
         const a = await c.submit({ body: { kind: 'sync', summary: 'sync(definitions): push from the CLI' }, requestId: cliRequestId('push'), requestedBy: requester() });
         if (!a.commit) console.log('nothing changed: no commit');
-      });
+      }, { whenBehind: f.allowDefinitionsChange ? undefined : refuseBehind('push') });
     });
 
   allowDefinitionsChange(repoOptions(program.command('demolish').description('commit the removal of groups (Argo CD prunes their resources)').argument('[groups...]', 'groups to remove')))
@@ -87,7 +89,7 @@ export function registerRepoCommands(program: Command): void {
           for (const [a] of failed.slice(1)) console.error(`paddock: ${((a as PromiseRejectedResult).reason as Error).message}`);
           throw (failed[0][0] as PromiseRejectedResult).reason;
         }
-      });
+      }, { whenBehind: f.allowDefinitionsChange ? undefined : refuseBehind('demolish') });
     });
 
   allowDefinitionsChange(repoOptions(program.command('revive').description('undo the removal of a group').argument('<group>', 'the group to bring back')))
@@ -96,7 +98,7 @@ export function registerRepoCommands(program: Command): void {
         if (!f.allowDefinitionsChange) await refuseStaleDefinitions(c, defs, 'revive');
         const a = await c.submit({ body: { kind: 'revive', group }, requestId: cliRequestId('revive'), requestedBy: requester() });
         if (a.outcome.status === 'unchanged') console.log(`${group} is not removed: nothing to do`);
-      });
+      }, { whenBehind: f.allowDefinitionsChange ? undefined : refuseBehind('revive') });
     });
 }
 

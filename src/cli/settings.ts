@@ -46,6 +46,6 @@ export function registerSettings(program: Command): void {
         const what = writer.change!.key === 'gcSecret' ? 'rotate the GC secret' : `set ${writer.change!.key}`;
         const a = await c.submit({ body: { kind: 'sync', summary: `settings(repo): ${what}` }, requestId: cliRequestId('settings'), requestedBy: requester() });
         if (!a.commit) console.log('the repo already has that setting: no commit');
-      }, writer);
+      }, { writer });
     });
 }

@@ -12,24 +12,33 @@
  *   `revive` are refused only when the render would drop groups live at the tip, naming them.
  *   `push` exists to render new definitions, dropped groups included: it goes.
  *
- * `--allow-definitions-change` skips the check.
+ * The committer looks again at every try (the tip may move before the push). `--allow-definitions-change`
+ * skips both.
  */
 import { UserError } from '../errors.ts';
 import type { Committer } from '../repo/committer.ts';
-import { standing } from '../repo/definitions-order.ts';
+import { standing, type Behind, type WhenBehind } from '../repo/definitions-order.ts';
 import { lostGroups } from '../repo/plan.ts';
 import type { DefinitionSet } from '../repo/types.ts';
 
-export async function refuseStaleDefinitions(c: Committer, defs: DefinitionSet, command: 'push' | 'demolish' | 'revive'): Promise<void> {
+type Command = 'push' | 'demolish' | 'revive';
+
+export async function refuseStaleDefinitions(c: Committer, defs: DefinitionSet, command: Command): Promise<void> {
   const s = await standing(await c.tipMessage(), defs);
-  const hint = `${command} from a checkout that contains it, or give --allow-definitions-change`;
-  if (s.kind === 'behind') {
-    throw new UserError('Conflict', `the repo was last rendered from definitions commit ${s.tipCommit.slice(0, 12)}, which your checkout (at ${s.ours.slice(0, 12)}) does not contain: ${hint}`);
-  }
+  if (s.kind === 'behind') throw behindError(command, s);
   if (s.kind === 'current' || command === 'push') return;
   const lost = lostGroups(c.view(), await c.synthesis());
   if (lost.length) {
     const named = `${lost.slice(0, 5).join(', ')}${lost.length > 5 ? `, ... (${lost.length})` : ''}`;
-    throw new UserError('Conflict', `your definitions are not the ones the repo was last rendered from (${s.tipDigest}), and would also remove ${named}: ${hint}`);
+    throw new UserError('Conflict', `your definitions are not the ones the repo was last rendered from (${s.tipDigest}), and would also remove ${named}: ${command} from those definitions, or give --allow-definitions-change`);
   }
+}
+
+/** The committer's check at each try (the tip may move between the first look and the push): refused the same way. */
+export function refuseBehind(command: Command): WhenBehind {
+  return { refuse: (s) => behindError(command, s) };
+}
+
+function behindError(command: Command, s: Behind): UserError {
+  return new UserError('Conflict', `the repo was last rendered from definitions commit ${s.tipCommit.slice(0, 12)}, which your checkout (at ${s.ours.slice(0, 12)}) does not contain: ${command} from a checkout that contains it, or give --allow-definitions-change`);
 }

@@ -23,7 +23,7 @@ import type { Intent, Outcome } from './intents.ts';
 import { Batcher } from './batcher.ts';
 import { withRetries, type RetryDeps } from './retry.ts';
 import { Mirror, type Snapshot } from './mirror.ts';
-import { DefinitionsWait } from './definitions-order.ts';
+import { DefinitionsGate } from './definitions-order.ts';
 import { commitMessage, Guard, kindsOf, plan, provenance } from './plan.ts';
 import { Reads, readCopyOf, type ReadView } from './reads.ts';
 import { SettingsGate } from './settings.ts';
@@ -57,14 +57,14 @@ export class Committer {
   /** The synthesis `synthesis()` made of a view while there is no `lastSynth`. */
   private viewSynth?: { readonly of?: Snapshot; readonly result: Promise<SynthResult> };
   private readonly guard = new Guard();
-  private readonly definitionsWait?: DefinitionsWait;
+  private readonly definitionsGate?: DefinitionsGate;
   private lastContactOk = false;
   /** This writer's settings and GC secret against the repo's. */
   private readonly settings: SettingsGate;
   private readonly reads: Reads;
   private closed = false;
-  /** close() was called: batches waiting for definitions give up. */
-  private closing = false;
+  /** close() or stopWaiting() was called: batches waiting for definitions give up. */
+  private stopping = false;
   /** Counters for /metrics. */
   readonly stats = { commits: 0, pushRetries: 0, coalesced: 0, cycles: 0, staleSkips: 0, failedCycles: 0 };
   private lastCycleOk = true;
@@ -85,7 +85,7 @@ export class Committer {
       stats: this.stats,
     };
     this.cache = opts.cache ?? new SynthCache();
-    if (opts.waitForDefinitionsMs !== undefined) this.definitionsWait = new DefinitionsWait(opts.waitForDefinitionsMs, (sha) => this.mirror.tree.message(sha), this.log);
+    if (opts.whenBehind) this.definitionsGate = new DefinitionsGate(opts.whenBehind, (sha) => this.mirror.tree.message(sha), this.log, () => this.clock().getTime());
     this.settings = new SettingsGate(opts.writer);
     this.reads = new Reads({
       url: this.mirror.tree.url, branch: opts.branch, ...readCopyOf(this.workDir), log: this.log,
@@ -199,8 +199,13 @@ export class Committer {
   }
 
   /** Waits for the queue to drain, then stops taking intents; resolves once the work tree's housekeeping is over too. */
+  /** Batches waiting for newer definitions give up (their callers get 503): the process is stopping. */
+  stopWaiting(): void {
+    this.stopping = true;
+  }
+
   async close(): Promise<void> {
-    this.closing = true;
+    this.stopping = true;
     await this.batcher.drained();
     this.closed = true;
     await this.mirror.tree.settled();
@@ -257,12 +262,15 @@ export class Committer {
     const settings = this.settings.decide(snap.state.settings);
     const inputs = (state: StateRecords): SynthInputs => synthInputs(settings.record, state, this.opts.writer.gcSecret);
 
-    if (snap.head && (await this.definitionsWait?.mustWait(snap.head, defs))) {
-      // Shutting down: not written with these definitions, and not acknowledged either.
-      if (this.closing) return this.rejectAll(batch, new TransientError('NotReady', 'paddock is shutting down while its definitions are behind the repo\'s', 5)), 'done';
+    const gate = snap.head && this.definitionsGate ? await this.definitionsGate.check(snap.head, defs) : 'go';
+    if (gate instanceof Error) return this.rejectAll(batch, gate), 'done';
+    if (gate === 'wait') {
+      // Stopping: not written with these definitions, and not acknowledged either.
+      if (this.stopping) return this.rejectAll(batch, new TransientError('NotReady', 'paddock is stopping, and its definitions are behind the ones the repo was rendered from', 5)), 'done';
       if (!optimistic) await this.retry.sleep(BEHIND_POLL_MS);
-      return 'stale'; // from a fetch, with the definitions in force then
+      return 'stale'; // again from a fetch, with the definitions in force then
     }
+    const given = defs;
 
     // Guard: definitions that would remove many groups (or all, when empty) are not trusted.
     const { use, refused: guardError } = await this.guard.check(defs, snap, inputs(snap.state), this.cache, this.opts.allowMassRemoval);
@@ -293,7 +301,7 @@ export class Committer {
     await this.mirror.tree.push(sha, snap.head);
     phases.push = lap();
     this.mirror.pushed({ head: sha, files, state });
-    this.definitionsWait?.wrote(sha, defs);
+    this.definitionsGate?.wrote(sha, given);
     this.lastSynth = result;
     this.stats.commits++;
     const ms = Math.round(performance.now() - t0);

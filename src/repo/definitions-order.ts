@@ -11,6 +11,7 @@
  * Owns: that comparison, and how long a writer that runs on waits for newer definitions. Must
  * not touch: git beyond asking it (git/), the cycle (the committer waits, the CLI refuses).
  */
+import type { UserError } from '../errors.ts';
 import { definitionsDigest } from '../synth/loader.ts';
 import { containsCommit } from './git/index.ts';
 import type { DefinitionSet, Logger } from './types.ts';
@@ -43,41 +44,53 @@ export function trailer(message: string, key: string): string | undefined {
   return new RegExp(`^${key}: (.+)$`, 'm').exec(message)?.[1].trim();
 }
 
+/** What a writer does when its definitions are behind the tip's: wait for them (up to `waitMs`), or refuse with the error `refuse` makes. */
+export type WhenBehind = { readonly waitMs: number } | { readonly refuse: (s: Behind) => UserError };
+
+export type Behind = Extract<Standing, { kind: 'behind' }>;
+
 /**
- * For a writer that runs on (watcher, sidecar, each with its own git-sync): while the repo's tip
- * was rendered from definitions newer than its own, its batches wait (the committer looks again
- * each second, from a fetch), since a commit from its own would undo theirs until it catches up.
- * After `limitMs` for the same tip definitions commit it writes with its own anyway, once said
- * as a warning: a commit naming definitions this writer never gets (another branch's, pushed
- * with `--allow-definitions-change`) must not stop it for good.
+ * A committer's look at each tip before it writes. A writer that runs on (watcher, sidecar, each
+ * pod with its own git-sync) waits while the tip was rendered from definitions its own do not
+ * contain: a commit from its own would undo theirs until it catches up (the committer looks
+ * again each second, from a fetch). After `waitMs` of being behind it writes with its own anyway,
+ * saying so: a commit naming definitions this writer never gets (another branch's, pushed with
+ * `--allow-definitions-change`) must not stop it for good. The CLI refuses instead, at every try
+ * (the tip may move between its first look and its push).
  */
-export class DefinitionsWait {
+export class DefinitionsGate {
   /** How the definitions stood to the tip's when last looked at. */
   private at?: { readonly head: string; readonly defs: DefinitionSet; readonly standing: Standing };
-  /** Since when (performance.now()) batches wait for the tip definitions commit `tipCommit`. */
-  private since?: { readonly tipCommit: string; readonly at: number; gaveUp: boolean };
+  /** Since when (ms, `now`) this writer has been behind, and whether it said it gave up. */
+  private since?: { readonly at: number; gaveUp: boolean };
 
-  constructor(private readonly limitMs: number, private readonly messageOf: (sha: string) => Promise<string>, private readonly log: Logger) {}
+  constructor(private readonly when: WhenBehind, private readonly messageOf: (sha: string) => Promise<string>, private readonly log: Logger, private readonly now: () => number) {}
 
-  /** Whether a commit on `head` from `defs` must wait. One git call per tip another writer made. */
-  async mustWait(head: string, defs: DefinitionSet): Promise<boolean> {
+  /** Whether a commit on `head` from `defs` may go, must wait, or is refused. One git call per tip another writer made. */
+  async check(head: string, defs: DefinitionSet): Promise<'go' | 'wait' | UserError> {
     if (this.at?.head !== head || this.at.defs !== defs) this.at = { head, defs, standing: await standing(await this.messageOf(head), defs) };
     const s = this.at.standing;
-    if (s.kind !== 'behind') return false;
-    if (this.since?.tipCommit !== s.tipCommit) {
-      this.since = { tipCommit: s.tipCommit, at: performance.now(), gaveUp: false };
-      this.log.info({ tipDefinitions: s.tipCommit, ours: s.ours, notFetched: s.missing }, 'the repo was rendered from newer definitions than ours: waiting for them before writing');
+    if (s.kind !== 'behind') {
+      this.since = undefined;
+      return 'go';
     }
-    if (performance.now() - this.since.at < this.limitMs) return true;
+    if ('refuse' in this.when) return this.when.refuse(s);
+    if (!this.since) {
+      this.since = { at: this.now(), gaveUp: false };
+      this.log.info({ tipDefinitions: s.tipCommit, ours: s.ours, notFetched: s.missing }, `the repo was rendered from definitions commit ${s.tipCommit.slice(0, 12)}, which ours (${s.ours.slice(0, 12)}) do not contain: waiting for them before writing`);
+    }
+    const waited = this.now() - this.since.at;
+    if (waited < this.when.waitMs) return 'wait';
     if (!this.since.gaveUp) {
       this.since.gaveUp = true;
-      this.log.warn({ tipDefinitions: s.tipCommit, ours: s.ours }, `the repo was rendered from definitions commit ${s.tipCommit.slice(0, 12)}, which ours (${s.ours.slice(0, 12)}) still do not contain after ${Math.round(this.limitMs / 1000)} s: writing with ours`);
+      this.log.warn({ tipDefinitions: s.tipCommit, ours: s.ours }, `the repo was rendered from definitions commit ${s.tipCommit.slice(0, 12)}, which ours (${s.ours.slice(0, 12)}) still do not contain after ${(waited / 1000).toFixed(1)} s: writing with ours`);
     }
-    return false;
+    return 'go';
   }
 
   /** This writer pushed `head` from `defs`: they are the tip's. */
   wrote(head: string, defs: DefinitionSet): void {
     this.at = { head, defs, standing: { kind: 'current' } };
+    this.since = undefined;
   }
 }

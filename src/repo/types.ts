@@ -7,6 +7,7 @@ import type { SynthCache, SynthResult } from '../synth/synthesize.ts';
 import type { Definition } from '../synth/loader.ts';
 import type { Outcome } from './intents.ts';
 import type { WriterSettings } from './settings.ts';
+import type { WhenBehind } from './definitions-order.ts';
 
 /** The definitions the committer synthesizes with, as its owner currently knows them. */
 export interface DefinitionSet {
@@ -34,12 +35,11 @@ export interface CommitterOptions {
   /** Allow a definitions change that removes more than half of the groups (and more than 3). */
   readonly allowMassRemoval?: boolean;
   /**
-   * A writer that runs on (watcher, sidecar): how long a batch waits, with a fetch each second,
-   * while the repo's tip was rendered from definitions newer than this writer's
-   * (definitions-order.ts), before it renders with its own anyway. Unset: it never waits (the
-   * CLI refuses instead).
+   * What a batch does while the repo's tip was rendered from definitions this writer's do not
+   * contain (definitions-order.ts): a writer that runs on waits for them, the CLI refuses.
+   * Unset: it writes with its own.
    */
-  readonly waitForDefinitionsMs?: number;
+  readonly whenBehind?: WhenBehind;
   /** Local clone to work in. @default a new temp dir */
   readonly workDir?: string;
   /**
