@@ -6,6 +6,9 @@ import { commonEnv, DEFINITIONS_LINK, DEFINITIONS_ROOT, paddockPodSpec, secretEn
 import { Observability } from './private/observability.ts';
 import { WatcherRbac } from './private/watcher-rbac.ts';
 
+/** Up to 3 minutes to the first answer on /healthz: a clone, a load of the definitions, a wait for newer ones, the first commit. */
+const STARTUP_PROBE = { httpGet: { path: '/healthz', port: 'http' }, periodSeconds: 5, failureThreshold: 36 };
+
 export { DEFAULT_GIT_SYNC_IMAGE, PADDOCK_IMAGE_REPOSITORY };
 /** Port the sidecar listens on, in the pod and on its Service. */
 export const SIDECAR_PORT = 8080;
@@ -184,6 +187,9 @@ export class PaddockControlPlane extends Construct {
       ports: [{ name: 'http', containerPort: WATCHER_PORT, protocol: 'TCP' }],
       // Ready: definitions committed, clone sources listed, last commit good (its /readyz says which is not).
       readinessProbe: { httpGet: { path: '/readyz', port: 'http' }, periodSeconds: 10, failureThreshold: 3 },
+      // The port is served after the first commit, which waits up to 45 s for definitions another
+      // writer rendered first (src/repo/definitions-order.ts): liveness counts from then.
+      startupProbe: STARTUP_PROBE,
       livenessProbe: { httpGet: { path: '/healthz', port: 'http' }, initialDelaySeconds: 10, periodSeconds: 20, failureThreshold: 3 },
       env: [
         ...shared,
@@ -227,6 +233,9 @@ export class PaddockControlPlane extends Construct {
         ...(c.leaseUsersKey ? [secretEnv(c, 'PADDOCK_LEASE_USERS', c.leaseUsersKey)] : []),
       ],
       readinessProbe: { httpGet: { path: '/readyz', port: 'http' }, periodSeconds: 10, failureThreshold: 3 },
+      // The port is served after the first commit, which waits up to 45 s for definitions another
+      // writer rendered first (src/repo/definitions-order.ts): liveness counts from then.
+      startupProbe: STARTUP_PROBE,
       livenessProbe: { httpGet: { path: '/healthz', port: 'http' }, initialDelaySeconds: 10, periodSeconds: 20, failureThreshold: 3 },
     }, { automountServiceAccountToken: false, ...(leases ? { volumes: [{ name: 'lease-config', configMap: { name: leases.name } }] } : {}) }));
     this.sidecarService = this.httpService('sidecar-service', this.sidecarName, sidecarLabels, SIDECAR_PORT);

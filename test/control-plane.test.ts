@@ -129,6 +129,8 @@ describe('the shipped example environments/control-plane.ts', () => {
     expect(s.ports).toEqual([{ name: 'http', containerPort: 8080, protocol: 'TCP' }]);
     expect(s.readinessProbe.httpGet).toEqual({ path: '/readyz', port: 'http' });
     expect(s.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 'http' });
+    // Liveness counts from the first answer: startup may wait 45 s for newer definitions.
+    expect(s.startupProbe).toEqual({ httpGet: { path: '/healthz', port: 'http' }, periodSeconds: 5, failureThreshold: 36 });
 
     const svc = at(result, 'service-paddock-sidecar.yaml');
     expect(svc.spec.ports).toEqual([{ name: 'http', port: 8080, targetPort: 'http', protocol: 'TCP' }]);
@@ -147,6 +149,7 @@ describe('the shipped example environments/control-plane.ts', () => {
     const w = container(spec, 'watcher');
     expect(w.ports).toEqual([{ name: 'http', containerPort: 8081, protocol: 'TCP' }]);
     expect(w.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 'http' });
+    expect(w.startupProbe.periodSeconds * w.startupProbe.failureThreshold).toBe(180);
     expect(w.readinessProbe.httpGet).toEqual({ path: '/readyz', port: 'http' });
     const svc = at(result, 'service-paddock-watcher.yaml');
     expect(svc.spec.ports).toEqual([{ name: 'http', port: 8081, targetPort: 'http', protocol: 'TCP' }]);

@@ -3,11 +3,16 @@
  * (git-sync per pod): one whose checkout is behind the definitions the repo was last rendered
  * from waits for them before it writes, instead of undoing them.
  */
-import { writeFileSync } from 'node:fs';
+import { chownSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { refuseBehind } from '../src/cli/stale-definitions.ts';
+import { loadDefinitionSet } from '../src/cli/options.ts';
+import { Committer, type Logger } from '../src/repo/committer.ts';
+import { DefinitionsGate } from '../src/repo/definitions-order.ts';
+import { checkoutCommit, containsCommit } from '../src/repo/git/index.ts';
 import { startWriter, type Writer } from '../src/runtime.ts';
-import type { Logger } from '../src/repo/committer.ts';
+import { Watcher } from '../src/watch/watcher.ts';
 import { bareRepo, gitOut, groupApp, groupsSource, rid, testWriter } from './helpers/repo.ts';
 import { tempDir, TEST_SECRET } from './helpers/synth.ts';
 
@@ -27,6 +32,8 @@ function definitionsRepo(groups: number, n: number): { origin: string; clones: s
   });
   return { origin, clones };
 }
+
+const quiet: Logger = { info() {}, warn() {}, error() {} };
 
 function writer(remote: string, dir: string, definitionsWaitMs: number, log?: Logger): Writer {
   return startWriter({ repo: remote, branch: 'main', writer: { ...testWriter(remote), gcSecret: TEST_SECRET }, definitionsDir: dir, definitionsWaitMs }, log ? { log } : {});
@@ -95,11 +102,144 @@ describe('a writer behind the definitions the repo was rendered from', () => {
       expect(removal.commit).toBe(gitOut(remote, 'rev-parse', 'main'));
       expect(['g-0', 'g-1', 'g-2'].map((g) => groupApp(remote, g))).toEqual(['emptied', 'active', 'emptied']);
       expect(warnings.filter((w) => w.includes('still do not contain'))).toEqual([
-        `the repo was rendered from definitions commit ${elsewhere.slice(0, 12)}, which ours (${gitOut(second, 'rev-parse', 'HEAD').slice(0, 12)}) still do not contain after 2 s: writing with ours`,
+        `the repo was rendered from definitions commit ${elsewhere.slice(0, 12)}, which ours (${gitOut(second, 'rev-parse', 'HEAD').slice(0, 12)}) still do not contain after ${/after (\d+\.\d) s/.exec(warnings[0])?.[1]} s: writing with ours`,
       ]);
     } finally {
       await a.committer.close();
       await b.committer.close();
     }
+  });
+
+  it('GIVEN a watcher whose sync waits WHEN its checkout then gets the newer definitions THEN it reads them and writes with them, never with the older ones', async () => {
+    const remote = await bareRepo();
+    const { origin, clones: [first, second] } = definitionsRepo(2, 2);
+    const commitOf = (groups: number) => {
+      writeFileSync(path.join(origin, 'g.ts'), groupsSource(groups));
+      git(origin, 'commit', '-qam', `${groups} groups`);
+      return gitOut(origin, 'rev-parse', 'HEAD');
+    };
+    const x1 = commitOf(3);
+    const x2 = commitOf(4);
+    git(first, 'pull', '-q');
+    const a = writer(remote, first, 60_000);
+    const b = writer(remote, second, 60_000);
+    const w = new Watcher({ definitions: b.definitions, committer: b.committer, log: quiet, debounceMs: 5 });
+    try {
+      await a.start();
+      await sync(a, 'a'); // rendered from x2
+      await b.start();
+      git(second, 'fetch', '-q');
+      // b's checkout moves to x1, still behind x2: its sync waits...
+      git(second, 'checkout', '-q', x1);
+      w.changed(path.join(second, 'g.ts'));
+      const older = w.flush();
+      await new Promise((r) => setTimeout(r, 1_500));
+      // ...and its checkout reaches x2: read at once, though the first sync still waits.
+      git(second, 'checkout', '-q', x2);
+      w.changed(path.join(second, 'g.ts'));
+      await Promise.all([older, w.flush()]);
+      const renderedFrom = gitOut(remote, 'log', '--format=%(trailers:key=Paddock-Definitions-Commit,valueonly,separator=)', 'main').split('\n');
+      expect(renderedFrom).not.toContain(x1);
+      expect(groupApp(remote, 'g-3')).toBe('active');
+    } finally {
+      await w.stop();
+      await a.committer.close();
+      await b.committer.close();
+    }
+  });
+
+  it('GIVEN a batch waiting for newer definitions WHEN the process stops THEN it is refused 503 at once and nothing is written', async () => {
+    const remote = await bareRepo();
+    const { origin, clones: [first, second] } = definitionsRepo(2, 2);
+    writeFileSync(path.join(origin, 'g.ts'), groupsSource(3));
+    git(origin, 'commit', '-qam', 'g-2');
+    git(first, 'pull', '-q');
+    const a = writer(remote, first, 60_000);
+    const b = writer(remote, second, 60_000);
+    try {
+      await a.start();
+      await sync(a, 'a');
+      const head = gitOut(remote, 'rev-parse', 'main');
+      await b.start();
+      const removal = gc(b, 'g-0');
+      const refused = removal.then(() => undefined, (e: unknown) => e as Error & { code?: string });
+      await new Promise((r) => setTimeout(r, 1_500));
+      const t0 = performance.now();
+      b.committer.stopWaiting();
+      const e = await refused;
+      expect(performance.now() - t0).toBeLessThan(5_000); // the next look, not the 60 s limit
+      expect(e?.message).toBe('paddock is stopping, and its definitions are behind the ones the repo was rendered from');
+      expect(e?.code).toBe('NotReady');
+      expect(gitOut(remote, 'rev-parse', 'main')).toBe(head);
+    } finally {
+      await a.committer.close();
+      await b.committer.close();
+    }
+  });
+
+  it('GIVEN the CLI passed its first look WHEN a newer render lands before its push THEN the retry is refused too, and the newer render stays', async () => {
+    const remote = await bareRepo();
+    const { origin, clones: [first, second] } = definitionsRepo(3, 2);
+    const a = writer(remote, first, 60_000);
+    const defs = await loadDefinitionSet(second);
+    const cli = new Committer({ repo: remote, branch: 'main', definitions: () => defs, writer: testWriter(remote), whenBehind: refuseBehind('push') });
+    try {
+      await a.start();
+      await sync(a, 'a');
+      await cli.refresh(); // the CLI's view: rendered from its own definitions' commit
+      writeFileSync(path.join(origin, 'g.ts'), groupsSource(4));
+      git(origin, 'commit', '-qam', 'g-3');
+      git(first, 'pull', '-q');
+      await a.definitions.refresh([first]);
+      await sync(a, 'a');
+      const head = gitOut(remote, 'rev-parse', 'main');
+      // Its optimistic push is rejected; the try from a fetch sees the newer render.
+      await expect(cli.submit({ body: { kind: 'sync', summary: 'sync(definitions): push from the CLI' }, requestId: rid('cli'), requestedBy: 'cli' }))
+        .rejects.toThrow(`the repo was last rendered from definitions commit ${gitOut(first, 'rev-parse', 'HEAD').slice(0, 12)}, which your checkout (at ${gitOut(second, 'rev-parse', 'HEAD').slice(0, 12)}) does not contain: push from a checkout that contains it, or give --allow-definitions-change`);
+      expect(gitOut(remote, 'rev-parse', 'main')).toBe(head);
+      expect(groupApp(remote, 'g-3')).toBe('active');
+    } finally {
+      await cli.close();
+      await a.committer.close();
+    }
+  });
+
+  it('GIVEN a writer behind tip after tip WHEN its clock passes the limit from when it fell behind THEN it writes with its own, said once; once written, a new wait starts', async () => {
+    const { clones: [dir] } = definitionsRepo(1, 1);
+    const defs = await loadDefinitionSet(dir);
+    const unknown = (n: number) => `${String(n).repeat(40)}`;
+    const tip = (n: number) => `sync\n\nPaddock-Definitions: sha256:other\nPaddock-Definitions-Commit: ${unknown(n)}\n`;
+    const warnings: string[] = [];
+    let now = 0;
+    const gate = new DefinitionsGate({ waitMs: 45_000 }, async (sha) => tip(Number(sha)), { info() {}, error() {}, warn: (_o: unknown, m?: string) => void warnings.push(m ?? '') }, () => now);
+    expect(await gate.check('1', defs)).toBe('wait');
+    now = 30_000;
+    expect(await gate.check('2', defs)).toBe('wait'); // another tip, still behind: the limit counts from the first
+    now = 45_000;
+    expect(await gate.check('3', defs)).toBe('go');
+    expect(await gate.check('3', defs)).toBe('go');
+    expect(warnings).toEqual([`the repo was rendered from definitions commit ${unknown(3).slice(0, 12)}, which ours (${defs.commit!.slice(0, 12)}) still do not contain after 45.0 s: writing with ours`]);
+    gate.wrote('4', defs);
+    expect(await gate.check('4', defs)).toBe('go');
+    now = 50_000;
+    expect(await gate.check('5', defs)).toBe('wait');
+  });
+
+  it.skipIf(process.getuid?.() !== 0)('GIVEN a definitions checkout another user owns (git-sync, uid 65533) THEN its commit is read and ordered (skipped unless root: only root can give files away)', async () => {
+    const { origin, clones: [dir] } = definitionsRepo(1, 1);
+    const older = gitOut(dir, 'rev-parse', 'HEAD');
+    writeFileSync(path.join(origin, 'g.ts'), groupsSource(2));
+    git(origin, 'commit', '-qam', 'two');
+    git(dir, 'pull', '-q');
+    const newer = gitOut(dir, 'rev-parse', 'HEAD');
+    const chownAll = (p: string): void => {
+      chownSync(p, 65533, 65533);
+      for (const e of readdirSync(p, { withFileTypes: true })) e.isDirectory() ? chownAll(path.join(p, e.name)) : chownSync(path.join(p, e.name), 65533, 65533);
+    };
+    chownAll(dir);
+    expect(await checkoutCommit(dir)).toBe(newer);
+    expect(await containsCommit(dir, newer, older)).toBe(true);
+    expect(await containsCommit(dir, older, newer)).toBe(false);
+    expect(await containsCommit(dir, newer, '1'.repeat(40))).toBe('missing');
   });
 });

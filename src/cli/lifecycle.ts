@@ -12,6 +12,7 @@ export class Lifecycle {
   /** Resolves with the first signal's name. */
   readonly signalled: Promise<string>;
   private readonly stops: Array<() => Promise<void> | void> = [];
+  private readonly stoppingHooks: Array<() => void> = [];
   private stopping?: Promise<void>;
 
   constructor(private readonly say: (line: string) => void) {
@@ -35,6 +36,11 @@ export class Lifecycle {
     this.stops.push(stop);
   }
 
+  /** Told as soon as stopping begins, before any part stops (a committer's waiting batches give up). */
+  onStopping(hook: () => void): void {
+    this.stoppingHooks.push(hook);
+  }
+
   /**
    * Runs `startup`. True once it is done; false when a signal came during it (what started is
    * stopped by then). When it fails, what started is stopped and its error thrown.
@@ -45,6 +51,7 @@ export class Lifecycle {
     const first = await Promise.race([done.then(() => undefined), this.signalled]);
     if (first !== undefined) {
       this.say(`${first}: stopping once the step under way is done`);
+      this.beginStopping();
       await done;
       await this.stop();
       return false;
@@ -56,8 +63,13 @@ export class Lifecycle {
     return true;
   }
 
+  private beginStopping(): void {
+    for (const hook of this.stoppingHooks.splice(0)) hook();
+  }
+
   /** Stops every part started, last first; a part that fails to stop does not keep the others running. */
   stop(): Promise<void> {
+    this.beginStopping();
     this.stopping ??= (async () => {
       for (const stop of this.stops.reverse()) {
         try {

@@ -92,6 +92,7 @@ export function definitionsDirOf(dir: string): string {
 export async function startServing(cfg: RuntimeConfig, life: Lifecycle, opts: WriterOptions = {}): Promise<{ runtime: Runtime; definitions: Definitions }> {
   const writer = startWriter({ ...cfg, definitionsDir: definitionsDirOf(cfg.definitionsDir) }, opts);
   life.onStop(() => writer.committer.close());
+  life.onStopping(() => writer.committer.stopWaiting());
   await writer.start();
   const runtime = await startRuntime({ ...cfg, mailer: loadMailer() }, writer.committer, opts);
   life.onStop(() => runtime.stop());

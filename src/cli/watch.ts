@@ -106,6 +106,7 @@ export function registerWatch(program: Command): void {
       const { definitions, committer } = writer;
       reported = committer;
       life.onStop(() => committer.close());
+      life.onStopping(() => committer.stopWaiting());
       const metrics = new WatcherMetrics({ committer, watcher: () => watcher, definitions, elector: cluster.elector });
       const w = new Watcher({
         definitions, committer, elector: cluster.elector, sources: live.sources, rules: live.rules, retireAfterMs: retireAfter, followEveryMs: followEvery,

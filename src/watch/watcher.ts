@@ -169,14 +169,23 @@ export class Watcher {
     this.timer = setTimeout(() => void this.flush(), this.opts.debounceMs ?? DEFAULT_DEBOUNCE_MS);
   }
 
-  /** Reacts to the pending file changes now (tests call it instead of waiting). */
-  flush(): Promise<void> {
+  /**
+   * Reacts to the pending file changes now (tests call it instead of waiting); resolves once the
+   * commit they make is pushed. Only the reading is queued: a commit that waits (for newer
+   * definitions another writer rendered, definitions-order.ts) must not hold back the reading of
+   * the checkout that brings them.
+   */
+  async flush(): Promise<void> {
     clearTimeout(this.timer);
     const paths = [...this.pending];
     const since = this.pendingSince;
     this.pending.clear();
     this.pendingSince = undefined;
-    return this.queue(() => this.react(paths, since));
+    let synced: Promise<void> | undefined;
+    await this.queue(async () => {
+      synced = (await this.react(paths, since)).synced;
+    });
+    await synced;
   }
 
   /** Runs `work` after the reactions before it. A failure is said and ends there: the next reaction still runs. */
@@ -185,8 +194,9 @@ export class Watcher {
     return this.running;
   }
 
-  private async react(paths: readonly string[], since?: number): Promise<void> {
-    if (!paths.length) return;
+  /** Reads what changed; `synced` resolves once its commit is pushed (or found needless). */
+  private async react(paths: readonly string[], since?: number): Promise<{ synced: Promise<void> }> {
+    if (!paths.length) return { synced: Promise.resolve() };
     const change = await this.opts.definitions.refresh(paths).catch((e: unknown) => {
       // The directory went (a file in its place, its permissions): what is committed stays.
       throw new UserError('InvalidConfig', `the definitions cannot be read, so nothing changes: ${(e as Error)?.message ?? e}`);
@@ -194,8 +204,8 @@ export class Watcher {
     for (const p of change.problems) this.say(`definition error: ${p}`, 'warn');
     this.files?.addInputs();
     const what = [...change.adopted.map((f) => `${f} changed`), ...change.removed.map((f) => `${f} deleted`)];
-    if (what.length) await this.sync(`sync(definitions): ${what.join(', ')}`);
-    if (since !== undefined) this.opts.onSynced?.(performance.now() - since);
+    const synced = what.length ? this.sync(`sync(definitions): ${what.join(', ')}`) : Promise.resolve();
+    return { synced: synced.then(() => void (since !== undefined && this.opts.onSynced?.(performance.now() - since))) };
   }
 
   /**
