@@ -14,6 +14,7 @@
 import path from 'node:path';
 import { isUserError, UserError } from '../errors.ts';
 import type { Committer, Logger } from '../repo/committer.ts';
+import type { IntentBody } from '../repo/intents.ts';
 import { coalesced } from '../coalesce.ts';
 import { Definitions } from './definitions.ts';
 import { FileWatch } from './files.ts';
@@ -136,7 +137,7 @@ export class Watcher {
   }
 
   /** Watches the definitions directory and every local file the definitions import; resolves once an edit from then on is seen (files.ts). */
-  watch(): Promise<void> {
+  async watch(): Promise<void> {
     const dir = this.opts.definitions.dir;
     this.files = new FileWatch(dir, {
       inputs: () => this.opts.definitions.inputsOf(),
@@ -148,7 +149,9 @@ export class Watcher {
       error: (e) => this.say(`watch error: ${String((e as Error)?.message ?? e)}`, 'warn'),
       linkPollMs: this.opts.linkPollMs,
     });
-    return this.files.start();
+    await this.files.start();
+    // A checkout swapped between the first reading and the start of the watch is no event to it.
+    if (await this.opts.definitions.checkoutMoved()) this.changed(dir);
   }
 
   /** When the definitions directory now resolves somewhere else (a swapped symlink), re-reads it all. Returns whether it moved. */
@@ -204,8 +207,10 @@ export class Watcher {
     for (const p of change.problems) this.say(`definition error: ${p}`, 'warn');
     this.files?.addInputs();
     const what = [...change.adopted.map((f) => `${f} changed`), ...change.removed.map((f) => `${f} deleted`)];
-    const synced = what.length ? this.sync(`sync(definitions): ${what.join(', ')}`) : Promise.resolve();
-    return { synced: synced.then(() => void (since !== undefined && this.opts.onSynced?.(performance.now() - since))) };
+    const synced = (what.length ? this.sync(`sync(definitions): ${what.join(', ')}`) : Promise.resolve())
+      .then(() => void (since !== undefined && this.opts.onSynced?.(performance.now() - since)))
+      .catch((e: unknown) => this.say(`reaction failed: ${String((e as Error)?.message ?? e)}`, 'warn'));
+    return { synced };
   }
 
   /**
@@ -215,7 +220,11 @@ export class Watcher {
   sourceChanged(_key: string): void {
     clearTimeout(this.sourceTimer);
     this.sourceTimer = setTimeout(() => {
-      void this.queue(() => this.recordSources());
+      // As for definitions, only the reading is queued: a commit that waits must not hold it.
+      let intents: IntentBody[] = [];
+      void this.queue(async () => {
+        intents = await this.liveIntents();
+      }).then(() => this.submitAll(intents));
     }, this.opts.debounceMs ?? DEFAULT_DEBOUNCE_MS);
   }
 
@@ -226,7 +235,14 @@ export class Watcher {
    * gone (live-records.ts).
    */
   async recordSources(): Promise<void> {
-    const intents = await liveIntents(this.opts, this.opts.committer.view(), (line) => this.say(line, 'warn'));
+    await this.submitAll(await this.liveIntents());
+  }
+
+  private liveIntents(): Promise<IntentBody[]> {
+    return liveIntents(this.opts, this.opts.committer.view(), (line) => this.say(line, 'warn'));
+  }
+
+  private async submitAll(intents: readonly IntentBody[]): Promise<void> {
     for (const body of intents) {
       try {
         await this.opts.committer.submit({ body, requestId: `watch-${process.pid}-${++this.seq}`, requestedBy: `paddock watcher (clone ${body.kind})` });
