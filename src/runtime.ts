@@ -74,8 +74,8 @@ export interface Writer {
 
 /**
  * How long a watcher or sidecar waits for definitions newer than its own that another writer
- * already rendered (definitions-order.ts): git-sync's default period (30 s), a load, and margin;
- * under the liveness probe's 70 s, since the first commit comes before the port is served.
+ * already rendered (definitions-order.ts): git-sync's default period (30 s), a load, and margin.
+ * The control plane's startupProbe allows for it (the sidecar's first commit comes before its port).
  */
 const DEFINITIONS_WAIT_MS = 45_000;
 
@@ -87,7 +87,7 @@ export function startWriter(cfg: WriterConfig, opts: WriterOptions = {}): Writer
   let committer: Committer | undefined;
   const definitions = new Definitions(cfg.definitionsDir, () => committer?.synthInputs() ?? proposed, cache);
   committer = new Committer({
-    repo: cfg.repo, branch: cfg.branch, definitions: definitions.current, writer: cfg.writer, allowMassRemoval: cfg.allowMassRemoval, whenBehind: { waitMs: cfg.definitionsWaitMs ?? DEFINITIONS_WAIT_MS },
+    repo: cfg.repo, branch: cfg.branch, definitions: definitions.current, writer: cfg.writer, allowMassRemoval: cfg.allowMassRemoval, whenBehind: { waitMs: cfg.definitionsWaitMs ?? DEFINITIONS_WAIT_MS }, reloadDefinitions: () => definitions.reloadIfMoved(),
     workDir: cfg.workDir, clock: opts.clock, log, onCommit: opts.onCommit, onFollow: opts.onFollow, cache,
   });
   const c = committer;

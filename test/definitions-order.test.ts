@@ -3,7 +3,7 @@
  * (git-sync per pod): one whose checkout is behind the definitions the repo was last rendered
  * from waits for them before it writes, instead of undoing them.
  */
-import { chownSync, readdirSync, writeFileSync } from 'node:fs';
+import { chownSync, readdirSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { refuseBehind } from '../src/cli/stale-definitions.ts';
@@ -12,7 +12,8 @@ import { Committer, type Logger } from '../src/repo/committer.ts';
 import { DefinitionsGate } from '../src/repo/definitions-order.ts';
 import { checkoutCommit, containsCommit } from '../src/repo/git/index.ts';
 import { startWriter, type Writer } from '../src/runtime.ts';
-import { Watcher } from '../src/watch/watcher.ts';
+import { sourceRecordOf } from '../src/watch/live-sources.ts';
+import { Watcher, type SourceFeed } from '../src/watch/watcher.ts';
 import { bareRepo, gitOut, groupApp, groupsSource, rid, testWriter } from './helpers/repo.ts';
 import { tempDir, TEST_SECRET } from './helpers/synth.ts';
 
@@ -241,5 +242,129 @@ describe('a writer behind the definitions the repo was rendered from', () => {
     expect(await containsCommit(dir, newer, older)).toBe(true);
     expect(await containsCommit(dir, older, newer)).toBe(false);
     expect(await containsCommit(dir, newer, '1'.repeat(40))).toBe('missing');
+  });
+
+  it('GIVEN a git-sync link swapped to the newer definitions while the first commit waits THEN that commit is rendered from them, and the watch starts on them', async () => {
+    const remote = await bareRepo();
+    const { origin, clones: [first] } = definitionsRepo(2, 1);
+    const root = tempDir('paddock-git-sync-');
+    git(origin, 'clone', '-q', origin, path.join(root, 'older'));
+    writeFileSync(path.join(origin, 'g.ts'), groupsSource(3));
+    git(origin, 'commit', '-qam', 'g-2');
+    const newer = gitOut(origin, 'rev-parse', 'HEAD');
+    git(first, 'pull', '-q');
+    git(origin, 'clone', '-q', origin, path.join(root, 'newer'));
+    symlinkSync('older', path.join(root, 'current'));
+    const a = writer(remote, first, 60_000);
+    const b = writer(remote, path.join(root, 'current'), 60_000);
+    const w = new Watcher({ definitions: b.definitions, committer: b.committer, log: quiet, debounceMs: 5 });
+    try {
+      await a.start();
+      await sync(a, 'a');
+      await b.start();
+      const started = w.start(); // its first commit waits: b has the older definitions
+      await new Promise((r) => setTimeout(r, 1_000));
+      symlinkSync('newer', path.join(root, 'next'));
+      renameSync(path.join(root, 'next'), path.join(root, 'current'));
+      await started;
+      await w.watch();
+      expect(gitOut(remote, 'log', '--format=%(trailers:key=Paddock-Definitions-Commit,valueonly,separator=)', 'main').split('\n').filter(Boolean)).toEqual([newer]);
+      expect(groupApp(remote, 'g-2')).toBe('active');
+      expect(b.definitions.current().commit).toBe(newer);
+    } finally {
+      await w.stop();
+      await a.committer.close();
+      await b.committer.close();
+    }
+  });
+
+  it('GIVEN a live-source commit waiting for newer definitions WHEN the checkout gets them THEN they are read at once, and no commit is rendered from the older ones', async () => {
+    const remote = await bareRepo();
+    const { origin, clones: [first, second] } = definitionsRepo(2, 2);
+    writeFileSync(path.join(origin, 'g.ts'), groupsSource(3));
+    git(origin, 'commit', '-qam', 'g-2');
+    const newer = gitOut(origin, 'rev-parse', 'HEAD');
+    git(first, 'pull', '-q');
+    const a = writer(remote, first, 60_000);
+    const b = writer(remote, second, 60_000);
+    const feed: SourceFeed = { live: () => new Map(), synced: () => true, follow: async () => undefined };
+    const w = new Watcher({ definitions: b.definitions, committer: b.committer, sources: feed, log: quiet, debounceMs: 5 });
+    try {
+      await a.start();
+      const record = sourceRecordOf({ metadata: { namespace: 'ns', name: 'web' }, spec: { replicas: 1 } });
+      await a.committer.submit({ body: { kind: 'sources', records: [record], gone: [] }, requestId: rid('src'), requestedBy: 'a' });
+      await sync(a, 'a');
+      const before = gitOut(remote, 'rev-parse', 'main');
+      await b.start();
+      w.sourceChanged('ns/web'); // gone from the cluster: a commit, which waits (b is behind)
+      await new Promise((r) => setTimeout(r, 1_000));
+      git(second, 'pull', '-q');
+      w.changed(path.join(second, 'g.ts'));
+      await w.flush();
+      await expect.poll(() => gitOut(remote, 'ls-tree', '-r', '--name-only', 'main', 'state/sources/'), { timeout: 20_000 }).toBe('');
+      const renderedFrom = gitOut(remote, 'log', '--format=%(trailers:key=Paddock-Definitions-Commit,valueonly,separator=)', `${before}..main`).split('\n');
+      expect(renderedFrom.every((c) => c === newer)).toBe(true);
+      expect(groupApp(remote, 'g-2')).toBe('active');
+    } finally {
+      await w.stop();
+      await a.committer.close();
+      await b.committer.close();
+    }
+  });
+
+  it('GIVEN the mass-removal guard renders the last trusted definitions WHEN those are behind the tip\'s THEN the commit waits, though the given ones are newer', async () => {
+    const remote = await bareRepo();
+    const { origin, clones: [first, second] } = definitionsRepo(8, 2);
+    const a = writer(remote, first, 60_000);
+    const b = writer(remote, second, 60_000);
+    try {
+      await b.start();
+      await sync(b, 'b'); // 8 groups: b's trusted set
+      writeFileSync(path.join(origin, 'g.ts'), groupsSource(9));
+      git(origin, 'commit', '-qam', 'g-8');
+      git(first, 'pull', '-q');
+      await a.start();
+      await sync(a, 'a');
+      writeFileSync(path.join(origin, 'g.ts'), groupsSource(1));
+      git(origin, 'commit', '-qam', 'all but g-0 go');
+      git(second, 'pull', '-q'); // b jumps to a set the guard refuses
+      await b.definitions.refresh([second]);
+      const head = gitOut(remote, 'rev-parse', 'main');
+      const removal = gc(b, 'g-1').then(() => 'committed', (e: Error) => e.message);
+      await new Promise((r) => setTimeout(r, 1_500));
+      b.committer.stopWaiting();
+      expect(await removal).toBe('paddock is stopping, and its definitions are behind the ones the repo was rendered from');
+      expect(gitOut(remote, 'rev-parse', 'main')).toBe(head);
+      expect(groupApp(remote, 'g-8')).toBe('active');
+    } finally {
+      await a.committer.close();
+      await b.committer.close();
+    }
+  });
+
+  it('GIVEN the git-sync link swapped between the first reading and the start of the watch THEN the watch reads the newer definitions and commits them', async () => {
+    const remote = await bareRepo();
+    const { origin } = definitionsRepo(2, 0);
+    const root = tempDir('paddock-git-sync-');
+    git(origin, 'clone', '-q', origin, path.join(root, 'older'));
+    writeFileSync(path.join(origin, 'g.ts'), groupsSource(3));
+    git(origin, 'commit', '-qam', 'g-2');
+    const newer = gitOut(origin, 'rev-parse', 'HEAD');
+    git(origin, 'clone', '-q', origin, path.join(root, 'newer'));
+    symlinkSync('older', path.join(root, 'current'));
+    const b = writer(remote, path.join(root, 'current'), 60_000);
+    const w = new Watcher({ definitions: b.definitions, committer: b.committer, log: quiet, debounceMs: 5 });
+    try {
+      await b.start();
+      await w.start();
+      symlinkSync('newer', path.join(root, 'next'));
+      renameSync(path.join(root, 'next'), path.join(root, 'current'));
+      await w.watch();
+      await expect.poll(() => gitOut(remote, 'log', '-1', '--format=%(trailers:key=Paddock-Definitions-Commit,valueonly,separator=)', 'main'), { timeout: 20_000 }).toBe(newer);
+      expect(groupApp(remote, 'g-2')).toBe('active');
+    } finally {
+      await w.stop();
+      await b.committer.close();
+    }
   });
 });

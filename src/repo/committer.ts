@@ -198,12 +198,12 @@ export class Committer {
     return this.lastContactOk;
   }
 
-  /** Waits for the queue to drain, then stops taking intents; resolves once the work tree's housekeeping is over too. */
   /** Batches waiting for newer definitions give up (their callers get 503): the process is stopping. */
   stopWaiting(): void {
     this.stopping = true;
   }
 
+  /** Waits for the queue to drain, then stops taking intents; resolves once the work tree's housekeeping is over too. */
   async close(): Promise<void> {
     this.stopping = true;
     await this.batcher.drained();
@@ -262,22 +262,23 @@ export class Committer {
     const settings = this.settings.decide(snap.state.settings);
     const inputs = (state: StateRecords): SynthInputs => synthInputs(settings.record, state, this.opts.writer.gcSecret);
 
-    const gate = snap.head && this.definitionsGate ? await this.definitionsGate.check(snap.head, defs) : 'go';
-    if (gate instanceof Error) return this.rejectAll(batch, gate), 'done';
-    if (gate === 'wait') {
-      // Stopping: not written with these definitions, and not acknowledged either.
-      if (this.stopping) return this.rejectAll(batch, new TransientError('NotReady', 'paddock is stopping, and its definitions are behind the ones the repo was rendered from', 5)), 'done';
-      if (!optimistic) await this.retry.sleep(BEHIND_POLL_MS);
-      return 'stale'; // again from a fetch, with the definitions in force then
-    }
-    const given = defs;
-
     // Guard: definitions that would remove many groups (or all, when empty) are not trusted.
     const { use, refused: guardError } = await this.guard.check(defs, snap, inputs(snap.state), this.cache, this.opts.allowMassRemoval);
     if (guardError && optimistic) return 'stale';
     if (guardError) this.log.error({ err: guardError.message }, 'definitions change refused');
     if (!use) return this.rejectAll(batch, guardError), 'done';
     defs = use;
+
+    // The set it renders (the guard's, when it refused a change) against the one the tip was rendered from.
+    const gate = snap.head && this.definitionsGate ? await this.definitionsGate.check(snap.head, defs) : 'go';
+    if (gate instanceof Error) return this.rejectAll(batch, gate), 'done';
+    if (gate === 'wait') {
+      // Stopping: not written with these definitions, and not acknowledged either.
+      if (this.stopping) return this.rejectAll(batch, new TransientError('NotReady', 'paddock is stopping, and its definitions are behind the ones the repo was rendered from', 5)), 'done';
+      await this.opts.reloadDefinitions?.();
+      if (!optimistic) await this.retry.sleep(BEHIND_POLL_MS);
+      return 'stale'; // again from a fetch, with the definitions in force then
+    }
 
     const { outcomes, state, result, files, changed } = await plan({
       tree: snap, definitions: defs, intents: batch.map((p) => p.intent), guardError, settings, now, inputs, cache: this.cache, known: this.lastSynth,
@@ -301,7 +302,7 @@ export class Committer {
     await this.mirror.tree.push(sha, snap.head);
     phases.push = lap();
     this.mirror.pushed({ head: sha, files, state });
-    this.definitionsGate?.wrote(sha, given);
+    this.definitionsGate?.wrote(sha, defs);
     this.lastSynth = result;
     this.stats.commits++;
     const ms = Math.round(performance.now() - t0);

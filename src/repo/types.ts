@@ -40,6 +40,8 @@ export interface CommitterOptions {
    * Unset: it writes with its own.
    */
   readonly whenBehind?: WhenBehind;
+  /** Asked at each look while a batch waits for newer definitions: re-read them if their checkout moved (no file watch may run yet). */
+  readonly reloadDefinitions?: () => Promise<unknown>;
   /** Local clone to work in. @default a new temp dir */
   readonly workDir?: string;
   /**

@@ -94,7 +94,31 @@ export class Definitions {
     return this.reload([...affected]);
   }
 
-  private async reload(files: readonly string[]): Promise<Change> {
+  /**
+   * Re-reads it all when the checkout is at another commit than the set in force (a git-sync swap
+   * no file watch has seen yet: at startup, or while a commit waits for these definitions).
+   */
+  async reloadIfMoved(): Promise<Change | undefined> {
+    return (await this.checkoutMoved()) ? this.refresh([this.dir]) : undefined;
+  }
+
+  /** Whether the checkout is at another commit than the set in force. */
+  async checkoutMoved(): Promise<boolean> {
+    if (!this.inGit || !this.commit) return false;
+    const now = await checkoutCommit(this.dir);
+    return !!now && now !== this.commit;
+  }
+
+  /** One reload at a time (the watcher's reactions and a waiting commit may both ask). */
+  private reloading: Promise<unknown> = Promise.resolve();
+
+  private reload(files: readonly string[]): Promise<Change> {
+    const run = this.reloading.then(() => this.reloadNow(files));
+    this.reloading = run.catch(() => undefined);
+    return run;
+  }
+
+  private async reloadNow(files: readonly string[]): Promise<Change> {
     // The checkout's commit before and after reading: when they differ (a swap meanwhile), it is unknown.
     let before = this.inGit ? await checkoutCommit(this.dir) : undefined;
     if (!before) this.inGit = false;
