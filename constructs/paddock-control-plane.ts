@@ -187,8 +187,8 @@ export class PaddockControlPlane extends Construct {
       ports: [{ name: 'http', containerPort: WATCHER_PORT, protocol: 'TCP' }],
       // Ready: definitions committed, clone sources listed, last commit good (its /readyz says which is not).
       readinessProbe: { httpGet: { path: '/readyz', port: 'http' }, periodSeconds: 10, failureThreshold: 3 },
-      // The port is served after the first commit, which waits up to 45 s for definitions another
-      // writer rendered first (src/repo/definitions-order.ts): liveness counts from then.
+      // Liveness counts from the first answer: a start may wait up to 45 s for definitions another
+      // writer rendered first (src/repo/definitions-order.ts), the sidecar's before its port is served.
       startupProbe: STARTUP_PROBE,
       livenessProbe: { httpGet: { path: '/healthz', port: 'http' }, initialDelaySeconds: 10, periodSeconds: 20, failureThreshold: 3 },
       env: [
@@ -233,8 +233,8 @@ export class PaddockControlPlane extends Construct {
         ...(c.leaseUsersKey ? [secretEnv(c, 'PADDOCK_LEASE_USERS', c.leaseUsersKey)] : []),
       ],
       readinessProbe: { httpGet: { path: '/readyz', port: 'http' }, periodSeconds: 10, failureThreshold: 3 },
-      // The port is served after the first commit, which waits up to 45 s for definitions another
-      // writer rendered first (src/repo/definitions-order.ts): liveness counts from then.
+      // Liveness counts from the first answer: a start may wait up to 45 s for definitions another
+      // writer rendered first (src/repo/definitions-order.ts), the sidecar's before its port is served.
       startupProbe: STARTUP_PROBE,
       livenessProbe: { httpGet: { path: '/healthz', port: 'http' }, initialDelaySeconds: 10, periodSeconds: 20, failureThreshold: 3 },
     }, { automountServiceAccountToken: false, ...(leases ? { volumes: [{ name: 'lease-config', configMap: { name: leases.name } }] } : {}) }));

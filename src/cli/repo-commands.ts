@@ -102,6 +102,6 @@ export function registerRepoCommands(program: Command): void {
     });
 }
 
-function allowDefinitionsChange(cmd: Command): Command {
+export function allowDefinitionsChange(cmd: Command): Command {
   return cmd.option('--allow-definitions-change', 'commit what your definitions render even when the repo was last rendered from newer or other ones (their groups change too)');
 }

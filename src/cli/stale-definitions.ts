@@ -21,9 +21,9 @@ import { standing, type Behind, type WhenBehind } from '../repo/definitions-orde
 import { lostGroups } from '../repo/plan.ts';
 import type { DefinitionSet } from '../repo/types.ts';
 
-type Command = 'push' | 'demolish' | 'revive';
+type Command = 'push' | 'demolish' | 'revive' | 'settings set';
 
-export async function refuseStaleDefinitions(c: Committer, defs: DefinitionSet, command: Command): Promise<void> {
+export async function refuseStaleDefinitions(c: Committer, defs: DefinitionSet, command: Exclude<Command, 'settings set'>): Promise<void> {
   const s = await standing(await c.tipMessage(), defs);
   if (s.kind === 'behind') throw behindError(command, s);
   if (s.kind === 'current' || command === 'push') return;
