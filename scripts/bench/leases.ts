@@ -21,7 +21,6 @@ const HEARTBEATS = 10;
 const LOOPS = quick ? 5 : 34; // 12 ops a loop: 34 loops = 408 ops a client
 const TIME_CAP_MS = quick ? 30_000 : 120_000; // no new loop starts after this
 const RAW_COMMITS = quick ? 10 : 30;
-const TARGET_OPS = 1000;
 const TYPE = 'res';
 
 
@@ -95,7 +94,9 @@ try {
   console.log(`requests per commit, in order: ${perCommit.slice(0, 40).join(' ')}${perCommit.length > 40 ? ' ...' : ''}`);
   if (totalErrors) console.log(`errors: ${totalErrors} (${[...errors].map(([k, v]) => `${k} x${v}`).join(', ')}); first: ${firstError}`);
   console.log(`check: double leases=${doubles}; held at the end: ${heldAtEnd} in the sidecar, ${notFreeInRemote} of ${recordPaths.length} records not free in the remote`);
-  console.log(`targets: >= ${TARGET_OPS} ops/s: ${opsPerSec.toFixed(0)} ${verdict(opsPerSec >= TARGET_OPS)}; double leases = 0: ${doubles} ${verdict(doubles === 0)}`);
+  // The old 1,000 ops/s at 8 clients is no target: an acquire is answered once its commit is
+  // pushed, and issue 15 replaced it with the side-by-side comparison with Boskos below.
+  console.log(`targets: double leases = 0: ${doubles} ${verdict(doubles === 0)} (${opsPerSec.toFixed(0)} ops/s: no target of its own; see the comparison with Boskos)`);
   const vsBoskos = process.argv.includes('--no-boskos') ? { skipped: '--no-boskos' } : await versusBoskos(h, quick);
   printJson('leases', {
     quick, clients: CLIENTS, resources: RESOURCES, heartbeats: HEARTBEATS, loops: loopsDone, ops, errors: totalErrors, wallMs: Math.round(wallMs),
