@@ -34,6 +34,21 @@ function definitionsRepo(groups: number, n: number): { origin: string; clones: s
   return { origin, clones };
 }
 
+/** Commits `groups` groups to the definitions repo at `origin`; returns the commit. */
+function commitGroups(origin: string, groups: number): string {
+  writeFileSync(path.join(origin, 'g.ts'), groupsSource(groups));
+  git(origin, 'commit', '-qam', `${groups} groups`);
+  return gitOut(origin, 'rev-parse', 'HEAD');
+}
+
+/** The definitions commit each commit of `range` in the manifests repo was rendered from, newest first. */
+const renderedFrom = (remote: string, range = 'main') =>
+  gitOut(remote, 'log', '--format=%(trailers:key=Paddock-Definitions-Commit,valueonly,separator=)', range).split('\n').filter(Boolean);
+
+async function stopAll(...parts: Array<Writer | Watcher | Committer>): Promise<void> {
+  for (const p of parts) await (p instanceof Watcher ? p.stop() : p instanceof Committer ? p.close() : p.committer.close());
+}
+
 const quiet: Logger = { info() {}, warn() {}, error() {} };
 
 function writer(remote: string, dir: string, definitionsWaitMs: number, log?: Logger): Writer {
@@ -53,8 +68,7 @@ describe('a writer behind the definitions the repo was rendered from', () => {
       await a.start();
       await sync(a, 'a');
       // g-2 is added to the definitions; a's checkout has it first, and a renders it.
-      writeFileSync(path.join(origin, 'g.ts'), groupsSource(3));
-      git(origin, 'commit', '-qam', 'g-2');
+      commitGroups(origin, 3);
       git(first, 'pull', '-q');
       await a.definitions.refresh([first]);
       await sync(a, 'a');
@@ -73,8 +87,7 @@ describe('a writer behind the definitions the repo was rendered from', () => {
       expect((await removal).commit).toBe(gitOut(remote, 'rev-parse', 'main'));
       expect(['g-0', 'g-1', 'g-2'].map((g) => groupApp(remote, g))).toEqual(['emptied', 'active', 'active']);
     } finally {
-      await a.committer.close();
-      await b.committer.close();
+      await stopAll(a, b);
     }
   });
 
@@ -106,21 +119,15 @@ describe('a writer behind the definitions the repo was rendered from', () => {
         `the repo was rendered from definitions commit ${elsewhere.slice(0, 12)}, which ours (${gitOut(second, 'rev-parse', 'HEAD').slice(0, 12)}) still do not contain after ${/after (\d+\.\d) s/.exec(warnings[0])?.[1]} s: writing with ours`,
       ]);
     } finally {
-      await a.committer.close();
-      await b.committer.close();
+      await stopAll(a, b);
     }
   });
 
   it('GIVEN a watcher whose sync waits WHEN its checkout then gets the newer definitions THEN it reads them and writes with them, never with the older ones', async () => {
     const remote = await bareRepo();
     const { origin, clones: [first, second] } = definitionsRepo(2, 2);
-    const commitOf = (groups: number) => {
-      writeFileSync(path.join(origin, 'g.ts'), groupsSource(groups));
-      git(origin, 'commit', '-qam', `${groups} groups`);
-      return gitOut(origin, 'rev-parse', 'HEAD');
-    };
-    const x1 = commitOf(3);
-    const x2 = commitOf(4);
+    const x1 = commitGroups(origin, 3);
+    const x2 = commitGroups(origin, 4);
     git(first, 'pull', '-q');
     const a = writer(remote, first, 60_000);
     const b = writer(remote, second, 60_000);
@@ -139,21 +146,17 @@ describe('a writer behind the definitions the repo was rendered from', () => {
       git(second, 'checkout', '-q', x2);
       w.changed(path.join(second, 'g.ts'));
       await Promise.all([older, w.flush()]);
-      const renderedFrom = gitOut(remote, 'log', '--format=%(trailers:key=Paddock-Definitions-Commit,valueonly,separator=)', 'main').split('\n');
-      expect(renderedFrom).not.toContain(x1);
+      expect(renderedFrom(remote)).not.toContain(x1);
       expect(groupApp(remote, 'g-3')).toBe('active');
     } finally {
-      await w.stop();
-      await a.committer.close();
-      await b.committer.close();
+      await stopAll(w, a, b);
     }
   });
 
   it('GIVEN a batch waiting for newer definitions WHEN the process stops THEN it is refused 503 at once and nothing is written', async () => {
     const remote = await bareRepo();
     const { origin, clones: [first, second] } = definitionsRepo(2, 2);
-    writeFileSync(path.join(origin, 'g.ts'), groupsSource(3));
-    git(origin, 'commit', '-qam', 'g-2');
+    commitGroups(origin, 3);
     git(first, 'pull', '-q');
     const a = writer(remote, first, 60_000);
     const b = writer(remote, second, 60_000);
@@ -173,8 +176,7 @@ describe('a writer behind the definitions the repo was rendered from', () => {
       expect(e?.code).toBe('NotReady');
       expect(gitOut(remote, 'rev-parse', 'main')).toBe(head);
     } finally {
-      await a.committer.close();
-      await b.committer.close();
+      await stopAll(a, b);
     }
   });
 
@@ -188,8 +190,7 @@ describe('a writer behind the definitions the repo was rendered from', () => {
       await a.start();
       await sync(a, 'a');
       await cli.refresh(); // the CLI's view: rendered from its own definitions' commit
-      writeFileSync(path.join(origin, 'g.ts'), groupsSource(4));
-      git(origin, 'commit', '-qam', 'g-3');
+      commitGroups(origin, 4);
       git(first, 'pull', '-q');
       await a.definitions.refresh([first]);
       await sync(a, 'a');
@@ -200,8 +201,7 @@ describe('a writer behind the definitions the repo was rendered from', () => {
       expect(gitOut(remote, 'rev-parse', 'main')).toBe(head);
       expect(groupApp(remote, 'g-3')).toBe('active');
     } finally {
-      await cli.close();
-      await a.committer.close();
+      await stopAll(cli, a);
     }
   });
 
@@ -229,8 +229,7 @@ describe('a writer behind the definitions the repo was rendered from', () => {
   it.skipIf(process.getuid?.() !== 0)('GIVEN a definitions checkout another user owns (git-sync, uid 65533) THEN its commit is read and ordered (skipped unless root: only root can give files away)', async () => {
     const { origin, clones: [dir] } = definitionsRepo(1, 1);
     const older = gitOut(dir, 'rev-parse', 'HEAD');
-    writeFileSync(path.join(origin, 'g.ts'), groupsSource(2));
-    git(origin, 'commit', '-qam', 'two');
+    commitGroups(origin, 2);
     git(dir, 'pull', '-q');
     const newer = gitOut(dir, 'rev-parse', 'HEAD');
     const chownAll = (p: string): void => {
@@ -249,9 +248,7 @@ describe('a writer behind the definitions the repo was rendered from', () => {
     const { origin, clones: [first] } = definitionsRepo(2, 1);
     const root = tempDir('paddock-git-sync-');
     git(origin, 'clone', '-q', origin, path.join(root, 'older'));
-    writeFileSync(path.join(origin, 'g.ts'), groupsSource(3));
-    git(origin, 'commit', '-qam', 'g-2');
-    const newer = gitOut(origin, 'rev-parse', 'HEAD');
+    const newer = commitGroups(origin, 3);
     git(first, 'pull', '-q');
     git(origin, 'clone', '-q', origin, path.join(root, 'newer'));
     symlinkSync('older', path.join(root, 'current'));
@@ -268,22 +265,18 @@ describe('a writer behind the definitions the repo was rendered from', () => {
       renameSync(path.join(root, 'next'), path.join(root, 'current'));
       await started;
       await w.watch();
-      expect(gitOut(remote, 'log', '--format=%(trailers:key=Paddock-Definitions-Commit,valueonly,separator=)', 'main').split('\n').filter(Boolean)).toEqual([newer]);
+      expect(renderedFrom(remote)).toEqual([newer]);
       expect(groupApp(remote, 'g-2')).toBe('active');
       expect(b.definitions.current().commit).toBe(newer);
     } finally {
-      await w.stop();
-      await a.committer.close();
-      await b.committer.close();
+      await stopAll(w, a, b);
     }
   });
 
   it('GIVEN a live-source commit waiting for newer definitions WHEN the checkout gets them THEN they are read at once, and no commit is rendered from the older ones', async () => {
     const remote = await bareRepo();
     const { origin, clones: [first, second] } = definitionsRepo(2, 2);
-    writeFileSync(path.join(origin, 'g.ts'), groupsSource(3));
-    git(origin, 'commit', '-qam', 'g-2');
-    const newer = gitOut(origin, 'rev-parse', 'HEAD');
+    const newer = commitGroups(origin, 3);
     git(first, 'pull', '-q');
     const a = writer(remote, first, 60_000);
     const b = writer(remote, second, 60_000);
@@ -302,13 +295,10 @@ describe('a writer behind the definitions the repo was rendered from', () => {
       w.changed(path.join(second, 'g.ts'));
       await w.flush();
       await expect.poll(() => gitOut(remote, 'ls-tree', '-r', '--name-only', 'main', 'state/sources/'), { timeout: 20_000 }).toBe('');
-      const renderedFrom = gitOut(remote, 'log', '--format=%(trailers:key=Paddock-Definitions-Commit,valueonly,separator=)', `${before}..main`).split('\n');
-      expect(renderedFrom.every((c) => c === newer)).toBe(true);
+      expect(renderedFrom(remote, `${before}..main`).every((c) => c === newer)).toBe(true);
       expect(groupApp(remote, 'g-2')).toBe('active');
     } finally {
-      await w.stop();
-      await a.committer.close();
-      await b.committer.close();
+      await stopAll(w, a, b);
     }
   });
 
@@ -320,13 +310,11 @@ describe('a writer behind the definitions the repo was rendered from', () => {
     try {
       await b.start();
       await sync(b, 'b'); // 8 groups: b's trusted set
-      writeFileSync(path.join(origin, 'g.ts'), groupsSource(9));
-      git(origin, 'commit', '-qam', 'g-8');
+      commitGroups(origin, 9);
       git(first, 'pull', '-q');
       await a.start();
       await sync(a, 'a');
-      writeFileSync(path.join(origin, 'g.ts'), groupsSource(1));
-      git(origin, 'commit', '-qam', 'all but g-0 go');
+      commitGroups(origin, 1);
       git(second, 'pull', '-q'); // b jumps to a set the guard refuses
       await b.definitions.refresh([second]);
       const head = gitOut(remote, 'rev-parse', 'main');
@@ -337,8 +325,7 @@ describe('a writer behind the definitions the repo was rendered from', () => {
       expect(gitOut(remote, 'rev-parse', 'main')).toBe(head);
       expect(groupApp(remote, 'g-8')).toBe('active');
     } finally {
-      await a.committer.close();
-      await b.committer.close();
+      await stopAll(a, b);
     }
   });
 
@@ -347,9 +334,7 @@ describe('a writer behind the definitions the repo was rendered from', () => {
     const { origin } = definitionsRepo(2, 0);
     const root = tempDir('paddock-git-sync-');
     git(origin, 'clone', '-q', origin, path.join(root, 'older'));
-    writeFileSync(path.join(origin, 'g.ts'), groupsSource(3));
-    git(origin, 'commit', '-qam', 'g-2');
-    const newer = gitOut(origin, 'rev-parse', 'HEAD');
+    const newer = commitGroups(origin, 3);
     git(origin, 'clone', '-q', origin, path.join(root, 'newer'));
     symlinkSync('older', path.join(root, 'current'));
     const b = writer(remote, path.join(root, 'current'), 60_000);
@@ -360,11 +345,10 @@ describe('a writer behind the definitions the repo was rendered from', () => {
       symlinkSync('newer', path.join(root, 'next'));
       renameSync(path.join(root, 'next'), path.join(root, 'current'));
       await w.watch();
-      await expect.poll(() => gitOut(remote, 'log', '-1', '--format=%(trailers:key=Paddock-Definitions-Commit,valueonly,separator=)', 'main'), { timeout: 20_000 }).toBe(newer);
+      await expect.poll(() => renderedFrom(remote)[0], { timeout: 20_000 }).toBe(newer);
       expect(groupApp(remote, 'g-2')).toBe('active');
     } finally {
-      await w.stop();
-      await b.committer.close();
+      await stopAll(w, b);
     }
   });
 });
