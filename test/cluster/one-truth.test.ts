@@ -176,6 +176,14 @@ describe.skipIf(!cluster)('one truth across writers: watcher, sidecar and CLI on
     const cliEnv = { ...noCluster, PADDOCK_GC_SECRET: SECRET, PADDOCK_SIDECAR_URL: undefined };
     const cliDir = tempDir('paddock-cli-cwd-');
     const cli = (args: string[]) => paddock([...args, '--repo', url, '--definitions', dir], { env: cliEnv, cwd: cliDir, timeoutMs: 120_000 });
+    // An edit published while a command loaded its definitions, and rendered by another writer
+    // first, makes them stale: refused (rightly), and the same command again reads the new ones.
+    // Edits come every second or so here, so it may take a few goes.
+    const cliAgainWhenStale = async (args: string[]) => {
+      let r = await cli(args);
+      for (let i = 0; i < 5 && /which your checkout \(at \w+\) does not contain/.test(r.stderr); i++) r = await cli(args);
+      return r;
+    };
     const api = async (method: string, p: string, body?: unknown) => {
       const r = await fetch(`${sidecarUrl}${p}`, { method, headers: { authorization: `Bearer ${TOKEN}`, ...(body ? { 'content-type': 'application/json' } : {}) }, body: body ? JSON.stringify(body) : undefined });
       return { status: r.status, body: r.status === 204 ? undefined : await r.json() };
@@ -217,15 +225,11 @@ describe.skipIf(!cluster)('one truth across writers: watcher, sidecar and CLI on
         case 'demolish': {
           const g = pick(kind === 'revive' ? removed() : alive());
           if (!g) return void ok(true, '');
-          let r = await cli([kind, g]);
-          // An edit published while it loaded, and rendered by the watcher first, makes its
-          // definitions stale: refused, and the same command again reads the new ones.
-          if (/which your checkout \(at \w+\) does not contain/.test(r.stderr)) r = await cli([kind, g]);
+          const r = await cliAgainWhenStale([kind, g]);
           return void ok(r.code === 0, `${g}: exit ${r.code}: ${r.stderr}`);
         }
         case 'push': {
-          let r = await cli(['push']);
-          if (/which your checkout \(at \w+\) does not contain/.test(r.stderr)) r = await cli(['push']);
+          const r = await cliAgainWhenStale(['push']);
           return void ok(r.code === 0, `exit ${r.code}: ${r.stderr}`);
         }
         case 'lease': {
