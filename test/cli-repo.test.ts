@@ -90,7 +90,7 @@ describe('paddock push / demolish / revive / status', () => {
     expect(['g-0', 'g-3', 'g-4'].map((g) => groupApp(remote, g))).toEqual(['active', 'emptied', 'emptied']);
   });
 
-  it('GIVEN definitions in a git checkout WHEN demolishing or pushing THEN a checkout that contains the commit the repo was last rendered from goes; an older one or another branch is refused, naming both commits', async () => {
+  it('GIVEN definitions in a git checkout WHEN demolishing, pushing or setting a setting THEN a checkout that contains the commit the repo was last rendered from goes; an older one or another branch is refused, naming both commits', async () => {
     const remote = await bareRepo();
     const repo = definitionsDir({ 'g.ts': groupsSource(3) });
     const git = (...args: string[]) => gitOut(repo, ...args);
@@ -116,6 +116,9 @@ describe('paddock push / demolish / revive / status', () => {
     // push too: it would bring g-2 back (git, likewise, refuses a push that is no fast-forward).
     const p = await paddock(['push', '--repo', remote, '--definitions', old], { env });
     expect(p.stderr.trim()).toBe(`paddock: the repo was last rendered from definitions commit ${second.slice(0, 12)}, which your checkout (at ${first.slice(0, 12)}) does not contain: push from a checkout that contains it, or give --allow-definitions-change`);
+    // settings set renders the whole tree as well.
+    const st = await paddock(['settings', 'set', 'sidecarUrl', 'http://gc.example:8080', '--repo', remote, '--definitions', old], { env });
+    expect(st.stderr.trim()).toBe(`paddock: the repo was last rendered from definitions commit ${second.slice(0, 12)}, which your checkout (at ${first.slice(0, 12)}) does not contain: settings set from a checkout that contains it, or give --allow-definitions-change`);
     // Another branch off the first commit, with a group of its own: refused too.
     const branch = path.join(tempDir('paddock-defs-branch-'), 'branch');
     git('worktree', 'add', '-q', '-b', 'other', branch, first);
