@@ -28,7 +28,11 @@ export interface WriterConfig {
   readonly definitionsDir: string;
   readonly allowMassRemoval?: boolean;
   readonly workDir?: string;
-  /** How long a batch waits for definitions newer than this writer's that the repo was rendered from. @default DEFINITIONS_WAIT_MS */
+  /**
+   * How long a batch waits for definitions newer than this writer's that the repo was rendered
+   * from; 0: it never waits (the only writer of its repo, as `up` on its local one).
+   * @default DEFINITIONS_WAIT_MS
+   */
   readonly definitionsWaitMs?: number;
 }
 
@@ -87,7 +91,7 @@ export function startWriter(cfg: WriterConfig, opts: WriterOptions = {}): Writer
   let committer: Committer | undefined;
   const definitions = new Definitions(cfg.definitionsDir, () => committer?.synthInputs() ?? proposed, cache);
   committer = new Committer({
-    repo: cfg.repo, branch: cfg.branch, definitions: definitions.current, writer: cfg.writer, allowMassRemoval: cfg.allowMassRemoval, whenBehind: { waitMs: cfg.definitionsWaitMs ?? DEFINITIONS_WAIT_MS }, reloadDefinitions: () => definitions.reloadIfMoved(),
+    repo: cfg.repo, branch: cfg.branch, definitions: definitions.current, writer: cfg.writer, allowMassRemoval: cfg.allowMassRemoval, whenBehind: cfg.definitionsWaitMs === 0 ? undefined : { waitMs: cfg.definitionsWaitMs ?? DEFINITIONS_WAIT_MS }, reloadDefinitions: () => definitions.reloadIfMoved(),
     workDir: cfg.workDir, clock: opts.clock, log, onCommit: opts.onCommit, onFollow: opts.onFollow, cache,
   });
   const c = committer;

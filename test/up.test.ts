@@ -60,6 +60,41 @@ describe('paddock up (npm start)', () => {
     expect(out).toMatch(/\nstopped\n/);
   }, 120_000);
 
+  it('GIVEN environments/ in a git checkout whose commit the local repo was rendered from is gone (amended) WHEN paddock up starts again THEN it serves at once: it is the only writer of its repo, so it never waits for definitions', async () => {
+    const cwd = tempDir('paddock-up-git-');
+    cpSync(path.join(REPO_ROOT, 'environments'), path.join(cwd, 'environments'), { recursive: true });
+    const git = (...args: string[]) => gitOut(cwd, '-c', 'user.name=t', '-c', 'user.email=t@t', ...args);
+    git('init', '-q', '-b', 'main');
+    writeFileSync(path.join(cwd, '.gitignore'), '.paddock/\n');
+    git('add', '.');
+    git('commit', '-qm', 'environments');
+    const first = git('rev-parse', 'HEAD');
+    const up = async () => {
+      const port = await freePort();
+      const child = spawn(process.execPath, [PADDOCK_BIN, 'up', '--listen', `127.0.0.1:${port}`], { cwd, env: { ...process.env, PADDOCK_GC_SECRET: '', PADDOCK_REPO: '' }, stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      child.stdout.on('data', (d) => (out += d));
+      child.stderr.on('data', (d) => (out += d));
+      await new Promise<void>((resolve, reject) => {
+        const t = setInterval(() => /Ctrl-C stops/.test(out) && (clearInterval(t), resolve()), 50);
+        child.once('exit', (code) => reject(new Error(`up exited ${code}: ${out}`)));
+      });
+      child.kill('SIGINT');
+      await new Promise((res) => child.once('close', res));
+      return out;
+    };
+    await up();
+    const repo = path.join(cwd, '.paddock/manifests.git');
+    expect(gitOut(repo, 'log', '-1', '--format=%(trailers:key=Paddock-Definitions-Commit,valueonly,separator=)', 'main')).toBe(first);
+    // The commit is amended away with an edit: the repo's definitions commit is in no history now.
+    const f = path.join(cwd, 'environments/release-web.ts');
+    writeFileSync(f, (await import('node:fs')).readFileSync(f, 'utf8').replace("serviceAttributes: { replicas: '2' }", "serviceAttributes: { replicas: '3' }"));
+    git('commit', '-qa', '--amend', '-m', 'environments, amended');
+    const out = await up();
+    expect(out).not.toMatch(/waiting for them before writing|still do not contain/);
+    expect(gitOut(repo, 'log', '-1', '--format=%(trailers:key=Paddock-Definitions-Commit,valueonly,separator=)', 'main')).toBe(git('rev-parse', 'HEAD'));
+  }, 120_000);
+
   it('GIVEN a KUBECONFIG that cannot be read WHEN paddock up starts THEN it exits 1 naming it, before it makes a repo', async () => {
     const cwd = tempDir('paddock-up-kube-');
     cpSync(path.join(REPO_ROOT, 'environments'), path.join(cwd, 'environments'), { recursive: true });

@@ -157,7 +157,9 @@ export function registerWatch(program: Command): void {
       life.onStop(() => live.stop());
       let url = '';
       const started = await life.start(async () => {
-        const { runtime, definitions } = await startServing(cfg, life, reportCommits(() => committer, { log: logger }));
+        // Its local repo has no other writer: the definitions it last rendered from may be a
+        // branch checked out no more, and nothing will bring them, so it never waits for them.
+        const { runtime, definitions } = await startServing({ ...cfg, definitionsWaitMs: local ? 0 : undefined }, life, reportCommits(() => committer, { log: logger }));
         committer = runtime.committer;
         url = runtime.url;
         if (committer.settingsProblem) throw committer.settingsProblem;
