@@ -275,7 +275,8 @@ export class Committer {
     if (gate === 'wait') {
       // Stopping: not written with these definitions, and not acknowledged either.
       if (this.stopping) return this.rejectAll(batch, new TransientError('NotReady', 'paddock is stopping, and its definitions are behind the ones the repo was rendered from', 5)), 'done';
-      await this.opts.reloadDefinitions?.();
+      // Not a fault of the manifests repo: said, and the wait goes on with the set in force.
+      await this.opts.reloadDefinitions?.().catch((e: unknown) => this.log.warn({ err: e }, 'the definitions could not be read again while waiting for newer ones'));
       if (!optimistic) await this.retry.sleep(BEHIND_POLL_MS);
       return 'stale'; // again from a fetch, with the definitions in force then
     }
