@@ -14,7 +14,7 @@ import { gcUrl } from '../../core/gc-token.ts';
 import { freePort } from '../../test/helpers/git-daemon.ts';
 import { groupsSource } from '../../test/helpers/repo.ts';
 import { percentile, printJson, printTable, verdict } from './lib.ts';
-import { call, closeHttp, commitCount, commitLines, git, Harness, mean, phaseMedians, pool, put, rawCommitPush, sorted, treeFiles, type CommitLine } from './serve-kit.ts';
+import { call, closeHttp, mainThreadCpuMs, commitCount, commitLines, git, Harness, mean, phaseMedians, pool, put, rawCommitPush, sorted, treeFiles, type CommitLine } from './serve-kit.ts';
 
 const quick = process.argv.includes('--quick');
 const GROUPS = quick ? 200 : 1000;
@@ -45,6 +45,8 @@ interface Burst {
   readonly lost: string[];
   readonly leftovers: number;
   readonly serveStartMs: number;
+  /** How busy the server's main thread was over the run: its CPU time / the wall time. */
+  readonly mainThreadBusy?: number;
 }
 
 /**
@@ -60,6 +62,7 @@ async function burst(repo: { path: string; url: string }, defs: string, env: Rec
   const acked: string[] = [];
   const failures = new Map<string, number>();
   let firstFailure = '';
+  const cpu0 = mainThreadCpuMs(served.child.pid);
   const t0 = performance.now();
   await pool(groups, concurrency, async (g) => {
     const s = performance.now();
@@ -79,6 +82,7 @@ async function burst(repo: { path: string; url: string }, defs: string, env: Rec
     }
   });
   const wallMs = performance.now() - t0;
+  const cpu1 = mainThreadCpuMs(served.child.pid);
   const lines = commitLines(served.log()).slice(startCommits);
   await h.stop(served.child);
   // What landed: every acknowledged group's app is gone (or emptied: a retiring record, until the leader retires it) and its removal record is there.
@@ -90,8 +94,11 @@ async function burst(repo: { path: string; url: string }, defs: string, env: Rec
     requests: groups.length, concurrency, acked: acked.length, failed: [...failures.values()].reduce((a, b) => a + b, 0), failures, firstFailure,
     wallMs, rps: (acked.length / wallMs) * 1000, lat: sorted(latency), commits, lines,
     lost: acked.filter((g) => live(g) || !files.has(`state/removals/${g}.yaml`)), leftovers: acked.filter((g) => prefixes.has(g)).length, serveStartMs: served.startMs,
+    mainThreadBusy: cpu0 !== undefined && cpu1 !== undefined ? (cpu1 - cpu0) / wallMs : undefined,
   };
 }
+const busy = (r: Burst) => (r.mainThreadBusy === undefined ? 'unknown' : `${Math.round(r.mainThreadBusy * 100)}%`);
+
 try {
   const secret = randomBytes(24).toString('base64url');
   const env = { PADDOCK_GC_SECRET: secret };
@@ -156,6 +163,8 @@ try {
   const bCycle = sorted(b.lines.map((l) => l.ms));
   console.log(`\nburst: ${b.requests} GC POSTs over distinct groups at concurrency ${b.concurrency}: ${b.acked} ok, ${b.rps.toFixed(0)} req/s, p50 ${percentile(b.lat, 50).toFixed(0)} ms, p99 ${percentile(b.lat, 99).toFixed(0)} ms, ` +
     `${b.commits} commits (requests per commit mean ${mean(b.lines.map((l) => l.requests)).toFixed(1)}), commit cycle p50 ${percentile(bCycle, 50)} ms; by step ${phaseMedians(b.lines)}`);
+  console.log(`burst requests per commit, in order: ${b.lines.map((l) => l.requests).slice(0, 60).join(' ')}${b.lines.length > 60 ? ' ...' : ''}`);
+  console.log(`serve's main thread busy (CPU / wall): ${busy(main)} at concurrency ${CONCURRENCY}, ${busy(b)} in the burst`);
   if (b.failed) console.log(`burst non-2xx or failed: ${b.failed} (${[...b.failures].map(([k, v]) => `${k} x${v}`).join(', ')}); first: ${b.firstFailure}`);
   console.log(`burst check: lost=${b.lost.length}; groups/<g>/ left for acknowledged groups: ${b.leftovers}`);
   console.log(`targets: burst >= ${BURST_TARGET_RPS} req/s: ${b.rps.toFixed(0)} ${verdict(b.rps >= BURST_TARGET_RPS)}; burst p99 < 1 s: ${percentile(b.lat, 99).toFixed(0)} ms ${verdict(percentile(b.lat, 99) < 1000)}; burst lost = 0: ${b.lost.length} ${verdict(b.lost.length === 0)}`);

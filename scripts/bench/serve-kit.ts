@@ -6,7 +6,7 @@
  * files named [a-z][a-z0-9]*.ts).
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -308,6 +308,25 @@ export function phaseMedians(lines: readonly CommitLine[]): string {
   const keys = [...new Set(lines.flatMap((l) => Object.keys(l.phases)))];
   return keys.map((k) => `${k} ${sorted(lines.map((l) => l.phases[k] ?? 0))[Math.floor(lines.length / 2)]}`).join(', ');
 }
+
+/**
+ * CPU time (user + system, ms) of a process's main thread so far, from /proc: how busy node's
+ * one JavaScript thread was over a run (its libuv and GC threads are other tasks). Undefined
+ * where /proc is not there.
+ */
+export function mainThreadCpuMs(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    // Fields after the command (which may hold spaces, so after its closing parenthesis): utime is the 14th, stime the 15th.
+    const stat = readFileSync(`/proc/${pid}/task/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
+  } catch {
+    return undefined;
+  }
+}
+/** Linux's USER_HZ, what /proc counts CPU time in. */
+const CLOCK_TICKS = 100;
 
 export const mean = (xs: readonly number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : NaN);
 export const sorted = (xs: readonly number[]) => [...xs].sort((a, b) => a - b);
