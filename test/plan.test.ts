@@ -8,7 +8,7 @@ import { EMPTY_STATE, type StateRecords } from '../core/records.ts';
 import { isUserError } from '../src/errors.ts';
 import { Guard, plan, type Tree } from '../src/repo/plan.ts';
 import { decideSettings } from '../src/repo/settings.ts';
-import { SynthCache, synthesize, synthesizeRetiring, synthInputs } from '../src/synth/synthesize.ts';
+import { SynthCache, synthesize, synthesizeStaged, synthInputs } from '../src/synth/synthesize.ts';
 import { groupsSource, loadSet, rid, testWriter } from './helpers/repo.ts';
 
 const NOW = new Date('2026-11-23T12:00:00.000Z');
@@ -99,26 +99,29 @@ describe('the plan of a commit', () => {
     expect(gone.files.get('apps/paddock.appproject.yaml')).not.toContain('namespace: ns-old');
   });
 
-  it('GIVEN a synthesis WHEN only the retiring records change THEN synthesizeRetiring gives what a whole synthesis gives, leaves the first as it was, and the next one from it starts from the groups again', async () => {
+  it('GIVEN a staged synthesis WHEN it is finished with other retiring records THEN it gives what a whole synthesis gives, each finish on its own; with the staged state, the synthesis already made', async () => {
     const defs = await loadSet({ 'g.ts': groupsSource(3) });
     const cache = new SynthCache();
     const first = await synthesize(defs.definitions, inputs(EMPTY_STATE), cache);
+    const staged = await synthesizeStaged(defs.definitions, inputs(EMPTY_STATE), cache);
+    expect(staged.groups.map((g) => g.name)).toEqual(['g-0', 'g-1', 'g-2']);
+    expect(staged.finish(inputs(EMPTY_STATE))).toBe(first);
     const record = (group: string) => ({ group, since: NOW.toISOString(), namespace: `ns-${group}`, destination: { server: 'https://kubernetes.default.svc' }, clusterKinds: [{ group: 'rbac.authorization.k8s.io', kind: 'ClusterRole' }] });
     // One group gone, and one rendered again (its own Application wins over the emptied one).
     const retiring = { ...EMPTY_STATE, retiring: new Map([['gone', record('gone')], ['g-1', record('g-1')]]) };
-    const kept = await synthesizeRetiring(defs.definitions, inputs(retiring), cache, first);
+    const kept = staged.finish(inputs(retiring));
     const whole = await synthesize(defs.definitions, inputs(retiring), new SynthCache());
     expect([...kept.files]).toEqual([...whole.files]);
     expect({ ...kept, files: undefined }).toEqual({ ...whole, files: undefined });
     expect(kept.files.get('apps/gone.yaml')).toMatch(/path: retired/);
     expect(kept.files.get('apps/paddock.appproject.yaml')).toContain('ns-gone');
     expect(first.files.has('apps/gone.yaml')).toBe(false);
-    // From the first again, with no retiring records: nothing of the other one is left over.
-    const none = await synthesizeRetiring(defs.definitions, inputs({ ...EMPTY_STATE }), cache, first);
+    // Finished again with no retiring records: nothing of the other finish is left over.
+    const none = staged.finish(inputs({ ...EMPTY_STATE }));
     expect([...none.files]).toEqual([...first.files]);
-    // A synthesis not made by this cache: a whole one.
-    const foreign = await synthesizeRetiring(defs.definitions, inputs(retiring), new SynthCache(), first);
-    expect([...foreign.files]).toEqual([...whole.files]);
+    // Staged anew from a state with those records: what the whole synthesis gave.
+    const again = await synthesizeStaged(defs.definitions, inputs(retiring), new SynthCache());
+    expect([...again.finish(inputs(retiring)).files]).toEqual([...whole.files]);
   });
 
   it('GIVEN a repo of 8 groups WHEN definitions that keep 2 are checked THEN the guard refuses them and keeps the last trusted ones; allowed, or a small change, THEN it lets them through', async () => {

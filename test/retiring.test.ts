@@ -129,21 +129,21 @@ export default (scope) => {
     const defs = await loadSet({ 'g.ts': source });
     const known = await synthesize(defs.definitions, synthInputs(decideSettings(undefined, testWriter('https://git.test/m.git')).record, EMPTY_STATE, undefined));
     const before = new Map(known.files);
-    const read = retiringChanges(before, new Map(), new Map(), new Set(), new Set(), at);
+    const read = retiringChanges(before, new Map(), new Set(), new Set(), at);
     expect(read.start.map((r) => r.group)).toEqual(['a', 'b', 'c']);
     expect(read.start[0]).toEqual({ group: 'a', since: at.toISOString(), namespace: 'ns-a', destination: { name: 'edge' }, clusterKinds: [{ group: 'rbac.authorization.k8s.io', kind: 'ClusterRole' }] });
-    expect(retiringChanges(before, new Map(), new Map(), new Set(), new Set(), at, known)).toEqual(read);
+    expect(retiringChanges(before, new Map(), new Set(), new Set(), at, known)).toEqual(read);
 
     // The synthesis's facts are used while the files are its own (here made to differ, to see which is read)...
     const marked = { ...known, groups: known.groups.map((g) => (g.leaving ? { ...g, leaving: { ...g.leaving, namespace: `seen-${g.name}` } } : g)) };
-    expect(retiringChanges(before, new Map(), new Map(), new Set(), new Set(), at, marked).start.map((r) => r.namespace)).toEqual(['seen-a', 'seen-b', 'seen-c']);
+    expect(retiringChanges(before, new Map(), new Set(), new Set(), at, marked).start.map((r) => r.namespace)).toEqual(['seen-a', 'seen-b', 'seen-c']);
     // ...not for a group whose Application, object file or directory in the tree is not what it rendered.
     const edited = new Map(before);
     edited.set('apps/a.yaml', before.get('apps/a.yaml')!.replace('name: edge', 'name: other'));
     edited.set('groups/b/configmap-x.yaml', before.get('groups/b/configmap-x.yaml')!.replace(/\n  namespace: ns-b/, ''));
     edited.set('groups/c/clusterrole-extra.yaml', YAML.stringify({ apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: { name: 'extra' } }));
-    const change = retiringChanges(edited, new Map(), new Map(), new Set(), new Set(), at, marked);
-    expect(change).toEqual(retiringChanges(edited, new Map(), new Map(), new Set(), new Set(), at));
+    const change = retiringChanges(edited, new Map(), new Set(), new Set(), at, marked);
+    expect(change).toEqual(retiringChanges(edited, new Map(), new Set(), new Set(), at));
     expect(change.start.map((r) => [r.namespace, r.destination, r.clusterKinds?.map((k) => k.kind)])).toEqual([
       ['ns-a', { name: 'other' }, ['ClusterRole']],
       ['ns-b', { server: 'https://kubernetes.default.svc' }, ['ConfigMap']],
@@ -161,7 +161,7 @@ export default (scope) => {
       ['apps/c.yaml', app('c', 'groups/c')],
       ['apps/paddock-root.yaml', app('paddock-root', 'apps')],
     ]);
-    const change = retiringChanges(before, new Map(), new Map(), new Set(), new Set(['c']), at);
+    const change = retiringChanges(before, new Map(), new Set(), new Set(['c']), at);
     expect(change.start).toEqual([{ group: 'a', since: at.toISOString(), namespace: 'a', destination: { name: 'edge' }, clusterKinds: [{ group: 'rbac.authorization.k8s.io', kind: 'ClusterRole' }] }]);
     expect(change.stop).toEqual([]);
   });

@@ -13,7 +13,7 @@ import { groupDir, groupOfAppPath, groupOfObjectPath } from '../synth/layout.ts'
 import { isOwnedPath } from '../synth/output.ts';
 import { recordFile } from '../synth/state.ts';
 import { definitionsDigest } from '../synth/loader.ts';
-import { DEFINITION_ANNOTATION, synthesize, synthesizeRetiring, type SynthCache, type SynthInputs, type SynthResult } from '../synth/synthesize.ts';
+import { DEFINITION_ANNOTATION, synthesize, synthesizeStaged, type SynthCache, type SynthInputs, type SynthResult } from '../synth/synthesize.ts';
 import { applyIntent, StateDraft, type Intent, type Outcome } from './intents.ts';
 import { retiringChanges } from './retiring.ts';
 import type { SettingsDecision } from './settings.ts';
@@ -53,8 +53,8 @@ export interface Plan {
 export async function plan(input: PlanInput): Promise<Plan> {
   const { tree, now, cache } = input;
   const defs = input.definitions.definitions;
-  const synth = (state: StateRecords) => synthesize(defs, input.inputs(state), cache);
-  const known = input.known ?? (await synth(tree.state));
+  const stage = (state: StateRecords) => synthesizeStaged(defs, input.inputs(state), cache);
+  const known = input.known ?? (await synthesize(defs, input.inputs(tree.state), cache));
   const draft = new StateDraft(tree.state, now, new Set([...known.groups.map((g) => g.name), ...tree.state.removals.keys()]), known.nodePorts);
   if (input.settings.write) {
     draft.settings = input.settings.record;
@@ -71,9 +71,9 @@ export async function plan(input: PlanInput): Promise<Plan> {
   });
 
   let state = stateOf(draft, tree.state);
-  let result = await synth(state);
+  let staged = await stage(state);
   // Groups born now: their creation records (a TTL counts from here).
-  const born = result.groups.filter((g) => !g.removed && g.files.length && !draft.groups.has(g.name));
+  const born = staged.groups.filter((g) => !g.removed && g.files.length && !draft.groups.has(g.name));
   if (born.length) {
     for (const g of born) {
       const rec = { group: g.name, createdAt: now.toISOString() };
@@ -81,13 +81,13 @@ export async function plan(input: PlanInput): Promise<Plan> {
       draft.write(recordFile.group(rec));
     }
     state = stateOf(draft, tree.state);
-    result = await synth(state);
+    staged = await stage(state);
   }
 
   // Groups leaving apps/ keep an emptied Application while Argo CD prunes their objects.
   const broken = new Set(input.definitions.broken ?? []);
-  const live = new Set(result.groups.filter((g) => g.files.length).map((g) => g.name));
-  const retiring = retiringChanges(tree.files, result.files, draft.retiring, live, groupsOfBroken(broken, tree.files), now, known);
+  const live = new Set(staged.groups.filter((g) => g.files.length).map((g) => g.name));
+  const retiring = retiringChanges(tree.files, draft.retiring, live, groupsOfBroken(broken, tree.files), now, known);
   if (retiring.start.length || retiring.stop.length) {
     for (const r of retiring.start) {
       draft.retiring.set(r.group, r);
@@ -97,10 +97,10 @@ export async function plan(input: PlanInput): Promise<Plan> {
       draft.retiring.delete(g);
       draft.remove(recordPath.retiring(g));
     }
-    // Only the retiring records changed: the groups' stage of the synthesis stays as it was.
     state = stateOf(draft, tree.state);
-    result = await synthesizeRetiring(defs, input.inputs(state), cache, result);
   }
+  // The files, once: only the retiring records changed since the groups' stage.
+  const result = staged.finish(input.inputs(state));
 
   // The new tree: state writes, and the synth's files in place of the old owned files.
   const files = new Map<string, string>();

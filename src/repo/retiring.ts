@@ -20,21 +20,20 @@ export interface RetiringChange {
 
 /**
  * @param before  the tree at the remote tip (path -> text)
- * @param after   the new synth's files
- * @param active  the groups the new synth renders with objects
+ * @param active  the groups the new synth renders with objects (each with its Application)
  * @param kept    groups whose files are kept as they were (their definition file is broken)
  * @param known   the synthesis of `before`, when at hand: a group whose files in `before` are
  *                the ones it rendered is not read from YAML (what `GroupInfo.leaving` says is
  *                what the YAML would say)
  */
 export function retiringChanges(
-  before: ReadonlyMap<string, string>, after: ReadonlyMap<string, string>, retiring: ReadonlyMap<string, { readonly group: string }>,
+  before: ReadonlyMap<string, string>, retiring: ReadonlyMap<string, { readonly group: string }>,
   active: ReadonlySet<string>, kept: ReadonlySet<string>, now: Date, known?: SynthResult,
 ): RetiringChange {
   const leaving = new Map<string, { app: string }>();
   for (const [p, text] of before) {
     const group = groupOfAppPath(p);
-    if (!group || after.has(p) || retiring.has(group) || kept.has(group)) continue;
+    if (!group || active.has(group) || retiring.has(group) || kept.has(group)) continue;
     leaving.set(group, { app: text });
   }
   const rendered = renderedFacts(before, leaving, known);
@@ -47,7 +46,7 @@ export function retiringChanges(
     const { namespace, destination, clusterKinds } = facts;
     start.push({ group, since: now.toISOString(), namespace, destination, ...(clusterKinds.length ? { clusterKinds: [...clusterKinds] } : {}) });
   }
-  const stop = [...retiring.keys()].filter((g) => active.has(g) && after.has(appPath(g)));
+  const stop = [...retiring.keys()].filter((g) => active.has(g));
   return { start: start.sort((a, b) => (a.group < b.group ? -1 : 1)), stop: stop.sort() };
 }
 

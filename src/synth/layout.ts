@@ -31,6 +31,8 @@ export const RETIRED_DIR = 'retired';
 export const README = 'README.md';
 export const ARGO_FINALIZER = 'resources-finalizer.argocd.argoproj.io';
 
+const APPS_PREFIX = `${APPS_DIR}/`;
+const GROUPS_PREFIX = `${GROUPS_DIR}/`;
 export const appPath = (group: string) => `${APPS_DIR}/${group}.yaml`;
 /** `apps/<project>.appproject.yaml`: a dot no group name (a DNS label) has keeps it apart from the Applications. */
 export const projectPath = (project: string) => `${APPS_DIR}/${project}.appproject.yaml`;
@@ -39,6 +41,7 @@ export const rootProjectName = (argo: ArgoOptions) => `${argo.project}-apps`;
 
 /** The group whose Application is at `p` (`apps/<group>.yaml`), or undefined for any other path. */
 export function groupOfAppPath(p: string): string | undefined {
+  if (!p.startsWith(APPS_PREFIX)) return undefined; // most paths: a commit cycle asks of every path in the repo
   const group = /^apps\/([^/]+)\.yaml$/.exec(p)?.[1];
   return group !== undefined && group !== ROOT_APP && isDnsLabel(group) ? group : undefined;
 }
@@ -46,6 +49,7 @@ export const groupDir = (group: string) => `${GROUPS_DIR}/${group}`;
 
 /** The group whose directory holds `p` (`groups/<group>/...`), or undefined for any other path. */
 export function groupOfObjectPath(p: string): string | undefined {
+  if (!p.startsWith(GROUPS_PREFIX)) return undefined;
   const group = /^groups\/([^/]+)\//.exec(p)?.[1];
   return group !== undefined && isDnsLabel(group) ? group : undefined;
 }

@@ -9,10 +9,11 @@ import path from 'node:path';
 import { APPS_DIR, GROUPS_DIR, README, RETIRED_DIR } from './layout.ts';
 
 const OWNED_DIRS = [APPS_DIR, GROUPS_DIR, RETIRED_DIR] as const;
+const OWNED_PREFIXES = OWNED_DIRS.map((d) => `${d}/`);
 
-/** True for a repo path paddock's synth owns. */
+/** True for a repo path paddock's synth owns. (A commit cycle asks it of every path in the repo.) */
 export function isOwnedPath(p: string): boolean {
-  return p === README || OWNED_DIRS.some((d) => p.startsWith(`${d}/`));
+  return p === README || OWNED_PREFIXES.some((d) => p.startsWith(d));
 }
 
 export async function listOwnedFiles(dir: string): Promise<string[]> {

@@ -12,8 +12,8 @@
  * Assembly (removals, clones of sources in other files or live, cross-file checks, the
  * Applications and README) runs every time; each group's part of it (group-part.ts) is kept
  * while the group's output, removal and creation are unchanged, and each retiring group's
- * while its record is the same. After a change to the retiring records alone (a plan's groups
- * leaving apps/), `synthesizeRetiring` keeps the whole groups' stage and makes the rest again.
+ * while its record is the same. The retiring records are read only after the groups' stage
+ * (`synthesizeStaged`): a plan decides them from the groups, then assembles the files once.
  *
  * Owns: the file map and the checks on it. Must not touch: git, the clock, the disk.
  */
@@ -52,7 +52,7 @@ export class SynthCache {
   /** @internal */ readonly yaml = new Map<string, string>();
   /** @internal */ readonly groups: GroupParts = new WeakMap();
   /** @internal */ readonly retired = new WeakMap<RetiringRecord, RetiredPart>();
-  /** The groups' stage of each synthesis (`synthesizeRetiring` makes another from it). */
+  /** The groups' stage of each synthesis (the cache's last one is finished again from it). */
   /** @internal */ readonly stages = new WeakMap<SynthResult, GroupStage>();
   /** @internal */ key = '';
   /** The last synthesis, returned again for the same definitions and inputs (the same state object). */
@@ -72,6 +72,35 @@ const DEFAULT_WORKSPACES: Definition = {
 
 /** Synthesizes `definitions` against `inputs`. Throws a `DefinitionError` naming file, construct path and field. */
 export async function synthesize(definitions: readonly Definition[], inputs: SynthInputs, cache = new SynthCache()): Promise<SynthResult> {
+  const { defs, stage, made } = await stageOf(definitions, inputs, cache);
+  return made ?? remember(cache, defs, inputs, stage, finish(stage, inputs, cache));
+}
+
+/**
+ * A synthesis in two steps: the groups' stage now, the files once `finish` is called, with the
+ * retiring records as they are then. A plan decides those records from the groups, and would
+ * otherwise assemble every file twice a commit.
+ */
+export interface StagedSynthesis {
+  /** Sorted by name. */
+  readonly groups: readonly GroupInfo[];
+  readonly nodePorts: ReadonlySet<number>;
+  /** The synthesis against `inputs`, whose state differs from the staged one in its retiring records at most (the caller vouches). */
+  finish(inputs: SynthInputs): SynthResult;
+}
+
+/** The groups' stage of `definitions` against `inputs` (as `synthesize` makes it), and what finishes it. */
+export async function synthesizeStaged(definitions: readonly Definition[], inputs: SynthInputs, cache: SynthCache): Promise<StagedSynthesis> {
+  const { defs, stage, made } = await stageOf(definitions, inputs, cache);
+  return {
+    groups: stage.groups,
+    nodePorts: stage.nodePorts,
+    finish: (to) => (made && to.state === inputs.state ? made : remember(cache, defs, to, stage, finish(stage, to, cache))),
+  };
+}
+
+/** The groups' stage of a synthesis, and the synthesis itself when the cache holds one of the same definitions and inputs. */
+async function stageOf(definitions: readonly Definition[], inputs: SynthInputs, cache: SynthCache): Promise<{ defs: readonly Definition[]; stage: GroupStage; made?: SynthResult }> {
   const key = cacheKey(inputs);
   if (cache.key !== key) {
     Object.assign(cache, new SynthCache());
@@ -82,27 +111,16 @@ export async function synthesize(definitions: readonly Definition[], inputs: Syn
   // The watcher checks a changed set, then its commit cycle synthesizes the same set against the
   // same fetched state (for the guard, then the plan): once is enough.
   const last = cache.last;
-  if (last && last.state === inputs.state && last.definitions.length === defs.length && last.definitions.every((d, i) => d === defs[i])) return last.result;
+  const stage = last && cache.stages.get(last.result);
+  if (last && stage && last.state === inputs.state && last.definitions.length === defs.length && last.definitions.every((d, i) => d === defs[i])) {
+    return { defs, stage, made: last.result };
+  }
   const outputs: FileOutput[] = [];
   for (const def of defs) outputs.push(await fileOutput(def, inputs, cache));
   if (!outputs.some((o) => o.claimsWorkspaces) && inputs.state.workspaces.size) {
     outputs.push(await fileOutput(DEFAULT_WORKSPACES, inputs, cache));
   }
-  const stage = await groupStage(outputs, inputs, cache);
-  return remember(cache, defs, inputs, stage, finish(stage, inputs, cache));
-}
-
-/**
- * The synthesis of `definitions` against `inputs`, whose state differs from that of `prior` (a
- * synthesis of the same definitions, by this cache) in its retiring records only: the groups'
- * stage of `prior` is kept, and only the retiring groups, the projects and the README are made
- * again. The caller vouches for "only"; without `prior`'s stage at hand, a whole synthesis.
- */
-export async function synthesizeRetiring(definitions: readonly Definition[], inputs: SynthInputs, cache: SynthCache, prior: SynthResult): Promise<SynthResult> {
-  const stage = cache.stages.get(prior);
-  if (!stage || cache.key !== cacheKey(inputs)) return synthesize(definitions, inputs, cache);
-  cache.lastBuilt = 0;
-  return remember(cache, sortedByFile(definitions), inputs, stage, finish(stage, inputs, cache));
+  return { defs, stage: await groupStage(outputs, inputs, cache) };
 }
 
 function remember(cache: SynthCache, definitions: readonly Definition[], inputs: SynthInputs, stage: GroupStage, result: SynthResult): SynthResult {
@@ -143,6 +161,8 @@ interface GroupStage {
   readonly releases: Map<string, ReleaseTarget[]>;
   readonly refreshers: readonly RbacSubject[];
   readonly nodePorts: Set<number>;
+  /** `files`' paths, sorted (made once, by the first `finish`). */
+  sorted?: string[];
 }
 
 async function groupStage(outputs: readonly FileOutput[], inputs: SynthInputs, cache: SynthCache): Promise<GroupStage> {
@@ -227,7 +247,8 @@ const reachKind = (kinds: Map<string, { group: string; kind: string }>, k: { gro
 function finish(stage: GroupStage, inputs: SynthInputs, cache: SynthCache): SynthResult {
   const { state } = inputs;
   const { outputs } = stage;
-  const files = new Map(stage.files);
+  // Files besides the groups' (a few, or one a retiring group): the groups' stay in the stage's map.
+  const more = new Map<string, string>();
   const destinations = new Map(stage.destinations);
   const clusterKinds = new Map(stage.clusterKinds);
   // Groups that left apps/: the project still reaching where their objects were, and, until
@@ -236,23 +257,22 @@ function finish(stage: GroupStage, inputs: SynthInputs, cache: SynthCache): Synt
   let retiring = 0;
   for (const r of state.retiring.values()) {
     const part = retiredPart(cache, r);
-    if (files.has(part.path)) continue;
+    if (stage.files.has(part.path)) continue;
     destinations.set(part.destinationKey, part.destination);
     for (const k of r.clusterKinds ?? []) reachKind(clusterKinds, k);
     if (r.retiredAt) continue;
-    files.set(part.path, (part.yaml ??= retiredYaml(r, inputs.argo)));
+    more.set(part.path, (part.yaml ??= retiredYaml(r, inputs.argo)));
     retiring++;
   }
-  if (retiring) files.set(`${RETIRED_DIR}/${README}`, retiredReadme());
-  files.set(appPath(ROOT_APP), toYaml(rootApplication(inputs.argo)));
-  files.set(projectPath(inputs.argo.project), toYaml(groupsProject(inputs.argo, [...destinations.values()], [...clusterKinds.values()])));
+  if (retiring) more.set(`${RETIRED_DIR}/${README}`, retiredReadme());
+  more.set(appPath(ROOT_APP), toYaml(rootApplication(inputs.argo)));
+  more.set(projectPath(inputs.argo.project), toYaml(groupsProject(inputs.argo, [...destinations.values()], [...clusterKinds.values()])));
   const refresh = argoRefreshRbac(inputs.argo, stage.refreshers);
-  for (const o of refresh) files.set(rbacPath(o), toYaml(o));
-  files.set(projectPath(rootProjectName(inputs.argo)), toYaml(rootProject(inputs.argo, refresh.length > 0)));
-  files.set(README, readme(stage.shown, inputs.argo));
+  for (const o of refresh) more.set(rbacPath(o), toYaml(o));
+  more.set(projectPath(rootProjectName(inputs.argo)), toYaml(rootProject(inputs.argo, refresh.length > 0)));
+  more.set(README, readme(stage.shown, inputs.argo));
   return {
-    // Sorted by path (the default sort compares as < does, without a comparator's calls).
-    files: new Map([...files.keys()].sort().map((p) => [p, files.get(p)!])),
+    files: sortedFiles(stage, more),
     groups: [...stage.groups],
     pools: outputs.flatMap((o) => o.pools).sort((a, b) => (a.type < b.type ? -1 : 1)),
     waiting: [...stage.waiting].sort((a, b) => (a.clone < b.clone ? -1 : 1)),
@@ -261,6 +281,24 @@ function finish(stage: GroupStage, inputs: SynthInputs, cache: SynthCache): Synt
     releases: stage.releases,
     nodePorts: stage.nodePorts,
   };
+}
+
+/**
+ * The stage's files and `more` (whose paths win) as one map sorted by path. The stage's paths
+ * are sorted once a stage: a plan finishes one stage twice (once more when groups start
+ * retiring), and the default sort compares as < does, without a comparator's calls.
+ */
+function sortedFiles(stage: GroupStage, more: ReadonlyMap<string, string>): Map<string, string> {
+  const paths = (stage.sorted ??= [...stage.files.keys()].sort());
+  const extra = [...more.keys()].sort();
+  const files = new Map<string, string>();
+  let j = 0;
+  for (const p of paths) {
+    while (j < extra.length && extra[j] < p) files.set(extra[j], more.get(extra[j++])!);
+    files.set(p, more.get(p) ?? stage.files.get(p)!);
+  }
+  for (; j < extra.length; j++) files.set(extra[j], more.get(extra[j])!);
+  return files;
 }
 
 /** A retiring group's part of the assembly, kept by its record (thousands may be retiring at once). */
