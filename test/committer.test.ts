@@ -1,6 +1,6 @@
-import { existsSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { isUserError } from '../src/errors.ts';
 import { bareRepo, commitCount, committer, gitOut, groupApp, groupsSource, loadSet, remoteFile, remoteFiles, rid } from './helpers/repo.ts';
 import { tempDir } from './helpers/synth.ts';
@@ -243,99 +243,5 @@ describe('the committer', () => {
     expect(err.code).toBe('RemoteUnavailable');
     expect(err.message).toMatch(/manifests repo unavailable: the repository does not exist/);
     expect(c.ready).toBe(false);
-  });
-});
-
-describe('the committer while a push is under way', () => {
-  /** A pre-receive hook that says it was entered, then holds each push until `open` exists; `declineFirst`: the first push is then refused. */
-  function holdPushes(remote: string, declineFirst = false) {
-    const dir = tempDir('paddock-hook-');
-    const entered = path.join(dir, 'entered');
-    const open = path.join(dir, 'open');
-    const declined = path.join(dir, 'declined');
-    const decline = declineFirst ? `if [ ! -e "${declined}" ]; then touch "${declined}"; echo "main is frozen" >&2; exit 1; fi\n` : '';
-    writeFileSync(path.join(remote, 'hooks', 'pre-receive'), `#!/bin/sh\ncat >/dev/null\ntouch "${entered}"\nwhile [ ! -e "${open}" ]; do sleep 0.05; done\n${decline}`, { mode: 0o755 });
-    return { entered: () => existsSync(entered), open: () => writeFileSync(open, '') };
-  }
-  /** The commit the work tree wrote last, when its message holds `requestId`. */
-  const writtenWith = (workDir: string, requestId: string): string | undefined => {
-    try {
-      const [sha, ...message] = gitOut(workDir, 'log', '-1', '--format=%H%n%B', 'refs/paddock/written').split('\n');
-      return message.join('\n').includes(`Paddock-Request-Id: ${requestId}`) ? sha : undefined;
-    } catch {
-      return undefined;
-    }
-  };
-
-  it('GIVEN a commit being pushed WHEN another intent comes THEN its commit is written on top of that one before it lands, and pushed once it has: history stays linear', async () => {
-    const remote = await bareRepo();
-    const workDir = tempDir('paddock-work-');
-    const c = committer(remote, await loadSet({ 'g.ts': groupsSource(3) }), { workDir });
-    await c.submit({ body: { kind: 'sync', summary: 'sync(definitions): initial' }, requestId: rid(), requestedBy: 'test' });
-    const hook = holdPushes(remote);
-    const first = c.submit({ body: { kind: 'remove', group: 'g-0', reason: 'gc' }, requestId: rid('first'), requestedBy: 't' });
-    await vi.waitFor(() => expect(hook.entered()).toBe(true), { timeout: 10_000 });
-    const secondId = rid('second');
-    const second = c.submit({ body: { kind: 'remove', group: 'g-1', reason: 'gc' }, requestId: secondId, requestedBy: 't' });
-    // Written while the first push is held: on top of the commit being pushed.
-    const written = await vi.waitFor(() => writtenWith(workDir, secondId) ?? Promise.reject(new Error('not written yet')), { timeout: 10_000 });
-    const [, parent] = gitOut(workDir, 'log', '-1', '--format=%H %P', written).split(' ');
-    expect(remoteFiles(remote)).toContain('groups/g-0/configmap-cm-g-0.yaml'); // the first has not landed
-    hook.open();
-    const [a, b] = await Promise.all([first, second]);
-    expect(parent).toBe(a.commit);
-    expect(b.commit).toBe(written);
-    expect(gitOut(remote, 'rev-parse', 'main')).toBe(b.commit);
-    expect(gitOut(remote, 'rev-parse', 'main^')).toBe(a.commit);
-    expect([groupApp(remote, 'g-0'), groupApp(remote, 'g-1'), groupApp(remote, 'g-2')]).toEqual(['emptied', 'emptied', 'active']);
-    await c.close();
-  });
-
-  it('GIVEN a commit being pushed WHEN the next batch fails at once THEN a read still waits for that push, and sees its commit', async () => {
-    const remote = await bareRepo();
-    const good = await loadSet({ 'g.ts': groupsSource(3) }, 1);
-    // A group defined in two files: the next batch's synthesis fails (a user error, not retried).
-    const broken = await loadSet({ 'a.ts': groupsSource(3), 'b.ts': groupsSource(1) }, 2);
-    let set = good;
-    const c = committer(remote, () => set);
-    await c.submit({ body: { kind: 'sync', summary: 'sync(definitions): initial' }, requestId: rid(), requestedBy: 'test' });
-    const hook = holdPushes(remote);
-    const first = c.submit({ body: { kind: 'remove', group: 'g-0', reason: 'gc' }, requestId: rid('first'), requestedBy: 't' });
-    await vi.waitFor(() => expect(hook.entered()).toBe(true), { timeout: 10_000 });
-    set = broken;
-    await expect(c.submit({ body: { kind: 'sync', summary: 'sync(definitions): broken' }, requestId: rid(), requestedBy: 't' })).rejects.toThrow(/also defined in/);
-    let readEarly = false;
-    const read = c.refresh().then((v) => ((readEarly = !opened), v));
-    let opened = false;
-    await Promise.race([read, new Promise((r) => setTimeout(r, 1500))]);
-    opened = true;
-    hook.open();
-    const a = await first;
-    expect(readEarly).toBe(false);
-    expect((await read).head).toBe(a.commit);
-    set = good;
-    await c.close();
-  });
-
-  it('GIVEN a commit written on top of one being pushed WHEN that push is refused THEN the commit on top is not pushed: it is made again from a fetch and lands alone', async () => {
-    const remote = await bareRepo();
-    const workDir = tempDir('paddock-work-');
-    const c = committer(remote, await loadSet({ 'g.ts': groupsSource(3) }), { workDir });
-    await c.submit({ body: { kind: 'sync', summary: 'sync(definitions): initial' }, requestId: rid(), requestedBy: 'test' });
-    const synced = gitOut(remote, 'rev-parse', 'main');
-    const hook = holdPushes(remote, true);
-    const first = c.submit({ body: { kind: 'remove', group: 'g-0', reason: 'gc' }, requestId: rid('first'), requestedBy: 't' }).catch((e: unknown) => e);
-    await vi.waitFor(() => expect(hook.entered()).toBe(true), { timeout: 10_000 });
-    const secondId = rid('second');
-    const second = c.submit({ body: { kind: 'remove', group: 'g-1', reason: 'gc' }, requestId: secondId, requestedBy: 't' });
-    const written = await vi.waitFor(() => writtenWith(workDir, secondId) ?? Promise.reject(new Error('not written yet')), { timeout: 10_000 });
-    hook.open();
-    expect(await first).toMatchObject({ code: 'RemoteUnavailable', message: expect.stringMatching(/the remote refused the push/) });
-    const b = await second;
-    expect(b.commit).not.toBe(written);
-    expect(gitOut(remote, 'rev-parse', 'main')).toBe(b.commit);
-    expect(gitOut(remote, 'rev-parse', 'main^')).toBe(synced);
-    expect([groupApp(remote, 'g-0'), groupApp(remote, 'g-1')]).toEqual(['active', 'emptied']);
-    await c.close();
   });
 });

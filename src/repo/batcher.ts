@@ -1,10 +1,8 @@
 /**
  * The committer's batcher: one worker loop over a queue of writes and a list of waiting reads.
- * Reads are served first, all of them by one `read`, once no batch is under way; then the writes
- * that are waiting go out as one batch (at most `maxBatch`), after a short gather when the last
- * batch was a crowd. A batch may hand the loop on before it is over (`handOff`: its commit is
- * written and on its way), and the next batch then starts beside it; a batch hands on only once
- * the one before it is over, so at most two run at a time. Nothing here knows git or intents.
+ * Reads are served first, all of them by one `read`; then the writes that are waiting go out as
+ * one batch (at most `maxBatch`), after a short gather when the last batch was a crowd. Nothing
+ * here knows git or intents.
  */
 
 /** Longest the loop waits for callers of the last batch to come back (see `gather`). */
@@ -14,11 +12,8 @@ const GATHER_QUIET_TICKS = 6;
 
 export interface BatcherOptions<T, R> {
   readonly maxBatch: number;
-  /**
-   * Runs one batch; it answers every item of it, and never throws. It may call `handOff` before
-   * it is over, once the batch before it is over, to let the next batch start.
-   */
-  readonly write: (batch: T[], handOff: () => void) => Promise<void>;
+  /** Runs one batch; it answers every item of it. */
+  readonly write: (batch: T[]) => Promise<void>;
   /** Gives what every waiting reader gets (or throws what they all get). */
   readonly read: () => Promise<R>;
   /** `n` items shared a batch with another. */
@@ -29,8 +24,6 @@ export class Batcher<T, R> {
   private readonly queue: T[] = [];
   private readonly reads: Array<{ resolve: (v: R) => void; reject: (e: unknown) => void }> = [];
   private loop?: Promise<void>;
-  /** A batch that handed the loop on and is not over yet. */
-  private running?: Promise<void>;
   /** How many items the last batch held (see `gather`). */
   private crowd = 0;
 
@@ -59,7 +52,7 @@ export class Batcher<T, R> {
 
   /** Resolves once the queue and the reads are drained. */
   async drained(): Promise<void> {
-    while (this.loop || this.running) await (this.loop ?? this.running);
+    while (this.loop) await this.loop;
   }
 
   private kick(): void {
@@ -67,22 +60,12 @@ export class Batcher<T, R> {
     this.loop = (async () => {
       try {
         while (this.queue.length || this.reads.length) {
-          if (this.reads.length) {
-            // A read sees the repo with no commit on its way.
-            await this.running;
-            await this.serveReads();
-          }
+          if (this.reads.length) await this.serveReads();
           if (!this.queue.length) continue;
           await this.gather();
           const batch = this.queue.splice(0, this.opts.maxBatch);
           if (batch.length > 1) this.opts.coalesced?.(batch.length - 1);
-          let handOff!: () => void;
-          const handedOff = new Promise<void>((resolve) => (handOff = resolve));
-          const over = this.opts.write(batch, handOff);
-          this.running = over;
-          const clear = () => void (this.running === over && (this.running = undefined));
-          over.then(clear, clear);
-          await Promise.race([over, handedOff]);
+          await this.opts.write(batch);
           this.crowd = batch.length;
         }
       } finally {

@@ -2,13 +2,11 @@
  * src/repo: the committer, the only writer of the manifests repo.
  *
  * Callers hand it intents and get an answer once the commit holding their intent is pushed
- * (or once it is clear nothing needed to change). A cycle syncs the mirror (mirror.ts: fetch,
- * follow the remote), plans the batch (plan.ts: pure, the guards as named steps), writes the
- * commit and pushes it through the work tree (git/). Intents that arrive meanwhile share the
- * next commit (batcher.ts); a rejected push retries from a fetch with backoff (retry.ts). While
- * a commit is being pushed, the next batch is planned and written on top of it, and pushed once
- * it landed (or made again from a fetch once that batch is over, when it did not). Never
- * force-pushes; no change, no commit.
+ * (or once it is clear nothing needed to change). One cycle at a time: sync the mirror
+ * (mirror.ts: fetch, follow the remote), plan the batch (plan.ts: pure, the guards as named
+ * steps), write the commit and push it through the work tree (git/). Intents that arrive
+ * meanwhile share the next commit (batcher.ts); a rejected push retries from a fetch with
+ * backoff (retry.ts). Never force-pushes; no change, no commit.
  *
  * Owns: the cycle and the repo as last seen. Must not touch: HTTP, lease rules, definition loading.
  */
@@ -23,13 +21,13 @@ import { synthesize, synthInputs, SynthCache, type SynthInputs, type SynthResult
 import { classifyGitError, unavailableError, WorkTree } from './git/index.ts';
 import type { Intent, Outcome } from './intents.ts';
 import { Batcher } from './batcher.ts';
-import { withRetries, type Attempt, type RetryDeps } from './retry.ts';
+import { withRetries, type RetryDeps } from './retry.ts';
 import { Mirror, type Snapshot } from './mirror.ts';
 import { DefinitionsGate } from './definitions-order.ts';
 import { commitMessage, Guard, kindsOf, plan, provenance } from './plan.ts';
 import { Reads, readCopyOf, type ReadView } from './reads.ts';
 import { SettingsGate } from './settings.ts';
-import type { Answer, CommitInfo, CommitterOptions, DefinitionSet, Logger, RepoView, RetryPolicy } from './types.ts';
+import type { Answer, CommitInfo, CommitterOptions, Logger, RepoView, RetryPolicy } from './types.ts';
 export type { Answer, CommitInfo, CommitterOptions, DefinitionSet, Logger, RepoView, RetryPolicy } from './types.ts';
 export type { ReadView } from './reads.ts';
 
@@ -44,25 +42,6 @@ interface Pending {
   readonly intent: Intent;
   readonly resolve: (a: Answer) => void;
   readonly reject: (e: unknown) => void;
-}
-
-/** A commit on its way to the remote: the next batch builds on it rather than wait for its push. */
-interface InFlight {
-  /** The repo once it landed. */
-  readonly snapshot: Snapshot;
-  readonly synth: SynthResult;
-  /** The definitions it was rendered from. */
-  readonly defs: DefinitionSet;
-  /** Resolves once its push is over: true when it landed. */
-  readonly landed: Promise<boolean>;
-}
-
-/** A batch under way, as the batch after it sees it. */
-interface BatchRun {
-  /** Resolves once every intent of it is answered. */
-  readonly over: Promise<void>;
-  /** Its commit while its push is under way. */
-  flight?: InFlight;
 }
 
 export class Committer {
@@ -90,8 +69,6 @@ export class Committer {
   readonly stats = { commits: 0, pushRetries: 0, coalesced: 0, cycles: 0, staleSkips: 0, failedCycles: 0 };
   private lastCycleOk = true;
   private readonly commitListeners: Array<(c: CommitInfo) => void> = [];
-  /** The last batch started. */
-  private lastRun?: BatchRun;
 
   constructor(private readonly opts: CommitterOptions) {
     this.ownsWorkDir = !opts.workDir;
@@ -116,7 +93,7 @@ export class Committer {
     });
     this.batcher = new Batcher({
       maxBatch: opts.maxBatch ?? 500,
-      write: (batch, handOff) => this.runBatch(batch, handOff),
+      write: (batch) => this.runBatch(batch),
       read: () => this.readView(),
       coalesced: (n) => (this.stats.coalesced += n),
     });
@@ -248,42 +225,17 @@ export class Committer {
     }
   }
 
-  /**
-   * Runs one batch to its end; never throws. While the batch before is pushing its commit, the
-   * first try builds on that commit (its push decides, as the remote's compare-and-swap would);
-   * anything else waits until that batch is over. `handOff`: this batch's commit is on its way.
-   */
-  private async runBatch(batch: Pending[], handOff: () => void): Promise<void> {
-    const before = this.lastRun;
-    let over!: () => void;
-    const run: BatchRun = { over: new Promise<void>((resolve) => (over = resolve)) };
-    this.lastRun = run;
+  private async runBatch(batch: Pending[]): Promise<void> {
     this.stats.cycles++;
     const t0 = performance.now();
-    try {
-      const onto = before?.flight;
-      if (!onto) await before?.over;
-      // When the remote tip we know is one we pushed or fetched, the first try skips the fetch and
-      // lets the push's compare-and-swap tell us whether someone else wrote meanwhile.
-      const optimistic = !!onto || (!!this.mirror.current && !this.mirror.ahead);
-      const end = await withRetries(this.retry, optimistic, async (a) => {
-        if (!a.optimistic) await before?.over;
-        return this.cycle(batch, run, handOff, { ...a, t0, onto: a.optimistic ? onto : undefined });
-      });
-      this.lastCycleOk = end.done;
-      if (end.done) return;
-      this.stats.failedCycles++;
-      if (end.unreachable) this.lastContactOk = false;
-      this.rejectAll(batch, end.error);
-    } catch (e) {
-      this.lastCycleOk = false;
-      this.rejectAll(batch, e);
-    } finally {
-      // Never over before the batch it came after: a read, close() or a third batch waits for that one's push too.
-      await before?.over;
-      handOff();
-      over();
-    }
+    // When the remote tip we know is one we pushed or fetched, the first try skips the fetch and
+    // lets the push's compare-and-swap tell us whether someone else wrote meanwhile.
+    const end = await withRetries(this.retry, !!this.mirror.current && !this.mirror.ahead, (a) => this.cycle(batch, a.retries, t0, a.optimistic, a.lateCheck));
+    this.lastCycleOk = end.done;
+    if (end.done) return;
+    this.stats.failedCycles++;
+    if (end.unreachable) this.lastContactOk = false;
+    this.rejectAll(batch, end.error);
   }
 
   /**
@@ -292,16 +244,13 @@ export class Committer {
    * pushing, and returns 'stale' (do it again from a fetch) when some intent would be answered
    * without a push: "already removed" or "unknown group" must come from the real tip. With
    * `lateCheck`, a cycle that took long to build looks at the remote again before committing,
-   * and returns 'stale' if it moved, rather than push what would be rejected. With `onto`, it
-   * builds on the commit of the batch before, whose push is under way, and pushes once that
-   * landed ('stale' when it did not).
+   * and returns 'stale' if it moved, rather than push what would be rejected.
    */
-  private async cycle(batch: Pending[], run: BatchRun, handOff: () => void, a: Attempt & { readonly t0: number; readonly onto?: InFlight }): Promise<'done' | 'stale'> {
-    const { retries, optimistic, lateCheck, onto } = a;
+  private async cycle(batch: Pending[], retries: number, t0: number, optimistic: boolean, lateCheck: boolean): Promise<'done' | 'stale'> {
     await this.mirror.start();
     let mark = performance.now();
     const lap = () => Math.round(-mark + (mark = performance.now()));
-    const snap = onto ? onto.snapshot : optimistic && this.mirror.current ? this.mirror.current : await this.sync();
+    const snap = optimistic && this.mirror.current ? this.mirror.current : await this.sync();
     const syncedAt = performance.now();
     const phases = { sync: lap(), synth: 0, write: 0, push: 0 };
     this.lastContactOk = true;
@@ -321,8 +270,7 @@ export class Committer {
     defs = use;
 
     // The set it renders (the guard's, when it refused a change) against the one the tip was rendered from.
-    // (A commit on its way from the same set passed the gate already; it is not the tip yet either.)
-    const gate = snap.head && this.definitionsGate && onto?.defs !== defs ? await this.definitionsGate.check(snap.head, defs) : 'go';
+    const gate = snap.head && this.definitionsGate ? await this.definitionsGate.check(snap.head, defs) : 'go';
     if (gate instanceof Error) return this.rejectAll(batch, gate), 'done';
     if (gate === 'wait') {
       // Stopping: not written with these definitions, and not acknowledged either.
@@ -334,7 +282,7 @@ export class Committer {
     }
 
     const { outcomes, state, result, files, changed } = await plan({
-      tree: snap, definitions: defs, intents: batch.map((p) => p.intent), guardError, settings, now, inputs, cache: this.cache, known: onto ? onto.synth : this.lastSynth,
+      tree: snap, definitions: defs, intents: batch.map((p) => p.intent), guardError, settings, now, inputs, cache: this.cache, known: this.lastSynth,
     });
     const outcomeOf = new Map(batch.map((p, i) => [p, outcomes[i]]));
     phases.synth = lap();
@@ -350,30 +298,15 @@ export class Committer {
 
     const message = commitMessage((applied.length ? applied : batch).map((p) => ({ intent: p.intent, outcome: outcomeOf.get(p)! })), changed, provenance(defs), settings.changes);
     const sha = await this.mirror.tree.commit(snap.head, new Map(changed.map((p) => [p, files.get(p) ?? null])), message, now);
-    phases.write = lap();
-    // Built on a commit still on its way: pushed once it landed; made again from a fetch, once its batch is over, when it did not.
-    if (onto && !(await onto.landed)) return 'stale';
-    let landed!: (ok: boolean) => void;
-    const flight: InFlight = { snapshot: { head: sha, files, state }, synth: result, defs, landed: new Promise<boolean>((resolve) => (landed = resolve)) };
-    run.flight = flight;
-    // It may land even when its push fails: the next cycle fetches first.
     this.mirror.ahead = true;
-    handOff();
-    try {
-      await this.mirror.tree.push(sha, snap.head);
-    } catch (e) {
-      run.flight = undefined;
-      landed(false);
-      throw e;
-    }
-    run.flight = undefined;
-    landed(true); // the batch built on it goes on once this synchronous block is over
+    phases.write = lap();
+    await this.mirror.tree.push(sha, snap.head);
     phases.push = lap();
-    this.mirror.pushed(flight.snapshot);
+    this.mirror.pushed({ head: sha, files, state });
     this.definitionsGate?.wrote(sha, defs);
     this.lastSynth = result;
     this.stats.commits++;
-    const ms = Math.round(performance.now() - a.t0);
+    const ms = Math.round(performance.now() - t0);
     if (settings.changes.length) this.log.warn({ changes: settings.changes }, 'settings changed by this writer');
     const info: CommitInfo = { sha, subject: message[0], intents: applied.length, kinds: kindsOf(applied), ms, retries, phases, settingsChanged: settings.changes, paths: changed };
     this.opts.onCommit?.(info);

@@ -44,8 +44,6 @@ export class WorkTree {
   /** The last commit written, and the pack that holds every object it adds to its parent (wholePack). */
   private written?: { readonly sha: string; readonly pack: string };
   private maintaining?: Promise<void>;
-  /** The commit being written (`commit`), for the next to wait on. */
-  private writing: Promise<unknown> = Promise.resolve();
 
   constructor(readonly dir: string, private readonly repo: string, private readonly branch: string, private readonly maintainEvery = MAINTAIN_EVERY) {
     this.git = createGit(dir);
@@ -106,14 +104,7 @@ export class WorkTree {
    * or deletes it where the text is null, through one `git fast-import`; returns its sha. No
    * branch moves: the commit is pushed by its sha. Author and committer date: `at`.
    */
-  commit(parent: string | undefined, changed: ReadonlyMap<string, string | null>, message: readonly string[], at: Date = new Date()): Promise<string> {
-    // One fast-import at a time (a batch's retry may write while the next batch writes on its first try): they share a ref and the edges file.
-    const written = this.writing.then(() => this.fastImport(parent, changed, message, at));
-    this.writing = written.catch(() => undefined);
-    return written;
-  }
-
-  private async fastImport(parent: string | undefined, changed: ReadonlyMap<string, string | null>, message: readonly string[], at: Date): Promise<string> {
+  async commit(parent: string | undefined, changed: ReadonlyMap<string, string | null>, message: readonly string[], at: Date = new Date()): Promise<string> {
     const when = `${Math.floor(at.getTime() / 1000)} +0000`;
     const who = `${AUTHOR.name} <${AUTHOR.email}> ${when}`;
     const chunks: Buffer[] = [];
