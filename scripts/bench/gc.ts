@@ -47,6 +47,8 @@ interface Burst {
   readonly serveStartMs: number;
   /** How busy the server's main thread was over the run: its CPU time / the wall time. */
   readonly mainThreadBusy?: number;
+  /** How busy this bench's own process (the HTTP clients) was: its CPU time / the wall time. */
+  readonly clientBusy: number;
 }
 
 /**
@@ -63,6 +65,7 @@ async function burst(repo: { path: string; url: string }, defs: string, env: Rec
   const failures = new Map<string, number>();
   let firstFailure = '';
   const cpu0 = mainThreadCpuMs(served.child.pid);
+  const own0 = process.cpuUsage();
   const t0 = performance.now();
   await pool(groups, concurrency, async (g) => {
     const s = performance.now();
@@ -83,6 +86,7 @@ async function burst(repo: { path: string; url: string }, defs: string, env: Rec
   });
   const wallMs = performance.now() - t0;
   const cpu1 = mainThreadCpuMs(served.child.pid);
+  const own = process.cpuUsage(own0);
   const lines = commitLines(served.log()).slice(startCommits);
   await h.stop(served.child);
   // What landed: every acknowledged group's app is gone (or emptied: a retiring record, until the leader retires it) and its removal record is there.
@@ -95,6 +99,7 @@ async function burst(repo: { path: string; url: string }, defs: string, env: Rec
     wallMs, rps: (acked.length / wallMs) * 1000, lat: sorted(latency), commits, lines,
     lost: acked.filter((g) => live(g) || !files.has(`state/removals/${g}.yaml`)), leftovers: acked.filter((g) => prefixes.has(g)).length, serveStartMs: served.startMs,
     mainThreadBusy: cpu0 !== undefined && cpu1 !== undefined ? (cpu1 - cpu0) / wallMs : undefined,
+    clientBusy: (own.user + own.system) / 1000 / wallMs,
   };
 }
 const busy = (r: Burst) => (r.mainThreadBusy === undefined ? 'unknown' : `${Math.round(r.mainThreadBusy * 100)}%`);
@@ -164,7 +169,7 @@ try {
   console.log(`\nburst: ${b.requests} GC POSTs over distinct groups at concurrency ${b.concurrency}: ${b.acked} ok, ${b.rps.toFixed(0)} req/s, p50 ${percentile(b.lat, 50).toFixed(0)} ms, p99 ${percentile(b.lat, 99).toFixed(0)} ms, ` +
     `${b.commits} commits (requests per commit mean ${mean(b.lines.map((l) => l.requests)).toFixed(1)}), commit cycle p50 ${percentile(bCycle, 50)} ms; by step ${phaseMedians(b.lines)}`);
   console.log(`burst requests per commit, in order: ${b.lines.map((l) => l.requests).slice(0, 60).join(' ')}${b.lines.length > 60 ? ' ...' : ''}`);
-  console.log(`serve's main thread busy (CPU / wall): ${busy(main)} at concurrency ${CONCURRENCY}, ${busy(b)} in the burst`);
+  console.log(`CPU / wall: serve's main thread ${busy(main)} at concurrency ${CONCURRENCY}, ${busy(b)} in the burst; the clients (this process) ${Math.round(main.clientBusy * 100)}% and ${Math.round(b.clientBusy * 100)}%`);
   if (b.failed) console.log(`burst non-2xx or failed: ${b.failed} (${[...b.failures].map(([k, v]) => `${k} x${v}`).join(', ')}); first: ${b.firstFailure}`);
   console.log(`burst check: lost=${b.lost.length}; groups/<g>/ left for acknowledged groups: ${b.leftovers}`);
   console.log(`targets: burst >= ${BURST_TARGET_RPS} req/s: ${b.rps.toFixed(0)} ${verdict(b.rps >= BURST_TARGET_RPS)}; burst p99 < 1 s: ${percentile(b.lat, 99).toFixed(0)} ms ${verdict(percentile(b.lat, 99) < 1000)}; burst lost = 0: ${b.lost.length} ${verdict(b.lost.length === 0)}`);
