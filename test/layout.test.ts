@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import YAML from 'yaml';
-import { fromYaml, toYaml } from '../src/synth/layout.ts';
+import { fromYaml, toYaml, yamlOfShape } from '../src/synth/layout.ts';
 
 const TRICKY = [
   'on', 'off', 'y', 'n', 'yes', 'No', 'TRUE', 'null', 'Null', '~', '', '0123', '0x1f', '0o17', '1_000', '1e3', '.inf', '-.Inf', '.nan',
@@ -26,5 +26,38 @@ describe('toYaml', () => {
     const shared = { a: 1 };
     const text = toYaml({ replicas: 2, ratio: 0.5, on: true, none: null, x: shared, y: shared });
     expect(text).toBe('replicas: 2\nratio: 0.5\n"on": true\nnone: null\nx:\n  a: 1\n"y":\n  a: 1\n');
+  });
+});
+
+describe('yamlOfShape', () => {
+  const make = ([name, since]: readonly string[]) => ({
+    metadata: { name, labels: { group: name }, annotations: { since } },
+    spec: { path: 'retired', list: [name, 'fixed'], nested: { deep: { value: since } } },
+  });
+
+  it('GIVEN values YAML reads as something else, quoted, long or not one line THEN each gives what toYaml of the whole object gives, byte for byte', () => {
+    const awkward = ['g-1', 'yes', 'on', 'null', '~', '0123', '1e3', '0x1f', '2026-11-23T12:00:00.000Z', 'a: b', '- x', '#c', "it's", 'say "hi"', 'multi\nline', ' lead', 'trail ', '', 'ü', 'x'.repeat(300), '@at', '*star', '&amp', '!bang', '%pct', '`tick', '{a}', '[a]', 'paddock-slot-0-2f9d1c'];
+    const key = `test-${Math.random()}`;
+    for (const a of awkward) for (const b of ['2026-11-23T12:00:00.000Z', a]) expect(yamlOfShape(key, [a, b], make)).toBe(toYaml(make([a, b])));
+  });
+
+  it('GIVEN one shape THEN the object is made for its first values only (with placeholders, and with them to check the shape); later one-line values are put in', () => {
+    let made = 0;
+    const counted = (v: readonly string[]) => (made++, make(v));
+    const key = `count-${Math.random()}`;
+    const at = '2026-11-23T12:00:00.000Z';
+    expect(yamlOfShape(key, ['g-1', at], counted)).toBe(toYaml(make(['g-1', at])));
+    expect(made).toBe(2); // with placeholders, and with the values (toYaml's, to check the shape against)
+    expect(yamlOfShape(key, ['g-2', at], counted)).toBe(toYaml(make(['g-2', at])));
+    expect(yamlOfShape(key, ['yes', at], counted)).toBe(toYaml(make(['yes', at])));
+    expect(made).toBe(2);
+    expect(yamlOfShape(key, ['multi\nline', at], counted)).toBe(toYaml(make(['multi\nline', at])));
+    expect(made).toBe(3);
+  });
+
+  it('GIVEN a make that puts a value inside another string THEN the shape is not used, and the YAML is still toYaml\'s', () => {
+    const inside = ([g]: readonly string[]) => ({ path: `groups/${g}`, name: g });
+    const key = `inside-${Math.random()}`;
+    for (const g of ['a', 'yes', 'b-2']) expect(yamlOfShape(key, [g], inside)).toBe(toYaml(inside([g])));
   });
 });

@@ -106,6 +106,79 @@ export function toYaml(obj: unknown): string {
 }
 
 /**
+ * `toYaml(make(values))` for objects that share a shape and differ in a few string values, such
+ * as the emptied Applications of a GC burst (hundreds a commit): the YAML of one made with
+ * placeholders is kept by `key`, which must name everything else `make` reads, and each value is
+ * put in as the one-line scalar toYaml writes for it. A value that is no one-line scalar (a
+ * multi-line string), or a placeholder that is not a whole scalar in the YAML (`make` put a value
+ * inside another string), gives toYaml of the whole object. The first use of each shape is
+ * checked against toYaml, byte for byte.
+ */
+export function yamlOfShape(key: string, values: readonly string[], make: (values: readonly string[]) => unknown): string {
+  const shape = shapes.get(key);
+  if (shape !== undefined) return (shape && fill(shape, values)) ?? toYaml(make(values));
+  // A new shape: kept once these values, put in, give what toYaml gives (null: they never will).
+  const made = shapeOf(toYaml(make(values.map((_, i) => slot(i)))), values.length);
+  const filled = made ? fill(made, values) : undefined;
+  const yaml = toYaml(make(values));
+  if (filled === undefined && made) return yaml; // not these values: the next ones check it
+  if (shapes.size >= 1_000) shapes.clear();
+  shapes.set(key, filled === yaml ? made : null);
+  return yaml;
+}
+
+/** A shape's YAML cut at its placeholders: `text[0]`, value `at[0]`, `text[1]`, ... */
+interface Shape {
+  readonly text: readonly string[];
+  readonly at: readonly number[];
+}
+
+const shapes = new Map<string, Shape | null>();
+/** A value's one-line scalar as toYaml writes it (null: none), by value. */
+const scalars = new Map<string, string | null>();
+/** A placeholder: a plain scalar that means nothing else to YAML, and is in no real value. */
+const slot = (i: number) => `paddock-slot-${i}-2f9d1c`;
+
+function shapeOf(yaml: string, count: number): Shape | null {
+  const text: string[] = [];
+  const at: number[] = [];
+  const found = new RegExp(`paddock-slot-(\\d+)-2f9d1c`, 'g');
+  let from = 0;
+  for (let m = found.exec(yaml); m; m = found.exec(yaml)) {
+    const i = Number(m[1]);
+    // A whole scalar: after "key: " or "- ", and alone to the end of its line.
+    const before = yaml.slice(Math.max(0, m.index - 2), m.index);
+    if (i >= count || (before !== ': ' && before !== '- ') || yaml[m.index + m[0].length] !== '\n') return null;
+    text.push(yaml.slice(from, m.index));
+    at.push(i);
+    from = m.index + m[0].length;
+  }
+  text.push(yaml.slice(from));
+  return { text, at };
+}
+
+function fill(shape: Shape, values: readonly string[]): string | undefined {
+  let out = shape.text[0];
+  for (let j = 0; j < shape.at.length; j++) {
+    const scalar = scalarOf(values[shape.at[j]]);
+    if (scalar === null) return undefined;
+    out += scalar + shape.text[j + 1];
+  }
+  return out;
+}
+
+function scalarOf(value: string): string | null {
+  let scalar = scalars.get(value);
+  if (scalar === undefined) {
+    const yaml = toYaml({ k: value });
+    scalar = yaml.startsWith('k: ') && yaml.indexOf('\n') === yaml.length - 1 ? yaml.slice(3, -1) : null;
+    if (scalars.size >= 20_000) scalars.clear();
+    scalars.set(value, scalar);
+  }
+  return scalar;
+}
+
+/**
  * paddock's own files read back (`state/` records, Applications): js-yaml with the core schema
  * (YAML 1.2 scalars only: no timestamps, no custom types), the reader matching `toYaml`. About ten
  * times faster than `yaml`'s parser on these files (2,000 records: 50 ms against 500 ms), which a

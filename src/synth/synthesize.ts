@@ -24,7 +24,7 @@ import type { Definition } from './loader.ts';
 import { argoRefreshRbac, destinationKey, groupsProject, rbacPath, retiredApplication, rootApplication, rootProject, type ProjectDestination, type RbacSubject } from './argo-objects.ts';
 import { buildFile, type FileOutput } from './build-file.ts';
 import { groupPart, type GroupParts } from './group-part.ts';
-import { appPath, projectPath, readme, retiredReadme, RETIRED_DIR, rootProjectName, ROOT_APP, toYaml, type ArgoOptions, README } from './layout.ts';
+import { appPath, projectPath, readme, retiredReadme, RETIRED_DIR, rootProjectName, ROOT_APP, toYaml, yamlOfShape, type ArgoOptions, README } from './layout.ts';
 import { fingerprint } from './tracked-state.ts';
 
 type Json = Record<string, any>;
@@ -321,8 +321,10 @@ function retiredPart(cache: SynthCache, r: RetiringRecord): RetiredPart {
 }
 
 function retiredYaml(r: RetiringRecord, argo: ArgoOptions): string {
-  const app = { group: r.group, namespace: r.namespace, destination: r.destination, annotations: { 'paddock.dev/retiring-since': r.since } };
-  return toYaml(retiredApplication(app, argo));
+  // A GC commit on thousands of groups makes hundreds: one shape a destination, the group and the time put in.
+  const key = JSON.stringify(['retired', argo, r.namespace, r.destination]);
+  return yamlOfShape(key, [r.group, r.since], ([group, since]) =>
+    retiredApplication({ group, namespace: r.namespace, destination: r.destination, annotations: { 'paddock.dev/retiring-since': since } }, argo));
 }
 
 function memoYaml(cache: SynthCache, key: unknown, make: () => unknown): string {
