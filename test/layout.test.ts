@@ -41,23 +41,31 @@ describe('yamlOfShape', () => {
     for (const a of awkward) for (const b of ['2026-11-23T12:00:00.000Z', a]) expect(yamlOfShape(key, [a, b], make)).toBe(toYaml(make([a, b])));
   });
 
-  it('GIVEN one shape THEN the object is made for its first values only (with placeholders, and with them to check the shape); later one-line values are put in', () => {
+  it('GIVEN one shape THEN the object is made for its first values only (with placeholders, with them and with the probes to check the shape); later one-line values are put in', () => {
     let made = 0;
     const counted = (v: readonly string[]) => (made++, make(v));
     const key = `count-${Math.random()}`;
     const at = '2026-11-23T12:00:00.000Z';
     expect(yamlOfShape(key, ['g-1', at], counted)).toBe(toYaml(make(['g-1', at])));
-    expect(made).toBe(2); // with placeholders, and with the values (toYaml's, to check the shape against)
+    expect(made).toBe(4); // with placeholders, with the values, and with each probe (toYaml's, to check the shape against)
     expect(yamlOfShape(key, ['g-2', at], counted)).toBe(toYaml(make(['g-2', at])));
     expect(yamlOfShape(key, ['yes', at], counted)).toBe(toYaml(make(['yes', at])));
-    expect(made).toBe(2);
+    expect(made).toBe(4);
     expect(yamlOfShape(key, ['multi\nline', at], counted)).toBe(toYaml(make(['multi\nline', at])));
-    expect(made).toBe(3);
+    expect(made).toBe(5);
   });
 
-  it('GIVEN a make that puts a value inside another string THEN the shape is not used, and the YAML is still toYaml\'s', () => {
-    const inside = ([g]: readonly string[]) => ({ path: `groups/${g}`, name: g });
-    const key = `inside-${Math.random()}`;
-    for (const g of ['a', 'yes', 'b-2']) expect(yamlOfShape(key, [g], inside)).toBe(toYaml(inside([g])));
+  it('GIVEN a make that puts a value inside another string, or makes other keys for other values THEN the shape is not used, and the YAML is still toYaml\'s', () => {
+    const makes: Array<(v: readonly string[]) => unknown> = [
+      ([g]) => ({ path: `groups/${g}`, name: g }),
+      ([g]) => ({ description: `retired - ${g}`, name: g }), // after "- ", to the end of its line
+      ([g]) => ({ config: `group: ${g}\nkind: x\n`, name: g }), // in a block scalar
+      ([g]) => ({ name: g, ...(g ? { since: g } : {}) }),
+      ([g]) => ({ name: g || 'never' }),
+    ];
+    for (const [i, make] of makes.entries()) {
+      const key = `other-${i}-${Math.random()}`;
+      for (const g of ['g-1', 'b-2', 'yes', '', '1e3', '#x', 'a: b', ' x']) expect(yamlOfShape(key, [g], make)).toBe(toYaml(make([g])));
+    }
   });
 });

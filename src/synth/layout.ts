@@ -108,22 +108,25 @@ export function toYaml(obj: unknown): string {
 /**
  * `toYaml(make(values))` for objects that share a shape and differ in a few string values, such
  * as the emptied Applications of a GC burst (hundreds a commit): the YAML of one made with
- * placeholders is kept by `key`, which must name everything else `make` reads, and each value is
- * put in as the one-line scalar toYaml writes for it. A value that is no one-line scalar (a
- * multi-line string), or a placeholder that is not a whole scalar in the YAML (`make` put a value
- * inside another string), gives toYaml of the whole object. The first use of each shape is
- * checked against toYaml, byte for byte.
+ * placeholders is kept by `key`, which must name the caller and everything else `make` reads, and
+ * each value is put in as the one-line scalar toYaml writes for it. `make` must use each value
+ * as a whole string, and make the same keys whatever the values. A value that is no one-line
+ * scalar (a multi-line string) gives toYaml of the whole object. A new shape is checked against
+ * toYaml, byte for byte, with the first values and with values YAML reads otherwise (empty, and
+ * `yes`): a placeholder inside another string, or a shape that changes with its values, is not
+ * kept.
  */
 export function yamlOfShape(key: string, values: readonly string[], make: (values: readonly string[]) => unknown): string {
   const shape = shapes.get(key);
   if (shape !== undefined) return (shape && fill(shape, values)) ?? toYaml(make(values));
-  // A new shape: kept once these values, put in, give what toYaml gives (null: they never will).
+  // A new shape: kept once these values and the probes, put in, give what toYaml gives (null: they never will).
   const made = shapeOf(toYaml(make(values.map((_, i) => slot(i)))), values.length);
   const filled = made ? fill(made, values) : undefined;
   const yaml = toYaml(make(values));
   if (filled === undefined && made) return yaml; // not these values: the next ones check it
+  const same = (vs: readonly string[]) => fill(made!, vs) === toYaml(make(vs));
   if (shapes.size >= 1_000) shapes.clear();
-  shapes.set(key, filled === yaml ? made : null);
+  shapes.set(key, made && filled === yaml && PROBES.every((p) => same(values.map(() => p))) ? made : null);
   return yaml;
 }
 
@@ -136,6 +139,8 @@ interface Shape {
 const shapes = new Map<string, Shape | null>();
 /** A value's one-line scalar as toYaml writes it (null: none), by value. */
 const scalars = new Map<string, string | null>();
+/** Values a new shape is also checked with: a placeholder inside a longer string, or a shape that changes with its values, writes them otherwise. */
+const PROBES = ['', 'yes'];
 /** A placeholder: a plain scalar that means nothing else to YAML, and is in no real value. */
 const slot = (i: number) => `paddock-slot-${i}-2f9d1c`;
 
