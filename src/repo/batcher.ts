@@ -11,8 +11,14 @@
  * node's one thread, and on the callers' side).
  */
 const GATHER_MAX_MS = 50;
-/** ...and stops waiting once no caller came for this many 1 ms ticks (once as many as the last batch are back: one). */
+/** ...and stops waiting once no caller came for this many 1 ms ticks... */
 const GATHER_QUIET_TICKS = 6;
+/**
+ * ...or for this many, once as many as the last batch are back: some of those waiting before the
+ * gather may be that batch's callers already, so `want` can be more than will come; others that
+ * are not may still be followed by some of the last batch's after a pause.
+ */
+const GATHER_SETTLED_TICKS = 3;
 
 export interface BatcherOptions<T, R> {
   readonly maxBatch: number;
@@ -94,8 +100,7 @@ export class Batcher<T, R> {
       await new Promise((r) => setTimeout(r, 1));
       still = this.queue.length === seen ? still + 1 : 0;
       seen = this.queue.length;
-      // Some of those queued before the gather may be the last batch's callers, back already: `want` can be more than will come.
-      if (still >= (seen >= this.crowd ? 1 : GATHER_QUIET_TICKS)) break;
+      if (still >= (seen >= this.crowd ? GATHER_SETTLED_TICKS : GATHER_QUIET_TICKS)) break;
     }
   }
 
