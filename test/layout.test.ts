@@ -38,7 +38,11 @@ describe('yamlOfShape', () => {
   it('GIVEN values YAML reads as something else, quoted, long or not one line THEN each gives what toYaml of the whole object gives, byte for byte', () => {
     const awkward = ['g-1', 'yes', 'on', 'null', '~', '0123', '1e3', '0x1f', '2026-11-23T12:00:00.000Z', 'a: b', '- x', '#c', "it's", 'say "hi"', 'multi\nline', ' lead', 'trail ', '', 'ü', 'x'.repeat(300), '@at', '*star', '&amp', '!bang', '%pct', '`tick', '{a}', '[a]', 'paddock-slot-0-2f9d1c'];
     const key = `test-${Math.random()}`;
-    for (const a of awkward) for (const b of ['2026-11-23T12:00:00.000Z', a]) expect(yamlOfShape(key, [a, b], make)).toBe(toYaml(make([a, b])));
+    let made = 0;
+    const counted = (v: readonly string[]) => (made++, make(v));
+    for (const a of awkward) for (const b of ['2026-11-23T12:00:00.000Z', a]) expect(yamlOfShape(key, [a, b], counted)).toBe(toYaml(make([a, b])));
+    // The shape was used: the object was made to check it, and for the one multi-line value only.
+    expect(made).toBe(4 + 2);
   });
 
   it('GIVEN one shape THEN the object is made for its first values only (with placeholders, with them and with the probes to check the shape); later one-line values are put in', () => {
