@@ -72,8 +72,7 @@ const DEFAULT_WORKSPACES: Definition = {
 
 /** Synthesizes `definitions` against `inputs`. Throws a `DefinitionError` naming file, construct path and field. */
 export async function synthesize(definitions: readonly Definition[], inputs: SynthInputs, cache = new SynthCache()): Promise<SynthResult> {
-  const { defs, stage, made } = await stageOf(definitions, inputs, cache);
-  return made ?? remember(cache, defs, inputs, stage, finish(stage, inputs, cache));
+  return (await synthesizeStaged(definitions, inputs, cache)).finish(inputs);
 }
 
 /**
