@@ -24,10 +24,16 @@ describe('the batcher', () => {
     return { b, batches, answer: () => release() };
   }
 
-  it('GIVEN a batch of 4 answered, one caller back before the gather WHEN the other 3 come 2 ms later THEN the next batch holds all 4 and goes 3 quiet ticks after the last, not 6', async () => {
-    const { b, batches, answer } = recording();
-    for (const i of [1, 2, 3, 4]) b.add(i);
+  /** A recording batcher whose first batch, of callers 1 to 4, is under way. */
+  async function batchOfFour() {
+    const r = recording();
+    for (const i of [1, 2, 3, 4]) r.b.add(i);
     await vi.advanceTimersByTimeAsync(0);
+    return r;
+  }
+
+  it('GIVEN a batch of 4 answered, one caller back before the gather WHEN the other 3 come 2 ms later THEN the next batch holds all 4 and goes 3 quiet ticks after the last, not 6', async () => {
+    const { b, batches, answer } = await batchOfFour();
     expect(batches.map((x) => x.items)).toEqual([[1, 2, 3, 4]]);
     b.add(1); // back before the batch is over: counted among those waiting and among the last batch's callers
     answer();
@@ -43,9 +49,7 @@ describe('the batcher', () => {
   });
 
   it('GIVEN a batch of 4 answered and 2 others waiting since its write WHEN 2 of the 4 come back, then after 2 quiet ms the other 2 THEN the next batch holds all 6', async () => {
-    const { b, batches, answer } = recording();
-    for (const i of [1, 2, 3, 4]) b.add(i);
-    await vi.advanceTimersByTimeAsync(0);
+    const { b, batches, answer } = await batchOfFour();
     b.add(5);
     b.add(6); // not the batch's callers: they came during its write
     answer();
@@ -62,9 +66,7 @@ describe('the batcher', () => {
   });
 
   it('GIVEN a batch of 4 answered WHEN only 2 come back THEN the next batch goes with them once none came for 6 ticks', async () => {
-    const { b, batches, answer } = recording();
-    for (const i of [1, 2, 3, 4]) b.add(i);
-    await vi.advanceTimersByTimeAsync(0);
+    const { b, batches, answer } = await batchOfFour();
     answer();
     await vi.advanceTimersByTimeAsync(0);
     const start = performance.now();
