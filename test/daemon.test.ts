@@ -48,9 +48,9 @@ async function pushesTaken(remote: string): Promise<number> {
   return daemon.requests('receive-pack', remote);
 }
 
-/** The packs in a repository's object store. */
+/** The packs in a repository's object store (not the one a running fast-import is writing, tmp_pack_*). */
 function packs(gitDir: string): string[] {
-  return readdirSync(path.join(gitDir, 'objects', 'pack')).map((f) => path.join(gitDir, 'objects', 'pack', f));
+  return readdirSync(path.join(gitDir, 'objects', 'pack')).filter((f) => f.startsWith('pack-')).map((f) => path.join(gitDir, 'objects', 'pack', f));
 }
 
 /** What `git push` says for the same push, sorted the same way. */

@@ -8,7 +8,7 @@
  * options; that would triple a commit cycle. Callers on hot paths therefore run git verbose
  * (`fetch -v`, `add --verbose`, `push -v`, `reset --hard` without `-q`) so it always prints.
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { simpleGit, type SimpleGit } from 'simple-git';
 import { oneLine, TransientError } from '../../errors.ts';
 
@@ -71,7 +71,7 @@ export async function gitOutputs(gitDir: string, args: readonly string[], input:
 /** As gitWithInput, for commands whose exit code is the answer (`merge-base --is-ancestor`): null when killed. */
 export function runGit(gitDir: string, args: readonly string[], input: Buffer | string, timeoutMs = 60_000): Promise<{ code: number | null; out: Buffer; err: string }> {
   return new Promise((resolve, reject) => {
-    const p = spawn('git', ['--git-dir', gitDir, ...args], { stdio: ['pipe', 'pipe', 'pipe'], env: gitEnv() });
+    const p = startGit(gitDir, args);
     const out: Buffer[] = [];
     let err = '';
     p.stdout.on('data', (c: Buffer) => out.push(c));
@@ -86,6 +86,15 @@ export function runGit(gitDir: string, args: readonly string[], input: Buffer | 
     p.stdin.on('error', () => undefined);
     p.stdin.end(input);
   });
+}
+
+/**
+ * Starts `git ARGS` on the repository at `gitDir` with pipes for its stdin, stdout and stderr,
+ * for a git that lives as long as its caller wants it (fast-import.ts): the caller reads, writes,
+ * ends and kills it.
+ */
+export function startGit(gitDir: string, args: readonly string[]): ChildProcessWithoutNullStreams {
+  return spawn('git', ['--git-dir', gitDir, ...args], { stdio: ['pipe', 'pipe', 'pipe'], env: gitEnv() });
 }
 
 /** A repack of a large repo takes a while; one that hangs is killed after this. */

@@ -2,17 +2,19 @@
  * The committer's work tree: a local repository holding one branch of the manifests repo, driven
  * with git plumbing and never checked out. It fetches the branch's tip, reads a commit's files
  * and what changed between two commits from the object store, writes a commit of changed files
- * on a parent with one `git fast-import` (no file is written to disk, and a large first commit
- * is one pack rather than thousands of loose objects), pushes it by sha, and looks for a commit
+ * on a parent through a `git fast-import` kept running (fast-import.ts: no file is written to
+ * disk, and a large first commit is one pack rather than thousands of loose objects), pushes it
+ * by sha, and looks for a commit
  * that may have landed. It knows nothing of intents, synthesis or retries.
  */
-import { readFile, rm } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { SimpleGit } from 'simple-git';
 import { isRemoteUrl } from '../../../core/urls.ts';
 import { oneLine } from '../../errors.ts';
 import { DaemonPushUnsupported, isGitDaemonUrl, pushToGitDaemon } from './daemon.ts';
-import { AUTHOR, classifyGitError, createGit, gcAuto, gitOutputs, gitWithInput, isNoBranchYet, isRetryable, isUnclear, runGit, type GitFailure } from './process.ts';
+import { FastImport } from './fast-import.ts';
+import { AUTHOR, classifyGitError, createGit, gcAuto, gitWithInput, isNoBranchYet, isRetryable, isUnclear, runGit, type GitFailure } from './process.ts';
 import { readBlobs, remoteTip, treeBlobs } from './reader.ts';
 
 /** How long the work tree's look at the remote's tip may take: as long as any of its git commands (process.ts). */
@@ -40,14 +42,27 @@ export class WorkTree {
   /** Where the remote branch's tip is kept locally. */
   private readonly tracking: string;
 
+  private readonly writer: FastImport;
   private pushes = 0;
-  /** The last commit written, and the pack that holds every object it adds to its parent (wholePack). */
-  private written?: { readonly sha: string; readonly pack: string };
+  /**
+   * The last commit written, whether it was pushed, and the pack fast-import wrote it in when
+   * that pack holds every object the commit adds to its parent (commit).
+   */
+  private written?: { readonly sha: string; readonly pack?: string; pushed: boolean };
   private maintaining?: Promise<void>;
 
   constructor(readonly dir: string, private readonly repo: string, private readonly branch: string, private readonly maintainEvery = MAINTAIN_EVERY) {
     this.git = createGit(dir);
     this.tracking = `refs/remotes/origin/${branch}`;
+    // The pack stays a pack however small (git would spawn unpack-objects to make loose objects
+    // of one under 100 objects: 4 ms of a 9 ms write here); git gc --auto (push) joins the packs.
+    // zlib level 1: a GC commit on 5,000 groups rewrites two 5,000-entry trees, mostly object ids
+    // that do not compress; 22 against 34 ms here, its pack 2.7% bigger (a first commit's, 0.7%).
+    // One process writes `maintainEvery` commits: as many as git gc --auto runs after.
+    this.writer = new FastImport(this.gitDir, {
+      config: ['-c', 'fastimport.unpackLimit=0', '-c', 'pack.compression=1', 'fast-import', '--quiet', '--force'],
+      edges: path.join(this.gitDir, PACK_EDGES), maxCommits: maintainEvery, timeoutMs: GIT_TIMEOUT_MS,
+    });
   }
 
   get url(): string {
@@ -101,8 +116,8 @@ export class WorkTree {
 
   /**
    * Writes a commit on `parent` (none: a root commit) that sets each changed path to its text,
-   * or deletes it where the text is null, through one `git fast-import`; returns its sha. No
-   * branch moves: the commit is pushed by its sha. Author and committer date: `at`.
+   * or deletes it where the text is null, through the work tree's `git fast-import`; returns its
+   * sha. No branch moves: the commit is pushed by its sha. Author and committer date: `at`.
    */
   async commit(parent: string | undefined, changed: ReadonlyMap<string, string | null>, message: readonly string[], at: Date = new Date()): Promise<string> {
     const when = `${Math.floor(at.getTime() / 1000)} +0000`;
@@ -114,9 +129,10 @@ export class WorkTree {
       line(`data ${bytes.length}`);
       chunks.push(bytes, Buffer.from('\n'));
     };
-    // The commit's only parent is `parent`, whatever the ref held before (fast-import would start
-    // a branch it has not seen in this stream without one anyway; the reset says so).
-    line(`reset ${WRITTEN_REF}`);
+    // The commit's only parent is `parent`, whatever fast-import wrote before: `from` names it
+    // (fast-import keeps the trees it holds when they are that commit's), and a root commit
+    // starts from a reset.
+    if (!parent) line(`reset ${WRITTEN_REF}`);
     line(`commit ${WRITTEN_REF}`);
     line('mark :1');
     line(`author ${who}`);
@@ -131,19 +147,15 @@ export class WorkTree {
       }
     }
     line('');
-    line('get-mark :1');
-    // The pack stays a pack however small (git would spawn unpack-objects to make loose objects
-    // of one under 100 objects: 4 ms of a 9 ms write here); git gc --auto (push) joins the packs.
-    // fast-import names it in the edges file, and counts what it left out in its statistics.
-    // zlib level 1: a GC commit on 5,000 groups rewrites two 5,000-entry trees, mostly object ids
-    // that do not compress; 22 against 34 ms here, its pack 2.7% bigger (a first commit's, 0.7%).
-    const edges = path.join(this.gitDir, PACK_EDGES);
-    await rm(edges, { force: true });
-    const args = ['-c', 'fastimport.unpackLimit=0', '-c', 'pack.compression=1', 'fast-import', '--stats', '--force', `--export-pack-edges=${edges}`];
-    const { out, err } = await gitOutputs(this.gitDir, args, Buffer.concat(chunks));
-    const sha = out.toString().trim();
-    const pack = await wholePack(edges, err);
-    this.written = pack ? { sha, pack } : undefined;
+    // fast-import stores no object this repository holds already, and a commit written and never
+    // pushed left its objects here: the next commit (a cycle made again) may need them and the
+    // remote lacks them, so its pack is not sent as it is. Other such leftovers are rarer; a
+    // pack that lacks an object is refused by the remote and made again (daemon.ts).
+    const whole = !this.written || this.written.pushed;
+    // While git gc --auto joins the packs, each commit has a fast-import of its own: one kept
+    // running could come to read a pack of its own that gc has joined and deleted.
+    const { sha, pack } = await this.writer.write(Buffer.concat(chunks), ':1', !!this.maintaining);
+    this.written = { sha, pack: whole ? pack : undefined, pushed: false };
     return sha;
   }
 
@@ -163,16 +175,22 @@ export class WorkTree {
     } catch (e) {
       const kind = classifyGitError(e);
       if (isRetryable(kind) || !isUnclear(kind)) throw e;
-      if (await this.remoteHas(sha)) return;
-      throw new PushUnclear(kind, e);
+      if (!(await this.remoteHas(sha))) throw new PushUnclear(kind, e);
     }
+    if (this.written?.sha === sha) this.written.pushed = true;
     // git's housekeeping (process.ts), while paddock goes on: the next cycle does not wait for it.
-    if (++this.pushes % this.maintainEvery === 0) this.maintaining ??= gcAuto(this.gitDir).finally(() => (this.maintaining = undefined));
+    if (++this.pushes % this.maintainEvery === 0) {
+      this.maintaining ??= this.writer.close().then(() => gcAuto(this.gitDir)).finally(() => (this.maintaining = undefined));
+    }
   }
 
-  /** Resolves once the housekeeping a push started is over (before another process may use this work tree). */
+  /**
+   * Resolves once nothing of this work tree's is running in it: the housekeeping a push started
+   * is over and its fast-import has ended (before another process may use this work tree).
+   */
   async settled(): Promise<void> {
     await this.maintaining;
+    await this.writer.close();
   }
 
   private async pushToDaemon(sha: string, ref: string, parent: string | undefined): Promise<void> {
@@ -222,20 +240,6 @@ export class WorkTree {
   private get gitDir(): string {
     return path.join(this.dir, '.git');
   }
-}
-
-/**
- * The pack a fast-import wrote, when it holds every object of the commit that the commit's parent
- * lacks: fast-import stores no object this repository's packs already hold, and that object may
- * be one the remote lacks (of a commit written and never pushed: a cycle made again). It counts
- * each such object a duplicate, as it counts one met twice in its stream; any duplicate, or
- * statistics it cannot read, leave the push to pack-objects. The edges file holds
- * "<pack path>: <commit>" (the path as absolute as the git dir), a line a pack.
- */
-async function wholePack(edges: string, stats: string): Promise<string | undefined> {
-  if (/^Total objects:\s+\d+\s+\(\s*(\d+) duplicates/m.exec(stats)?.[1] !== '0') return undefined;
-  const lines = (await readFile(edges, 'utf8').catch(() => '')).split('\n').filter(Boolean);
-  return lines.length === 1 ? lines[0].slice(0, Math.max(0, lines[0].lastIndexOf(':'))) || undefined : undefined;
 }
 
 /** A path as fast-import reads it: C-quoted when it would otherwise be misread. */

@@ -1,0 +1,128 @@
+/**
+ * The work tree's writer, one `git fast-import` kept running, over real repositories: commits
+ * written through one process, its end after so many, a stream git refuses and one that never
+ * completes (each fails alone, and the next commit starts another process), and a node process
+ * that exits while its writer is idle.
+ */
+import { execFile, execFileSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import { FastImport } from '../src/repo/git/fast-import.ts';
+import { gitOut } from './helpers/repo.ts';
+import { tempDir } from './helpers/synth.ts';
+
+const run = promisify(execFile);
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+async function repo(): Promise<string> {
+  const gitDir = path.join(tempDir('paddock-fast-import-'), 'r.git');
+  await run('git', ['init', '--quiet', '--bare', gitDir]);
+  return gitDir;
+}
+
+function writer(gitDir: string, opts: { maxCommits?: number; timeoutMs?: number } = {}): FastImport {
+  return new FastImport(gitDir, {
+    config: ['-c', 'fastimport.unpackLimit=0', 'fast-import', '--quiet', '--force'],
+    edges: path.join(gitDir, 'edges'), maxCommits: opts.maxCommits ?? 100, timeoutMs: opts.timeoutMs ?? 60_000,
+  });
+}
+
+/** fast-import's commit command: `file` set to `text` on `parent` (none: a root commit). */
+function commit(parent: string | undefined, file: string, text: string): Buffer {
+  const who = 'paddock <paddock@paddock.invalid> 1700000000 +0000';
+  return Buffer.from([
+    ...(parent ? [] : ['reset refs/paddock/written']),
+    'commit refs/paddock/written', 'mark :1', `author ${who}`, `committer ${who}`, `data ${file.length}`, file,
+    ...(parent ? [`from ${parent}`] : []), `M 100644 inline ${file}`, `data ${Buffer.byteLength(text)}`, text, '', '',
+  ].join('\n'));
+}
+
+/** The object ids a pack holds, from its index. */
+function objectsIn(pack: string): string[] {
+  const idx = readFileSync(pack.replace(/\.pack$/, '.idx'));
+  return execFileSync('git', ['show-index'], { input: idx, encoding: 'utf8' }).trim().split('\n').map((l) => l.split(' ')[1]);
+}
+
+async function history(gitDir: string, w: FastImport, count: number, head?: string): Promise<string> {
+  for (let i = 0; i < count; i++) head = (await w.write(commit(head, `f${i}.yaml`, `n: ${i} ${head}\n`), ':1')).sha;
+  return head!;
+}
+
+describe('the work tree\'s fast-import', () => {
+  it('GIVEN five commits, each on the last WHEN written THEN one process writes them all, each in a pack of its own that holds it, its tree and its blob', async () => {
+    const gitDir = await repo();
+    const w = writer(gitDir);
+    let head: string | undefined;
+    for (let i = 0; i < 5; i++) {
+      const { sha, pack } = await w.write(commit(head, `f${i}.yaml`, `n: ${i}\n`), ':1');
+      expect(gitOut(gitDir, 'rev-parse', 'refs/paddock/written')).toBe(sha);
+      expect(objectsIn(pack!).sort()).toEqual([sha, gitOut(gitDir, 'rev-parse', `${sha}^{tree}`), gitOut(gitDir, 'rev-parse', `${sha}:f${i}.yaml`)].sort());
+      head = sha;
+    }
+    await w.close();
+    expect(w.processes).toBe(1);
+    expect(gitOut(gitDir, 'ls-tree', '--name-only', head!).split('\n')).toEqual(['f0.yaml', 'f1.yaml', 'f2.yaml', 'f3.yaml', 'f4.yaml']);
+    expect(gitOut(gitDir, 'rev-list', '--count', head!)).toBe('5');
+    expect(gitOut(gitDir, 'fsck', '--strict', '--no-dangling')).toBe('');
+  });
+
+  it('GIVEN a process that may write 3 commits WHEN 7 are written THEN 3 processes wrote them, and the history is whole', async () => {
+    const gitDir = await repo();
+    const w = writer(gitDir, { maxCommits: 3 });
+    const head = await history(gitDir, w, 7);
+    await w.close();
+    expect(w.processes).toBe(3);
+    expect(gitOut(gitDir, 'rev-list', '--count', head)).toBe('7');
+    expect(gitOut(gitDir, 'fsck', '--strict', '--no-dangling')).toBe('');
+  });
+
+  it('GIVEN a commit the same as one written before WHEN written again THEN its sha comes back with no pack: nothing new was stored', async () => {
+    const gitDir = await repo();
+    const w = writer(gitDir);
+    const first = await w.write(commit(undefined, 'a.yaml', 'a\n'), ':1');
+    const again = await w.write(commit(undefined, 'a.yaml', 'a\n'), ':1');
+    await w.close();
+    expect(again).toEqual({ sha: first.sha, pack: undefined });
+  });
+
+  it('GIVEN a stream git refuses WHEN written THEN that write fails with git\'s words, and the next commit is written by a new process', async () => {
+    const gitDir = await repo();
+    const w = writer(gitDir);
+    const root = await history(gitDir, w, 1);
+    await expect(w.write(Buffer.from('bogus\n'), ':1')).rejects.toThrow(/git fast-import exited \(128\): fatal: Unsupported command: bogus/);
+    await expect(w.write(Buffer.alloc(0), ':7')).rejects.toThrow(/git fast-import exited \(128\): fatal: mark :7 not declared/);
+    const head = await history(gitDir, w, 2, root);
+    await w.close();
+    expect(w.processes).toBe(3);
+    expect(gitOut(gitDir, 'rev-list', '--count', head)).toBe('3');
+  });
+
+  it('GIVEN a stream that stops halfway through a commit WHEN written THEN the process is killed after the timeout, that write fails saying so, and the next commit is written', async () => {
+    const gitDir = await repo();
+    const w = writer(gitDir, { timeoutMs: 300 });
+    // The file's text is said to be 100,000 bytes long and is not: fast-import waits for the rest.
+    const half = Buffer.from(commit(undefined, 'a.yaml', 'a\n').toString().replace('data 2\na\n\n', 'data 100000\na'));
+    await expect(w.write(half, ':1')).rejects.toThrow('git fast-import timed out after 300 ms');
+    const head = await history(gitDir, w, 2);
+    await w.close();
+    expect(w.processes).toBe(2);
+    expect(gitOut(gitDir, 'rev-list', '--count', head)).toBe('2');
+  });
+
+  it('GIVEN a node process that wrote a commit and does nothing more WHEN its work is done THEN it exits by itself (the idle writer keeps no one waiting), and so does its fast-import', async () => {
+    const gitDir = await repo();
+    const script = `
+      import { FastImport } from ${JSON.stringify(path.join(ROOT, 'src/repo/git/fast-import.ts'))};
+      const w = new FastImport(${JSON.stringify(gitDir)}, { config: ['fast-import', '--quiet', '--force'], edges: ${JSON.stringify(path.join(gitDir, 'edges'))}, maxCommits: 100, timeoutMs: 60000 });
+      const who = 'p <p@p.invalid> 1700000000 +0000';
+      const { sha } = await w.write(Buffer.from(['reset refs/paddock/written', 'commit refs/paddock/written', 'mark :1', 'author ' + who, 'committer ' + who, 'data 1', 'x', 'M 100644 inline a', 'data 2', 'a', '', ''].join('\\n')), ':1');
+      console.log(sha);`;
+    const { stdout } = await run(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: ROOT, timeout: 30_000 });
+    expect(stdout.trim()).toBe(gitOut(gitDir, 'rev-parse', 'refs/paddock/written'));
+    // Its stdin closed with node, fast-import ended: it left no half-written pack behind.
+    await expect.poll(() => readdirSync(path.join(gitDir, 'objects', 'pack')).filter((f) => f.startsWith('tmp_')), { timeout: 10_000 }).toEqual([]);
+  });
+});
