@@ -147,10 +147,13 @@ export function yamlOfShape(key: string, values: readonly string[], make: (value
 
 /**
  * An object's shape for toYaml (undefined: it is dumped as it is), its strings pushed on `strings`
- * in the order withStrings puts them back: keys length-prefixed, every value led by its kind.
- * Only what a dump writes the same way whatever else it holds: plain objects and arrays, numbers,
- * booleans, nulls, and strings of one line (a multi-line string's block scalar is indented by its
- * depth). Anything else (undefined, a Date, a class instance) is left to the dump and its errors.
+ * in the order withStrings puts them back. Every part is led by its kind and ends where the next
+ * begins (`$` a string, `T`/`F`, `~` null, `#<number>;`, `[...]`, `{<length>:<key><value>...}`),
+ * so two objects have one shape only when a dump writes them alike but for their strings. Only
+ * what a dump writes the same way whatever else the object holds: plain objects and arrays (as
+ * js-yaml tells them: no other toStringTag), numbers, booleans, nulls, and strings of one line (a
+ * multi-line string's block scalar is indented by its depth). Anything else (undefined, a Date, a
+ * class instance) is left to the dump and its errors.
  */
 function shapeKey(value: unknown, strings: string[]): string | undefined {
   switch (typeof value) {
@@ -159,13 +162,14 @@ function shapeKey(value: unknown, strings: string[]): string | undefined {
       strings.push(value);
       return '$';
     case 'number':
-      return Object.is(value, -0) ? '#-0' : `#${value}`;
+      return Object.is(value, -0) ? '#-0;' : `#${value};`;
     case 'boolean':
       return value ? 'T' : 'F';
     case 'object': {
       if (value === null) return '~';
       let key: string;
       if (Array.isArray(value)) {
+        if (toStringTag(value) !== '[object Array]') return undefined;
         key = '[';
         for (const item of value) {
           const part = shapeKey(item, strings);
@@ -175,7 +179,7 @@ function shapeKey(value: unknown, strings: string[]): string | undefined {
         return `${key}]`;
       }
       const proto = Object.getPrototypeOf(value);
-      if (proto !== Object.prototype && proto !== null) return undefined;
+      if ((proto !== Object.prototype && proto !== null) || toStringTag(value) !== '[object Object]') return undefined;
       key = '{';
       for (const k of Object.keys(value)) {
         const part = shapeKey((value as Record<string, unknown>)[k], strings);
@@ -189,12 +193,18 @@ function shapeKey(value: unknown, strings: string[]): string | undefined {
   }
 }
 
-/** `value` with its strings, in shapeKey's order, taken from `values`. */
+const toStringTag = (value: object) => Object.prototype.toString.call(value);
+
+/**
+ * `value` with its strings, in shapeKey's order, taken from `values`. Its objects have no
+ * prototype, as a dump sees them: a key `__proto__` (JSON.parse and YAML readers make it an
+ * object's own) is a key like any other.
+ */
 function withStrings(value: unknown, values: readonly string[], at: { next: number }): unknown {
   if (typeof value === 'string') return values[at.next++];
   if (Array.isArray(value)) return value.map((item) => withStrings(item, values, at));
   if (typeof value !== 'object' || value === null) return value;
-  const out: Record<string, unknown> = {};
+  const out: Record<string, unknown> = Object.create(null);
   for (const k of Object.keys(value)) out[k] = withStrings((value as Record<string, unknown>)[k], values, at);
   return out;
 }
