@@ -79,6 +79,20 @@ describe('the work tree\'s fast-import', () => {
     expect(gitOut(gitDir, 'fsck', '--strict', '--no-dangling')).toBe('');
   });
 
+  it('GIVEN a commit asked to be its process\'s last, and a commit on a parent that is not the last one written WHEN written THEN the next commit has a process of its own, and each commit has its parent\'s files and its own, no others', async () => {
+    const gitDir = await repo();
+    const w = writer(gitDir);
+    const root = (await w.write(commit(undefined, 'root.yaml', 'r\n'), ':1', true)).sha;
+    const a = (await w.write(commit(root, 'a.yaml', 'a\n'), ':1')).sha;
+    const b = (await w.write(commit(root, 'b.yaml', 'b\n'), ':1')).sha;
+    const c = (await w.write(commit(a, 'c.yaml', 'c\n'), ':1')).sha;
+    await w.close();
+    expect(w.processes).toBe(2);
+    const files = (sha: string) => gitOut(gitDir, 'ls-tree', '--name-only', sha).split('\n');
+    expect([files(a), files(b), files(c)]).toEqual([['a.yaml', 'root.yaml'], ['b.yaml', 'root.yaml'], ['a.yaml', 'c.yaml', 'root.yaml']]);
+    expect(gitOut(gitDir, 'rev-parse', `${b}^`, `${c}^`)).toBe(`${root}\n${a}`);
+  });
+
   it('GIVEN a commit the same as one written before WHEN written again THEN its sha comes back with no pack: nothing new was stored', async () => {
     const gitDir = await repo();
     const w = writer(gitDir);
@@ -112,17 +126,20 @@ describe('the work tree\'s fast-import', () => {
     expect(gitOut(gitDir, 'rev-list', '--count', head)).toBe('2');
   });
 
-  it('GIVEN a node process that wrote a commit and does nothing more WHEN its work is done THEN it exits by itself (the idle writer keeps no one waiting), and so does its fast-import', async () => {
+  it('GIVEN a node process that wrote a commit and does nothing more WHEN its work is done THEN it exits by itself (the idle writer keeps no one waiting), and so does its fast-import; WHEN it closes its writer instead THEN close() resolves once fast-import has ended', async () => {
+    for (const closing of [false, true]) {
     const gitDir = await repo();
     const script = `
       import { FastImport } from ${JSON.stringify(path.join(ROOT, 'src/repo/git/fast-import.ts'))};
       const w = new FastImport(${JSON.stringify(gitDir)}, { config: ['fast-import', '--quiet', '--force'], edges: ${JSON.stringify(path.join(gitDir, 'edges'))}, maxCommits: 100, timeoutMs: 60000 });
       const who = 'p <p@p.invalid> 1700000000 +0000';
       const { sha } = await w.write(Buffer.from(['reset refs/paddock/written', 'commit refs/paddock/written', 'mark :1', 'author ' + who, 'committer ' + who, 'data 1', 'x', 'M 100644 inline a', 'data 2', 'a', '', ''].join('\\n')), ':1');
-      console.log(sha);`;
+      console.log(sha);
+      ${closing ? "await w.close(); console.log('closed', (await import('node:fs')).readdirSync(" + JSON.stringify(path.join(gitDir, 'objects', 'pack')) + ").filter((f) => f.startsWith('tmp_')).length);" : ''}`;
     const { stdout } = await run(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: ROOT, timeout: 30_000 });
-    expect(stdout.trim()).toBe(gitOut(gitDir, 'rev-parse', 'refs/paddock/written'));
+    expect(stdout.trim()).toBe(`${gitOut(gitDir, 'rev-parse', 'refs/paddock/written')}${closing ? '\nclosed 0' : ''}`);
     // Its stdin closed with node, fast-import ended: it left no half-written pack behind.
     await expect.poll(() => readdirSync(path.join(gitDir, 'objects', 'pack')).filter((f) => f.startsWith('tmp_')), { timeout: 10_000 }).toEqual([]);
+    }
   });
 });

@@ -79,4 +79,22 @@ describe('starting serve and watch', () => {
     expect(out).not.toContain('listening on');
     expect(workTrees(tmp)).toEqual([]);
   }, 60_000);
+
+  it('GIVEN serve that has committed (its fast-import kept running, idle) WHEN SIGTERM comes THEN it ends fast-import, exits 0 and leaves no work tree', async () => {
+    const tmp = tempDir();
+    const remote = await bareRepo();
+    const defs = definitionsDir({ 'g.ts': groupsSource(2) });
+    const child = spawn(process.execPath, [PADDOCK_BIN, 'serve', '--repo', remote, '--definitions', defs, '--listen', `127.0.0.1:${await freePort()}`], {
+      env: { ...process.env, PADDOCK_GC_SECRET: TEST_SECRET, TMPDIR: tmp }, stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (out += d));
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => child.once('exit', (code, signal) => r({ code, signal })));
+    await expect.poll(() => commitCount(remote), { timeout: 30_000 }).toBe(1);
+    await expect.poll(() => out, { timeout: 10_000 }).toContain('listening on');
+    child.kill('SIGTERM');
+    expect(await exited, out).toEqual({ code: 0, signal: null });
+    expect(workTrees(tmp)).toEqual([]);
+  }, 60_000);
 });

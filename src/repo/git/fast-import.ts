@@ -78,6 +78,7 @@ export class FastImport {
     const r = this.running ?? (await this.start());
     pipe(r.child.stdout).ref();
     const timer = setTimeout(() => this.kill(r, new Error(`git fast-import timed out after ${this.opts.timeoutMs} ms`)), this.opts.timeoutMs);
+    r.err = '';
     try {
       r.child.stdin.write(Buffer.concat([commit, Buffer.from(`checkpoint\n\nget-mark ${mark}\n`)]));
       const line = await this.nextLine(r);
@@ -154,21 +155,37 @@ export class FastImport {
     return undefined;
   }
 
-  /** Closes the process's stdin: it ends once what it was given is written. */
+  /**
+   * Closes the process's stdin: it ends once what it was given is written, and is killed if it
+   * has not after `timeoutMs`. Until then node waits for it (a process exiting meanwhile would
+   * leave close() unsettled).
+   */
   private end(): void {
     const r = this.running;
     if (!r) return;
     this.running = undefined;
+    r.child.ref();
     r.child.stdin.end();
-    this.ending.add(r.exited);
-    void r.exited.then(() => this.ending.delete(r.exited));
+    const timer = setTimeout(() => r.child.kill('SIGKILL'), this.opts.timeoutMs);
+    this.awaitExit(r, timer);
   }
 
   private kill(r: Running, why: Error): void {
     r.gone ??= why;
     if (this.running === r) this.running = undefined;
+    r.child.ref();
     r.child.kill('SIGKILL');
     this.deliver(r, why);
+    this.awaitExit(r);
+  }
+
+  /** close() waits for `r` to exit. */
+  private awaitExit(r: Running, timer?: NodeJS.Timeout): void {
+    this.ending.add(r.exited);
+    void r.exited.then(() => {
+      clearTimeout(timer);
+      this.ending.delete(r.exited);
+    });
   }
 }
 
