@@ -75,6 +75,18 @@ export class FastImport {
   }
 
   private async writeNow(commit: Buffer, mark: string, last: boolean): Promise<Written> {
+    const reused = this.running !== undefined;
+    try {
+      return await this.writeOnce(commit, mark, last);
+    } catch (e) {
+      // A process that wrote commits before may have ended while it waited (killed, out of
+      // memory): once more, on a new one. A commit that makes git exit fails again, alone.
+      if (!reused || !(e instanceof Exited)) throw e;
+      return this.writeOnce(commit, mark, last);
+    }
+  }
+
+  private async writeOnce(commit: Buffer, mark: string, last: boolean): Promise<Written> {
     const r = this.running ?? (await this.start());
     pipe(r.child.stdout).ref();
     const timer = setTimeout(() => this.kill(r, new Error(`git fast-import timed out after ${this.opts.timeoutMs} ms`)), this.opts.timeoutMs);
@@ -111,7 +123,7 @@ export class FastImport {
     });
     child.stderr.setEncoding('utf8').on('data', (chunk: string) => (r.err = (r.err + chunk).slice(-4096)));
     const fail = (why: string) => {
-      r.gone ??= new Error(`git fast-import ${why}${r.err.trim() ? `: ${r.err.trim()}` : ''}`);
+      r.gone ??= new Exited(`git fast-import ${why}${r.err.trim() ? `: ${r.err.trim()}` : ''}`);
       if (this.running === r) this.running = undefined;
       this.deliver(r, r.gone);
     };
@@ -188,6 +200,9 @@ export class FastImport {
     });
   }
 }
+
+/** The process ended (or could not start) before it answered. */
+class Exited extends Error {}
 
 /** A child's stdio stream as what it is: a pipe, which keeps node running while it is referenced. */
 function pipe(stream: NodeJS.ReadableStream | NodeJS.WritableStream): Socket {
