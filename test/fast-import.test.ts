@@ -51,6 +51,14 @@ async function history(gitDir: string, w: FastImport, count: number, head?: stri
   return head!;
 }
 
+/** Two more commits on `head` are written, the writer closed: `processes` wrote them all, and `head` had `before` commits. */
+async function goesOn(gitDir: string, w: FastImport, head: string | undefined, expected: { processes: number; before: number }): Promise<void> {
+  const next = await history(gitDir, w, 2, head);
+  await w.close();
+  expect(w.processes).toBe(expected.processes);
+  expect(gitOut(gitDir, 'rev-list', '--count', next)).toBe(String(expected.before + 2));
+}
+
 describe('the work tree\'s fast-import', () => {
   it('GIVEN five commits, each on the last WHEN written THEN one process writes them all, each in a pack of its own that holds it, its tree and its blob', async () => {
     const gitDir = await repo();
@@ -108,11 +116,8 @@ describe('the work tree\'s fast-import', () => {
     const root = await history(gitDir, w, 1);
     await expect(w.write(Buffer.from('bogus\n'), ':1')).rejects.toThrow(/git fast-import exited \(128\): fatal: Unsupported command: bogus/);
     await expect(w.write(Buffer.alloc(0), ':7')).rejects.toThrow(/git fast-import exited \(128\): fatal: mark :7 not declared/);
-    const head = await history(gitDir, w, 2, root);
-    await w.close();
     // The first refused stream is tried twice: its process had written a commit, and might have ended before it came.
-    expect(w.processes).toBe(4);
-    expect(gitOut(gitDir, 'rev-list', '--count', head)).toBe('3');
+    await goesOn(gitDir, w, root, { processes: 4, before: 1 });
   });
 
   it('GIVEN a process that ended while it waited (killed) WHEN the next commit is written THEN a new process writes it, and the history is whole', async () => {
@@ -120,10 +125,7 @@ describe('the work tree\'s fast-import', () => {
     const w = writer(gitDir);
     const head = await history(gitDir, w, 2);
     execFileSync('pkill', ['-KILL', '-f', `fast-import .*${path.join(gitDir, 'edges')}`]);
-    const next = await history(gitDir, w, 2, head);
-    await w.close();
-    expect(w.processes).toBe(2);
-    expect(gitOut(gitDir, 'rev-list', '--count', next)).toBe('4');
+    await goesOn(gitDir, w, head, { processes: 2, before: 2 });
   });
 
   it('GIVEN a stream that stops halfway through a commit WHEN written THEN the process is killed after the timeout, that write fails saying so, and the next commit is written', async () => {
@@ -132,26 +134,23 @@ describe('the work tree\'s fast-import', () => {
     // The file's text is said to be 100,000 bytes long and is not: fast-import waits for the rest.
     const half = Buffer.from(commit(undefined, 'a.yaml', 'a\n').toString().replace('data 2\na\n\n', 'data 100000\na'));
     await expect(w.write(half, ':1')).rejects.toThrow('git fast-import timed out after 300 ms');
-    const head = await history(gitDir, w, 2);
-    await w.close();
-    expect(w.processes).toBe(2);
-    expect(gitOut(gitDir, 'rev-list', '--count', head)).toBe('2');
+    await goesOn(gitDir, w, undefined, { processes: 2, before: 0 });
   });
 
   it('GIVEN a node process that wrote a commit and does nothing more WHEN its work is done THEN it exits by itself (the idle writer keeps no one waiting), and so does its fast-import; WHEN it closes its writer instead THEN close() resolves once fast-import has ended', async () => {
     for (const closing of [false, true]) {
-    const gitDir = await repo();
-    const script = `
-      import { FastImport } from ${JSON.stringify(path.join(ROOT, 'src/repo/git/fast-import.ts'))};
-      const w = new FastImport(${JSON.stringify(gitDir)}, { config: ['fast-import', '--quiet', '--force'], edges: ${JSON.stringify(path.join(gitDir, 'edges'))}, maxCommits: 100, timeoutMs: 60000 });
-      const who = 'p <p@p.invalid> 1700000000 +0000';
-      const { sha } = await w.write(Buffer.from(['reset refs/paddock/written', 'commit refs/paddock/written', 'mark :1', 'author ' + who, 'committer ' + who, 'data 1', 'x', 'M 100644 inline a', 'data 2', 'a', '', ''].join('\\n')), ':1');
-      console.log(sha);
-      ${closing ? "await w.close(); console.log('closed', (await import('node:fs')).readdirSync(" + JSON.stringify(path.join(gitDir, 'objects', 'pack')) + ").filter((f) => f.startsWith('tmp_')).length);" : ''}`;
-    const { stdout } = await run(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: ROOT, timeout: 30_000 });
-    expect(stdout.trim()).toBe(`${gitOut(gitDir, 'rev-parse', 'refs/paddock/written')}${closing ? '\nclosed 0' : ''}`);
-    // Its stdin closed with node, fast-import ended: it left no half-written pack behind.
-    await expect.poll(() => readdirSync(path.join(gitDir, 'objects', 'pack')).filter((f) => f.startsWith('tmp_')), { timeout: 10_000 }).toEqual([]);
+      const gitDir = await repo();
+      const script = `
+        import { FastImport } from ${JSON.stringify(path.join(ROOT, 'src/repo/git/fast-import.ts'))};
+        const w = new FastImport(${JSON.stringify(gitDir)}, { config: ['fast-import', '--quiet', '--force'], edges: ${JSON.stringify(path.join(gitDir, 'edges'))}, maxCommits: 100, timeoutMs: 60000 });
+        const who = 'p <p@p.invalid> 1700000000 +0000';
+        const { sha } = await w.write(Buffer.from(['reset refs/paddock/written', 'commit refs/paddock/written', 'mark :1', 'author ' + who, 'committer ' + who, 'data 1', 'x', 'M 100644 inline a', 'data 2', 'a', '', ''].join('\\n')), ':1');
+        console.log(sha);
+        ${closing ? "await w.close(); console.log('closed', (await import('node:fs')).readdirSync(" + JSON.stringify(path.join(gitDir, 'objects', 'pack')) + ").filter((f) => f.startsWith('tmp_')).length);" : ''}`;
+      const { stdout } = await run(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: ROOT, timeout: 30_000 });
+      expect(stdout.trim()).toBe(`${gitOut(gitDir, 'rev-parse', 'refs/paddock/written')}${closing ? '\nclosed 0' : ''}`);
+      // Its stdin closed with node, fast-import ended: it left no half-written pack behind.
+      await expect.poll(() => readdirSync(path.join(gitDir, 'objects', 'pack')).filter((f) => f.startsWith('tmp_')), { timeout: 10_000 }).toEqual([]);
     }
   });
 });
