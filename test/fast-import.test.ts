@@ -128,13 +128,39 @@ describe('the work tree\'s fast-import', () => {
     await goesOn(gitDir, w, head, { processes: 2, before: 2 });
   });
 
-  it('GIVEN a stream that stops halfway through a commit WHEN written THEN the process is killed after the timeout, that write fails saying so, and the next commit is written', async () => {
+  it('GIVEN a stream that stops halfway through a commit WHEN written THEN the process is killed after the timeout, that write fails saying so, the packs it wrote are not left kept from git gc, and the next commit is written', async () => {
     const gitDir = await repo();
     const w = writer(gitDir, { timeoutMs: 300 });
     // The file's text is said to be 100,000 bytes long and is not: fast-import waits for the rest.
     const half = Buffer.from(commit(undefined, 'a.yaml', 'a\n').toString().replace('data 2\na\n\n', 'data 100000\na'));
+    const before = await history(gitDir, w, 2);
     await expect(w.write(half, ':1')).rejects.toThrow('git fast-import timed out after 300 ms');
-    await goesOn(gitDir, w, undefined, { processes: 2, before: 0 });
+    await goesOn(gitDir, w, before, { processes: 2, before: 2 });
+    // The killed process's packs are not left marked to keep (git gc would never join them).
+    expect(readdirSync(path.join(gitDir, 'objects', 'pack')).filter((f) => f.endsWith('.keep'))).toEqual([]);
+    await run('git', ['--git-dir', gitDir, 'gc', '--quiet']);
+    expect(readdirSync(path.join(gitDir, 'objects', 'pack')).filter((f) => f.endsWith('.pack'))).toHaveLength(1);
+  });
+
+  it('GIVEN a node process out of file descriptors WHEN a commit is written THEN that write fails saying git could not start, the process goes on, and once descriptors are free the next commit is written', async () => {
+    const gitDir = await repo();
+    const script = `
+      import { openSync, closeSync } from 'node:fs';
+      import { FastImport } from ${JSON.stringify(path.join(ROOT, 'src/repo/git/fast-import.ts'))};
+      const w = new FastImport(${JSON.stringify(gitDir)}, { config: ['fast-import', '--quiet', '--force'], edges: ${JSON.stringify(path.join(gitDir, 'edges'))}, maxCommits: 100, timeoutMs: 60000 });
+      const who = 'p <p@p.invalid> 1700000000 +0000';
+      const commit = Buffer.from(['reset refs/paddock/written', 'commit refs/paddock/written', 'mark :1', 'author ' + who, 'committer ' + who, 'data 1', 'x', 'M 100644 inline a', 'data 2', 'a', '', ''].join('\\n'));
+      const held = [];
+      try { for (;;) held.push(openSync('/dev/null', 'r')); } catch {}
+      for (const fd of held.splice(0, 3)) closeSync(fd);
+      console.log(await w.write(commit, ':1').then(() => 'written', (e) => e.message));
+      for (const fd of held) closeSync(fd);
+      console.log((await w.write(commit, ':1')).sha);
+      await w.close();`;
+    const { stdout } = await run('sh', ['-c', `ulimit -n 256 && exec "${process.execPath}" --import tsx --input-type=module -e "$0"`, script], { cwd: ROOT, timeout: 30_000 });
+    const [first, second] = stdout.trim().split('\n');
+    expect(first).toMatch(/^git fast-import could not start: .*/);
+    expect(second).toBe(gitOut(gitDir, 'rev-parse', 'refs/paddock/written'));
   });
 
   it('GIVEN a node process that wrote a commit and does nothing more WHEN its work is done THEN it exits by itself (the idle writer keeps no one waiting), and so does its fast-import; WHEN it closes its writer instead THEN close() resolves once fast-import has ended', async () => {

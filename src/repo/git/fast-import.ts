@@ -45,6 +45,8 @@ interface Running {
   commits: number;
   /** How much of the edges file earlier checkpoints wrote. */
   edgesRead: number;
+  /** The packs it wrote (each kept, `.keep`, until it ends). */
+  readonly packs: string[];
 }
 
 export class FastImport {
@@ -67,7 +69,10 @@ export class FastImport {
     return done;
   }
 
-  /** Ends the process (once the commits asked for are written) and resolves when it is gone. */
+  /**
+   * Ends the process once the commits asked for before are written, and resolves when it is gone
+   * (and any killed before it). A commit asked for later starts another process.
+   */
   async close(): Promise<void> {
     await this.queue;
     this.end();
@@ -96,6 +101,7 @@ export class FastImport {
       const line = await this.nextLine(r);
       if (!/^[0-9a-f]{40}(?:[0-9a-f]{24})?$/.test(line)) throw new Error(`git fast-import answered ${JSON.stringify(line)} for the commit`);
       const pack = await this.packOf(r, line);
+      if (pack) r.packs.push(pack);
       if (++r.commits >= this.opts.maxCommits || last) this.end();
       return { sha: line, pack };
     } catch (e) {
@@ -109,10 +115,15 @@ export class FastImport {
 
   private async start(): Promise<Running> {
     await rm(this.opts.edges, { force: true });
-    const child = startGit(this.gitDir, [...this.opts.config, `--export-pack-edges=${this.opts.edges}`]);
+    let child: ChildProcessWithoutNullStreams;
+    try {
+      child = startGit(this.gitDir, [...this.opts.config, `--export-pack-edges=${this.opts.edges}`]);
+    } catch (e) {
+      throw new Exited(`git fast-import could not start: ${(e as Error).message}`, { cause: e });
+    }
     this.processes++;
     const r: Running = {
-      child, lines: [], err: '', commits: 0, edgesRead: 0,
+      child, lines: [], err: '', commits: 0, edgesRead: 0, packs: [],
       exited: new Promise((resolve) => child.on('close', () => resolve())),
     };
     let partial = '';
@@ -178,26 +189,32 @@ export class FastImport {
     this.running = undefined;
     r.child.ref();
     r.child.stdin.end();
-    const timer = setTimeout(() => r.child.kill('SIGKILL'), this.opts.timeoutMs);
+    const timer = setTimeout(() => this.kill(r, new Error(`git fast-import did not end within ${this.opts.timeoutMs} ms`)), this.opts.timeoutMs);
     this.awaitExit(r, timer);
   }
 
+  /**
+   * Kills the process. fast-import marks each pack it writes with a `.keep` file (git gc leaves
+   * such a pack alone) and removes them as it ends; killed, it cannot: its packs, whole and
+   * indexed, are unmarked once it is gone.
+   */
   private kill(r: Running, why: Error): void {
     r.gone ??= why;
     if (this.running === r) this.running = undefined;
     r.child.ref();
     r.child.kill('SIGKILL');
     this.deliver(r, why);
-    this.awaitExit(r);
+    this.awaitExit(r, undefined, () => Promise.all(r.packs.map((p) => rm(p.replace(/\.pack$/, '.keep'), { force: true }))));
   }
 
-  /** close() waits for `r` to exit. */
-  private awaitExit(r: Running, timer?: NodeJS.Timeout): void {
-    this.ending.add(r.exited);
-    void r.exited.then(() => {
+  /** close() waits for `r` to exit, and for `after` then. */
+  private awaitExit(r: Running, timer?: NodeJS.Timeout, after?: () => Promise<unknown>): void {
+    const done = r.exited.then(async () => {
       clearTimeout(timer);
-      this.ending.delete(r.exited);
+      await after?.().catch(() => undefined);
     });
+    this.ending.add(done);
+    void done.then(() => this.ending.delete(done));
   }
 }
 

@@ -94,7 +94,13 @@ export function runGit(gitDir: string, args: readonly string[], input: Buffer | 
  * ends and kills it.
  */
 export function startGit(gitDir: string, args: readonly string[]): ChildProcessWithoutNullStreams {
-  return spawn('git', ['--git-dir', gitDir, ...args], { stdio: ['pipe', 'pipe', 'pipe'], env: gitEnv() });
+  const child = spawn('git', ['--git-dir', gitDir, ...args], { stdio: ['pipe', 'pipe', 'pipe'], env: gitEnv() });
+  if (!child.stdin || !child.stdout || !child.stderr) {
+    // No pipes (no file descriptors left): the 'error' event that follows would have no listener.
+    child.on('error', () => undefined);
+    throw new Error(`git ${args.find((a) => !a.startsWith('-') && !a.includes('=')) ?? ''} could not start: no pipes to it (out of file descriptors?)`);
+  }
+  return child;
 }
 
 /** A repack of a large repo takes a while; one that hangs is killed after this. */
