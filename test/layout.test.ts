@@ -49,8 +49,8 @@ describe('toYaml of objects alike', () => {
     }
     spy.mockClear();
     for (let i = 0; i < 20; i++) toYaml(deployment(`svc-${i}`, 'v'));
-    // No object dumped: the name and the image of each, and their 'v', are scalars not met before.
-    expect(spy.mock.calls.map(([o]) => Object.keys(o as object))).toEqual(Array(20 * 2 + 1).fill(['k']));
+    // No object dumped: only each image (a ':' is no plain character) is a scalar not met before.
+    expect(spy.mock.calls.map(([o]) => (o as { k: string }).k)).toEqual(Array.from({ length: 20 }, (_, i) => `r/svc-${i}:1`));
     spy.mockRestore();
   });
 
@@ -60,7 +60,8 @@ describe('toYaml of objects alike', () => {
       { a: 1, 'xy$7:bbbbbbb': 'w' }, { a: 11, xy: 'v', bbbbbbb: 'w' }, { a: 11, xy: true, b: true, ccc: true }, { a: 1, 'xyT1:bT3:ccc': true },
       JSON.parse('{"apiVersion":"v1","data":{"__proto__":"1","other":"x"}}'), JSON.parse('{"apiVersion":"v1","data":{"__proto__":"2","other":"y"}}'), JSON.parse('{"__proto__":{"a":"y"},"b":"y"}'), JSON.parse('{"__proto__":{"a":"z"},"b":"z"}'),
       { a: 'r', [Symbol.toStringTag]: 'Foo' }, Object.assign(['x', 'y'], { [Symbol.toStringTag]: 'Object' }), { k: 's', [Symbol.toStringTag]: 'Array' },
-      { z: Number.POSITIVE_INFINITY }, { d: new Date(0) }, { a: undefined, b: 'x' }, { list: ['x', undefined] }, { list: ['x', , 'y'] }, Object.assign(Object.create(null), { a: 'x' }), { '': '' }, { list: [[], [[]], {}] }, { deep: { x: 'one\ntwo' } }, { deep: { x: 'one two' } }, { deep: [{ x: 'a\nb' }] },
+      { z: Number.POSITIVE_INFINITY }, { z: Number.NEGATIVE_INFINITY }, { z: 1.5 }, { z: -1 }, { z: 1e21 }, { z: 5e-100 }, { z: 2 ** 53 + 2 }, { z: 0.1 }, { z: -0 }, { z: '0' }, { z: 8080 },
+      { d: new Date(0) }, { a: undefined, b: 'x' }, { list: ['x', undefined] }, { list: ['x', , 'y'] }, Object.assign(Object.create(null), { a: 'x' }), { '': '' }, { list: [[], [[]], {}] }, { deep: { x: 'one\ntwo' } }, { deep: { x: 'one two' } }, { deep: [{ x: 'a\nb' }] },
     ];
     const same = (o: unknown) => {
       let want: string;
@@ -74,6 +75,28 @@ describe('toYaml of objects alike', () => {
     for (let round = 0; round < 3; round++) for (const o of pairs) same(o);
     // Each after the other, so the first's shape is known when the second comes.
     for (let i = 0; i + 1 < pairs.length; i++) for (const o of [pairs[i], pairs[i], pairs[i + 1]]) same(o);
+  });
+});
+
+describe('toYaml\'s numbers', () => {
+  it('GIVEN a shape first met with plain numbers WHEN later objects of it hold numbers a dump writes otherwise (NaN, infinities, exponents, fractions) THEN each is what a dump gives', () => {
+    const service = (port: number, replicas: number) => ({ kind: 'Service', spec: { ports: [{ port, targetPort: port }], replicas } });
+    for (const [port, replicas] of [[8080, 2], [8081, 3], [Number.NaN, 1], [Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY], [1e21, 5e-100], [0.1, -1.5], [2 ** 53 + 2, -7], [0, 1]]) {
+      expect(toYaml(service(port, replicas)), `${port} ${replicas}`).toBe(dumpYaml(service(port, replicas)));
+    }
+  });
+});
+
+describe('toYaml\'s plain strings', () => {
+  it('GIVEN strings of letters, digits and ._/- (every casing of the words YAML reads as bools or nulls among them) in objects of one shape THEN each is what a dump gives', () => {
+    const casings = (w: string): string[] => (w ? casings(w.slice(1)).flatMap((rest) => [w[0].toLowerCase() + rest, w[0].toUpperCase() + rest]) : ['']);
+    const words = ['y', 'n', 'yes', 'no', 'on', 'off', 'true', 'false', 'null', 'nan', 'inf', 'e', 'e1', 'x', 'Infinity', 'NaN'].flatMap(casings);
+    const alphabet = 'aZ09._/-eEyY';
+    let seed = 7;
+    const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const made = Array.from({ length: 2_000 }, () => 'abcXYZ'[Math.floor(random() * 6)] + Array.from({ length: Math.floor(random() * 6) }, () => alphabet[Math.floor(random() * alphabet.length)]).join(''));
+    const object = (v: string) => ({ metadata: { name: v, labels: { app: v } }, list: [v, [v]] });
+    for (const v of ['seed', 'seed', ...words, ...made, '_x', 'a:b', 'a b', 'a#b', 'ü', 'a\tb']) expect(toYaml(object(v)), JSON.stringify(v)).toBe(dumpYaml(object(v)));
   });
 });
 

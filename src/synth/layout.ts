@@ -103,16 +103,16 @@ const DUMP_OPTIONS: jsyaml.DumpOptions = { noRefs: true, lineWidth: -1, quotingT
  * are quoted. Same object, same bytes: js-yaml's dump (dumpYaml), several times faster than
  * `yaml`'s document model. Synthesis spends much of its time here, writing thousands of objects
  * alike (a Deployment, a Service and a Job a group, an Application a group): an object of a shape
- * seen before (the same keys, the same numbers, booleans and nulls, and one-line strings where it
- * had strings) is written from that shape's YAML with its strings put in (yamlOfShape), some four
+ * seen before (the same keys, the same booleans and nulls, and numbers and one-line strings where
+ * it had them) is written from that shape's YAML with its values put in (yamlOfShape), some four
  * times faster than a dump. A shape seen once is only remembered.
  */
 export function toYaml(obj: unknown): string {
-  const strings: string[] = [];
-  const shape = typeof obj === 'object' && obj !== null ? shapeKey(obj, strings) : undefined;
+  const values: Array<string | number> = [];
+  const shape = typeof obj === 'object' && obj !== null ? shapeKey(obj, values) : undefined;
   const key = `toYaml ${shape}`;
   if (shape === undefined || !(shapes.has(key) || seenBefore(key))) return dumpYaml(obj);
-  return yamlOfShape(key, strings, (values) => withStrings(obj, values, { next: 0 }));
+  return yamlOfShape(key, values, (vs) => withValues(obj, vs, { next: 0 }));
 }
 
 /** toYaml without shapes: js-yaml's dump itself, which toYaml always equals (the tests hold it to it). */
@@ -121,48 +121,55 @@ export function dumpYaml(obj: unknown): string {
 }
 
 /**
- * `toYaml(make(values))` for objects that share a shape and differ in a few string values, such
- * as the emptied Applications of a GC burst (hundreds a commit): the YAML of one made with
- * placeholders is kept by `key`, which must name the caller and everything else `make` reads, and
- * each value is put in as the one-line scalar toYaml writes for it. `make` must use each value
- * as a whole string, and make the same keys whatever the values. A value that is no one-line
+ * `toYaml(make(values))` for objects that share a shape and differ in a few values (strings, or
+ * numbers), such as the emptied Applications of a GC burst (hundreds a commit): the YAML of one
+ * made with placeholders (strings) is kept by `key`, which must name the caller and everything
+ * else `make` reads, and each value is put in as the one-line scalar toYaml writes for it. `make`
+ * must use each value whole, and make the same keys whatever the values. A value that is no one-line
  * scalar (a multi-line string) gives toYaml of the whole object. A new shape is checked against
  * dumpYaml, byte for byte, with the first values and with values YAML reads otherwise (empty, and
  * `yes`): a placeholder inside another string, or a shape that changes with its values, is not
  * kept. Keys starting `toYaml ` are toYaml's own.
  */
-export function yamlOfShape(key: string, values: readonly string[], make: (values: readonly string[]) => unknown): string {
+export function yamlOfShape<V extends string | number>(key: string, values: readonly V[], make: (values: readonly (V | string)[]) => unknown): string {
   const shape = shapes.get(key);
-  if (shape !== undefined) return (shape && fill(shape, values)) ?? dumpYaml(make(values));
+  if (shape !== undefined) {
+    // Used: the newest to go when there are too many.
+    shapes.delete(key);
+    shapes.set(key, shape);
+    return (shape && fill(shape, values)) ?? dumpYaml(make(values));
+  }
   // A new shape: kept once these values and the probes, put in, give what dumpYaml gives (null: they never will).
   const made = shapeOf(dumpYaml(make(values.map((_, i) => slot(i)))), values.length);
   const filled = made ? fill(made, values) : undefined;
   const yaml = dumpYaml(make(values));
   if (filled === undefined && made) return yaml; // not these values: the next ones check it
   const same = (vs: readonly string[]) => fill(made!, vs) === dumpYaml(make(vs));
-  if (shapes.size >= 1_000) shapes.clear();
-  shapes.set(key, made && filled === yaml && PROBES.every((p) => same(values.map(() => p))) ? made : null);
+  remember(shapes, key, made && filled === yaml && PROBES.every((p) => same(values.map(() => p))) ? made : null, 1_000);
   return yaml;
 }
 
 /**
- * An object's shape for toYaml (undefined: it is dumped as it is), its strings pushed on `strings`
- * in the order withStrings puts them back. Every part is led by its kind and ends where the next
- * begins (`$` a string, `T`/`F`, `~` null, `#<number>;`, `[...]`, `{<length>:<key><value>...}`),
- * so two objects have one shape only when a dump writes them alike but for their strings. Only
- * what a dump writes the same way whatever else the object holds: plain objects and arrays (as
- * js-yaml tells them: no other toStringTag), numbers, booleans, nulls, and strings of one line (a
- * multi-line string's block scalar is indented by its depth). Anything else (undefined, a Date, a
- * class instance) is left to the dump and its errors.
+ * An object's shape for toYaml (undefined: it is dumped as it is), its strings and numbers pushed
+ * on `values` in the order withValues puts them back. Every part is led by its kind and ends
+ * where the next begins (`$` a string, `#` a number, `-0`, `T`/`F`, `~` null, `[...]`,
+ * `{<length>:<key><value>...}`), so two objects have one shape only when a dump writes them alike
+ * but for their values. Only what a dump writes the same way whatever else the object holds:
+ * plain objects and arrays (as js-yaml tells them: no other toStringTag), numbers, booleans,
+ * nulls, and strings of one line (a multi-line string's block scalar is indented by its depth).
+ * Anything else (undefined, a Date, a class instance) is left to the dump and its errors.
  */
-function shapeKey(value: unknown, strings: string[]): string | undefined {
+function shapeKey(value: unknown, values: Array<string | number>): string | undefined {
   switch (typeof value) {
     case 'string':
       if (value.includes('\n')) return undefined;
-      strings.push(value);
+      values.push(value);
       return '$';
     case 'number':
-      return Object.is(value, -0) ? '#-0;' : `#${value};`;
+      // -0 is 0 to a Map (the scalars' key): kept in the shape instead.
+      if (Object.is(value, -0)) return '-0';
+      values.push(value);
+      return '#';
     case 'boolean':
       return value ? 'T' : 'F';
     case 'object': {
@@ -172,7 +179,7 @@ function shapeKey(value: unknown, strings: string[]): string | undefined {
         if (toStringTag(value) !== '[object Array]') return undefined;
         key = '[';
         for (const item of value) {
-          const part = shapeKey(item, strings);
+          const part = shapeKey(item, values);
           if (part === undefined) return undefined;
           key += part;
         }
@@ -182,7 +189,7 @@ function shapeKey(value: unknown, strings: string[]): string | undefined {
       if ((proto !== Object.prototype && proto !== null) || toStringTag(value) !== '[object Object]') return undefined;
       key = '{';
       for (const k of Object.keys(value)) {
-        const part = shapeKey((value as Record<string, unknown>)[k], strings);
+        const part = shapeKey((value as Record<string, unknown>)[k], values);
         if (part === undefined) return undefined;
         key += `${k.length}:${k}${part}`;
       }
@@ -196,25 +203,30 @@ function shapeKey(value: unknown, strings: string[]): string | undefined {
 const toStringTag = (value: object) => Object.prototype.toString.call(value);
 
 /**
- * `value` with its strings, in shapeKey's order, taken from `values`. Its objects have no
- * prototype, as a dump sees them: a key `__proto__` (JSON.parse and YAML readers make it an
- * object's own) is a key like any other.
+ * `value` with its strings and numbers, in shapeKey's order, taken from `values`. Its objects
+ * have no prototype, as a dump sees them: a key `__proto__` (JSON.parse and YAML readers make it
+ * an object's own) is a key like any other.
  */
-function withStrings(value: unknown, values: readonly string[], at: { next: number }): unknown {
-  if (typeof value === 'string') return values[at.next++];
-  if (Array.isArray(value)) return value.map((item) => withStrings(item, values, at));
+function withValues(value: unknown, values: readonly (string | number)[], at: { next: number }): unknown {
+  if (typeof value === 'string' || (typeof value === 'number' && !Object.is(value, -0))) return values[at.next++];
+  if (Array.isArray(value)) return value.map((item) => withValues(item, values, at));
   if (typeof value !== 'object' || value === null) return value;
   const out: Record<string, unknown> = Object.create(null);
-  for (const k of Object.keys(value)) out[k] = withStrings((value as Record<string, unknown>)[k], values, at);
+  for (const k of Object.keys(value)) out[k] = withValues((value as Record<string, unknown>)[k], values, at);
   return out;
 }
 
 /** Shapes toYaml has seen once (true when `key` is one of them: it is seen again). */
 function seenBefore(key: string): boolean {
   if (seenOnce.delete(key)) return true;
-  if (seenOnce.size >= 2_000) seenOnce.clear();
-  seenOnce.add(key);
+  remember(seenOnce, key, true, 5_000);
   return false;
+}
+
+/** Adds `key` to a bounded memo; when it holds `max`, the oldest entry goes (a memo emptied at once would make all again). */
+function remember<K, V>(memo: Map<K, V>, key: K, value: V, max: number): void {
+  if (memo.size >= max) memo.delete(memo.keys().next().value as K);
+  memo.set(key, value);
 }
 
 /** A shape's YAML cut at its placeholders: `text[0]`, value `at[0]`, `text[1]`, ... */
@@ -224,9 +236,9 @@ interface Shape {
 }
 
 const shapes = new Map<string, Shape | null>();
-const seenOnce = new Set<string>();
-/** A value's one-line scalar as toYaml writes it (null: none), by value. */
-const scalars = new Map<string, string | null>();
+const seenOnce = new Map<string, true>();
+/** Values' one-line scalars as toYaml writes them (null: none), by value (scalarOf). */
+const scalars = new Map<string | number, string | null>();
 /** Values a new shape is also checked with: a placeholder inside a longer string, or a shape that changes with its values, writes them otherwise. */
 const PROBES = ['', 'yes'];
 /** A placeholder: a plain scalar that means nothing else to YAML, and is in no real value. */
@@ -250,7 +262,7 @@ function shapeOf(yaml: string, count: number): Shape | null {
   return { text, at };
 }
 
-function fill(shape: Shape, values: readonly string[]): string | undefined {
+function fill(shape: Shape, values: readonly (string | number)[]): string | undefined {
   let out = shape.text[0];
   for (let j = 0; j < shape.at.length; j++) {
     const scalar = scalarOf(values[shape.at[j]]);
@@ -260,13 +272,25 @@ function fill(shape: Shape, values: readonly string[]): string | undefined {
   return out;
 }
 
-function scalarOf(value: string): string | null {
+/**
+ * A string a dump writes as it is: a letter, then letters, digits and `._/-`, and none of the
+ * words YAML 1.1 or 1.2 reads as a bool or a null. No number, timestamp, `.inf` or merge key
+ * starts with a letter, and none of these characters needs quoting (the tests hold this to the
+ * dump). Names, images, labels: most of a manifest's strings.
+ */
+const PLAIN = /^[A-Za-z][A-Za-z0-9._/-]*$/;
+const READ_OTHERWISE = new Set(['y', 'Y', 'yes', 'Yes', 'YES', 'n', 'N', 'no', 'No', 'NO', 'on', 'On', 'ON', 'off', 'Off', 'OFF', 'true', 'True', 'TRUE', 'false', 'False', 'FALSE', 'null', 'Null', 'NULL']);
+/** Longer values are not remembered: a certificate or a base64 blob would hold its memory for good. */
+const MAX_REMEMBERED_LENGTH = 256;
+
+/** A value's one-line scalar as toYaml writes it (null: a multi-line string has none). */
+function scalarOf(value: string | number): string | null {
+  if (typeof value === 'string' && PLAIN.test(value) && !READ_OTHERWISE.has(value)) return value;
   let scalar = scalars.get(value);
   if (scalar === undefined) {
     const yaml = dumpYaml({ k: value });
     scalar = yaml.startsWith('k: ') && yaml.indexOf('\n') === yaml.length - 1 ? yaml.slice(3, -1) : null;
-    if (scalars.size >= 20_000) scalars.clear();
-    scalars.set(value, scalar);
+    if (typeof value === 'number' || value.length <= MAX_REMEMBERED_LENGTH) remember(scalars, value, scalar, 20_000);
   }
   return scalar;
 }
