@@ -126,7 +126,7 @@ export function dumpYaml(obj: unknown): string {
  * made with placeholders (strings) is kept by `key`, which must name the caller and everything
  * else `make` reads, and each value is put in as the one-line scalar toYaml writes for it. `make`
  * must use each value whole, and make the same keys whatever the values. A value that is no one-line
- * scalar (a multi-line string) gives toYaml of the whole object. A new shape is checked against
+ * scalar (a multi-line string) gives the dump of the whole object. A new shape is checked against
  * dumpYaml, byte for byte, with the first values and with values YAML reads otherwise (empty, and
  * `yes`): a placeholder inside another string, or a shape that changes with its values, is not
  * kept. Keys starting `toYaml ` are toYaml's own.
@@ -166,8 +166,7 @@ function shapeKey(value: unknown, values: Array<string | number>): string | unde
       values.push(value);
       return '$';
     case 'number':
-      // -0 is 0 to a Map (the scalars' key): kept in the shape instead.
-      if (Object.is(value, -0)) return '-0';
+      if (!isValue(value)) return '-0';
       values.push(value);
       return '#';
     case 'boolean':
@@ -202,13 +201,16 @@ function shapeKey(value: unknown, values: Array<string | number>): string | unde
 
 const toStringTag = (value: object) => Object.prototype.toString.call(value);
 
+/** What a shape takes as a value to put in: a string, or a number but -0 (which a Map, the scalars' memo, takes for 0: kept in the shape). */
+const isValue = (value: unknown): value is string | number => typeof value === 'string' || (typeof value === 'number' && !Object.is(value, -0));
+
 /**
  * `value` with its strings and numbers, in shapeKey's order, taken from `values`. Its objects
  * have no prototype, as a dump sees them: a key `__proto__` (JSON.parse and YAML readers make it
  * an object's own) is a key like any other.
  */
 function withValues(value: unknown, values: readonly (string | number)[], at: { next: number }): unknown {
-  if (typeof value === 'string' || (typeof value === 'number' && !Object.is(value, -0))) return values[at.next++];
+  if (isValue(value)) return values[at.next++];
   if (Array.isArray(value)) return value.map((item) => withValues(item, values, at));
   if (typeof value !== 'object' || value === null) return value;
   const out: Record<string, unknown> = Object.create(null);
@@ -236,6 +238,7 @@ interface Shape {
 }
 
 const shapes = new Map<string, Shape | null>();
+/** Shapes toYaml has met once (seenBefore). */
 const seenOnce = new Map<string, true>();
 /** Values' one-line scalars as toYaml writes them (null: none), by value (scalarOf). */
 const scalars = new Map<string | number, string | null>();

@@ -4,8 +4,8 @@
  * and what changed between two commits from the object store, writes a commit of changed files
  * on a parent through a `git fast-import` kept running (fast-import.ts: no file is written to
  * disk, and a large first commit is one pack rather than thousands of loose objects), pushes it
- * by sha, and looks for a commit
- * that may have landed. It knows nothing of intents, synthesis or retries.
+ * by sha, and looks for a commit that may have landed. It knows nothing of intents, synthesis or
+ * retries.
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
