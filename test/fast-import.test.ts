@@ -59,6 +59,15 @@ async function goesOn(gitDir: string, w: FastImport, head: string | undefined, e
   expect(gitOut(gitDir, 'rev-list', '--count', next)).toBe(String(expected.before + 2));
 }
 
+/** A module for a node process of its own: `w`, a writer on `gitDir`, and `commit`, a root commit to write, then `body`. */
+function writerScript(gitDir: string, body: string): string {
+  return `
+    import { FastImport } from ${JSON.stringify(path.join(ROOT, 'src/repo/git/fast-import.ts'))};
+    const w = new FastImport(${JSON.stringify(gitDir)}, { config: ['fast-import', '--quiet', '--force'], edges: ${JSON.stringify(path.join(gitDir, 'edges'))}, maxCommits: 100, timeoutMs: 60000 });
+    const commit = Buffer.from(${JSON.stringify(commit(undefined, 'a', 'a\n').toString())});
+    ${body}`;
+}
+
 describe('the work tree\'s fast-import', () => {
   it('GIVEN five commits, each on the last WHEN written THEN one process writes them all, each in a pack of its own that holds it, its tree and its blob', async () => {
     const gitDir = await repo();
@@ -144,19 +153,15 @@ describe('the work tree\'s fast-import', () => {
 
   it('GIVEN a node process out of file descriptors WHEN a commit is written THEN that write fails saying git could not start, the process goes on, and once descriptors are free the next commit is written', async () => {
     const gitDir = await repo();
-    const script = `
+    const script = writerScript(gitDir, `
       import { openSync, closeSync } from 'node:fs';
-      import { FastImport } from ${JSON.stringify(path.join(ROOT, 'src/repo/git/fast-import.ts'))};
-      const w = new FastImport(${JSON.stringify(gitDir)}, { config: ['fast-import', '--quiet', '--force'], edges: ${JSON.stringify(path.join(gitDir, 'edges'))}, maxCommits: 100, timeoutMs: 60000 });
-      const who = 'p <p@p.invalid> 1700000000 +0000';
-      const commit = Buffer.from(['reset refs/paddock/written', 'commit refs/paddock/written', 'mark :1', 'author ' + who, 'committer ' + who, 'data 1', 'x', 'M 100644 inline a', 'data 2', 'a', '', ''].join('\\n'));
       const held = [];
       try { for (;;) held.push(openSync('/dev/null', 'r')); } catch {}
       for (const fd of held.splice(0, 3)) closeSync(fd);
       console.log(await w.write(commit, ':1').then(() => 'written', (e) => e.message));
       for (const fd of held) closeSync(fd);
       console.log((await w.write(commit, ':1')).sha);
-      await w.close();`;
+      await w.close();`);
     const { stdout } = await run('sh', ['-c', `ulimit -n 256 && exec "${process.execPath}" --import tsx --input-type=module -e "$0"`, script], { cwd: ROOT, timeout: 30_000 });
     const [first, second] = stdout.trim().split('\n');
     expect(first).toMatch(/^git fast-import could not start: .*/);
@@ -166,13 +171,10 @@ describe('the work tree\'s fast-import', () => {
   it('GIVEN a node process that wrote a commit and does nothing more WHEN its work is done THEN it exits by itself (the idle writer keeps no one waiting), and so does its fast-import; WHEN it closes its writer instead THEN close() resolves once fast-import has ended', async () => {
     for (const closing of [false, true]) {
       const gitDir = await repo();
-      const script = `
-        import { FastImport } from ${JSON.stringify(path.join(ROOT, 'src/repo/git/fast-import.ts'))};
-        const w = new FastImport(${JSON.stringify(gitDir)}, { config: ['fast-import', '--quiet', '--force'], edges: ${JSON.stringify(path.join(gitDir, 'edges'))}, maxCommits: 100, timeoutMs: 60000 });
-        const who = 'p <p@p.invalid> 1700000000 +0000';
-        const { sha } = await w.write(Buffer.from(['reset refs/paddock/written', 'commit refs/paddock/written', 'mark :1', 'author ' + who, 'committer ' + who, 'data 1', 'x', 'M 100644 inline a', 'data 2', 'a', '', ''].join('\\n')), ':1');
+      const script = writerScript(gitDir, `
+        const { sha } = await w.write(commit, ':1');
         console.log(sha);
-        ${closing ? "await w.close(); console.log('closed', (await import('node:fs')).readdirSync(" + JSON.stringify(path.join(gitDir, 'objects', 'pack')) + ").filter((f) => f.startsWith('tmp_')).length);" : ''}`;
+        ${closing ? "await w.close(); console.log('closed', (await import('node:fs')).readdirSync(" + JSON.stringify(path.join(gitDir, 'objects', 'pack')) + ").filter((f) => f.startsWith('tmp_')).length);" : ''}`);
       const { stdout } = await run(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: ROOT, timeout: 30_000 });
       expect(stdout.trim()).toBe(`${gitOut(gitDir, 'rev-parse', 'refs/paddock/written')}${closing ? '\nclosed 0' : ''}`);
       // Its stdin closed with node, fast-import ended: it left no half-written pack behind.
