@@ -20,6 +20,16 @@ const ByStateQuery = z.object({ state: word, dest: word, owner: word, names: wor
 const MetricQuery = z.object({ type: word });
 const UserData = z.record(z.string(), z.string()).nullable().optional();
 
+/**
+ * The answer to a call Boskos answers with an empty 200 (`/update`, `/release`): empty, with
+ * `content-length: 0`, as Boskos's. Its Go client closes that answer unread, and a body left
+ * unread costs the client its connection: one TCP connection per heartbeat. A caller that asks
+ * for JSON (`accept: application/json`) gets the resource.
+ */
+function boskosAnswer(req: FastifyRequest, reply: FastifyReply, r: Resource) {
+  return /\bapplication\/json\b/i.test(req.headers.accept ?? '') ? reply.send(wire(r)) : reply.send();
+}
+
 /** A resource as Boskos puts it on the wire. */
 export function wire(r: Resource) {
   return { type: r.type, name: r.name, state: r.state, owner: r.owner, lastupdate: r.lastUpdate.toISOString(), userdata: r.userdata };
@@ -48,9 +58,9 @@ export const leaseRoutes: RouteModule = (root, ctx) => void root.register(async 
       end();
     }
   };
-  const release = async (req: FastifyRequest) => {
+  const release = async (req: FastifyRequest, reply: FastifyReply) => {
     const q = parse(ReleaseQuery, req.query, 'release');
-    return wire(await ranch().release(q));
+    return boskosAnswer(req, reply, await ranch().release(q));
   };
   for (const path of ['/acquire', '/start', '/request']) app.post(path, acquire);
   for (const path of ['/start', '/request']) app.get(path, { config: { writes: true } }, acquire);
@@ -58,11 +68,11 @@ export const leaseRoutes: RouteModule = (root, ctx) => void root.register(async 
   app.post('/done', release);
   app.get('/done', { config: { writes: true } }, release);
 
-  app.post('/update', async (req) => {
+  app.post('/update', async (req, reply) => {
     const q = parse(UpdateQuery, req.query, 'update');
     const body = typeof req.body === 'string' ? tryJson(req.body) : req.body;
     const userdata = parse(UserData, body ?? null, 'update body (userdata)') ?? undefined;
-    return wire(await ranch().update({ ...q, userdata }));
+    return boskosAnswer(req, reply, await ranch().update({ ...q, userdata }));
   });
 
   app.post('/reset', async (req) => {
