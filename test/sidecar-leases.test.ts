@@ -57,6 +57,11 @@ describe('Boskos-compatible leases', () => {
     expect((await q('/update', { name: 'proj-1', owner: 'alice', state: 'free' })).status).toBe(409);
   });
 
+  it('GIVEN Go\'s idiomatic body-less POST, http.Post(url, "", nil), which sends an empty content-type WHEN it updates THEN it is taken, as Boskos takes it', async () => {
+    const r = await q('/update', { name: 'proj-1', owner: 'alice', state: 'busy' }, { method: 'POST', headers: { 'content-type': '' } });
+    expect([r.status, r.body]).toEqual([200, undefined]);
+  });
+
   it('GIVEN a caller that asks for JSON WHEN it updates THEN it gets the resource: userdata is kept and an empty value deletes a key', async () => {
     const json = { accept: 'application/json' };
     const withData = await q('/update', { name: 'proj-1', owner: 'alice', state: 'busy' }, { method: 'POST', body: { cluster: 'c1', zone: 'z' }, headers: json });

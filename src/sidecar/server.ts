@@ -120,6 +120,11 @@ export async function buildSidecar(deps: SidecarDeps, routes: readonly RouteModu
     },
   };
 
+  // An empty content-type is none: Go's idiomatic body-less POST, `http.Post(url, "", nil)`,
+  // sends one, and Boskos takes it (fastify would refuse it as an invalid media type, 415).
+  app.addHook('onRequest', async (req) => {
+    if (req.headers['content-type']?.trim() === '') delete req.headers['content-type'];
+  });
   // JSON bodies may be empty (Boskos clients POST without one).
   app.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: BODY_LIMIT }, (_req, body, done) => {
     const text = String(body);
