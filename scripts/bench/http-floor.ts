@@ -16,7 +16,8 @@ const server = http.createServer((req, res) => {
   const owner = q.get('owner') ?? '';
   const body = JSON.stringify({ type: q.get('type') ?? 'floor', name: q.get('name') ?? 'floor-' + owner, state: q.get('dest') ?? q.get('state') ?? 'busy', owner });
   req.resume();
-  req.on('end', () => res.writeHead(200, { 'content-type': 'application/json' }).end(body));
+  // An acquire answers the resource; the rest an empty 200, as Boskos (and paddock) answer them.
+  req.on('end', () => (req.url.startsWith('/acquire') ? res.writeHead(200, { 'content-type': 'application/json' }).end(body) : res.writeHead(200, { 'content-length': 0 }).end()));
 });
 server.listen(0, '127.0.0.1', () => console.log('listening on http://127.0.0.1:' + server.address().port));
 `;

@@ -1,10 +1,11 @@
 /**
- * Bench leases (BENCHMARKS.md): 8 concurrent Boskos-style clients over a LeasePool of 50,
- * served by the real `paddock serve` on a bare repo behind `git daemon` on 127.0.0.1. Each
- * client loops: acquire, HEARTBEATS x /update, release to free; a fixed number of loops per
- * client, with a time cap. Double leases are counted on the client side: an acquire answering
- * a resource another client holds (and has not started to release). Reference in the same
- * run: one raw `git commit` + `git push` through the same kind of repo. `--quick` runs fewer loops.
+ * Bench leases (BENCHMARKS.md): 8 concurrent clients (the real Boskos Go client, lease-mix.ts)
+ * over a LeasePool of 50, served by the real `paddock serve` on a bare repo behind `git daemon`
+ * on 127.0.0.1. Each client loops: acquire, HEARTBEATS x /update, release to free; a fixed
+ * number of loops per client, with a time cap. Double leases are counted on the client side: an
+ * acquire answering a resource another client holds (and has not started to release).
+ * Reference in the same run: one raw `git commit` + `git push` through the same kind of repo.
+ * `--quick` runs fewer loops.
  */
 import path from 'node:path';
 import { freePort } from '../../test/helpers/git-daemon.ts';
@@ -92,6 +93,7 @@ try {
   const big = cycleBy((n) => n > 1);
   console.log(`commit cycle p50 by batch: 1 request ${percentile(small, 50)} ms (${small.length} commits), more ${percentile(big, 50)} ms (${big.length} commits)`);
   console.log(`requests per commit, in order: ${perCommit.slice(0, 40).join(' ')}${perCommit.length > 40 ? ' ...' : ''}`);
+  if (mix.retries) console.log(`client retries: ${mix.retries} (the Go client sleeps 1, 4 or 9 s before each)`);
   if (totalErrors) console.log(`errors: ${totalErrors} (${[...errors].map(([k, v]) => `${k} x${v}`).join(', ')}); first: ${firstError}`);
   console.log(`check: double leases=${doubles}; held at the end: ${heldAtEnd} in the sidecar, ${notFreeInRemote} of ${recordPaths.length} records not free in the remote`);
   // The old 1,000 ops/s at 8 clients is no target: an acquire is answered once its commit is
@@ -100,7 +102,7 @@ try {
   const vsBoskos = process.argv.includes('--no-boskos') ? { skipped: '--no-boskos' } : await versusBoskos(h, quick);
   printJson('leases', {
     quick, clients: CLIENTS, resources: RESOURCES, heartbeats: HEARTBEATS, loops: loopsDone, ops, errors: totalErrors, wallMs: Math.round(wallMs),
-    opsPerSec: +opsPerSec.toFixed(1), doubleLeases: doubles,
+    opsPerSec: +opsPerSec.toFixed(1), doubleLeases: doubles, clientRetries: mix.retries,
     acquire: { p50Ms: +percentile(acq, 50).toFixed(1), p99Ms: +percentile(acq, 99).toFixed(1) },
     update: { p50Ms: +percentile(upd, 50).toFixed(2), p99Ms: +percentile(upd, 99).toFixed(2) },
     release: { p50Ms: +percentile(rel, 50).toFixed(1), p99Ms: +percentile(rel, 99).toFixed(1) },
