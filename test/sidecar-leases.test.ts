@@ -68,6 +68,10 @@ describe('Boskos-compatible leases', () => {
     expect(withData.body.userdata).toEqual({ cluster: 'c1', zone: 'z' });
     const dropped = await q('/update', { name: 'proj-1', owner: 'alice', state: 'busy' }, { method: 'POST', body: { zone: '' }, headers: json });
     expect(dropped.body.userdata).toEqual({ cluster: 'c1' });
+    for (const [accept, answered] of [['text/html, application/json;q=0.9', 'proj-1'], ['application/json;q=0', undefined], ['application/json-seq', undefined], ['*/*', undefined]] as const) {
+      const r = await q('/update', { name: 'proj-1', owner: 'alice', state: 'busy' }, { method: 'POST', headers: { accept } });
+      expect([accept, r.status, r.body?.name]).toEqual([accept, 200, answered]);
+    }
     expect(remoteFile(s.remote, 'state/leases/proj/proj-1.yaml')).toMatch(/userdata:\n\s+cluster: c1/);
   });
 

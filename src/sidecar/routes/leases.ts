@@ -27,7 +27,16 @@ const UserData = z.record(z.string(), z.string()).nullable().optional();
  * for JSON (`accept: application/json`) gets the resource.
  */
 function boskosAnswer(req: FastifyRequest, reply: FastifyReply, r: Resource) {
-  return /\bapplication\/json\b/i.test(req.headers.accept ?? '') ? reply.send(wire(r)) : reply.send();
+  return asksForJson(req.headers.accept) ? reply.send(wire(r)) : reply.send();
+}
+
+/** Whether an accept header names application/json itself with a quality above 0 (`*\/*`, which curl sends, does not). */
+function asksForJson(accept: string | undefined): boolean {
+  return (accept ?? '').split(',').some((range) => {
+    const [type, ...params] = range.split(';').map((s) => s.trim().toLowerCase());
+    const q = params.find((p) => p.startsWith('q='));
+    return type === 'application/json' && (q === undefined || Number(q.slice(2)) > 0);
+  });
 }
 
 /** A resource as Boskos puts it on the wire. */
