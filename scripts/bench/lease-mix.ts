@@ -4,7 +4,8 @@
  * sigs.k8s.io/boskos/client, unchanged (test/boskos/harness/mix, built once into .cache/), each
  * looping acquire (free -> busy), `heartbeats` x UpdateOne, ReleaseOne (-> free), a fixed number
  * of loops each with a time cap. Latencies are what the client's callers see, its own retries
- * (it sleeps 1, 4 and 9 s between attempts) included; those retries are counted. Double leases
+ * (it sleeps 1, 4 and 9 s between attempts) included; the repeated attempts are counted (not its
+ * dial retries, which only show as latency). Double leases
  * are counted on the client side: an acquire answering a resource another client holds (and has
  * not started to release), or naming another owner. Not a bench itself (the dispatcher runs
  * [a-z][a-z0-9]*.ts).
@@ -36,7 +37,7 @@ export interface MixResult {
   readonly loops: number;
   readonly capped: boolean;
   readonly doubles: number;
-  /** Calls the client retried after a failed attempt (each a sleep of 1, 4 or 9 s). */
+  /** Attempts the client repeated after a failed one (each after a sleep of 1, 4 or 9 s). */
   readonly retries: number;
   /** Latencies of the calls that succeeded, sorted, in ms. */
   readonly acquire: number[];

@@ -10,7 +10,7 @@
 //
 // It prints one JSON line: every call's latency by kind (ms, as the caller saw it,
 // the client's retries included), the calls that failed by kind and error, the
-// retries the client slept for, and the double leases it saw. A double lease is an
+// attempts the client repeated after a sleep (not its dial retries), and the double leases it saw. A double lease is an
 // acquire answering a resource another client holds (and has not started to release),
 // or naming another owner.
 package main
@@ -34,7 +34,7 @@ type result struct {
 	Loops      int            `json:"loops"`
 	Capped     bool           `json:"capped"`
 	Doubles    int            `json:"doubles"`
-	Retries    int            `json:"retries"`
+	Retries    int            `json:"retries"` // attempts the client slept before repeating
 	Acquire    []float64      `json:"acquire"`
 	Update     []float64      `json:"update"`
 	Release    []float64      `json:"release"`
@@ -42,7 +42,9 @@ type result struct {
 	FirstError string         `json:"firstError"`
 }
 
-var statusCode = regexp.MustCompile(`status code (\d+)`)
+// Every non-200 the client gives up on reads "status <code> <text>, ..." (Release then says
+// "statusCode", the others "status code").
+var statusCode = regexp.MustCompile(`status (\d{3}) `)
 
 // kindOf names an error by what a caller can tell apart: the client's sentinels,
 // or the HTTP status its aggregate error carries.
