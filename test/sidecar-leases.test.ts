@@ -27,6 +27,14 @@ describe('Boskos-compatible leases', () => {
     expect([r.status, r.body.state, r.body.owner]).toEqual([200, 'busy', 'bob']);
   });
 
+  it('GIVEN HEAD on the seed\'s GET aliases WHEN called THEN nothing is acquired or released (HEAD is safe; fastify would have answered it with the GET handler)', async () => {
+    const before = s.ranch.list('proj').map((r) => `${r.name}=${r.state}/${r.owner}`);
+    for (const [path, params] of [['/start', { type: 'proj', state: 'free', owner: 'hank' }], ['/request', { type: 'proj', state: 'free', owner: 'hank' }], ['/done', { name: 'proj-2', dest: 'free', owner: 'bob' }]] as const) {
+      expect((await q(path, params, { method: 'HEAD' })).status, path).toBe(404);
+    }
+    expect(s.ranch.list('proj').map((r) => `${r.name}=${r.state}/${r.owner}`)).toEqual(before);
+  });
+
   it('GIVEN a retried acquire with the same request_id WHEN called THEN it gets the same resource', async () => {
     const a = await q('/acquire', { type: 'proj', state: 'free', dest: 'busy', owner: 'carol', request_id: 'r-1' });
     const b = await q('/acquire', { type: 'proj', state: 'free', dest: 'busy', owner: 'carol', request_id: 'r-1' });

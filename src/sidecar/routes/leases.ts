@@ -72,10 +72,11 @@ export const leaseRoutes: RouteModule = (root, ctx) => void root.register(async 
     return boskosAnswer(req, reply, await ranch().release(q));
   };
   for (const path of ['/acquire', '/start', '/request']) app.post(path, acquire);
-  for (const path of ['/start', '/request']) app.get(path, { config: { writes: true } }, acquire);
+  // GET as the seed's curls use them; not HEAD (fastify would add it), which must change nothing.
+  for (const path of ['/start', '/request']) app.get(path, { config: { writes: true }, exposeHeadRoute: false }, acquire);
   app.post('/release', release);
   app.post('/done', release);
-  app.get('/done', { config: { writes: true } }, release);
+  app.get('/done', { config: { writes: true }, exposeHeadRoute: false }, release);
 
   app.post('/update', async (req, reply) => {
     const q = parse(UpdateQuery, req.query, 'update');
