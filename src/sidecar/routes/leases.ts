@@ -30,7 +30,7 @@ function boskosAnswer(req: FastifyRequest, reply: FastifyReply, r: Resource) {
   return asksForJson(req.headers.accept) ? reply.send(wire(r)) : reply.send();
 }
 
-/** Whether an accept header names application/json itself with a quality above 0 (`*\/*`, which curl sends, does not). */
+/** Whether an accept header names application/json itself with a quality above 0 (wildcards, such as curl sends, do not). */
 function asksForJson(accept: string | undefined): boolean {
   return (accept ?? '').split(',').some((range) => {
     const [type, ...params] = range.split(';').map((s) => s.trim().toLowerCase());
