@@ -11,6 +11,7 @@
  */
 import { leaseKey, type LeaseRecord } from '../../core/records.ts';
 import { UserError } from '../errors.ts';
+import { Entries } from './entries.ts';
 
 export const FREE = 'free';
 export const BUSY = 'busy';
@@ -56,7 +57,7 @@ interface Entry extends Resource {
 }
 
 export class Ranch {
-  private readonly entries = new Map<string, Entry>();
+  private readonly entries = new Entries<Entry>();
   /** Acquires by `owner/request_id`, newest last: the resource taken and the commit of that acquire. */
   private readonly byRequest = new Map<string, { readonly type: string; readonly name: string; readonly pushed: Promise<unknown> }>();
   /** Groups whose pod scrapped their resource (GC), while it is dirty: group -> resource. */
@@ -137,11 +138,7 @@ export class Ranch {
     if (!this.pools.has(q.type) && ![...this.entries.values()].some((e) => e.type === q.type)) {
       throw new UserError('NoFreeResource', `no resource of type "${q.type}" exists`);
     }
-    let pick: Entry | undefined;
-    for (const e of this.entries.values()) {
-      if (e.type !== q.type || e.state !== q.state || e.retiring || e.owner) continue;
-      if (!pick || e.lastUpdate < pick.lastUpdate || (e.lastUpdate.getTime() === pick.lastUpdate.getTime() && e.name < pick.name)) pick = e;
-    }
+    const pick = this.entries.oldestTakeable(q.type, q.state);
     if (!pick) throw new UserError('NoFreeResource', `no resource of type "${q.type}" is in state "${q.state}"`);
     const next = this.change(pick, { state: q.dest, owner: q.owner });
     const pushed = this.commit([[pick, next]], `lease(${q.type}/${pick.name}): ${q.state} -> ${q.dest} for ${q.owner}`, q.requestId ?? `acquire-${pick.name}-${next.generation}`, q.owner);
