@@ -124,6 +124,29 @@ describe('the order acquires take resources in (Entries)', () => {
       entries.set(name, { type: 'a', name, state: 'dirty', owner: rnd(3) ? '' : 'ci', retiring: rnd(8) === 0, lastUpdate: new Date(Date.UTC(2026, 11, 3, 0, 0, rnd(6))) });
       expect(entries.oldestTakeable('a', 'dirty'), `step ${step}`).toBe(scan('a', 'dirty'));
     }
-    expect(entries.queued).toBeLessThanOrEqual(Math.max(grown, kinds.length * (2 * entries.size + 64) + 1));
+    expect(entries.queued).toBeLessThanOrEqual(Math.max(grown, 2 * entries.size + 8 * kinds.length));
+  });
+
+  const at = (s: number) => new Date(Date.UTC(2026, 11, 3, 0, 0, s));
+
+  it('GIVEN a state that changes many times without an acquire asking for it WHEN compacted THEN only its own current resources stay, and each state still picks its own', () => {
+    const entries = new Entries<Takeable>();
+    const x = { type: 'a', name: 'x', state: 'free', owner: '', retiring: false, lastUpdate: at(0) };
+    const y = { type: 'b', name: 'y', state: 'dirty', owner: '', retiring: false, lastUpdate: at(0) };
+    entries.set('x', x).set('y', y).set('w', { type: 'a', name: 'w', state: 'dirty', owner: 'ci', retiring: false, lastUpdate: at(0) });
+    let z!: Takeable;
+    for (let i = 1; i <= 200; i++) entries.set('z', (z = { type: 'a', name: 'z', state: 'dirty', owner: '', retiring: false, lastUpdate: at(i) }));
+    expect(entries.queued).toBeLessThan(20);
+    expect([entries.oldestTakeable('a', 'dirty'), entries.oldestTakeable('a', 'free'), entries.oldestTakeable('b', 'dirty')]).toEqual([z, x, y]);
+  });
+
+  it('GIVEN a resource released into a new state each time (callers name the states) WHEN 20,000 times THEN the heaps hold no more than it', () => {
+    const entries = new Entries<Takeable>();
+    for (let i = 0; i < 20_000; i++) entries.set('r', { type: 'a', name: 'r', state: `s-${i}`, owner: '', retiring: false, lastUpdate: at(i % 60) });
+    expect(entries.queued).toBe(1);
+    expect(entries.oldestTakeable('a', 's-19999')?.state).toBe('s-19999');
+    expect(entries.oldestTakeable('a', 's-0')).toBeUndefined();
+    entries.delete('r');
+    expect([entries.queued, entries.oldestTakeable('a', 's-19999')]).toEqual([0, undefined]);
   });
 });

@@ -6,7 +6,8 @@
  *
  * The heaps are lazy: a resource changed or deleted leaves its old entry behind, dropped when it
  * reaches the top (entries are replaced, never mutated, so "still current" is identity). A heap
- * that holds many more entries than there are resources is rebuilt.
+ * that holds more than twice its resources (and a few) is compacted, and one whose last resource
+ * left is dropped: memory stays in proportion to the resources, whatever states callers use.
  *
  * Owns: the order acquires pick in. Must not touch: commits, the clock.
  */
@@ -21,47 +22,57 @@ export interface Takeable {
 }
 
 export class Entries<E extends Takeable> extends Map<string, E> {
-  private readonly heaps = new Map<string, E[]>();
+  /** Per type and state: the heap, stale entries included, and how many resources it holds now. */
+  private readonly heaps = new Map<string, { items: E[]; live: number }>();
 
   override set(name: string, e: E): this {
+    this.leave(super.get(name));
     super.set(name, e);
     if (takeable(e)) {
-      const heap = this.heapOf(e.type, e.state);
-      // Stale entries pile up under resources that change without being taken (a state no acquire asks for).
-      if (heap.length > 2 * this.size + 64) this.rebuild(heap, e.type, e.state);
-      else push(heap, e);
+      const key = keyOf(e.type, e.state);
+      let heap = this.heaps.get(key);
+      if (!heap) this.heaps.set(key, (heap = { items: [], live: 0 }));
+      heap.live++;
+      push(heap.items, e);
+      if (heap.items.length > 2 * heap.live + 8) compact(heap.items, (x) => this.get(x.name) === x);
     }
     return this;
+  }
+
+  override delete(name: string): boolean {
+    this.leave(super.get(name));
+    return super.delete(name);
+  }
+
+  override clear(): void {
+    this.heaps.clear();
+    super.clear();
   }
 
   /** Entries the heaps hold, the stale ones included (what they cost in memory). */
   get queued(): number {
     let n = 0;
-    for (const heap of this.heaps.values()) n += heap.length;
+    for (const heap of this.heaps.values()) n += heap.items.length;
     return n;
   }
 
   /** The least recently updated resource of `type` in `state` that nobody holds, if any. */
   oldestTakeable(type: string, state: string): E | undefined {
-    const heap = this.heaps.get(keyOf(type, state));
-    while (heap?.length) {
-      const top = heap[0];
+    const items = this.heaps.get(keyOf(type, state))?.items;
+    while (items?.length) {
+      const top = items[0];
       if (this.get(top.name) === top) return top;
-      pop(heap);
+      pop(items);
     }
     return undefined;
   }
 
-  private heapOf(type: string, state: string): E[] {
-    const key = keyOf(type, state);
-    let heap = this.heaps.get(key);
-    if (!heap) this.heaps.set(key, (heap = []));
-    return heap;
-  }
-
-  private rebuild(heap: E[], type: string, state: string): void {
-    heap.length = 0;
-    for (const e of this.values()) if (e.type === type && e.state === state && takeable(e)) push(heap, e);
+  /** `e` is no longer its resource's entry: its heap holds one resource fewer, and goes with the last. */
+  private leave(e: E | undefined): void {
+    if (!e || !takeable(e)) return;
+    const key = keyOf(e.type, e.state);
+    const heap = this.heaps.get(key)!;
+    if (--heap.live === 0) this.heaps.delete(key);
   }
 }
 
@@ -85,6 +96,13 @@ function push<E extends Takeable>(heap: E[], e: E): void {
     [heap[i], heap[parent]] = [heap[parent], heap[i]];
     i = parent;
   }
+}
+
+/** Keeps the entries still current, once each, in order (a sorted array is a heap). */
+function compact<E extends Takeable>(heap: E[], current: (e: E) => boolean): void {
+  const kept = [...new Set(heap.filter(current))].sort((a, b) => (before(a, b) ? -1 : 1));
+  heap.length = 0;
+  heap.push(...kept);
 }
 
 function pop<E extends Takeable>(heap: E[]): void {
