@@ -16,6 +16,16 @@ class HeldStore implements LeaseStore {
   async forget(): Promise<void> {}
 }
 
+/** A seeded random integer below n (mulberry32): the same sequence every run. */
+function seeded(seed: number): (n: number) => number {
+  return (n) => {
+    let t = (seed = (seed + 0x6d2b79f5) | 0);
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) % n;
+  };
+}
+
 const settled = async (p: Promise<unknown>) => {
   let done = false;
   p.then(() => (done = true), () => (done = true));
@@ -75,17 +85,47 @@ describe('the lease ranch', () => {
     expect(store.commits).toHaveLength(1);
     expect(ranch.get(name)).toMatchObject({ owner: 'alice', state: 'busy' });
   });
+
+  it('GIVEN random acquires, releases, heartbeats, janitor and reset runs, a fifth of their commits failing (and undone) WHEN each acquire is answered THEN it took what a scan of the pool says: free of owners, in the state asked, least recently updated, then by name', async () => {
+    const rnd = seeded(11);
+    let t = Date.UTC(2026, 11, 3);
+    const ranch = new Ranch({
+      persist: async () => (rnd(5) === 0 ? Promise.reject(new Error('push rejected')) : 'commit'),
+      forget: async () => {},
+    }, () => new Date((t += rnd(2) * 1000)));
+    await ranch.syncPools([{ type: 'a', names: ['a-1', 'a-2', 'a-3', 'a-4', 'a-5'] }, { type: 'b', names: ['b-1', 'b-2'] }]);
+    const owners = ['ci-1', 'ci-2', 'ci-3'];
+    let acquired = 0;
+    for (let step = 0; step < 3_000; step++) {
+      const held = ranch.list().filter((r) => r.owner);
+      const op = rnd(10);
+      if (op < 4) {
+        const [type, state, owner] = [['a', 'b'][rnd(2)], ['free', 'dirty'][rnd(4) ? 0 : 1], owners[rnd(3)]];
+        const want = ranch.list(type).filter((r) => r.state === state && !r.owner)
+          .sort((x, y) => x.lastUpdate.getTime() - y.lastUpdate.getTime() || (x.name < y.name ? -1 : 1))[0];
+        const got = await ranch.acquire({ type, state, dest: 'busy', owner }).catch((e: Error) => e);
+        if (got instanceof Error && /push rejected/.test(got.message)) expect(want, `step ${step}`).toBeDefined();
+        else if (got instanceof Error) expect([step, got.message, want]).toEqual([step, expect.stringContaining('no resource'), undefined]);
+        else {
+          expect([step, got.name]).toEqual([step, want?.name]);
+          acquired++;
+        }
+      } else if (op < 7 && held.length) {
+        const r = held[rnd(held.length)];
+        await ranch.release({ name: r.name, dest: ['free', 'dirty'][rnd(3) ? 0 : 1], owner: r.owner }).catch(() => undefined);
+      } else if (op < 9 && held.length) {
+        const r = held[rnd(held.length)];
+        await ranch.update({ name: r.name, owner: r.owner, state: r.state });
+      } else if (rnd(2)) await ranch.janitor(0).catch(() => undefined);
+      else await ranch.reset({ type: 'a', state: 'busy', expireMs: 2_000, dest: 'free' }).catch(() => undefined);
+    }
+    expect(acquired).toBeGreaterThan(500);
+  });
 });
 
 describe('the order acquires take resources in (Entries)', () => {
   it('GIVEN thousands of random changes, deletions and undos over a few resources WHEN asked after each THEN the pick is always what a scan of every resource gives: nobody holds it, no pool drops it, least recently updated, then by name', () => {
-    let seed = 7; // mulberry32: the same sequence every run
-    const rnd = (n: number) => {
-      let t = (seed = (seed + 0x6d2b79f5) | 0);
-      t = Math.imul(t ^ (t >>> 15), t | 1);
-      t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-      return ((t ^ (t >>> 14)) >>> 0) % n;
-    };
+    const rnd = seeded(7);
     const entries = new Entries<Takeable>();
     const names = Array.from({ length: 12 }, (_, i) => `r-${i}`);
     const kinds = [['a', 'free'], ['a', 'dirty'], ['b', 'free']] as const;
