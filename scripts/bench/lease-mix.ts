@@ -5,10 +5,9 @@
  * looping acquire (free -> busy), `heartbeats` x UpdateOne, ReleaseOne (-> free), a fixed number
  * of loops each with a time cap. Latencies are what the client's callers see, its own retries
  * (it sleeps 1, 4 and 9 s between attempts) included; the repeated attempts are counted (not its
- * dial retries, which only show as latency). Double leases
- * are counted on the client side: an acquire answering a resource another client holds (and has
- * not started to release), or naming another owner. Not a bench itself (the dispatcher runs
- * [a-z][a-z0-9]*.ts).
+ * dial retries, which only show as latency). Double leases are counted on the client side: an
+ * acquire answering a resource another client holds (and has not started to release), or naming
+ * another owner. Not a bench itself (the dispatcher runs [a-z][a-z0-9]*.ts).
  *
  * The real client, as the issue's reference figures were taken with, and as users run it: how it
  * treats an answer is part of what a server costs it (paddock's once cost it a TCP connection per

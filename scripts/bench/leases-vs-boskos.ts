@@ -4,9 +4,9 @@
  * in the cluster tier's API server (boskos-kit.ts); paddock on a bare repo behind `git daemon`,
  * its pool from a Boskos resources file (`--lease-config`, no environments: leases only, as
  * Boskos has). Skipped, with the reason printed, only where the tier's API server cannot start.
- * The mix is the real Boskos Go client (lease-mix.ts). Each mix also runs against a server that does nothing (http-floor.ts): the heartbeat p99 this
- * machine allows any server. Not a bench itself (the dispatcher runs [a-z][a-z0-9]*.ts); `leases`
- * runs it.
+ * The mix is the real Boskos Go client (lease-mix.ts). Each mix also runs against a server that
+ * does nothing (http-floor.ts): the heartbeat p99 this machine allows any server. Not a bench
+ * itself (the dispatcher runs [a-z][a-z0-9]*.ts); `leases` runs it.
  */
 import { randomBytes } from 'node:crypto';
 import { freePort } from '../../test/helpers/git-daemon.ts';
