@@ -18,6 +18,8 @@ import { call, put, type Harness } from './serve-kit.ts';
 
 const TYPE = 'vs';
 const HEARTBEATS = 10;
+/** The rounds' worth of calls each server gets before the measured round (below). */
+const WARM_UP_ROUNDS = 2;
 
 interface Side {
   readonly opsPerSec: number;
@@ -60,13 +62,16 @@ export async function versusBoskos(h: Harness, quick: boolean): Promise<Record<s
     const names = Array.from({ length: r.resources }, (_, i) => `${TYPE}-${i + 1}`);
     const mix = { clients: r.clients, loops: r.loops, heartbeats: HEARTBEATS, timeCapMs: quick ? 60_000 : 180_000, type: TYPE };
 
-    // Every server gets a round of the same mix before the one measured, as a server running
-    // for days has: its first few thousand calls in a fresh node process run before V8 has
-    // optimized them (paddock's heartbeat p99 about 2.5x its steady one at 64 clients). The
-    // warm-up's figures are printed, not counted.
+    // Every server gets the calls of two rounds of the same mix before the one measured, as a
+    // server running for days has had: a fresh node process runs its first calls before V8 has
+    // optimized them, and paddock's commit path, run a dozen or so times a round, takes longer
+    // to get there than its heartbeats. At 64 clients, V8 optimized 42 more functions in paddock's
+    // second round and 18, 14 and 9 in the next ones (one run, --trace-opt), and the second
+    // round's heartbeat p99 was above the mean of the later rounds' in 8 runs of 8 (9.9 ms
+    // against 8.1 over all of them). The warm-up's figures are printed, not counted.
     const warmThenDrive = async (url: string, warmed: () => void = () => {}) => {
       // Capped sooner than the measured round: it only has to run long enough to warm.
-      const warm = side(await driveLeases(url, { ...mix, timeCapMs: quick ? 15_000 : 30_000 }));
+      const warm = side(await driveLeases(url, { ...mix, loops: mix.loops * WARM_UP_ROUNDS, timeCapMs: quick ? 15_000 : 30_000 }));
       warmed();
       return { warm, measured: side(await driveLeases(url, mix)) };
     };
