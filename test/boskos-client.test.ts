@@ -43,12 +43,13 @@ describe.skipIf(!go)('the Boskos Go client against paddock', () => {
   afterAll(() => s?.close());
 
   it('GIVEN paddock serving a pool WHEN the unchanged Go client runs its scenario THEN every step passes', async () => {
-    const r = await run(HARNESS_BIN, ['-url', s.url, '-type', 'harness', '-owner', 'harness-bot'], { timeoutMs: 120_000 });
+    // -strict: ErrTypeNotFound (the client's DistinguishNotFoundVsTypeNotFound) must work too.
+    const r = await run(HARNESS_BIN, ['-url', s.url, '-type', 'harness', '-owner', 'harness-bot', '-strict'], { timeoutMs: 120_000 });
     const lines = r.stdout.trim().split('\n');
     expect(lines.filter((l) => l.startsWith('FAIL')), r.stdout + r.stderr).toEqual([]);
     expect(r.code, r.stdout + r.stderr).toBe(0);
     expect(lines.filter((l) => l.startsWith('OK ')).length).toBeGreaterThanOrEqual(20);
-    for (const step of ['OK acquire', 'OK release']) expect(lines.some((l) => l.startsWith(step)), step).toBe(true);
+    for (const step of ['OK acquire', 'OK acquire-unknown-type', 'OK release']) expect(lines.some((l) => l.startsWith(step)), step).toBe(true);
   }, 180_000);
 
   it('GIVEN PADDOCK_LEASE_USERS WHEN the unchanged client runs with its own basic auth (username, password file) THEN every step passes; without it, or with a wrong password, its first call is refused (401)', async () => {

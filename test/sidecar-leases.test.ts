@@ -1,9 +1,21 @@
+import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseLeaseUsers } from '../src/config.ts';
 import { gcUrl } from '../core/gc-token.ts';
 import { gitOut, groupApp, poolSource, remoteFile, remoteFiles } from './helpers/repo.ts';
 import { call, startSidecar, type TestSidecar } from './helpers/sidecar.ts';
 import { TEST_SECRET } from './helpers/synth.ts';
+
+/** A POST with no accept header, as Go's HTTP client sends it (fetch always adds one). */
+function postWithoutAccept(url: string): Promise<{ status: number; type: string | undefined; text: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method: 'POST' }, (res) => {
+      let text = '';
+      res.setEncoding('utf8').on('data', (c: string) => (text += c)).on('end', () => resolve({ status: res.statusCode!, type: res.headers['content-type'], text }));
+    });
+    req.on('error', reject).end();
+  });
+}
 
 describe('Boskos-compatible leases', () => {
   let s: TestSidecar;
@@ -56,6 +68,20 @@ describe('Boskos-compatible leases', () => {
   it('GIVEN no free resource WHEN acquired THEN 404', async () => {
     const r = await q('/acquire', { type: 'proj', state: 'free', dest: 'busy', owner: 'dave' });
     expect([r.status, r.body.code]).toEqual([404, 'NoFreeResource']);
+  });
+
+  it('GIVEN a type no resource has WHEN acquired THEN 404 UnknownResource: in Boskos\'s plain-text words for a caller with no accept header (the Go client finds them to report ErrTypeNotFound), as JSON for one with any; nothing is committed', async () => {
+    const head = gitOut(s.remote, 'rev-parse', 'main');
+    const params = new URLSearchParams({ type: 'nope', state: 'free', dest: 'busy', owner: 'dave' });
+    const bare = await postWithoutAccept(`${s.url}/acquire?${params}`);
+    expect([bare.status, bare.type, bare.text]).toEqual([404, 'text/plain; charset=utf-8', 'Acquire failed: resource type "nope" does not exist\n']);
+    for (const accept of ['*/*', 'application/json']) {
+      const r = await call(`${s.url}/acquire?${params}`, { method: 'POST', headers: { accept } });
+      expect([accept, r.status, r.body]).toEqual([accept, 404, { code: 'UnknownResource', error: 'resource type "nope" does not exist' }]);
+    }
+    const known = await postWithoutAccept(`${s.url}/acquire?${new URLSearchParams({ type: 'proj', state: 'nowhere', owner: 'dave' })}`);
+    expect([known.status, JSON.parse(known.text).code]).toEqual([404, 'NoFreeResource']);
+    expect(gitOut(s.remote, 'rev-parse', 'main')).toBe(head);
   });
 
   it('GIVEN a held resource WHEN updated THEN 200 with an empty body, as Boskos answers (its Go client closes the answer unread, so a body would cost it the connection); wrong owner 401; wrong state 409', async () => {

@@ -136,7 +136,8 @@ export class Ranch {
       if (e && e.owner === q.owner && e.state === q.dest) return publicView(e);
     }
     if (!this.pools.has(q.type) && ![...this.entries.values()].some((e) => e.type === q.type)) {
-      throw new UserError('NoFreeResource', `no resource of type "${q.type}" exists`);
+      // Boskos's words (and /metric's): its Go client looks for them to tell ErrTypeNotFound.
+      throw new UserError('UnknownResource', `resource type "${q.type}" does not exist`);
     }
     const pick = this.entries.oldestTakeable(q.type, q.state);
     if (!pick) throw new UserError('NoFreeResource', `no resource of type "${q.type}" is in state "${q.state}"`);

@@ -39,6 +39,18 @@ function asksForJson(accept: string | undefined): boolean {
   });
 }
 
+/**
+ * An acquire of a type no resource has, answered as Boskos answers it: a plain-text 404 holding
+ * `resource type "T" does not exist`. The Go client tells ErrTypeNotFound from ErrNotFound (none
+ * free) only by finding those words, quotes and all, in the body, which JSON's escaped quotes
+ * never match (its DistinguishNotFoundVsTypeNotFound option). Only for a caller that sends no
+ * accept header, as Go's HTTP client and so the Boskos client send none; curl, browsers and
+ * fetch send one and get the JSON error every other answer has.
+ */
+function typeNotFound(reply: FastifyReply, e: UserError) {
+  return reply.status(404).type('text/plain; charset=utf-8').send(`Acquire failed: ${e.message}\n`);
+}
+
 /** A resource as Boskos puts it on the wire. */
 export function wire(r: Resource) {
   return { type: r.type, name: r.name, state: r.state, owner: r.owner, lastupdate: r.lastUpdate.toISOString(), userdata: r.userdata };
@@ -58,11 +70,14 @@ export const leaseRoutes: RouteModule = (root, ctx) => void root.register(async 
     if (!ctx.deps.ranch) throw new UserError('NotFound', 'leases are not served here');
     return ctx.deps.ranch;
   };
-  const acquire = async (req: FastifyRequest) => {
+  const acquire = async (req: FastifyRequest, reply: FastifyReply) => {
     const q = parse(AcquireQuery, req.query, 'acquire');
     const end = ctx.metrics.acquireSeconds.startTimer();
     try {
       return wire(await ranch().acquire({ type: q.type, state: q.state, dest: q.dest, owner: q.owner, requestId: q.request_id }));
+    } catch (e) {
+      if (e instanceof UserError && e.code === 'UnknownResource' && !req.headers.accept) return typeNotFound(reply, e);
+      throw e;
     } finally {
       end();
     }
