@@ -60,7 +60,7 @@ describe.skipIf(!go)('the Boskos Go client against paddock', () => {
       const bad = path.join(dir, 'bad');
       writeFileSync(good, 'lease-pass-7d1e\n');
       writeFileSync(bad, 'not-the-password\n');
-      const withAuth = await run(HARNESS_BIN, ['-url', secured.url, '-type', 'secured', '-owner', 'harness-bot', '-username', 'ci-bot', '-password-file', good], { timeoutMs: 120_000 });
+      const withAuth = await run(HARNESS_BIN, ['-url', secured.url, '-type', 'secured', '-owner', 'harness-bot', '-username', 'ci-bot', '-password-file', good, '-strict'], { timeoutMs: 120_000 });
       expect(withAuth.stdout.split('\n').filter((l) => l.startsWith('FAIL')), withAuth.stdout + withAuth.stderr).toEqual([]);
       expect(withAuth.code, withAuth.stdout + withAuth.stderr).toBe(0);
       for (const args of [[], ['-username', 'ci-bot', '-password-file', bad]]) {

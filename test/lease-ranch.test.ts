@@ -42,6 +42,18 @@ async function ranchOf(pools: Record<string, string[]>) {
 }
 
 describe('the lease ranch', () => {
+  it('GIVEN a type no resource has (none defined, an empty pool, a quote in its name) WHEN acquired or counted THEN UnknownResource in Boskos\'s words, the type quoted as Go\'s %q quotes it; a type with none free is NoFreeResource', async () => {
+    const { store, ranch } = await ranchOf({ proj: ['proj-1'], empty: [] });
+    // Go: fmt.Sprintf("resource type %q does not exist", rtype).
+    for (const [type, quoted] of [['nope', '"nope"'], ['empty', '"empty"'], [String.raw`a"b\c`, String.raw`"a\"b\\c"`]]) {
+      const words = `resource type ${quoted} does not exist`;
+      await expect(ranch.acquire({ type, state: 'free', dest: 'busy', owner: 'ci' })).rejects.toMatchObject({ code: 'UnknownResource', message: words });
+      expect(() => ranch.metric(type)).toThrow(words);
+    }
+    await expect(ranch.acquire({ type: 'proj', state: 'dirty', dest: 'busy', owner: 'ci' })).rejects.toMatchObject({ code: 'NoFreeResource' });
+    expect(store.commits).toHaveLength(0);
+  });
+
   it('GIVEN an acquire whose commit is not pushed yet WHEN retried with its request_id THEN the retry waits for that push, and when it fails tries anew', async () => {
     const { store, ranch } = await ranchOf({ proj: ['proj-1', 'proj-2'] });
     const q = { type: 'proj', state: 'free', dest: 'busy', owner: 'ci', requestId: 'rq-1' };

@@ -70,14 +70,16 @@ describe('Boskos-compatible leases', () => {
     expect([r.status, r.body.code]).toEqual([404, 'NoFreeResource']);
   });
 
-  it('GIVEN a type no resource has WHEN acquired THEN 404 UnknownResource: in Boskos\'s plain-text words for a caller with no accept header (the Go client finds them to report ErrTypeNotFound), as JSON for one with any; nothing is committed', async () => {
+  it('GIVEN a type no resource has WHEN acquired THEN 404 UnknownResource: in Boskos\'s plain-text words for a caller with no accept header (the Go client finds them to report ErrTypeNotFound) or one JSON does not match, as JSON for one that takes it; nothing is committed', async () => {
     const head = gitOut(s.remote, 'rev-parse', 'main');
     const params = new URLSearchParams({ type: 'nope', state: 'free', dest: 'busy', owner: 'dave' });
+    const boskos = 'Acquire failed: resource type "nope" does not exist\n';
     const bare = await postWithoutAccept(`${s.url}/acquire?${params}`);
-    expect([bare.status, bare.type, bare.text]).toEqual([404, 'text/plain; charset=utf-8', 'Acquire failed: resource type "nope" does not exist\n']);
-    for (const accept of ['*/*', 'application/json']) {
+    expect([bare.status, bare.type, bare.text]).toEqual([404, 'text/plain; charset=utf-8', boskos]);
+    const json = { code: 'UnknownResource', error: 'resource type "nope" does not exist' };
+    for (const [accept, answer] of [['text/plain', boskos], ['application/json;q=0, */*', boskos], ['*/*', json], ['application/json', json], ['application/*', json], ['text/html, */*;q=0.8', json]] as const) {
       const r = await call(`${s.url}/acquire?${params}`, { method: 'POST', headers: { accept } });
-      expect([accept, r.status, r.body]).toEqual([accept, 404, { code: 'UnknownResource', error: 'resource type "nope" does not exist' }]);
+      expect([accept, r.status, r.body]).toEqual([accept, 404, answer]);
     }
     const known = await postWithoutAccept(`${s.url}/acquire?${new URLSearchParams({ type: 'proj', state: 'nowhere', owner: 'dave' })}`);
     expect([known.status, JSON.parse(known.text).code]).toEqual([404, 'NoFreeResource']);

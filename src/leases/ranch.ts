@@ -135,10 +135,8 @@ export class Ranch {
       const e = this.entries.get(prior.name);
       if (e && e.owner === q.owner && e.state === q.dest) return publicView(e);
     }
-    if (!this.pools.has(q.type) && ![...this.entries.values()].some((e) => e.type === q.type)) {
-      // Boskos's words (and /metric's): its Go client looks for them to tell ErrTypeNotFound.
-      throw new UserError('UnknownResource', `resource type "${q.type}" does not exist`);
-    }
+    // A type no resource has (an empty pool's too), as in Boskos and /metric.
+    if (![...this.entries.values()].some((e) => e.type === q.type)) throw unknownType(q.type);
     const pick = this.entries.oldestTakeable(q.type, q.state);
     if (!pick) throw new UserError('NoFreeResource', `no resource of type "${q.type}" is in state "${q.state}"`);
     const next = this.change(pick, { state: q.dest, owner: q.owner });
@@ -258,7 +256,7 @@ export class Ranch {
       current[e.state] = (current[e.state] ?? 0) + 1;
       owner[e.owner] = (owner[e.owner] ?? 0) + 1;
     }
-    if (!found) throw new UserError('UnknownResource', `resource type "${type}" does not exist`);
+    if (!found) throw unknownType(type);
     return { type, current, owner, total: { ...(this.moved.get(type) ?? {}) } };
   }
 
@@ -312,6 +310,15 @@ export class Ranch {
     }
     return commit;
   }
+}
+
+/**
+ * A type no resource has, in Boskos's words: its Go client finds them in the answer to tell
+ * ErrTypeNotFound from ErrNotFound, the type quoted as Go's %q quotes it (JSON's quoting, for
+ * every type the routes take).
+ */
+function unknownType(type: string): UserError {
+  return new UserError('UnknownResource', `resource type ${JSON.stringify(type)} does not exist`);
 }
 
 function requireOwner(owner: string): void {

@@ -30,13 +30,30 @@ function boskosAnswer(req: FastifyRequest, reply: FastifyReply, r: Resource) {
   return asksForJson(req.headers.accept) ? reply.send(wire(r)) : reply.send();
 }
 
+/** An accept header's media ranges, lower-cased, each with its quality (1 when it gives none). */
+function qualities(accept: string | undefined): Map<string, number> {
+  const q = new Map<string, number>();
+  for (const range of (accept ?? '').split(',')) {
+    const [type, ...params] = range.split(';').map((s) => s.trim().toLowerCase());
+    const given = params.find((p) => p.startsWith('q='));
+    if (type) q.set(type, given === undefined ? 1 : Number(given.slice(2)) || 0);
+  }
+  return q;
+}
+
 /** Whether an accept header names application/json itself with a quality above 0 (wildcards, such as curl sends, do not). */
 function asksForJson(accept: string | undefined): boolean {
-  return (accept ?? '').split(',').some((range) => {
-    const [type, ...params] = range.split(';').map((s) => s.trim().toLowerCase());
-    const q = params.find((p) => p.startsWith('q='));
-    return type === 'application/json' && (q === undefined || Number(q.slice(2)) > 0);
-  });
+  return (qualities(accept).get('application/json') ?? 0) > 0;
+}
+
+/**
+ * Whether an accept header lets the answer be JSON: by its most specific range that matches
+ * (application/json, then application/*, then any), as HTTP reads it. No header at all does not
+ * here: Go's HTTP client sends none, and the Boskos client reads text.
+ */
+function takesJson(accept: string | undefined): boolean {
+  const q = qualities(accept);
+  return (q.get('application/json') ?? q.get('application/*') ?? q.get('*/*') ?? 0) > 0;
 }
 
 /**
@@ -44,8 +61,9 @@ function asksForJson(accept: string | undefined): boolean {
  * `resource type "T" does not exist`. The Go client tells ErrTypeNotFound from ErrNotFound (none
  * free) only by finding those words, quotes and all, in the body, which JSON's escaped quotes
  * never match (its DistinguishNotFoundVsTypeNotFound option). Only for a caller that sends no
- * accept header, as Go's HTTP client and so the Boskos client send none; curl, browsers and
- * fetch send one and get the JSON error every other answer has.
+ * accept header, as Go's HTTP client and so the Boskos client send none, or one that JSON does
+ * not match (`text/plain`); curl, browsers and fetch accept any type and get the JSON error
+ * every other answer has.
  */
 function typeNotFound(reply: FastifyReply, e: UserError) {
   return reply.status(404).type('text/plain; charset=utf-8').send(`Acquire failed: ${e.message}\n`);
@@ -76,7 +94,7 @@ export const leaseRoutes: RouteModule = (root, ctx) => void root.register(async 
     try {
       return wire(await ranch().acquire({ type: q.type, state: q.state, dest: q.dest, owner: q.owner, requestId: q.request_id }));
     } catch (e) {
-      if (e instanceof UserError && e.code === 'UnknownResource' && !req.headers.accept) return typeNotFound(reply, e);
+      if (e instanceof UserError && e.code === 'UnknownResource' && !takesJson(req.headers.accept)) return typeNotFound(reply, e);
       throw e;
     } finally {
       end();
