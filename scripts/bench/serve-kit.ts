@@ -134,7 +134,11 @@ export class Harness {
   private spawn(args: readonly string[], env: Record<string, string>): ChildProcess {
     // BENCH_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") goes to every paddock child.
     const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
-    return this.start(process.execPath, [...nodeArgs, PADDOCK_BIN, ...args], { PADDOCK_LOG_FORMAT: 'json', ...env });
+    // No cluster unless the bench gives one (e2e): a KUBECONFIG left in the caller's shell (the
+    // leases bench wants scripts/cluster-up's exports) would have every commit ask a cluster's
+    // Argo CD to refresh, and `up` follow clone sources there (gc ran at a third of its rate).
+    const noCluster = { KUBECONFIG: '', KUBERNETES_SERVICE_HOST: '' };
+    return this.start(process.execPath, [...nodeArgs, PADDOCK_BIN, ...args], { PADDOCK_LOG_FORMAT: 'json', ...noCluster, ...env });
   }
 
   /** Starts `cmd ARGS` (another server the bench compares with), killed with the harness's children. */
