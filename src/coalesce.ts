@@ -19,3 +19,38 @@ export function coalesced<T>(run: () => Promise<T>): () => Promise<T> {
   };
   return call;
 }
+
+/**
+ * `run(key)` for many keys, at most `limit` at a time, in the order they were asked for. A key
+ * asked for again while it waits its turn runs once for every caller; asked for while it runs,
+ * it runs again after. Each call resolves once a run of its key that started after the call has
+ * ended. A run's errors are its own to handle: a rejection only ends that run.
+ */
+export function queuedByKey(run: (key: string) => Promise<unknown>, limit: number): (key: string) => Promise<void> {
+  const waiting = new Map<string, { readonly ended: Promise<void>; readonly start: () => void }>();
+  const running = new Set<string>();
+  const next = () => {
+    for (const [key, job] of waiting) {
+      if (running.size >= limit) return;
+      if (running.has(key)) continue;
+      waiting.delete(key);
+      running.add(key);
+      job.start();
+    }
+  };
+  return (key) => {
+    let job = waiting.get(key);
+    if (!job) {
+      let start!: () => void;
+      const started = new Promise<void>((resolve) => (start = resolve));
+      const ended = started.then(() => run(key)).then(() => undefined, () => undefined).finally(() => {
+        running.delete(key);
+        next();
+      });
+      job = { ended, start };
+      waiting.set(key, job);
+      next();
+    }
+    return job.ended;
+  };
+}

@@ -5,6 +5,7 @@
  * in-cluster); everything else in paddock works without one.
  */
 import * as k8s from '@kubernetes/client-node';
+import { queuedByKey } from '../coalesce.ts';
 import { oneLine, UserError } from '../errors.ts';
 import type { Elector } from './lock.ts';
 import { LiveSources } from './live-sources.ts';
@@ -210,21 +211,35 @@ export const REFRESH_ANNOTATION = 'argocd.argoproj.io/refresh';
  */
 export class ArgoRefresher {
   private readonly api: k8s.KubernetesObjectApi;
+  /**
+   * One patch per Application at a time, REFRESH_CONCURRENCY at most in all: a burst of GC calls
+   * over 5,000 groups is 5,000 Applications to refresh (and the root's, once per commit), which
+   * would otherwise all go to the API server at once. An Application already waiting its turn
+   * is patched once for every commit that asked meanwhile.
+   */
+  private readonly patchOne = queuedByKey((key) => this.patch(key), REFRESH_CONCURRENCY);
 
   constructor(kc: k8s.KubeConfig, private readonly opts: { readonly mode: 'hard' | 'normal'; readonly onError?: (e: unknown) => void }) {
     this.api = k8s.KubernetesObjectApi.makeApiClient(kc);
   }
 
+  /** Resolves once every one of `applications` has been asked to refresh after this call (a missing one is skipped). */
   async refresh(namespace: string, applications: readonly string[]): Promise<void> {
-    await Promise.all(applications.map(async (name) => {
-      try {
-        await this.api.patch(
-          { apiVersion: 'argoproj.io/v1alpha1', kind: 'Application', metadata: { name, namespace, annotations: { [REFRESH_ANNOTATION]: this.opts.mode } } },
-          undefined, undefined, 'paddock', undefined, k8s.PatchStrategy.MergePatch,
-        );
-      } catch (e) {
-        if (status(e) !== 404) this.opts.onError?.(e);
-      }
-    }));
+    await Promise.all(applications.map((name) => this.patchOne(`${namespace}/${name}`)));
+  }
+
+  private async patch(key: string): Promise<void> {
+    const [namespace, name] = key.split('/');
+    try {
+      await this.api.patch(
+        { apiVersion: 'argoproj.io/v1alpha1', kind: 'Application', metadata: { name, namespace, annotations: { [REFRESH_ANNOTATION]: this.opts.mode } } },
+        undefined, undefined, 'paddock', undefined, k8s.PatchStrategy.MergePatch,
+      );
+    } catch (e) {
+      if (status(e) !== 404) this.opts.onError?.(e);
+    }
   }
 }
+
+/** Refresh patches under way at once (client-go's default burst for a controller is 10). */
+const REFRESH_CONCURRENCY = 8;

@@ -1,0 +1,90 @@
+/**
+ * queuedByKey: the bounded, per-key queue the Argo CD refresher patches through.
+ */
+import { describe, expect, it } from 'vitest';
+import { queuedByKey } from '../src/coalesce.ts';
+
+/** A run the test ends by hand: each started run of a key, in order. */
+function heldRuns() {
+  const started: Array<{ readonly key: string; readonly end: () => void; readonly fail: (e: Error) => void }> = [];
+  const run = (key: string) => new Promise<void>((end, fail) => started.push({ key, end, fail }));
+  return { started, run };
+}
+
+const turns = async () => {
+  for (let i = 0; i < 20; i++) await Promise.resolve();
+};
+
+/** Whether `p` has settled by now. */
+async function settled(p: Promise<unknown>): Promise<boolean> {
+  let done = false;
+  p.then(() => (done = true), () => (done = true));
+  await turns();
+  return done;
+}
+
+describe('queuedByKey', () => {
+  it('GIVEN more keys than the limit WHEN asked for at once THEN at most the limit run at a time, in the order asked, and each caller resolves when its key has run', async () => {
+    const { started, run } = heldRuns();
+    const ask = queuedByKey(run, 2);
+    const calls = ['a', 'b', 'c', 'd'].map(ask);
+    await turns();
+    expect(started.map((s) => s.key)).toEqual(['a', 'b']);
+    started[1].end();
+    await turns();
+    expect(started.map((s) => s.key)).toEqual(['a', 'b', 'c']);
+    expect([await settled(calls[0]), await settled(calls[1])]).toEqual([false, true]);
+    started[0].end();
+    started[2].end();
+    await turns();
+    expect(started.map((s) => s.key)).toEqual(['a', 'b', 'c', 'd']);
+    started[3].end();
+    await Promise.all(calls);
+  });
+
+  it('GIVEN a key waiting its turn WHEN asked for again THEN it runs once for both callers', async () => {
+    const { started, run } = heldRuns();
+    const ask = queuedByKey(run, 1);
+    const first = ask('x');
+    const waitingTwice = [ask('y'), ask('y')];
+    await turns();
+    expect(started.map((s) => s.key)).toEqual(['x']);
+    started[0].end();
+    await turns();
+    expect(started.map((s) => s.key)).toEqual(['x', 'y']);
+    started[1].end();
+    await Promise.all([first, ...waitingTwice]);
+    await turns();
+    expect(started).toHaveLength(2);
+  });
+
+  it('GIVEN a key running WHEN asked for again THEN it runs again after, and that caller waits for the second run', async () => {
+    const { started, run } = heldRuns();
+    const ask = queuedByKey(run, 4);
+    const first = ask('x');
+    await turns();
+    const again = ask('x');
+    await turns();
+    expect(started.map((s) => s.key)).toEqual(['x']);
+    started[0].end();
+    await turns();
+    expect([await settled(first), await settled(again)]).toEqual([true, false]);
+    expect(started.map((s) => s.key)).toEqual(['x', 'x']);
+    started[1].end();
+    await again;
+  });
+
+  it('GIVEN a run that fails WHEN its caller waits THEN it resolves and the queue goes on', async () => {
+    const { started, run } = heldRuns();
+    const ask = queuedByKey(run, 1);
+    const failing = ask('bad');
+    const next = ask('good');
+    await turns();
+    started[0].fail(new Error('boom'));
+    await expect(failing).resolves.toBeUndefined();
+    await turns();
+    expect(started.map((s) => s.key)).toEqual(['bad', 'good']);
+    started[1].end();
+    await next;
+  });
+});
