@@ -21,12 +21,14 @@ export function coalesced<T>(run: () => Promise<T>): () => Promise<T> {
 }
 
 /**
- * `run(key)` for many keys, at most `limit` at a time, in the order they were asked for. A key
- * asked for again while it waits its turn runs once for every caller; asked for while it runs,
- * it runs again after. Each call resolves once a run of its key that started after the call has
- * ended. A run's errors are its own to handle: a rejection only ends that run.
+ * `run(value)` for many keyed values, at most `limit` at a time, in turn: a key waits while
+ * another run of it is under way, and later keys go past it meanwhile. A key asked for again
+ * while it waits runs once for every caller (with the value it was first asked with); asked for
+ * while it runs, it runs again after. Each call resolves once a run of its key that started after
+ * the call has ended. A run's errors are its own to handle: a rejection only ends that run.
  */
-export function queuedByKey(run: (key: string) => Promise<unknown>, limit: number): (key: string) => Promise<void> {
+export function queuedByKey<T>(run: (value: T) => Promise<unknown>, limit: number): (key: string, value: T) => Promise<void> {
+  if (!Number.isInteger(limit) || limit < 1) throw new Error(`queuedByKey: limit must be a positive integer, not ${limit}`);
   const waiting = new Map<string, { readonly ended: Promise<void>; readonly start: () => void }>();
   const running = new Set<string>();
   const next = () => {
@@ -38,12 +40,12 @@ export function queuedByKey(run: (key: string) => Promise<unknown>, limit: numbe
       job.start();
     }
   };
-  return (key) => {
+  return (key, value) => {
     let job = waiting.get(key);
     if (!job) {
       let start!: () => void;
       const started = new Promise<void>((resolve) => (start = resolve));
-      const ended = started.then(() => run(key)).then(() => undefined, () => undefined).finally(() => {
+      const ended = started.then(() => run(value)).then(() => undefined, () => undefined).finally(() => {
         running.delete(key);
         next();
       });

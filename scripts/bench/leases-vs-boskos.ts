@@ -64,13 +64,14 @@ export async function versusBoskos(h: Harness, quick: boolean): Promise<Record<s
     const names = Array.from({ length: r.resources }, (_, i) => `${TYPE}-${i + 1}`);
     const mix = { clients: r.clients, loops: r.loops, heartbeats: HEARTBEATS, timeCapMs: quick ? 60_000 : 180_000, type: TYPE };
 
-    // Every server gets the calls of two rounds of the same mix before the one measured, as a
+    // Every server gets up to two rounds' calls of the same mix before the one measured, as a
     // server running for days has had: a fresh node process runs its first calls before V8 has
     // optimized them, and paddock's commit path, run once a batch (about 20 times a round at 64
-    // clients), is optimized later than its heartbeat path. At 64 clients, V8 optimized 42 more functions in paddock's
-    // second round and 18, 14 and 9 in the next ones (one run, --trace-opt), and the second
-    // round's heartbeat p99 was above the mean of the later rounds' in 8 runs of 8 (9.9 ms
-    // against 8.1 over all of them). The warm-up's figures are printed, not counted.
+    // clients), is optimized later than its heartbeat path. At 64 clients, V8 optimized 42 more
+    // functions in paddock's second round and 18, 14 and 9 in the next ones (one run,
+    // --trace-opt), and the second round's heartbeat p99 was above the mean of the later rounds'
+    // in 8 runs of 8 (9.9 ms against 8.1 over all of them). The warm-up's figures are printed,
+    // not counted; its cap cuts Boskos's short (Go has no JIT to warm).
     const warmThenDrive = async (url: string, warmed: () => void = () => {}) => {
       // Capped sooner than the measured round: it only has to run long enough to warm.
       const warm = side(await driveLeases(url, { ...mix, loops: mix.loops * WARM_UP_ROUNDS, timeCapMs: quick ? 15_000 : 30_000 }));

@@ -135,10 +135,12 @@ export class Ranch {
       const e = this.entries.get(prior.name);
       if (e && e.owner === q.owner && e.state === q.dest) return publicView(e);
     }
-    // A type no resource has (an empty pool's too), as in Boskos and /metric.
-    if (![...this.entries.values()].some((e) => e.type === q.type)) throw unknownType(q.type);
     const pick = this.entries.oldestTakeable(q.type, q.state);
-    if (!pick) throw new UserError('NoFreeResource', `no resource of type "${q.type}" is in state "${q.state}"`);
+    if (!pick) {
+      // A type no resource has (an empty pool's too), as in Boskos and /metric.
+      if (![...this.entries.values()].some((e) => e.type === q.type)) throw unknownType(q.type);
+      throw new UserError('NoFreeResource', `no resource of type "${q.type}" is in state "${q.state}"`);
+    }
     const next = this.change(pick, { state: q.dest, owner: q.owner });
     const pushed = this.commit([[pick, next]], `lease(${q.type}/${pick.name}): ${q.state} -> ${q.dest} for ${q.owner}`, q.requestId ?? `acquire-${pick.name}-${next.generation}`, q.owner);
     if (key) this.remember(key, { type: q.type, name: pick.name, pushed });
@@ -314,8 +316,9 @@ export class Ranch {
 
 /**
  * A type no resource has, in Boskos's words: its Go client finds them in the answer to tell
- * ErrTypeNotFound from ErrNotFound, the type quoted as Go's %q quotes it (JSON's quoting, for
- * every type the routes take).
+ * ErrTypeNotFound from ErrNotFound. The type is quoted as JSON quotes it, which is Go's %q for
+ * `"`, `\` and printable text (Go also escapes the non-printing characters the routes let by, such
+ * as U+200B, which JSON leaves as they are).
  */
 function unknownType(type: string): UserError {
   return new UserError('UnknownResource', `resource type ${JSON.stringify(type)} does not exist`);

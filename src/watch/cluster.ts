@@ -213,33 +213,49 @@ export class ArgoRefresher {
   private readonly api: k8s.KubernetesObjectApi;
   /**
    * One patch per Application at a time, REFRESH_CONCURRENCY at most in all: a burst of GC calls
-   * over 5,000 groups is 5,000 Applications to refresh (and the root's, once per commit), which
-   * would otherwise all go to the API server at once. An Application already waiting its turn
-   * is patched once for every commit that asked meanwhile.
+   * over 5,000 groups is 5,000 Applications to refresh (and the root's, with every commit that
+   * adds or removes one), which would otherwise all go to the API server at once. An Application
+   * already waiting its turn is patched once for every commit that asked meanwhile. A commit that
+   * changes thousands of Applications (`demolish --all`) holds up the refreshes after it, about
+   * its count / 8 patch round trips.
    */
-  private readonly patchOne = queuedByKey((key) => this.patch(key), REFRESH_CONCURRENCY);
+  private readonly patchOne = queuedByKey((app: { readonly namespace: string; readonly name: string }) => this.patch(app.namespace, app.name), REFRESH_CONCURRENCY);
 
-  constructor(kc: k8s.KubeConfig, private readonly opts: { readonly mode: 'hard' | 'normal'; readonly onError?: (e: unknown) => void }) {
+  /** `deadlineMs`: how long one patch may take before its turn goes to the next (REFRESH_DEADLINE_MS). */
+  constructor(kc: k8s.KubeConfig, private readonly opts: { readonly mode: 'hard' | 'normal'; readonly onError?: (e: unknown) => void; readonly deadlineMs?: number }) {
     this.api = k8s.KubernetesObjectApi.makeApiClient(kc);
   }
 
   /** Resolves once every one of `applications` has been asked to refresh after this call (a missing one is skipped). */
   async refresh(namespace: string, applications: readonly string[]): Promise<void> {
-    await Promise.all(applications.map((name) => this.patchOne(`${namespace}/${name}`)));
+    await Promise.all(applications.map((name) => this.patchOne(JSON.stringify([namespace, name]), { namespace, name })));
   }
 
-  private async patch(key: string): Promise<void> {
-    const [namespace, name] = key.split('/');
+  private async patch(namespace: string, name: string): Promise<void> {
+    // client-node sets no deadline: a request to an API server that stopped answering would hold
+    // its turn until TCP gives up, and all of them, every refresh after.
+    const ms = this.opts.deadlineMs ?? REFRESH_DEADLINE_MS;
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`asking Argo CD to refresh ${namespace}/${name}: no answer in ${ms / 1000} s`)), ms);
+    });
     try {
-      await this.api.patch(
-        { apiVersion: 'argoproj.io/v1alpha1', kind: 'Application', metadata: { name, namespace, annotations: { [REFRESH_ANNOTATION]: this.opts.mode } } },
-        undefined, undefined, 'paddock', undefined, k8s.PatchStrategy.MergePatch,
-      );
+      await Promise.race([
+        this.api.patch(
+          { apiVersion: 'argoproj.io/v1alpha1', kind: 'Application', metadata: { name, namespace, annotations: { [REFRESH_ANNOTATION]: this.opts.mode } } },
+          undefined, undefined, 'paddock', undefined, k8s.PatchStrategy.MergePatch,
+        ),
+        deadline,
+      ]);
     } catch (e) {
       if (status(e) !== 404) this.opts.onError?.(e);
+    } finally {
+      clearTimeout(timer);
     }
   }
 }
 
-/** Refresh patches under way at once (client-go's default burst for a controller is 10). */
+/** Refresh patches under way at once. */
 const REFRESH_CONCURRENCY = 8;
+/** How long one refresh patch may take before its turn goes to the next. */
+const REFRESH_DEADLINE_MS = 10_000;
