@@ -3,6 +3,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { queuedByKey } from '../src/coalesce.ts';
+import { settled, turns } from './helpers/turns.ts';
 
 /** A run the test ends by hand: each started run of a key, in order. */
 function heldRuns() {
@@ -15,18 +16,6 @@ function heldRuns() {
 function askOf(run: (key: string) => Promise<void>, limit: number): (key: string) => Promise<void> {
   const queue = queuedByKey(run, limit);
   return (key) => queue(key, key);
-}
-
-const turns = async () => {
-  for (let i = 0; i < 20; i++) await Promise.resolve();
-};
-
-/** Whether `p` has settled by now. */
-async function settled(p: Promise<unknown>): Promise<boolean> {
-  let done = false;
-  p.then(() => (done = true), () => (done = true));
-  await turns();
-  return done;
 }
 
 describe('queuedByKey', () => {

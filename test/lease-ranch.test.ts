@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import type { LeaseRecord } from '../core/records.ts';
 import { Entries, type Takeable } from '../src/leases/entries.ts';
 import { Ranch, type LeaseStore } from '../src/leases/ranch.ts';
+import { settled } from './helpers/turns.ts';
 
 /** A store that holds each commit until the test lands or fails it. */
 class HeldStore implements LeaseStore {
@@ -25,13 +26,6 @@ function seeded(seed: number): (n: number) => number {
     return ((t ^ (t >>> 14)) >>> 0) % n;
   };
 }
-
-const settled = async (p: Promise<unknown>) => {
-  let done = false;
-  p.then(() => (done = true), () => (done = true));
-  for (let i = 0; i < 20; i++) await Promise.resolve();
-  return done;
-};
 
 async function ranchOf(pools: Record<string, string[]>) {
   const store = new HeldStore();
