@@ -1,11 +1,25 @@
 /**
- * ArgoRefresher against an API server that takes connections and never answers: each patch gives
- * its turn up at its deadline, so refreshes go on (client-node itself sets no deadline).
+ * ArgoRefresher against API servers that misbehave or lack Argo CD: one that takes connections and
+ * never answers (each patch gives its turn up at its deadline, so refreshes go on; client-node
+ * itself sets no deadline), and one that does not serve Applications (asked once, not per patch).
  */
+import { createServer as createHttpServer, type ServerResponse } from 'node:http';
 import { createServer, type Socket } from 'node:net';
 import * as k8s from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ArgoRefresher } from '../src/watch/cluster.ts';
+import { ArgoRefresher, SERVED_RECHECK_MS } from '../src/watch/cluster.ts';
+
+/** A kubeconfig for a plain-HTTP API server with no credentials. */
+function kubeConfigFor(server: string): k8s.KubeConfig {
+  const kc = new k8s.KubeConfig();
+  kc.loadFromOptions({
+    clusters: [{ name: 'test', server, skipTLSVerify: true }],
+    users: [{ name: 'nobody' }],
+    contexts: [{ name: 'test', cluster: 'test', user: 'nobody' }],
+    currentContext: 'test',
+  });
+  return kc;
+}
 
 describe('ArgoRefresher', () => {
   const held: Socket[] = [];
@@ -14,13 +28,7 @@ describe('ArgoRefresher', () => {
   beforeAll(async () => {
     await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
     const port = (silent.address() as { port: number }).port;
-    kc = new k8s.KubeConfig();
-    kc.loadFromOptions({
-      clusters: [{ name: 'silent', server: `http://127.0.0.1:${port}`, skipTLSVerify: true }],
-      users: [{ name: 'nobody' }],
-      contexts: [{ name: 'silent', cluster: 'silent', user: 'nobody' }],
-      currentContext: 'silent',
-    });
+    kc = kubeConfigFor(`http://127.0.0.1:${port}`);
   });
   afterAll(async () => {
     for (const s of held) s.destroy();
@@ -34,5 +42,93 @@ describe('ArgoRefresher', () => {
     await refresher.refresh('argocd', apps);
     expect(errors.sort()).toEqual(apps.map((a) => `asking Argo CD to refresh argocd/${a}: no answer in 0.2 s`).sort());
     expect(held.length).toBeGreaterThanOrEqual(9);
+  });
+});
+
+/**
+ * A stand-in API server answering as the tier's kube-apiserver does (its bodies recorded there):
+ * without Argo CD's CRDs, discovery of argoproj.io/v1alpha1 and any path under it answer
+ * `404 page not found` as text; with them, discovery lists Applications and a patch of a missing
+ * one answers a NotFound Status.
+ */
+describe('ArgoRefresher on a cluster that may not serve Applications', () => {
+  const seen: string[] = [];
+  let discovery: 'absent' | 'served' | 'failing' = 'absent';
+  const notFound = (res: ServerResponse) => res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' }).end('404 page not found\n');
+  const api = createHttpServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      seen.push(`${req.method} ${req.url}`);
+      if (discovery === 'failing') return res.writeHead(500, { 'content-type': 'text/plain' }).end('etcdserver: request timed out\n');
+      if (discovery === 'absent') return notFound(res);
+      if (req.method === 'GET' && req.url === '/apis/argoproj.io/v1alpha1') {
+        return res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({
+          kind: 'APIResourceList', apiVersion: 'v1', groupVersion: 'argoproj.io/v1alpha1',
+          resources: [{ name: 'applications', singularName: 'application', namespaced: true, kind: 'Application', verbs: ['get', 'list', 'patch'], shortNames: ['app', 'apps'] }],
+        }));
+      }
+      const m = /^\/apis\/argoproj\.io\/v1alpha1\/namespaces\/([^/]+)\/applications\/([^/?]+)/.exec(req.url ?? '');
+      if (req.method !== 'PATCH' || !m) return notFound(res);
+      if (m[2] === 'gone') {
+        return res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({
+          kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: 'applications.argoproj.io "gone" not found', reason: 'NotFound',
+          details: { name: 'gone', group: 'argoproj.io', kind: 'applications' }, code: 404,
+        }));
+      }
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ apiVersion: 'argoproj.io/v1alpha1', kind: 'Application', metadata: { name: m[2], namespace: m[1] } }));
+    });
+  });
+  let kc: k8s.KubeConfig;
+  beforeAll(async () => {
+    await new Promise<void>((resolve) => api.listen(0, '127.0.0.1', resolve));
+    kc = kubeConfigFor(`http://127.0.0.1:${(api.address() as { port: number }).port}`);
+  });
+  afterAll(() => new Promise((resolve) => api.close(resolve)));
+
+  it('GIVEN a cluster without Argo CD WHEN commits ask for refreshes THEN discovery is asked once, nothing is patched, and it is said once; once Argo CD is there and the recheck is due, refreshes go to it', async () => {
+    seen.length = 0;
+    discovery = 'absent';
+    let now = 0;
+    const served: boolean[] = [];
+    const errors: unknown[] = [];
+    const refresher = new ArgoRefresher(kc, { mode: 'hard', now: () => now, onServed: (s) => served.push(s), onError: (e) => errors.push(e) });
+    const apps = ['root', 'group-a', 'group-b'];
+    // Commits in a burst (one lookup for all of them), then one more later.
+    expect(await Promise.all([refresher.refresh('argocd', apps), refresher.refresh('argocd', apps)])).toEqual([false, false]);
+    now += SERVED_RECHECK_MS - 1;
+    expect(await refresher.refresh('argocd', apps)).toBe(false);
+    expect(seen).toEqual(['GET /apis/argoproj.io/v1alpha1']);
+    expect(served).toEqual([false]);
+    expect(errors).toEqual([]);
+
+    // Argo CD installed: seen at the first refresh after the recheck is due.
+    discovery = 'served';
+    expect(await refresher.refresh('argocd', apps)).toBe(false);
+    now += 1;
+    seen.length = 0;
+    expect(await refresher.refresh('argocd', [...apps, 'gone'])).toBe(true);
+    expect(seen.sort()).toEqual([
+      'GET /apis/argoproj.io/v1alpha1',
+      ...[...apps, 'gone'].map((a) => `PATCH /apis/argoproj.io/v1alpha1/namespaces/argocd/applications/${a}?fieldManager=paddock`),
+    ].sort());
+    expect(served).toEqual([false, true]);
+    expect(errors).toEqual([]); // a missing Application is skipped
+
+    // Found once, not looked up again, however much later.
+    now += 10 * SERVED_RECHECK_MS;
+    seen.length = 0;
+    expect(await refresher.refresh('argocd', ['group-a'])).toBe(true);
+    expect(seen).toEqual(['PATCH /apis/argoproj.io/v1alpha1/namespaces/argocd/applications/group-a?fieldManager=paddock']);
+  });
+
+  it('GIVEN an API server that fails discovery (not a 404) WHEN a refresh runs THEN it is not taken for a cluster without Argo CD: the patches are tried and their errors said', async () => {
+    seen.length = 0;
+    discovery = 'failing';
+    const served: boolean[] = [];
+    const errors: string[] = [];
+    const refresher = new ArgoRefresher(kc, { mode: 'normal', onServed: (s) => served.push(s), onError: (e) => errors.push(String((e as { code?: number }).code)) });
+    expect(await refresher.refresh('argocd', ['group-a', 'group-b'])).toBe(true);
+    expect(served).toEqual([]);
+    expect(errors).toEqual(['500', '500']);
   });
 });

@@ -29,7 +29,7 @@ async function tcpServer(on: (socket: Socket) => void): Promise<number> {
 const workTrees = (tmp: string) => readdirSync(tmp).filter((f) => f.startsWith('paddock-work-'));
 
 describe('starting serve and watch', () => {
-  it('GIVEN serve on an address in use, or with a lease file that does not exist THEN one line says which, exit 1, before anything is committed', async () => {
+  it('GIVEN serve on an address in use, with a lease file that does not exist, or with a KUBECONFIG that cannot be read THEN one line says which, exit 1, before anything is committed', async () => {
     const remote = await bareRepo();
     const defs = definitionsDir({ 'g.ts': groupsSource(2) });
     const tmp = tempDir();
@@ -42,6 +42,9 @@ describe('starting serve and watch', () => {
     const missing = await run(process.execPath, [PADDOCK_BIN, 'serve', '--repo', remote, '--definitions', defs, '--listen', `127.0.0.1:${await freePort()}`, '--lease-config', noFile], { env });
     expect(missing.code).toBe(1);
     expect(missing.stderr.trim()).toBe(`paddock: --lease-config ${noFile}: no such file`);
+    // It loads the Kubernetes client as it starts (to ask Argo CD to refresh), not at its first commit.
+    const kube = await run(process.execPath, [PADDOCK_BIN, 'serve', '--repo', remote, '--definitions', defs, '--listen', `127.0.0.1:${await freePort()}`], { env: { ...env, KUBECONFIG: path.join(tmp, 'no-kubeconfig') } });
+    expect([kube.code, kube.stderr.trim()]).toEqual([1, expect.stringMatching(/^paddock: KUBECONFIG ".*no-kubeconfig" cannot be read: .*\(unset KUBECONFIG to run without a cluster\)$/)]);
     expect(commitCount(remote)).toBe(0);
     expect(workTrees(tmp)).toEqual([]);
   }, 60_000);

@@ -29,6 +29,12 @@ export interface CommitReporter {
   readonly onFollow: (paths: readonly string[]) => void;
   /** Waits for the refreshes under way (a one-shot command, before it exits). */
   flush(): Promise<void>;
+  /**
+   * Loads the Kubernetes client now when refreshes are on (a long-running command, before it
+   * serves): loading it holds the main thread a third of a second, which the callers of the
+   * first commit would otherwise wait out. A KUBECONFIG that cannot be read stops it here.
+   */
+  prepare(): Promise<void>;
 }
 
 /**
@@ -54,6 +60,9 @@ export function reportCommits(committer: () => Committer | undefined, opts: { re
     async flush() {
       await argo?.flush();
     },
+    async prepare() {
+      await argo?.prepare();
+    },
   };
 }
 
@@ -62,6 +71,8 @@ interface AfterCommit {
   after(paths: readonly string[], done?: (applications: readonly string[]) => void): void;
   /** Waits for the refreshes under way (a one-shot command, before it exits). */
   flush(): Promise<void>;
+  /** Loads the refresher (and the Kubernetes client) now, not with the first refresh. */
+  prepare(): Promise<void>;
 }
 
 function argoRefresh(committer: () => Committer | undefined): AfterCommit | undefined {
@@ -71,11 +82,16 @@ function argoRefresh(committer: () => Committer | undefined): AfterCommit | unde
   if (mode !== 'hard' && mode !== 'normal') throw new UserError('InvalidConfig', `PADDOCK_ARGO_REFRESH "${mode}" must be hard, normal or off`);
   if (!hasCluster()) return undefined;
   const onError = (e: unknown) => logger.warn({ err: e }, 'asking Argo CD to refresh failed; it will see the commit at its next poll');
-  // The Kubernetes client loads with the first refresh, not when the command starts.
+  // The Kubernetes client loads with the first refresh (a one-shot command that commits nothing
+  // never loads it), or when a long-running command prepares.
   let refresher: Promise<ArgoRefresher | undefined> | undefined;
   const load = () => (refresher ??= loadCluster().then((m) => {
     const kc = m?.clusterConfig();
-    return m && kc ? new m.ArgoRefresher(kc, { mode, onError }) : undefined;
+    if (!m || !kc) return undefined;
+    const onServed = (served: boolean) => (served
+      ? logger.info('the cluster serves Argo CD\'s Applications now: asking Argo CD to refresh after each commit')
+      : logger.warn(`the cluster does not serve Argo CD's Applications (argoproj.io/v1alpha1): not asking Argo CD to refresh, and looking again every ${m.SERVED_RECHECK_MS / 1000} s (PADDOCK_ARGO_REFRESH=off: never)`));
+    return new m.ArgoRefresher(kc, { mode, onError, onServed });
   }));
   const pending = new Set<Promise<void>>();
   return {
@@ -86,8 +102,7 @@ function argoRefresh(committer: () => Committer | undefined): AfterCommit | unde
       const p = load()
         .then(async (r) => {
           if (!r) return;
-          await r.refresh(namespace, apps);
-          done?.(apps);
+          if (await r.refresh(namespace, apps)) done?.(apps);
         })
         .catch(onError)
         .finally(() => pending.delete(p));
@@ -95,6 +110,9 @@ function argoRefresh(committer: () => Committer | undefined): AfterCommit | unde
     },
     async flush() {
       await Promise.all(pending);
+    },
+    async prepare() {
+      await load();
     },
   };
 }

@@ -110,7 +110,9 @@ export function registerServe(program: Command): void {
       const life = new Lifecycle((line) => logger.info(line));
       let url = '';
       const started = await life.start(async () => {
-        const { runtime: rt, definitions } = await startServing(cfg, life, { onCommit: reportCommits(() => committer, { watcherUrl, log: logger.child({ component: 'sidecar' }) }).onCommit });
+        const report = reportCommits(() => committer, { watcherUrl, log: logger.child({ component: 'sidecar' }) });
+        await report.prepare();
+        const { runtime: rt, definitions } = await startServing(cfg, life, { onCommit: report.onCommit });
         committer = rt.committer;
         url = rt.url;
         // The sidecar commits too, so it follows the definitions as the watcher does: with stale

@@ -207,10 +207,11 @@ export const REFRESH_ANNOTATION = 'argocd.argoproj.io/refresh';
  * default, and the repo server caches a branch's commit as long): a merge patch of the refresh
  * annotation on each Application the commit changed. `hard` also drops the repo server's
  * caches, which a plain refresh does not. An Application that no longer exists is skipped.
- * Needs `patch` on `applications.argoproj.io` in Argo CD's namespace, nothing else.
+ * Needs `patch` on `applications.argoproj.io` in Argo CD's namespace, nothing else (discovery,
+ * which every authenticated user may read, says whether the cluster serves Applications).
  */
 export class ArgoRefresher {
-  private readonly api: k8s.KubernetesObjectApi;
+  private readonly api: ObjectApi;
   /**
    * One patch per Application at a time, REFRESH_CONCURRENCY at most in all: a burst of GC calls
    * over 5,000 groups is 5,000 Applications to refresh (and the root's, with every commit that
@@ -220,42 +221,104 @@ export class ArgoRefresher {
    * its count / 8 patch round trips.
    */
   private readonly patchOne = queuedByKey((app: { readonly namespace: string; readonly name: string }) => this.patch(app.namespace, app.name), REFRESH_CONCURRENCY);
+  /** What discovery last said of Applications (`at`: when, on `now`'s clock); none asked yet. */
+  private served?: { readonly yes: boolean; readonly at: number };
+  private asking?: Promise<boolean>;
 
-  /** `deadlineMs`: how long one patch may take before its turn goes to the next (REFRESH_DEADLINE_MS). */
-  constructor(kc: k8s.KubeConfig, private readonly opts: { readonly mode: 'hard' | 'normal'; readonly onError?: (e: unknown) => void; readonly deadlineMs?: number }) {
-    this.api = k8s.KubernetesObjectApi.makeApiClient(kc);
+  /**
+   * `deadlineMs`: how long one request may take before its turn goes to the next
+   * (REFRESH_DEADLINE_MS). `onServed`: hears when the cluster is found not to serve Argo CD's
+   * Applications (no Argo CD there: a laptop's kind cluster), and when it serves them again.
+   */
+  constructor(kc: k8s.KubeConfig, private readonly opts: {
+    readonly mode: 'hard' | 'normal';
+    readonly onError?: (e: unknown) => void;
+    readonly onServed?: (served: boolean) => void;
+    readonly deadlineMs?: number;
+    readonly now?: () => number;
+  }) {
+    this.api = kc.makeApiClient(ObjectApi);
   }
 
-  /** Resolves once every one of `applications` has been asked to refresh after this call (a missing one is skipped). */
-  async refresh(namespace: string, applications: readonly string[]): Promise<void> {
+  /**
+   * Resolves once every one of `applications` has been asked to refresh after this call (a
+   * missing one is skipped); false, having asked nothing, when the cluster does not serve
+   * Applications.
+   */
+  async refresh(namespace: string, applications: readonly string[]): Promise<boolean> {
+    if (!(await this.servesApplications())) return false;
     await Promise.all(applications.map((name) => this.patchOne(JSON.stringify([namespace, name]), { namespace, name })));
+    return true;
+  }
+
+  /**
+   * Whether the cluster serves Argo CD's Applications. client-node looks the kind up before each
+   * patch and keeps only what it found: on a cluster without Argo CD every refresh would cost a
+   * discovery request answered 404, read as a missing Application. Looked up once, then again
+   * every SERVED_RECHECK_MS while not served; once found, client-node's own lookup is kept.
+   */
+  private async servesApplications(): Promise<boolean> {
+    const now = this.opts.now ?? Date.now;
+    const known = this.served;
+    if (known && (known.yes || now() - known.at < SERVED_RECHECK_MS)) return known.yes;
+    return (this.asking ??= this.lookUp(now).finally(() => (this.asking = undefined)));
+  }
+
+  private async lookUp(now: () => number): Promise<boolean> {
+    let yes: boolean;
+    try {
+      yes = (await this.withDeadline(this.api.kindOf(APPLICATION.apiVersion, APPLICATION.kind), `asking the cluster whether it serves ${APPLICATION.kind}s (${APPLICATION.apiVersion})`)) !== undefined;
+    } catch (e) {
+      if (status(e) !== 404) return true; // could not tell: patch, and let the patches' errors say why
+      yes = false;
+    }
+    const was = this.served?.yes ?? true;
+    this.served = { yes, at: now() };
+    if (yes !== was) this.opts.onServed?.(yes);
+    return yes;
   }
 
   private async patch(namespace: string, name: string): Promise<void> {
-    // client-node sets no deadline: a request to an API server that stopped answering would hold
-    // its turn until TCP gives up, and all of them, every refresh after.
+    try {
+      await this.withDeadline(this.api.patch(
+        { ...APPLICATION, metadata: { name, namespace, annotations: { [REFRESH_ANNOTATION]: this.opts.mode } } },
+        undefined, undefined, 'paddock', undefined, k8s.PatchStrategy.MergePatch,
+      ), `asking Argo CD to refresh ${namespace}/${name}`);
+    } catch (e) {
+      if (status(e) !== 404) this.opts.onError?.(e);
+    }
+  }
+
+  /**
+   * client-node sets no deadline: a request to an API server that stopped answering would hold
+   * its turn until TCP gives up, and all of them, every refresh after.
+   */
+  private async withDeadline<T>(request: Promise<T>, what: string): Promise<T> {
     const ms = this.opts.deadlineMs ?? REFRESH_DEADLINE_MS;
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`asking Argo CD to refresh ${namespace}/${name}: no answer in ${ms / 1000} s`)), ms);
+      timer = setTimeout(() => reject(new Error(`${what}: no answer in ${ms / 1000} s`)), ms);
     });
     try {
-      await Promise.race([
-        this.api.patch(
-          { apiVersion: 'argoproj.io/v1alpha1', kind: 'Application', metadata: { name, namespace, annotations: { [REFRESH_ANNOTATION]: this.opts.mode } } },
-          undefined, undefined, 'paddock', undefined, k8s.PatchStrategy.MergePatch,
-        ),
-        deadline,
-      ]);
-    } catch (e) {
-      if (status(e) !== 404) this.opts.onError?.(e);
+      return await Promise.race([request, deadline]);
     } finally {
       clearTimeout(timer);
     }
   }
 }
 
+/** client-node's object API, with its discovery lookup of a kind (protected there) open. */
+class ObjectApi extends k8s.KubernetesObjectApi {
+  /** The kind's API resource; undefined when its group version is served without it; 404 when the group version is not served. */
+  kindOf(apiVersion: string, kind: string): Promise<k8s.V1APIResource | undefined> {
+    return this.resource(apiVersion, kind);
+  }
+}
+
+const APPLICATION = { apiVersion: 'argoproj.io/v1alpha1', kind: 'Application' } as const;
+/** How often a cluster found not to serve Applications is asked again (Argo CD installed since). */
+export const SERVED_RECHECK_MS = 60_000;
 /** Refresh patches under way at once. */
 const REFRESH_CONCURRENCY = 8;
-/** How long one refresh patch may take before its turn goes to the next. */
+/** How long one refresh request may take before its turn goes to the next. */
 const REFRESH_DEADLINE_MS = 10_000;
