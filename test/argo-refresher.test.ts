@@ -23,7 +23,12 @@ function kubeConfigFor(server: string): k8s.KubeConfig {
 
 describe('ArgoRefresher', () => {
   const held: Socket[] = [];
-  const silent = createServer((socket) => void held.push(socket));
+  let closed = 0;
+  const silent = createServer((socket) => {
+    held.push(socket);
+    socket.resume(); // reads what comes (so that it sees the client close), answers nothing
+    socket.on('close', () => closed++);
+  });
   let kc: k8s.KubeConfig;
   beforeAll(async () => {
     await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
@@ -35,13 +40,16 @@ describe('ArgoRefresher', () => {
     await new Promise((resolve) => silent.close(resolve));
   });
 
-  it('GIVEN an API server that never answers WHEN more Applications than the patches under way at once are refreshed THEN each patch ends at its deadline with an error naming it, and every one gets its turn', async () => {
+  it('GIVEN an API server that never answers WHEN more Applications than the patches under way at once are refreshed THEN each patch ends at its deadline with an error naming it, its request aborted, and every one gets its turn', async () => {
     const errors: string[] = [];
     const refresher = new ArgoRefresher(kc, { mode: 'hard', deadlineMs: 200, onError: (e) => errors.push((e as Error).message) });
     const apps = Array.from({ length: 9 }, (_, i) => `group-${i}`);
     await refresher.refresh('argocd', apps);
     expect(errors.sort()).toEqual(apps.map((a) => `asking Argo CD to refresh argocd/${a}: no answer in 0.2 s`).sort());
     expect(held.length).toBeGreaterThanOrEqual(9);
+    // Each request was aborted too, not left holding its connection.
+    for (const until = Date.now() + 10_000; closed < held.length && Date.now() < until; ) await new Promise((r) => setTimeout(r, 50));
+    expect(closed).toBe(held.length);
   });
 });
 

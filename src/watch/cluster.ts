@@ -237,7 +237,7 @@ export class ArgoRefresher {
     readonly deadlineMs?: number;
     readonly now?: () => number;
   }) {
-    this.api = kc.makeApiClient(ObjectApi);
+    this.api = kc.makeApiClient(ObjectApi).abortingAfter(opts.deadlineMs ?? REFRESH_DEADLINE_MS);
   }
 
   /**
@@ -291,7 +291,8 @@ export class ArgoRefresher {
 
   /**
    * client-node sets no deadline: a request to an API server that stopped answering would hold
-   * its turn until TCP gives up, and all of them, every refresh after.
+   * its turn until TCP gives up, and all of them, every refresh after. This ends the turn with an
+   * error naming it; the request itself is aborted by its own deadline (`abortingAfter`).
    */
   private async withDeadline<T>(request: Promise<T>, what: string): Promise<T> {
     const ms = this.opts.deadlineMs ?? REFRESH_DEADLINE_MS;
@@ -307,8 +308,20 @@ export class ArgoRefresher {
   }
 }
 
-/** client-node's object API, with its discovery lookup of a kind (protected there) open. */
+/** client-node's object API, with its discovery lookup of a kind (protected there) open, and a deadline. */
 class ObjectApi extends k8s.KubernetesObjectApi {
+  /** Aborts each request `ms` after it is sent: one that outlived its turn holds no connection. */
+  abortingAfter(ms: number): this {
+    this.configuration.middleware.push({
+      pre: (request) => {
+        request.setSignal(AbortSignal.timeout(ms));
+        return new k8s.Observable(Promise.resolve(request));
+      },
+      post: (response) => new k8s.Observable(Promise.resolve(response)),
+    });
+    return this;
+  }
+
   /** The kind's API resource; undefined when its group version is served without it; 404 when the group version is not served. */
   kindOf(apiVersion: string, kind: string): Promise<k8s.V1APIResource | undefined> {
     return this.resource(apiVersion, kind);
