@@ -61,7 +61,8 @@ describe('ArgoRefresher', () => {
  */
 describe('ArgoRefresher on a cluster that may not serve Applications', () => {
   const seen: string[] = [];
-  let discovery: 'absent' | 'served' | 'failing' = 'absent';
+  /** `others`: the group version is served (Argo Rollouts' kinds), without Application. */
+  let discovery: 'absent' | 'served' | 'others' | 'failing' = 'absent';
   const notFound = (res: ServerResponse) => res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' }).end('404 page not found\n');
   const api = createHttpServer((req, res) => {
     req.resume();
@@ -70,11 +71,13 @@ describe('ArgoRefresher on a cluster that may not serve Applications', () => {
       if (discovery === 'failing') return res.writeHead(500, { 'content-type': 'text/plain' }).end('etcdserver: request timed out\n');
       if (discovery === 'absent') return notFound(res);
       if (req.method === 'GET' && req.url === '/apis/argoproj.io/v1alpha1') {
+        const [name, kind] = discovery === 'served' ? ['applications', 'Application'] : ['rollouts', 'Rollout'];
         return res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({
           kind: 'APIResourceList', apiVersion: 'v1', groupVersion: 'argoproj.io/v1alpha1',
-          resources: [{ name: 'applications', singularName: 'application', namespaced: true, kind: 'Application', verbs: ['get', 'list', 'patch'], shortNames: ['app', 'apps'] }],
+          resources: [{ name, singularName: name.slice(0, -1), namespaced: true, kind, verbs: ['get', 'list', 'patch'] }],
         }));
       }
+      if (discovery === 'others') return notFound(res);
       const m = /^\/apis\/argoproj\.io\/v1alpha1\/namespaces\/([^/]+)\/applications\/([^/?]+)/.exec(req.url ?? '');
       if (req.method !== 'PATCH' || !m) return notFound(res);
       if (m[2] === 'gone') {
@@ -108,6 +111,12 @@ describe('ArgoRefresher on a cluster that may not serve Applications', () => {
     expect(seen).toEqual(['GET /apis/argoproj.io/v1alpha1']);
     expect(served).toEqual([false]);
     expect(errors).toEqual([]);
+    // Still without Argo CD when the recheck is due: asked again, not said again.
+    now += 1;
+    expect(await refresher.refresh('argocd', apps)).toBe(false);
+    expect(seen).toEqual(['GET /apis/argoproj.io/v1alpha1', 'GET /apis/argoproj.io/v1alpha1']);
+    expect(served).toEqual([false]);
+    now += SERVED_RECHECK_MS - 1;
 
     // Argo CD installed: seen at the first refresh after the recheck is due.
     discovery = 'served';
@@ -127,6 +136,30 @@ describe('ArgoRefresher on a cluster that may not serve Applications', () => {
     seen.length = 0;
     expect(await refresher.refresh('argocd', ['group-a'])).toBe(true);
     expect(seen).toEqual(['PATCH /apis/argoproj.io/v1alpha1/namespaces/argocd/applications/group-a?fieldManager=paddock']);
+
+    // Argo CD removed: the patches find the path gone (text, not a NotFound Status); said once,
+    // and nothing more is sent until the recheck is due.
+    discovery = 'absent';
+    seen.length = 0;
+    expect(await refresher.refresh('argocd', ['group-a', 'group-b'])).toBe(false);
+    expect(await refresher.refresh('argocd', ['group-a', 'group-b'])).toBe(false);
+    expect(seen.sort()).toEqual(['group-a', 'group-b'].map((a) => `PATCH /apis/argoproj.io/v1alpha1/namespaces/argocd/applications/${a}?fieldManager=paddock`));
+    expect(served).toEqual([false, true, false]);
+    expect(errors).toEqual([]);
+    now += SERVED_RECHECK_MS;
+    seen.length = 0;
+    expect(await refresher.refresh('argocd', ['group-a'])).toBe(false);
+    expect(seen).toEqual(['GET /apis/argoproj.io/v1alpha1']);
+  });
+
+  it('GIVEN a cluster that serves argoproj.io/v1alpha1 without Applications (Argo Rollouts alone) WHEN a refresh runs THEN nothing is patched, and it is said', async () => {
+    seen.length = 0;
+    discovery = 'others';
+    const served: boolean[] = [];
+    const refresher = new ArgoRefresher(kc, { mode: 'hard', onServed: (s) => served.push(s), onError: (e) => expect.fail(String(e)) });
+    expect(await refresher.refresh('argocd', ['group-a'])).toBe(false);
+    expect(seen).toEqual(['GET /apis/argoproj.io/v1alpha1']);
+    expect(served).toEqual([false]);
   });
 
   it('GIVEN an API server that fails discovery (not a 404) WHEN a refresh runs THEN it is not taken for a cluster without Argo CD: the patches are tried and their errors said', async () => {
@@ -138,5 +171,11 @@ describe('ArgoRefresher on a cluster that may not serve Applications', () => {
     expect(await refresher.refresh('argocd', ['group-a', 'group-b'])).toBe(true);
     expect(served).toEqual([]);
     expect(errors).toEqual(['500', '500']);
+    // What it could not tell is not remembered: the next refresh asks again.
+    discovery = 'absent';
+    seen.length = 0;
+    expect(await refresher.refresh('argocd', ['group-a'])).toBe(false);
+    expect(seen).toEqual(['GET /apis/argoproj.io/v1alpha1']);
+    expect(served).toEqual([false]);
   });
 });

@@ -43,7 +43,7 @@ describe('starting serve and watch', () => {
     expect(missing.code).toBe(1);
     expect(missing.stderr.trim()).toBe(`paddock: --lease-config ${noFile}: no such file`);
     // It loads the Kubernetes client as it starts (to ask Argo CD to refresh), not at its first commit.
-    const kube = await run(process.execPath, [PADDOCK_BIN, 'serve', '--repo', remote, '--definitions', defs, '--listen', `127.0.0.1:${await freePort()}`], { env: { ...env, KUBECONFIG: path.join(tmp, 'no-kubeconfig') } });
+    const kube = await run(process.execPath, [PADDOCK_BIN, 'serve', '--repo', remote, '--definitions', defs, '--listen', `127.0.0.1:${await freePort()}`], { env: { ...env, KUBECONFIG: path.join(tmp, 'no-kubeconfig'), PADDOCK_ARGO_REFRESH: undefined }, timeoutMs: 20_000 });
     expect([kube.code, kube.stderr.trim()]).toEqual([1, expect.stringMatching(/^paddock: KUBECONFIG ".*no-kubeconfig" cannot be read: .*\(unset KUBECONFIG to run without a cluster\)$/)]);
     expect(commitCount(remote)).toBe(0);
     expect(workTrees(tmp)).toEqual([]);

@@ -194,6 +194,16 @@ export class LeaseElector implements Elector {
   }
 }
 
+/** Whether an API error's body is a Kubernetes Status (what the API server says of a path it serves). */
+function isStatus(e: unknown): boolean {
+  const body = (e as { body?: unknown })?.body;
+  try {
+    return (typeof body === 'string' ? JSON.parse(body) : body)?.kind === 'Status';
+  } catch {
+    return false;
+  }
+}
+
 function status(e: unknown): number | undefined {
   const x = e as { code?: number; statusCode?: number; response?: { statusCode?: number } };
   return x?.code ?? x?.statusCode ?? x?.response?.statusCode;
@@ -224,11 +234,13 @@ export class ArgoRefresher {
   /** What discovery last said of Applications (`at`: when, on `now`'s clock); none asked yet. */
   private served?: { readonly yes: boolean; readonly at: number };
   private asking?: Promise<boolean>;
+  private readonly now: () => number;
 
   /**
    * `deadlineMs`: how long one request may take before its turn goes to the next
    * (REFRESH_DEADLINE_MS). `onServed`: hears when the cluster is found not to serve Argo CD's
    * Applications (no Argo CD there: a laptop's kind cluster), and when it serves them again.
+   * `now`: the clock of the recheck, in ms (default a monotonic one).
    */
   constructor(kc: k8s.KubeConfig, private readonly opts: {
     readonly mode: 'hard' | 'normal';
@@ -238,6 +250,7 @@ export class ArgoRefresher {
     readonly now?: () => number;
   }) {
     this.api = kc.makeApiClient(ObjectApi).abortingAfter(opts.deadlineMs ?? REFRESH_DEADLINE_MS);
+    this.now = opts.now ?? (() => performance.now());
   }
 
   /**
@@ -248,34 +261,39 @@ export class ArgoRefresher {
   async refresh(namespace: string, applications: readonly string[]): Promise<boolean> {
     if (!(await this.servesApplications())) return false;
     await Promise.all(applications.map((name) => this.patchOne(JSON.stringify([namespace, name]), { namespace, name })));
-    return true;
+    return this.served?.yes !== false; // Argo CD may have gone meanwhile
   }
 
   /**
    * Whether the cluster serves Argo CD's Applications. client-node looks the kind up before each
    * patch and keeps only what it found: on a cluster without Argo CD every refresh would cost a
-   * discovery request answered 404, read as a missing Application. Looked up once, then again
-   * every SERVED_RECHECK_MS while not served; once found, client-node's own lookup is kept.
+   * discovery request answered 404, read as a missing Application. Looked up at the first
+   * refresh, then, while not served, at the first refresh SERVED_RECHECK_MS or more after the
+   * last lookup. Once found, client-node's lookup is kept until a patch finds the path gone.
    */
   private async servesApplications(): Promise<boolean> {
-    const now = this.opts.now ?? Date.now;
     const known = this.served;
-    if (known && (known.yes || now() - known.at < SERVED_RECHECK_MS)) return known.yes;
-    return (this.asking ??= this.lookUp(now).finally(() => (this.asking = undefined)));
+    if (known && (known.yes || this.now() - known.at < SERVED_RECHECK_MS)) return known.yes;
+    return (this.asking ??= this.lookUp().finally(() => (this.asking = undefined)));
   }
 
-  private async lookUp(now: () => number): Promise<boolean> {
-    let yes: boolean;
+  private async lookUp(): Promise<boolean> {
     try {
-      yes = (await this.withDeadline(this.api.kindOf(APPLICATION.apiVersion, APPLICATION.kind), `asking the cluster whether it serves ${APPLICATION.kind}s (${APPLICATION.apiVersion})`)) !== undefined;
+      const found = await this.withDeadline(this.api.kindOf(APPLICATION.apiVersion, APPLICATION.kind), `asking the cluster whether it serves ${APPLICATION.kind}s (${APPLICATION.apiVersion})`);
+      this.learn(found !== undefined);
     } catch (e) {
       if (status(e) !== 404) return true; // could not tell: patch, and let the patches' errors say why
-      yes = false;
+      this.learn(false);
     }
+    return this.served!.yes;
+  }
+
+  /** Records what the cluster was found to serve, telling `onServed` of a change. */
+  private learn(yes: boolean): void {
     const was = this.served?.yes ?? true;
-    this.served = { yes, at: now() };
+    this.served = { yes, at: this.now() };
+    if (!yes) this.api.forget(APPLICATION.apiVersion);
     if (yes !== was) this.opts.onServed?.(yes);
-    return yes;
   }
 
   private async patch(namespace: string, name: string): Promise<void> {
@@ -286,6 +304,9 @@ export class ArgoRefresher {
       ), `asking Argo CD to refresh ${namespace}/${name}`);
     } catch (e) {
       if (status(e) !== 404) this.opts.onError?.(e);
+      // A missing Application is answered with a NotFound Status, and skipped. A path the API
+      // server does not serve is answered with text: Argo CD's CRDs are gone since the lookup.
+      else if (!isStatus(e)) this.learn(false);
     }
   }
 
@@ -325,6 +346,11 @@ class ObjectApi extends k8s.KubernetesObjectApi {
   /** The kind's API resource; undefined when its group version is served without it; 404 when the group version is not served. */
   kindOf(apiVersion: string, kind: string): Promise<k8s.V1APIResource | undefined> {
     return this.resource(apiVersion, kind);
+  }
+
+  /** Drops what discovery said of `apiVersion`: the next request looks it up again. */
+  forget(apiVersion: string): void {
+    delete this.apiVersionResourceCache[apiVersion];
   }
 }
 
