@@ -63,6 +63,8 @@ describe('ArgoRefresher on a cluster that may not serve Applications', () => {
   const seen: string[] = [];
   /** `others`: the group version is served (Argo Rollouts' kinds), without Application. */
   let discovery: 'absent' | 'served' | 'others' | 'failing' = 'absent';
+  /** Discovery requests to fail (500) before answering as `discovery` says. */
+  let failingDiscoveries = 0;
   const notFound = (res: ServerResponse) => res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' }).end('404 page not found\n');
   const api = createHttpServer((req, res) => {
     req.resume();
@@ -70,6 +72,10 @@ describe('ArgoRefresher on a cluster that may not serve Applications', () => {
       seen.push(`${req.method} ${req.url}`);
       if (discovery === 'failing') return res.writeHead(500, { 'content-type': 'text/plain' }).end('etcdserver: request timed out\n');
       if (discovery === 'absent') return notFound(res);
+      if (req.method === 'GET' && req.url === '/apis/argoproj.io/v1alpha1' && failingDiscoveries > 0) {
+        failingDiscoveries--;
+        return res.writeHead(500, { 'content-type': 'text/plain' }).end('etcdserver: request timed out\n');
+      }
       if (req.method === 'GET' && req.url === '/apis/argoproj.io/v1alpha1') {
         const [name, kind] = discovery === 'served' ? ['applications', 'Application'] : ['rollouts', 'Rollout'];
         return res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({
@@ -137,19 +143,42 @@ describe('ArgoRefresher on a cluster that may not serve Applications', () => {
     expect(await refresher.refresh('argocd', ['group-a'])).toBe(true);
     expect(seen).toEqual(['PATCH /apis/argoproj.io/v1alpha1/namespaces/argocd/applications/group-a?fieldManager=paddock']);
 
-    // Argo CD removed: the patches find the path gone (text, not a NotFound Status); said once,
-    // and nothing more is sent until the recheck is due.
+    // Argo CD removed: the patches under way find the path gone (text, not a NotFound Status);
+    // said once, and nothing more is sent (not the patches waiting their turn, nor a discovery
+    // request for each) until the recheck is due.
     discovery = 'absent';
     seen.length = 0;
-    expect(await refresher.refresh('argocd', ['group-a', 'group-b'])).toBe(false);
-    expect(await refresher.refresh('argocd', ['group-a', 'group-b'])).toBe(false);
-    expect(seen.sort()).toEqual(['group-a', 'group-b'].map((a) => `PATCH /apis/argoproj.io/v1alpha1/namespaces/argocd/applications/${a}?fieldManager=paddock`));
+    const many = Array.from({ length: 20 }, (_, i) => `group-${i}`);
+    expect(await refresher.refresh('argocd', many)).toBe(false);
+    expect(await refresher.refresh('argocd', many)).toBe(false);
+    expect(seen.filter((r) => !r.startsWith('PATCH '))).toEqual([]);
+    expect(seen.length).toBeGreaterThan(0);
+    expect(seen.length).toBeLessThanOrEqual(8); // the patches under way at once
     expect(served).toEqual([false, true, false]);
     expect(errors).toEqual([]);
     now += SERVED_RECHECK_MS;
     seen.length = 0;
     expect(await refresher.refresh('argocd', ['group-a'])).toBe(false);
     expect(seen).toEqual(['GET /apis/argoproj.io/v1alpha1']);
+  });
+
+  it('GIVEN a cluster found without Argo CD WHEN Argo CD is installed and the recheck cannot tell (discovery fails once) THEN a patch that goes through says it is served, whether its Application was there or not', async () => {
+    for (const app of ['group-a', 'gone']) {
+      seen.length = 0;
+      discovery = 'absent';
+      let now = 0;
+      const served: boolean[] = [];
+      const errors: unknown[] = [];
+      const refresher = new ArgoRefresher(kc, { mode: 'hard', now: () => now, onServed: (s) => served.push(s), onError: (e) => errors.push(e) });
+      expect(await refresher.refresh('argocd', [app])).toBe(false);
+      discovery = 'served';
+      failingDiscoveries = 1;
+      now += SERVED_RECHECK_MS;
+      expect(await refresher.refresh('argocd', [app])).toBe(true);
+      expect(served).toEqual([false, true]);
+      expect(errors).toEqual([]);
+      expect(seen.filter((r) => r.startsWith('PATCH '))).toEqual([`PATCH /apis/argoproj.io/v1alpha1/namespaces/argocd/applications/${app}?fieldManager=paddock`]);
+    }
   });
 
   it('GIVEN a cluster that serves argoproj.io/v1alpha1 without Applications (Argo Rollouts alone) WHEN a refresh runs THEN nothing is patched, and it is said', async () => {

@@ -9,13 +9,14 @@
  * acquire answering a resource another client holds (and has not started to release), or naming
  * another owner. Not a bench itself (the dispatcher runs [a-z][a-z0-9]*.ts).
  *
- * Its Go runtime collects no garbage during a run (MIX_ENV): the latencies are the server's.
+ * Its Go runtime collects no garbage during a run (MIX_ENV): its GC pauses are not in the
+ * latencies (its CPU, scheduling and the loopback round trip still are).
  *
  * The real client, as the issue's reference figures were taken with, and as users run it: how it
  * treats an answer is part of what a server costs it (paddock's once cost it a TCP connection per
  * heartbeat). It is also the lighter load: against a server doing nothing, 64 node clients in one
  * process made 9,000-9,700 calls/s with a heartbeat p99 of 15-19 ms, the Go client 9,700-15,300
- * calls/s at 12-15 ms (three runs each, interleaved, on a 2-core machine).
+ * calls/s at 12-15 ms (three runs each, interleaved, on a 2-core machine; its GC still on then).
  */
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';

@@ -90,7 +90,7 @@ function argoRefresh(committer: () => Committer | undefined): AfterCommit | unde
     if (!m || !kc) return undefined;
     const onServed = (served: boolean) => (served
       ? logger.info('the cluster serves Argo CD\'s Applications now: asking Argo CD to refresh after each commit')
-      : logger.warn('the cluster does not serve Argo CD\'s Applications (argoproj.io/v1alpha1), so paddock does not ask Argo CD to refresh (PADDOCK_ARGO_REFRESH=off stops asking)'));
+      : logger.warn('the cluster does not serve Argo CD\'s Applications (argoproj.io/v1alpha1): not asking Argo CD to refresh (set PADDOCK_ARGO_REFRESH=off where it never will)'));
     return new m.ArgoRefresher(kc, { mode, onError, onServed });
   }));
   const pending = new Set<Promise<void>>();

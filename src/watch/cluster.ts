@@ -231,7 +231,7 @@ export class ArgoRefresher {
    * its count / 8 patch round trips.
    */
   private readonly patchOne = queuedByKey((app: { readonly namespace: string; readonly name: string }) => this.patch(app.namespace, app.name), REFRESH_CONCURRENCY);
-  /** What discovery last said of Applications (`at`: when, on `now`'s clock); none asked yet. */
+  /** Whether the cluster was last found to serve Applications, by discovery or by a patch (`at`: when, on `now`'s clock); none yet. */
   private served?: { readonly yes: boolean; readonly at: number };
   private asking?: Promise<boolean>;
   private readonly now: () => number;
@@ -255,13 +255,13 @@ export class ArgoRefresher {
 
   /**
    * Resolves once every one of `applications` has been asked to refresh after this call (a
-   * missing one is skipped); false, having asked nothing, when the cluster does not serve
-   * Applications.
+   * missing one is skipped); false when the cluster does not serve Applications (nothing was
+   * asked, or the patches found Argo CD gone).
    */
   async refresh(namespace: string, applications: readonly string[]): Promise<boolean> {
     if (!(await this.servesApplications())) return false;
     await Promise.all(applications.map((name) => this.patchOne(JSON.stringify([namespace, name]), { namespace, name })));
-    return this.served?.yes !== false; // Argo CD may have gone meanwhile
+    return this.served?.yes !== false; // a patch may have found Argo CD gone
   }
 
   /**
@@ -272,12 +272,21 @@ export class ArgoRefresher {
    * last lookup. Once found, client-node's lookup is kept until a patch finds the path gone.
    */
   private async servesApplications(): Promise<boolean> {
-    const known = this.served;
-    if (known && (known.yes || this.now() - known.at < SERVED_RECHECK_MS)) return known.yes;
+    if (this.served?.yes) return true;
+    if (this.knownUnserved()) return false;
     return (this.asking ??= this.lookUp().finally(() => (this.asking = undefined)));
   }
 
+  /** Found not to serve Applications, and not yet due to be asked again. */
+  private knownUnserved(): boolean {
+    const known = this.served;
+    return known?.yes === false && this.now() - known.at < SERVED_RECHECK_MS;
+  }
+
   private async lookUp(): Promise<boolean> {
+    // Asks the API server, not client-node's cache: a lookup answered after Argo CD went could
+    // have put Application back in it.
+    this.api.forget(APPLICATION.apiVersion);
     try {
       const found = await this.withDeadline(this.api.kindOf(APPLICATION.apiVersion, APPLICATION.kind), `asking the cluster whether it serves ${APPLICATION.kind}s (${APPLICATION.apiVersion})`);
       this.learn(found !== undefined);
@@ -297,17 +306,27 @@ export class ArgoRefresher {
   }
 
   private async patch(namespace: string, name: string): Promise<void> {
+    // Another patch found Argo CD gone: the ones waiting their turn are not sent (each would cost
+    // a discovery request, client-node's lookup being dropped) until the recheck is due.
+    if (this.knownUnserved()) return;
     try {
       await this.withDeadline(this.api.patch(
         { ...APPLICATION, metadata: { name, namespace, annotations: { [REFRESH_ANNOTATION]: this.opts.mode } } },
         undefined, undefined, 'paddock', undefined, k8s.PatchStrategy.MergePatch,
       ), `asking Argo CD to refresh ${namespace}/${name}`);
+      this.servedAfterAll();
     } catch (e) {
       if (status(e) !== 404) this.opts.onError?.(e);
-      // A missing Application is answered with a NotFound Status, and skipped. A path the API
-      // server does not serve is answered with text: Argo CD's CRDs are gone since the lookup.
-      else if (!isStatus(e)) this.learn(false);
+      // A missing Application is answered with a NotFound Status, and skipped: the path is
+      // served. One the API server does not serve is answered with text: Argo CD's CRDs are gone.
+      else if (isStatus(e)) this.servedAfterAll();
+      else this.learn(false);
     }
+  }
+
+  /** A patch reached Applications: served, whatever the last lookup could not tell. */
+  private servedAfterAll(): void {
+    if (!this.served?.yes) this.learn(true);
   }
 
   /**
