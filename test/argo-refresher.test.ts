@@ -102,43 +102,50 @@ describe('ArgoRefresher on a cluster that may not serve Applications', () => {
   });
   afterAll(() => new Promise((resolve) => api.close(resolve)));
 
-  it('GIVEN a cluster without Argo CD WHEN commits ask for refreshes THEN discovery is asked once, nothing is patched, and it is said once; once Argo CD is there and the recheck is due, refreshes go to it', async () => {
+  /**
+   * A refresher on the stand-in answering as `d` says (no request seen yet), on a clock the test
+   * moves (`t.now`), with what it said: `t.served` (onServed) and `t.errors` (their HTTP codes).
+   */
+  const refresherWith = (d: typeof discovery, mode: 'hard' | 'normal' = 'hard') => {
     seen.length = 0;
-    discovery = 'absent';
-    let now = 0;
-    const served: boolean[] = [];
-    const errors: unknown[] = [];
-    const refresher = new ArgoRefresher(kc, { mode: 'hard', now: () => now, onServed: (s) => served.push(s), onError: (e) => errors.push(e) });
+    discovery = d;
+    const t = { now: 0, served: [] as boolean[], errors: [] as unknown[] };
+    const refresher = new ArgoRefresher(kc, { mode, now: () => t.now, onServed: (yes) => t.served.push(yes), onError: (e) => t.errors.push((e as { code?: unknown }).code) });
+    return { refresher, t };
+  };
+
+  it('GIVEN a cluster without Argo CD WHEN commits ask for refreshes THEN discovery is asked once, nothing is patched, and it is said once; once Argo CD is there and the recheck is due, refreshes go to it', async () => {
+    const { refresher, t } = refresherWith('absent');
     const apps = ['root', 'group-a', 'group-b'];
     // Commits in a burst (one lookup for all of them), then one more later.
     expect(await Promise.all([refresher.refresh('argocd', apps), refresher.refresh('argocd', apps)])).toEqual([false, false]);
-    now += SERVED_RECHECK_MS - 1;
+    t.now += SERVED_RECHECK_MS - 1;
     expect(await refresher.refresh('argocd', apps)).toBe(false);
     expect(seen).toEqual(['GET /apis/argoproj.io/v1alpha1']);
-    expect(served).toEqual([false]);
-    expect(errors).toEqual([]);
+    expect(t.served).toEqual([false]);
+    expect(t.errors).toEqual([]);
     // Still without Argo CD when the recheck is due: asked again, not said again.
-    now += 1;
+    t.now += 1;
     expect(await refresher.refresh('argocd', apps)).toBe(false);
     expect(seen).toEqual(['GET /apis/argoproj.io/v1alpha1', 'GET /apis/argoproj.io/v1alpha1']);
-    expect(served).toEqual([false]);
-    now += SERVED_RECHECK_MS - 1;
+    expect(t.served).toEqual([false]);
+    t.now += SERVED_RECHECK_MS - 1;
 
     // Argo CD installed: seen at the first refresh after the recheck is due.
     discovery = 'served';
     expect(await refresher.refresh('argocd', apps)).toBe(false);
-    now += 1;
+    t.now += 1;
     seen.length = 0;
     expect(await refresher.refresh('argocd', [...apps, 'gone'])).toBe(true);
     expect(seen.sort()).toEqual([
       'GET /apis/argoproj.io/v1alpha1',
       ...[...apps, 'gone'].map((a) => `PATCH /apis/argoproj.io/v1alpha1/namespaces/argocd/applications/${a}?fieldManager=paddock`),
     ].sort());
-    expect(served).toEqual([false, true]);
-    expect(errors).toEqual([]); // a missing Application is skipped
+    expect(t.served).toEqual([false, true]);
+    expect(t.errors).toEqual([]); // a missing Application is skipped
 
     // Found once, not looked up again, however much later.
-    now += 10 * SERVED_RECHECK_MS;
+    t.now += 10 * SERVED_RECHECK_MS;
     seen.length = 0;
     expect(await refresher.refresh('argocd', ['group-a'])).toBe(true);
     expect(seen).toEqual(['PATCH /apis/argoproj.io/v1alpha1/namespaces/argocd/applications/group-a?fieldManager=paddock']);
@@ -154,9 +161,9 @@ describe('ArgoRefresher on a cluster that may not serve Applications', () => {
     expect(seen.filter((r) => !r.startsWith('PATCH '))).toEqual([]);
     expect(seen.length).toBeGreaterThan(0);
     expect(seen.length).toBeLessThanOrEqual(8); // the patches under way at once
-    expect(served).toEqual([false, true, false]);
-    expect(errors).toEqual([]);
-    now += SERVED_RECHECK_MS;
+    expect(t.served).toEqual([false, true, false]);
+    expect(t.errors).toEqual([]);
+    t.now += SERVED_RECHECK_MS;
     seen.length = 0;
     expect(await refresher.refresh('argocd', ['group-a'])).toBe(false);
     expect(seen).toEqual(['GET /apis/argoproj.io/v1alpha1']);
@@ -164,47 +171,36 @@ describe('ArgoRefresher on a cluster that may not serve Applications', () => {
 
   it('GIVEN a cluster found without Argo CD WHEN Argo CD is installed and the recheck cannot tell (discovery fails once) THEN a patch that goes through says it is served, whether its Application was there or not', async () => {
     for (const app of ['group-a', 'gone']) {
-      seen.length = 0;
-      discovery = 'absent';
-      let now = 0;
-      const served: boolean[] = [];
-      const errors: unknown[] = [];
-      const refresher = new ArgoRefresher(kc, { mode: 'hard', now: () => now, onServed: (s) => served.push(s), onError: (e) => errors.push(e) });
+      const { refresher, t } = refresherWith('absent');
       expect(await refresher.refresh('argocd', [app])).toBe(false);
       discovery = 'served';
       failingDiscoveries = 1;
-      now += SERVED_RECHECK_MS;
+      t.now += SERVED_RECHECK_MS;
       expect(await refresher.refresh('argocd', [app])).toBe(true);
-      expect(served).toEqual([false, true]);
-      expect(errors).toEqual([]);
+      expect(t.served).toEqual([false, true]);
+      expect(t.errors).toEqual([]);
       expect(seen.filter((r) => r.startsWith('PATCH '))).toEqual([`PATCH /apis/argoproj.io/v1alpha1/namespaces/argocd/applications/${app}?fieldManager=paddock`]);
     }
   });
 
   it('GIVEN a cluster that serves argoproj.io/v1alpha1 without Applications (Argo Rollouts alone) WHEN a refresh runs THEN nothing is patched, and it is said', async () => {
-    seen.length = 0;
-    discovery = 'others';
-    const served: boolean[] = [];
-    const refresher = new ArgoRefresher(kc, { mode: 'hard', onServed: (s) => served.push(s), onError: (e) => expect.fail(String(e)) });
+    const { refresher, t } = refresherWith('others');
     expect(await refresher.refresh('argocd', ['group-a'])).toBe(false);
     expect(seen).toEqual(['GET /apis/argoproj.io/v1alpha1']);
-    expect(served).toEqual([false]);
+    expect(t.served).toEqual([false]);
+    expect(t.errors).toEqual([]);
   });
 
   it('GIVEN an API server that fails discovery (not a 404) WHEN a refresh runs THEN it is not taken for a cluster without Argo CD: the patches are tried and their errors said', async () => {
-    seen.length = 0;
-    discovery = 'failing';
-    const served: boolean[] = [];
-    const errors: string[] = [];
-    const refresher = new ArgoRefresher(kc, { mode: 'normal', onServed: (s) => served.push(s), onError: (e) => errors.push(String((e as { code?: number }).code)) });
+    const { refresher, t } = refresherWith('failing', 'normal');
     expect(await refresher.refresh('argocd', ['group-a', 'group-b'])).toBe(true);
-    expect(served).toEqual([]);
-    expect(errors).toEqual(['500', '500']);
+    expect(t.served).toEqual([]);
+    expect(t.errors).toEqual([500, 500]);
     // What it could not tell is not remembered: the next refresh asks again.
     discovery = 'absent';
     seen.length = 0;
     expect(await refresher.refresh('argocd', ['group-a'])).toBe(false);
     expect(seen).toEqual(['GET /apis/argoproj.io/v1alpha1']);
-    expect(served).toEqual([false]);
+    expect(t.served).toEqual([false]);
   });
 });

@@ -269,7 +269,7 @@ export class ArgoRefresher {
    * patch and keeps only what it found: on a cluster without Argo CD every refresh would cost a
    * discovery request answered 404, read as a missing Application. Looked up at the first
    * refresh, then, while not served, at the first refresh SERVED_RECHECK_MS or more after the
-   * last lookup. Once found, client-node's lookup is kept until a patch finds the path gone.
+   * last lookup. Once found, client-node's lookup serves every patch until one finds the path gone.
    */
   private async servesApplications(): Promise<boolean> {
     if (this.served?.yes) return true;
@@ -284,8 +284,8 @@ export class ArgoRefresher {
   }
 
   private async lookUp(): Promise<boolean> {
-    // Asks the API server, not client-node's cache: a lookup answered after Argo CD went could
-    // have put Application back in it.
+    // Asks the API server, not client-node's cache, which still names Application after a patch
+    // found it gone (or again, from a lookup answered after Argo CD went).
     this.api.forget(APPLICATION.apiVersion);
     try {
       const found = await this.withDeadline(this.api.kindOf(APPLICATION.apiVersion, APPLICATION.kind), `asking the cluster whether it serves ${APPLICATION.kind}s (${APPLICATION.apiVersion})`);
@@ -301,7 +301,6 @@ export class ArgoRefresher {
   private learn(yes: boolean): void {
     const was = this.served?.yes ?? true;
     this.served = { yes, at: this.now() };
-    if (!yes) this.api.forget(APPLICATION.apiVersion);
     if (yes !== was) this.opts.onServed?.(yes);
   }
 
