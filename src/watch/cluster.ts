@@ -269,7 +269,7 @@ export class ArgoRefresher {
    * patch and keeps only what it found: on a cluster without Argo CD every refresh would cost a
    * discovery request answered 404, read as a missing Application. Looked up at the first
    * refresh, then, while not served, at the first refresh SERVED_RECHECK_MS or more after the
-   * last lookup. Once found, client-node's lookup serves every patch until one finds the path gone.
+   * last lookup. Once found, client-node's lookup serves the patches; a lookup drops it first.
    */
   private async servesApplications(): Promise<boolean> {
     if (this.served?.yes) return true;
@@ -305,8 +305,8 @@ export class ArgoRefresher {
   }
 
   private async patch(namespace: string, name: string): Promise<void> {
-    // Another patch found Argo CD gone: the ones waiting their turn are not sent (each would cost
-    // a discovery request, client-node's lookup being dropped) until the recheck is due.
+    // Another patch found Argo CD gone: the ones waiting their turn are not sent (each would be
+    // answered the same) until the recheck is due.
     if (this.knownUnserved()) return;
     try {
       await this.withDeadline(this.api.patch(
