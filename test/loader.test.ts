@@ -1,6 +1,7 @@
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { loadDefinitions } from '../src/synth/index.ts';
+import { validateObject } from '../src/synth/validate.ts';
 import { definitionsDir, objectAt, synthDir, synthSource } from './helpers/synth.ts';
 
 describe('loading definition files', () => {
@@ -98,5 +99,38 @@ describe('loading definition files', () => {
       expect(d.inputs).toEqual([d.absPath, path.join(dir, 'lib/shared.ts')].sort());
       expect(() => d.build(undefined as never)).not.toThrow();
     }
+  });
+
+  it('GIVEN definitions loaded together, some using import.meta (however spaced), one through a helper, and some not WHEN loaded THEN each that uses it sees its own file', async () => {
+    // Each checks what it saw when built, not at load: a throw at load would load each file on its own.
+    const own = (name: string, expr: string) => `export default () => { if (${expr} !== ${JSON.stringify(name)}) throw new Error(\`${name} sees \${${expr}}\`); };\n`;
+    const dir = definitionsDir({
+      'lib/where.ts': 'export const helperFile = import.meta.filename;',
+      'a.ts': `import { helperFile } from './lib/where';\nconst mine = import.meta.filename;\nexport const both = () => [mine, helperFile].map((f) => f.split('/').pop()).join(' ');\n${own('a.ts where.ts', 'both()')}`,
+      'b.ts': `const spaced = import\n  .meta.url;\n${own('b.ts', "spaced.split('/').pop()")}`,
+      'c.ts': "// no import meta here; its metadata is a word\nexport const metadata = { name: 'c' };\nexport default () => {};",
+      'd.ts': own('d.ts', "import.meta.url.split('/').pop()"),
+    });
+    const { definitions, errors } = await loadDefinitions(dir);
+    expect(errors).toEqual([]);
+    expect(definitions.map((d) => path.basename(d.absPath))).toEqual(['a.ts', 'b.ts', 'c.ts', 'd.ts']);
+    for (const d of definitions) expect(() => d.build(undefined as never)).not.toThrow();
+  });
+
+  it('GIVEN definition files naming built-in kinds WHEN loaded THEN those kinds can be validated before anything prepares them (the loader started loading them)', async () => {
+    const pdb = { apiVersion: 'policy/v1', kind: 'PodDisruptionBudget', metadata: { name: 'web' }, spec: { minAvailable: 1 } };
+    const hpa = { apiVersion: 'autoscaling/v2', kind: 'HorizontalPodAutoscaler', metadata: { name: 'web' }, spec: { scaleTargetRef: { kind: 'Deployment', name: 'web' }, maxReplicas: 3 } };
+    expect(() => validateObject(pdb)).toThrow(/were not prepared/);
+    expect(() => validateObject(hpa)).toThrow(/were not prepared/);
+    const dir = definitionsDir({
+      'pdb.ts': "export default () => { void { apiVersion: 'policy/v1', kind: 'PodDisruptionBudget' }; };",
+      'hpa.ts': 'export default () => { void KubeHorizontalPodAutoscaler; };\ndeclare const KubeHorizontalPodAutoscaler: unknown;',
+    });
+    await loadDefinitions(dir);
+    await vi.waitFor(() => {
+      expect(validateObject(pdb)).toBeUndefined();
+      expect(validateObject(hpa)).toBeUndefined();
+    }, { timeout: 10_000 });
+    expect(validateObject({ ...pdb, spec: { minAvailable: 1, selectr: {} } })).toMatchObject({ field: 'spec.selectr' });
   });
 });

@@ -46,6 +46,8 @@ function moduleFor(apiVersion: string): string | undefined {
 const versions = new Map<string, boolean>();
 /** Each kind's validator, keyed `apiVersion|kind`; null where its version has no such kind. */
 const kinds = new Map<string, ValidateFn | null>();
+/** Each kind's validator being loaded (or loaded), so a prefetch and a prepare load it once. */
+const loading = new Map<string, Promise<void>>();
 const resolveModule = createRequire(import.meta.url).resolve;
 
 /**
@@ -56,23 +58,63 @@ const resolveModule = createRequire(import.meta.url).resolve;
 export async function prepareValidators(objects: Iterable<{ apiVersion: string; kind: string }>): Promise<void> {
   const list = [...objects].filter((o) => typeof o.apiVersion === 'string' && typeof o.kind === 'string');
   const todo = new Map(list.filter((o) => !kinds.has(`${o.apiVersion}|${o.kind}`)).map((o) => [`${o.apiVersion}|${o.kind}`, o]));
-  await Promise.all([...todo].map(async ([key, { apiVersion, kind }]) => {
-    const schema = SCHEMA_OF[apiVersion] ?? apiVersion;
-    const mod = moduleFor(schema);
-    if (!versions.has(apiVersion)) versions.set(apiVersion, mod !== undefined && resolves(mod));
-    let validate: ValidateFn | null = null;
-    if (versions.get(apiVersion) && /^[A-Z][A-Za-z0-9]*$/.test(kind)) {
-      try {
-        const ns: Record<string, any> = await import(`${mod}/${kind}`);
-        const model = Object.values(ns).find((v) => typeof v === 'function' && v.apiVersion === schema && v.kind === kind);
-        if (model) validate = (obj: Json) => model.prototype.validate.call(schema === apiVersion ? obj : { ...obj, apiVersion: schema });
-      } catch (e) {
-        if (!isMissingModule(e)) throw e;
-      }
-    }
-    kinds.set(key, validate);
-  }));
+  await Promise.all([...todo.values()].map((o) => loadKind(o.apiVersion, o.kind)));
   await prepareStrict(list, isBuiltIn);
+}
+
+function loadKind(apiVersion: string, kind: string): Promise<void> {
+  const key = `${apiVersion}|${kind}`;
+  let loaded = loading.get(key);
+  if (!loaded) {
+    loaded = (async () => {
+      const schema = SCHEMA_OF[apiVersion] ?? apiVersion;
+      const mod = moduleFor(schema);
+      if (!versions.has(apiVersion)) versions.set(apiVersion, mod !== undefined && resolves(mod));
+      let validate: ValidateFn | null = null;
+      if (versions.get(apiVersion) && /^[A-Z][A-Za-z0-9]*$/.test(kind)) {
+        try {
+          const ns: Record<string, any> = await import(`${mod}/${kind}`);
+          const model = Object.values(ns).find((v) => typeof v === 'function' && v.apiVersion === schema && v.kind === kind);
+          if (model) validate = (obj: Json) => model.prototype.validate.call(schema === apiVersion ? obj : { ...obj, apiVersion: schema });
+        } catch (e) {
+          if (!isMissingModule(e)) throw e;
+        }
+      }
+      kinds.set(key, validate);
+    })();
+    loading.set(key, loaded);
+    // A load that failed (out of file descriptors, say) is tried again by the next caller.
+    loaded.catch(() => loading.delete(key));
+  }
+  return loaded;
+}
+
+/** Built-in kinds a definition's source may name (`kind: 'Deployment'`, `kplus.Deployment`, `KubeDeployment`), with their API versions. */
+const NAMED_KINDS: Readonly<Record<string, string>> = {
+  ConfigMap: 'v1', Secret: 'v1', Service: 'v1', ServiceAccount: 'v1', PersistentVolumeClaim: 'v1', Pod: 'v1', Namespace: 'v1',
+  Deployment: 'apps/v1', StatefulSet: 'apps/v1', DaemonSet: 'apps/v1', Job: 'batch/v1', CronJob: 'batch/v1',
+  Ingress: 'networking.k8s.io/v1', NetworkPolicy: 'networking.k8s.io/v1', HorizontalPodAutoscaler: 'autoscaling/v2', PodDisruptionBudget: 'policy/v1',
+  Role: 'rbac.authorization.k8s.io/v1', RoleBinding: 'rbac.authorization.k8s.io/v1', ClusterRole: 'rbac.authorization.k8s.io/v1', ClusterRoleBinding: 'rbac.authorization.k8s.io/v1',
+};
+const NAMED_KIND = new RegExp(`\\b(?:Kube)?(${Object.keys(NAMED_KINDS).join('|')})\\b`, 'g');
+/** Argo CD's, which every synthesis with a group writes. */
+const ARGO_KINDS = [{ apiVersion: 'argoproj.io/v1alpha1', kind: 'Application' }, { apiVersion: 'argoproj.io/v1alpha1', kind: 'AppProject' }];
+const prefetched = new Set<string>();
+
+/**
+ * Starts loading, in the background, the validators of the built-in kinds `source` names (and
+ * Argo CD's): the loader calls it with each definition file's text while esbuild bundles them,
+ * when the main thread would otherwise wait. A guess from words: a kind named but not used is
+ * loaded early for nothing, a kind used but not named is loaded when `prepareValidators` first
+ * needs it, as without a prefetch. Resolves once they are loaded; never rejects: a load that fails is tried again by
+ * `prepareValidators`, which reports it.
+ */
+export function prefetchValidators(source: string): Promise<void> {
+  const named = [...ARGO_KINDS];
+  for (const m of source.matchAll(NAMED_KIND)) named.push({ apiVersion: NAMED_KINDS[m[1]], kind: m[1] });
+  const fresh = named.filter((k) => !prefetched.has(`${k.apiVersion}|${k.kind}`));
+  for (const k of fresh) prefetched.add(`${k.apiVersion}|${k.kind}`);
+  return fresh.length ? prepareValidators(fresh).catch(() => undefined) : Promise.resolve();
 }
 
 /** Whether a package path resolves (without loading it). */
