@@ -116,6 +116,29 @@ describe('the committer', () => {
     await Promise.all([a.close(), b.close()]);
   });
 
+  it('GIVEN 40 removals in one batch WHEN its commit is pushed THEN their callers are answered in order, a few to a turn of the event loop, so other work runs before the last answer', async () => {
+    const remote = await bareRepo();
+    const set = await loadSet({ 'g.ts': groupsSource(40) });
+    const c = committer(remote, set);
+    await c.submit({ body: { kind: 'sync', summary: 'sync(definitions): initial' }, requestId: rid(), requestedBy: 'test' });
+    const before = commitCount(remote);
+    const order: number[] = [];
+    let answeredWhenOtherWorkRan: number | undefined;
+    const asks = Array.from({ length: 40 }, (_, i) => c.submit({ body: { kind: 'remove', group: `g-${i}`, reason: 'gc' }, requestId: rid(), requestedBy: 't' }).then((a) => {
+      // Another request's work, as the sidecar's next turn would run it.
+      if (!order.length) setImmediate(() => (answeredWhenOtherWorkRan = order.length));
+      order.push(i);
+      return a;
+    }));
+    const answers = await Promise.all(asks);
+    expect(commitCount(remote)).toBe(before + 1);
+    expect(new Set(answers.map((a) => a.commit)).size).toBe(1);
+    expect(order).toEqual(Array.from({ length: 40 }, (_, i) => i));
+    expect(answeredWhenOtherWorkRan).toBeGreaterThan(0);
+    expect(answeredWhenOtherWorkRan).toBeLessThanOrEqual(16);
+    await c.close();
+  });
+
   it('GIVEN a committer that pushed last WHEN another writer moves the remote THEN its next push is redone from a fetch at once, and "already removed" is never answered from the stale tip', async () => {
     const remote = await bareRepo();
     const set = await loadSet({ 'g.ts': groupsSource(4) });
