@@ -4,7 +4,7 @@
  * reached by its path (git's own push) and over `git daemon` (paddock's git:// push).
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { PushUnclear, RepoReader, WorkTree } from '../src/repo/git/index.ts';
@@ -114,13 +114,16 @@ describe.each(Object.entries(reach))('the work tree, the remote reached by %s', 
 });
 
 describe('the work tree over a long run', () => {
-  it('GIVEN a pack a commit WHEN the Nth push lands THEN git gc --auto joins them, and not before', async () => {
+  it('GIVEN a pack a commit WHEN the Nth push lands THEN git gc --auto joins them, and not before, at the lowest CPU priority', async () => {
     const every = 12;
     const remote = await bareRepo();
     const t = new WorkTree(tempDir('paddock-work-'), remote, 'main', every);
     await t.init();
     // gc --auto joins the packs once there are more than gc.autoPackLimit (50 by default).
     gitOut(t.dir, 'config', 'gc.autoPackLimit', '4');
+    const gitDir = gitOut(t.dir, 'rev-parse', '--absolute-git-dir');
+    const niceness = path.join(gitDir, 'gc-niceness');
+    writeFileSync(path.join(gitDir, 'hooks', 'pre-auto-gc'), `#!/bin/sh\nnice > '${niceness}'\n`, { mode: 0o755 });
     const count = (what: string) => Number(new RegExp(`^${what}: (\\d+)$`, 'm').exec(gitOut(t.dir, 'count-objects', '-v'))![1]);
     let head: string | undefined;
     for (let i = 0; i < every; i++) {
@@ -133,6 +136,8 @@ describe('the work tree over a long run', () => {
     await t.settled();
     expect([count('packs'), count('count'), count('in-pack')]).toEqual([1, 0, every * 3]);
     expect(gitOut(remote, 'rev-parse', 'main')).toBe(head);
+    // It ran at the lowest CPU priority: git runs this hook only when gc --auto goes ahead.
+    expect(readFileSync(niceness, 'utf8').trim()).toBe('19');
   });
 
   it('GIVEN no read copy yet WHEN sixteen readers make it at once THEN every one fetches the branch into the one copy, and no half-made copy is left beside it', async () => {
