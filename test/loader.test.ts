@@ -101,19 +101,22 @@ describe('loading definition files', () => {
     }
   });
 
-  it('GIVEN definitions loaded together, some using import.meta (however spaced), one through a helper, and some not WHEN loaded THEN each that uses it sees its own file', async () => {
+  it('GIVEN definitions loaded together, some using import.meta (however spaced, after a #! line), one through a helper, and some not WHEN loaded THEN each that uses it sees its own file, and the others get no declaration', async () => {
     // Each checks what it saw when built, not at load: a throw at load would load each file on its own.
     const own = (name: string, expr: string) => `export default () => { if (${expr} !== ${JSON.stringify(name)}) throw new Error(\`${name} sees \${${expr}}\`); };\n`;
     const dir = definitionsDir({
       'lib/where.ts': 'export const helperFile = import.meta.filename;',
       'a.ts': `import { helperFile } from './lib/where';\nconst mine = import.meta.filename;\nexport const both = () => [mine, helperFile].map((f) => f.split('/').pop()).join(' ');\n${own('a.ts where.ts', 'both()')}`,
       'b.ts': `const spaced = import\n  .meta.url;\n${own('b.ts', "spaced.split('/').pop()")}`,
-      'c.ts': "// no import meta here; its metadata is a word\nexport const metadata = { name: 'c' };\nexport default () => {};",
+      // Not a word of c.ts is "meta": it gets no declaration, and the name the defines bind to is the bundle's own.
+      'c.ts': `export const metadata = { name: 'c' };\ndeclare const __paddock_meta_url: string;\n${own('(definitions)', "__paddock_meta_url.split('/').pop()")}`,
       'd.ts': own('d.ts', "import.meta.url.split('/').pop()"),
+      'e.ts': `#!/usr/bin/env node\n${own('e.ts', "import.meta.url.split('/').pop()")}`,
+      'f.ts': '#!/usr/bin/env node\nexport default () => {};',
     });
     const { definitions, errors } = await loadDefinitions(dir);
     expect(errors).toEqual([]);
-    expect(definitions.map((d) => path.basename(d.absPath))).toEqual(['a.ts', 'b.ts', 'c.ts', 'd.ts']);
+    expect(definitions.map((d) => path.basename(d.absPath))).toEqual(['a.ts', 'b.ts', 'c.ts', 'd.ts', 'e.ts', 'f.ts']);
     for (const d of definitions) expect(() => d.build(undefined as never)).not.toThrow();
   });
 

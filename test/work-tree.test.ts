@@ -121,9 +121,12 @@ describe('the work tree over a long run', () => {
     await t.init();
     // gc --auto joins the packs once there are more than gc.autoPackLimit (50 by default).
     gitOut(t.dir, 'config', 'gc.autoPackLimit', '4');
+    // Where the system has nice (paddock's image and CI do), the hook git runs only when gc --auto
+    // goes ahead writes the priority it runs at.
+    const hasNice = ['/usr/bin/nice', '/bin/nice'].some((f) => existsSync(f));
     const gitDir = gitOut(t.dir, 'rev-parse', '--absolute-git-dir');
     const niceness = path.join(gitDir, 'gc-niceness');
-    writeFileSync(path.join(gitDir, 'hooks', 'pre-auto-gc'), `#!/bin/sh\nnice > '${niceness}'\n`, { mode: 0o755 });
+    if (hasNice) writeFileSync(path.join(gitDir, 'hooks', 'pre-auto-gc'), `#!/bin/sh\nnice > '${niceness}'\n`, { mode: 0o755 });
     const count = (what: string) => Number(new RegExp(`^${what}: (\\d+)$`, 'm').exec(gitOut(t.dir, 'count-objects', '-v'))![1]);
     let head: string | undefined;
     for (let i = 0; i < every; i++) {
@@ -136,8 +139,8 @@ describe('the work tree over a long run', () => {
     await t.settled();
     expect([count('packs'), count('count'), count('in-pack')]).toEqual([1, 0, every * 3]);
     expect(gitOut(remote, 'rev-parse', 'main')).toBe(head);
-    // It ran at the lowest CPU priority: git runs this hook only when gc --auto goes ahead.
-    expect(readFileSync(niceness, 'utf8').trim()).toBe('19');
+    // It ran at the lowest CPU priority.
+    if (hasNice) expect(readFileSync(niceness, 'utf8').trim()).toBe('19');
   });
 
   it('GIVEN no read copy yet WHEN sixteen readers make it at once THEN every one fetches the branch into the one copy, and no half-made copy is left beside it', async () => {

@@ -7,8 +7,9 @@
 
 /**
  * Longest the loop waits for callers of the last batch to come back (see `gather`): 200 callers
- * answered at once are back within about 40 ms here (each answer and each new request parsed on
- * node's one thread, and on the callers' side).
+ * answered are back within about 40 ms here (each answer and each new request parsed on node's
+ * one thread, and on the callers' side). The committer answers a batch a few callers to a turn
+ * of the event loop, inside `write`: the first may be back, and queued, before `write` returns.
  */
 const GATHER_MAX_MS = 50;
 /** ...and stops waiting once no caller came for this many 1 ms ticks... */

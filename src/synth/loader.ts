@@ -10,6 +10,9 @@
  * and `Chart.of` hold across the boundary. esbuild's metafile tells which files each definition
  * imports (the watcher watches those too).
  *
+ * Each file's text, as esbuild reads it, starts the validators of the kinds it names loading
+ * (validate.ts's `prefetchValidators`): the main thread is otherwise idle while esbuild works.
+ *
  * Owns: reading definition files. Must not touch: git, the clock, the network.
  */
 import { createHash } from 'node:crypto';
@@ -213,7 +216,6 @@ async function bundle(absFiles: readonly string[]): Promise<Bundle> {
  * line (so line numbers in errors stay right) that the IMPORT_META defines bind to. Only in a
  * file with the word `meta` in it, which every file that uses `import.meta` has, however spaced
  * (`import .meta`): the three paths would be about a quarter of a small definition's bundle.
- * Each file's text also starts its kinds' validators loading while esbuild works (validate.ts).
  */
 const importMetaPlugin = (texts: Map<string, string>): esbuild.Plugin => ({
   name: 'paddock-import-meta',
@@ -228,7 +230,8 @@ const importMetaPlugin = (texts: Map<string, string>): esbuild.Plugin => ({
       const ext = path.extname(args.path).replace(/^\.[mc]?/, '') as esbuild.Loader;
       if (!/\bmeta\b/.test(text)) return { contents: text, loader: ext };
       const decl = `var ${IMPORT_META['import.meta.url']} = ${JSON.stringify(pathToFileURL(args.path).href)}, ${IMPORT_META['import.meta.filename']} = ${JSON.stringify(args.path)}, ${IMPORT_META['import.meta.dirname']} = ${JSON.stringify(path.dirname(args.path))};`;
-      return { contents: text.startsWith('#!') ? text.replace(/^#!.*/, (l) => `//${l.slice(2)} ${decl}`) : `${decl} ${text}`, loader: ext };
+      // A `#!` line stays a comment after the declaration (in a comment before it, the declaration would be too).
+      return { contents: text.startsWith('#!') ? text.replace(/^#!.*/, (l) => `${decl} //${l.slice(2)}`) : `${decl} ${text}`, loader: ext };
     });
   },
 });

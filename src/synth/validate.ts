@@ -5,8 +5,9 @@
  * schemas do not hold.
  *
  * Validators are loaded per kind on first use (`prepareValidators`), so a synth pays only for
- * the kinds it uses. Kinds outside both libraries (other custom resources) get
- * the structural checks only.
+ * the kinds it uses, and those its definitions' text names (`prefetchValidators`, while they are
+ * bundled). Kinds outside these libraries (other custom resources) get the structural checks
+ * only.
  */
 import { createRequire } from 'node:module';
 import { CLUSTER_SCOPED_KINDS, isDnsLabel, isDnsSubdomain, LABEL_NAMED_KINDS } from '../../core/names.ts';
@@ -104,10 +105,12 @@ const prefetched = new Set<string>();
 /**
  * Starts loading, in the background, the validators of the built-in kinds `source` names (and
  * Argo CD's): the loader calls it with each definition file's text while esbuild bundles them,
- * when the main thread would otherwise wait. A guess from words: a kind named but not used is
- * loaded early for nothing, a kind used but not named is loaded when `prepareValidators` first
- * needs it, as without a prefetch. Resolves once they are loaded; never rejects: a load that fails is tried again by
- * `prepareValidators`, which reports it.
+ * when the main thread would otherwise wait. A guess from words: a kind named but not used (a
+ * `Pod` in a comment) is loaded for nothing, and its strict-field models, loaded one kind at a
+ * time (strict.ts), may make a kind in use wait behind them; a kind used but not named is loaded
+ * when `prepareValidators` first needs it, as without a prefetch. Resolves once the loads this
+ * call started are done (at once when it started none); never rejects: a load that fails is
+ * tried again by `prepareValidators`, which reports it.
  */
 export function prefetchValidators(source: string): Promise<void> {
   const named = [...ARGO_KINDS];
