@@ -100,7 +100,6 @@ const NAMED_KINDS: Readonly<Record<string, string>> = {
 const NAMED_KIND = new RegExp(`\\b(?:Kube)?(${Object.keys(NAMED_KINDS).join('|')})\\b`, 'g');
 /** Argo CD's, which every synthesis with a group writes. */
 const ARGO_KINDS = [{ apiVersion: 'argoproj.io/v1alpha1', kind: 'Application' }, { apiVersion: 'argoproj.io/v1alpha1', kind: 'AppProject' }];
-const prefetched = new Set<string>();
 
 /**
  * Starts loading, in the background, the validators of the built-in kinds `source` names (and
@@ -115,8 +114,7 @@ const prefetched = new Set<string>();
 export function prefetchValidators(source: string): Promise<void> {
   const named = [...ARGO_KINDS];
   for (const m of source.matchAll(NAMED_KIND)) named.push({ apiVersion: NAMED_KINDS[m[1]], kind: m[1] });
-  const fresh = named.filter((k) => !prefetched.has(`${k.apiVersion}|${k.kind}`));
-  for (const k of fresh) prefetched.add(`${k.apiVersion}|${k.kind}`);
+  const fresh = named.filter((k) => !loading.has(`${k.apiVersion}|${k.kind}`));
   return fresh.length ? prepareValidators(fresh).catch(() => undefined) : Promise.resolve();
 }
 
